@@ -1,0 +1,127 @@
+# jmb: English catalogue. Keep the keys in step with fr/main.ftl.
+
+## Formats (chrono strftime)
+fmt-date = %d %b %Y
+fmt-time = %H:%M
+fmt-datetime = { $date } at { $time }
+
+## Layout
+skip-to-content = Skip to content
+nav-my-meetings = My meetings
+nav-new-meeting = New meeting
+nav-sign-out = Sign out
+nav-signed-in-as = Signed in as { $name }
+footer-sovereign = { $site } is a sovereign, 100% open-source, secure video-conferencing service hosted on our own servers.
+footer-headset = For the best experience, we recommend using a headset.
+language-switch = Français
+language-switch-label = Language
+
+## Roles and answers
+role-owner = Owner
+role-moderator = Moderator
+role-guest = Guest
+partstat-needs-action = No answer
+partstat-accepted = Accepted
+partstat-declined = Declined
+minutes = { $count } minutes
+
+## Sign-in (demo)
+login-title = Demo sign-in
+login-intro = This instance runs in demo mode: pick a user. In production, sign-in goes through your organisation's single sign-on.
+login-as = Sign in as { $name }
+login-editor = can book
+login-not-editor = guest only
+
+## Meeting fields
+field-organiser = Organiser
+field-subject = Subject
+field-date = Date
+field-time = Time
+field-duration = Duration
+field-role = Your role
+field-answer = Your answer
+field-moderators = Moderators
+field-guests = Guests
+none = none
+
+## Home (list)
+home-title = My meetings
+home-empty = No upcoming meetings.
+home-private-room = My private room, available at any time:
+home-private-room-share = Give this link to the people you meet:
+home-join = Join
+home-archives = Archives
+
+## Invitation answer (RSVP)
+rsvp-title = Video meeting invitation
+rsvp-intro = { $organiser } invites you to a video meeting.
+rsvp-question = Will you attend?
+rsvp-accept = Accept the invitation
+rsvp-decline = Decline the invitation
+rsvp-suggested = You followed the link to { $answer ->
+    [accept] accept
+   *[decline] decline
+  }: confirm with the button below.
+rsvp-recorded-accepted = Your attendance is recorded. The organiser will see it on the attendee page.
+rsvp-recorded-declined = Your absence is recorded. The organiser will see it on the attendee page.
+rsvp-close-tab = You can close this tab.
+rsvp-finished = This meeting has ended: the answer can no longer be changed.
+rsvp-owner = You organise this meeting: there is nothing to answer.
+rsvp-join = Join the meeting
+rsvp-join-hint = Your personal link to join the meeting:
+
+## Join
+join-too-early-title = The meeting has not started yet
+join-too-early = The meeting “{ $subject }” starts on { $start }. This link opens at { $opens }.
+join-refresh = Refresh
+
+## Errors
+error-back-home = Back to the list
+error-not-found-title = Not found
+error-not-found = This link does not exist or no longer exists. Check that it was copied whole.
+error-meeting-not-found = This meeting does not exist or was deleted.
+error-gone-title = Meeting ended
+error-gone = The meeting “{ $subject }” has ended.
+error-gone-plain = This meeting has ended.
+error-forbidden-title = Access denied
+error-not-host = You are neither the owner nor a moderator of the meeting “{ $room }”.
+error-not-private-owner = You do not own the private room “{ $room }”.
+error-not-owner = You are not the owner of this meeting.
+error-not-editor = Your account may not book meetings.
+error-untrusted-proxy = The request did not come from the authorised sign-in server.
+error-bad-identity = The sign-in server did not pass a usable identity ({ $detail }).
+error-csrf = The form expired or did not come from this site. Reload the page and try again.
+error-unauthorized-title = Sign-in required
+error-unauthorized = You must sign in to see this page.
+error-conflict-title = Not possible
+error-meeting-started = The meeting has already started: it can no longer be changed.
+error-owner-answers = The organiser does not answer their own invitation.
+error-no-free-identifier = Could not generate a free identifier. Try again.
+error-bad-request-title = Bad request
+error-bad-request = The request is not valid: { $detail }
+error-validation-title = Not saved
+error-validation = Not saved: correct the fields shown.
+error-internal-title = Internal error
+error-internal = An internal error occurred. Try again later.
+error-method = Method not allowed.
+
+## Validation (one message per broken rule)
+err-subject-missing = Enter the subject of the meeting.
+err-subject-too-long = The subject is too long (at most { $max } characters).
+err-subject-control = The subject contains invalid characters.
+err-start-missing = Enter the date and time of the meeting.
+err-start-unparsable = The date or time of the meeting is not valid.
+err-start-past = The meeting date is in the past.
+err-start-step = The start time must fall on a multiple of { $step } minutes.
+err-duration-missing = Enter the duration of the meeting.
+err-duration-nan = The duration of the meeting is not valid.
+err-duration-zero = A meeting cannot last zero minutes.
+err-duration-negative = A meeting cannot have a negative duration.
+err-duration-short = A meeting must last at least { $min } minutes.
+err-duration-long = A meeting cannot last more than { $max } minutes.
+err-duration-step = The duration must be a multiple of { $step } minutes.
+err-moderators-max = You listed { $count } moderators (the maximum is { $max }).
+err-address = The address “{ $address }” is not valid.
+err-guests-none = You listed no guest.
+err-guests-max = You listed { $count } guests (the maximum is { $max }).
+err-both-roles = The address “{ $address }” is listed as both moderator and guest: an address has one role.

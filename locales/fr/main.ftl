@@ -1,0 +1,127 @@
+# jmb: French catalogue (the language of the original's users). Keep the keys in step with en/main.ftl.
+
+## Formats (chrono strftime)
+fmt-date = %d/%m/%Y
+fmt-time = %H:%M
+fmt-datetime = { $date } à { $time }
+
+## Layout
+skip-to-content = Aller au contenu
+nav-my-meetings = Mes réunions
+nav-new-meeting = Nouvelle réunion
+nav-sign-out = Se déconnecter
+nav-signed-in-as = Connecté en tant que { $name }
+footer-sovereign = { $site } est une solution de visioconférence souveraine, 100% Open Source, sécurisée, hébergée sur nos serveurs.
+footer-headset = Pour un fonctionnement optimal, nous recommandons l'utilisation d'un micro-casque.
+language-switch = English
+language-switch-label = Langue
+
+## Roles and answers
+role-owner = Propriétaire
+role-moderator = Modérateur
+role-guest = Invité
+partstat-needs-action = Sans réponse
+partstat-accepted = Acceptée
+partstat-declined = Déclinée
+minutes = { $count } minutes
+
+## Sign-in (demo)
+login-title = Connexion de démonstration
+login-intro = Cette instance fonctionne en mode démonstration : choisissez un utilisateur. En production, la connexion passe par l'authentification unique de l'établissement.
+login-as = Se connecter en tant que { $name }
+login-editor = peut réserver
+login-not-editor = invité seulement
+
+## Meeting fields
+field-organiser = Organisateur
+field-subject = Objet
+field-date = Date
+field-time = Heure
+field-duration = Durée
+field-role = Votre rôle
+field-answer = Votre réponse
+field-moderators = Modérateurs
+field-guests = Invités
+none = aucun
+
+## Home (list)
+home-title = Mes réunions
+home-empty = Aucune réunion à venir.
+home-private-room = Ma réunion privée, disponible à tout moment :
+home-private-room-share = Donnez ce lien à vos correspondants :
+home-join = Rejoindre
+home-archives = Archives
+
+## Invitation answer (RSVP)
+rsvp-title = Invitation à une visioconférence
+rsvp-intro = { $organiser } vous invite à une visioconférence.
+rsvp-question = Serez-vous présent ?
+rsvp-accept = Accepter l'invitation
+rsvp-decline = Décliner l'invitation
+rsvp-suggested = Vous avez suivi le lien pour { $answer ->
+    [accept] accepter
+   *[decline] décliner
+  } : confirmez avec le bouton ci-dessous.
+rsvp-recorded-accepted = Votre présence est enregistrée. L'organisateur la verra dans le suivi des participants.
+rsvp-recorded-declined = Votre absence est enregistrée. L'organisateur la verra dans le suivi des participants.
+rsvp-close-tab = Vous pouvez fermer cet onglet.
+rsvp-finished = Cette réunion est terminée : la réponse ne peut plus être modifiée.
+rsvp-owner = Vous organisez cette réunion : vous n'avez pas à y répondre.
+rsvp-join = Rejoindre la réunion
+rsvp-join-hint = Votre lien personnel pour rejoindre la réunion :
+
+## Join
+join-too-early-title = La réunion n'a pas encore commencé
+join-too-early = La réunion « { $subject } » commence le { $start }. Ce lien sera utilisable à partir de { $opens }.
+join-refresh = Actualiser
+
+## Errors
+error-back-home = Retourner à la liste
+error-not-found-title = Introuvable
+error-not-found = Ce lien n'existe pas ou plus. Vérifiez qu'il a été copié en entier.
+error-meeting-not-found = Cette réunion n'existe pas ou a été supprimée.
+error-gone-title = Réunion terminée
+error-gone = La réunion « { $subject } » est terminée.
+error-gone-plain = Cette réunion est terminée.
+error-forbidden-title = Accès refusé
+error-not-host = Vous n'êtes ni propriétaire ni modérateur de la réunion « { $room } ».
+error-not-private-owner = Vous n'êtes pas propriétaire de la réunion privée « { $room } ».
+error-not-owner = Vous n'êtes pas le propriétaire de cette réunion.
+error-not-editor = Votre compte ne permet pas de réserver des réunions.
+error-untrusted-proxy = La connexion ne provient pas du serveur d'authentification autorisé.
+error-bad-identity = Le serveur d'authentification n'a pas transmis une identité utilisable ({ $detail }).
+error-csrf = Le formulaire a expiré ou ne provient pas de ce site. Rechargez la page et réessayez.
+error-unauthorized-title = Connexion requise
+error-unauthorized = Vous devez vous connecter pour accéder à cette page.
+error-conflict-title = Action impossible
+error-meeting-started = La réunion a déjà commencé : elle ne peut plus être modifiée.
+error-owner-answers = L'organisateur n'a pas à répondre à sa propre invitation.
+error-no-free-identifier = Impossible de générer un identifiant libre. Réessayez.
+error-bad-request-title = Requête incorrecte
+error-bad-request = La requête est incorrecte : { $detail }
+error-validation-title = Données non enregistrées
+error-validation = Données non enregistrées : corrigez les champs indiqués.
+error-internal-title = Erreur interne
+error-internal = Une erreur interne est survenue. Réessayez plus tard.
+error-method = Méthode non autorisée.
+
+## Validation (one message per broken rule)
+err-subject-missing = Indiquez l'objet de la réunion.
+err-subject-too-long = L'objet est trop long (au plus { $max } caractères).
+err-subject-control = L'objet contient des caractères invalides.
+err-start-missing = Indiquez la date et l'heure de la réunion.
+err-start-unparsable = La date ou l'heure de la réunion est incorrecte.
+err-start-past = La date de la réunion est antérieure à la date actuelle.
+err-start-step = L'heure de début doit tomber sur un multiple de { $step } minutes.
+err-duration-missing = Vous n'avez pas indiqué la durée de la réunion.
+err-duration-nan = La durée de la réunion est incorrecte.
+err-duration-zero = La durée d'une réunion ne peut pas être nulle.
+err-duration-negative = La durée d'une réunion ne peut pas être négative.
+err-duration-short = La durée d'une réunion doit être d'au moins { $min } minutes.
+err-duration-long = La durée d'une réunion ne peut pas dépasser { $max } minutes.
+err-duration-step = La durée doit être un multiple de { $step } minutes.
+err-moderators-max = Vous avez indiqué { $count } modérateurs (le maximum est { $max }).
+err-address = L'adresse « { $address } » est incorrecte.
+err-guests-none = Vous n'avez indiqué aucun invité.
+err-guests-max = Vous avez indiqué { $count } invités (le maximum est { $max }).
+err-both-roles = L'adresse « { $address } » est à la fois modérateur et invité : une adresse n'a qu'un rôle.

@@ -1,0 +1,275 @@
+//! Domain types of a booking: meetings, attendees, roles, answers, and the newtypes that can only be
+//! built from valid input.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A meeting as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meeting {
+    pub id: String,
+    pub ical_uid: String,
+    pub room: String,
+    pub subject: String,
+    pub start: DateTime<Utc>,
+    pub duration_min: u32,
+    pub owner_uid: String,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+    pub sequence: u32,
+}
+
+impl Meeting {
+    pub fn end(&self) -> DateTime<Utc> {
+        self.start + chrono::Duration::minutes(i64::from(self.duration_min))
+    }
+    pub fn has_ended(&self, now: DateTime<Utc>) -> bool {
+        now >= self.end()
+    }
+    pub fn has_started(&self, now: DateTime<Utc>) -> bool {
+        now >= self.start
+    }
+}
+
+/// An attendee row: the owner, an invited moderator or an invited guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attendee {
+    pub id: i64,
+    pub meeting_id: String,
+    pub role: Role,
+    pub mail: String,
+    pub name: String,
+    pub token: String,
+    pub partstat: PartStat,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub join_count: u32,
+    pub first_join: Option<DateTime<Utc>>,
+    pub last_join: Option<DateTime<Utc>>,
+}
+
+impl Attendee {
+    /// The identity an external moderator gets in a Jitsi token: stable, not a credential.
+    pub fn stable_id(&self) -> String {
+        format!("jmb-attendee-{}", self.id)
+    }
+}
+
+/// A meeting with all its attendees, owner first.
+#[derive(Debug, Clone)]
+pub struct MeetingDetails {
+    pub meeting: Meeting,
+    pub attendees: Vec<Attendee>,
+}
+
+impl MeetingDetails {
+    pub fn owner(&self) -> Option<&Attendee> {
+        self.attendees.iter().find(|a| a.role == Role::Owner)
+    }
+    pub fn with_role(&self, role: Role) -> impl Iterator<Item = &Attendee> {
+        self.attendees.iter().filter(move |a| a.role == role)
+    }
+    pub fn attendee_by_mail(&self, mail: &str) -> Option<&Attendee> {
+        self.attendees.iter().find(|a| a.mail == mail)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Moderator,
+    Guest,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Moderator => "moderator",
+            Role::Guest => "guest",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "owner" => Some(Role::Owner),
+            "moderator" => Some(Role::Moderator),
+            "guest" => Some(Role::Guest),
+            _ => None,
+        }
+    }
+    /// Owners and moderators get Jitsi moderator rights.
+    pub fn is_host(self) -> bool {
+        matches!(self, Role::Owner | Role::Moderator)
+    }
+}
+
+/// Participation status, stored with the legacy codes 0, 1, 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING-KEBAB-CASE")]
+pub enum PartStat {
+    NeedsAction,
+    Accepted,
+    Declined,
+}
+
+impl PartStat {
+    pub fn code(self) -> i64 {
+        match self {
+            PartStat::NeedsAction => 0,
+            PartStat::Accepted => 1,
+            PartStat::Declined => 2,
+        }
+    }
+    pub fn from_code(code: i64) -> Self {
+        match code {
+            1 => PartStat::Accepted,
+            2 => PartStat::Declined,
+            _ => PartStat::NeedsAction,
+        }
+    }
+    /// The iCalendar PARTSTAT value.
+    pub fn as_ical(self) -> &'static str {
+        match self {
+            PartStat::NeedsAction => "NEEDS-ACTION",
+            PartStat::Accepted => "ACCEPTED",
+            PartStat::Declined => "DECLINED",
+        }
+    }
+}
+
+/// An answer to an invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Answer {
+    Accept,
+    Decline,
+}
+
+impl Answer {
+    pub fn partstat(self) -> PartStat {
+        match self {
+            Answer::Accept => PartStat::Accepted,
+            Answer::Decline => PartStat::Declined,
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "accept" | "accepted" => Some(Answer::Accept),
+            "decline" | "declined" => Some(Answer::Decline),
+            _ => None,
+        }
+    }
+}
+
+/// A lower-cased, syntactically valid mail address (RFC 5322 addr-spec with a dotted domain).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct MailAddress(String);
+
+impl MailAddress {
+    /// Parses one bare address. Display names are handled by the form parser, not here.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let lower = raw.trim().to_lowercase();
+        if lower.len() > 254 || lower.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return None;
+        }
+        let (local, domain) = lower.rsplit_once('@')?;
+        if local.is_empty() || local.len() > 64 || local.contains('@') {
+            return None;
+        }
+        // dot-atom local part (RFC 5322 §3.2.3): atext runs separated by single dots.
+        let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c) || !c.is_ascii();
+        if local.starts_with('.') || local.ends_with('.') || local.contains("..") || !local.chars().all(|c| c == '.' || atext(c)) {
+            return None;
+        }
+        // A domain with at least two labels, each a hostname label, and an alphabetic top level.
+        let labels: Vec<&str> = domain.split('.').collect();
+        if labels.len() < 2 || domain.len() > 253 {
+            return None;
+        }
+        let label_ok = |l: &&str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
+        };
+        if !labels.iter().all(label_ok) {
+            return None;
+        }
+        let tld = labels.last()?;
+        if tld.chars().count() < 2 || tld.chars().any(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        Some(Self(lower))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or_default()
+    }
+
+    pub fn local_part(&self) -> &str {
+        self.0.rsplit_once('@').map(|(l, _)| l).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for MailAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A display name derived from an address, as the original did for Jitsi and calendar CNs:
+/// `jean.dupont@x.org` → `Jean Dupont`.
+pub fn name_from_mail(mail: &str) -> String {
+    let local = mail.split('@').next().unwrap_or_default();
+    local
+        .split(['.', '_', '-'])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        for ok in ["a@b.fr", "Jean.Dupont+jmb@Example.ORG", "o'brien@example.ie", "x_y-z@sub.example.co.uk"] {
+            assert!(MailAddress::parse(ok).is_some(), "{ok}");
+        }
+        assert_eq!(MailAddress::parse(" A+B@Example.org ").unwrap().as_str(), "a+b@example.org");
+        for bad in [
+            "", "a", "a@", "@b.fr", "a@b", "a@b..fr", "a..b@c.fr", ".a@b.fr", "a@-b.fr", "a b@c.fr", "a@b.f",
+            "a@b.fr\0", "<a@b.fr>", "a@b@c.fr", "a@b.123", "a\n@b.fr",
+        ] {
+            assert!(MailAddress::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(name_from_mail("jean.dupont@x.org"), "Jean Dupont");
+        assert_eq!(name_from_mail("marie_claire-durand@x.org"), "Marie Claire Durand");
+    }
+
+    #[test]
+    fn partstat_codes_round_trip() {
+        for p in [PartStat::NeedsAction, PartStat::Accepted, PartStat::Declined] {
+            assert_eq!(PartStat::from_code(p.code()), p);
+        }
+        assert_eq!(PartStat::from_code(7), PartStat::NeedsAction);
+    }
+}

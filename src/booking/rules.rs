@@ -1,0 +1,522 @@
+//! Validation of a booking: the one implementation shared by the JSON API and the booking pages.
+//!
+//! It parses raw strings (as typed in a form or sent in JSON) into a [`ValidMeeting`], or returns every
+//! problem found, each tied to its field so the edge can show it next to the input or in a problem
+//! document. Messages are not built here: each [`FieldError`] names a catalogue entry and its values.
+
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+
+use super::model::{MailAddress, name_from_mail};
+use crate::config::BookingConfig;
+
+/// What a client sent, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct RawMeeting {
+    pub subject: String,
+    pub start: RawStart,
+    /// Minutes, as typed.
+    pub duration: String,
+    /// Entries as typed: bare addresses or `Name <address>`; lists separated by newlines, commas,
+    /// semicolons or spaces are split.
+    pub moderators: Vec<String>,
+    pub guests: Vec<String>,
+}
+
+/// A start time as an instant (API, RFC 3339) or as a local date and time (forms).
+#[derive(Debug, Clone)]
+pub enum RawStart {
+    Rfc3339(String),
+    Local { date: String, time: String },
+}
+
+impl Default for RawStart {
+    fn default() -> Self {
+        RawStart::Rfc3339(String::new())
+    }
+}
+
+/// One invited person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitee {
+    pub mail: MailAddress,
+    pub name: String,
+}
+
+/// A booking that passed every rule.
+#[derive(Debug, Clone)]
+pub struct ValidMeeting {
+    pub subject: String,
+    pub start: DateTime<Utc>,
+    pub duration_min: u32,
+    pub moderators: Vec<Invitee>,
+    pub guests: Vec<Invitee>,
+}
+
+/// The fields of a booking, as named in forms and problem documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    Subject,
+    Start,
+    Duration,
+    Moderators,
+    Guests,
+}
+
+impl Field {
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Subject => "subject",
+            Field::Start => "start",
+            Field::Duration => "duration",
+            Field::Moderators => "moderators",
+            Field::Guests => "guests",
+        }
+    }
+}
+
+/// One broken rule. `message_id` names the catalogue entry; `args` fill it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldError {
+    SubjectMissing,
+    SubjectTooLong { max: usize },
+    SubjectControlChars,
+    StartMissing,
+    StartUnparsable,
+    StartInPast,
+    StartNotOnStep { step: u32 },
+    DurationMissing,
+    DurationNotANumber,
+    DurationZero,
+    DurationNegative,
+    DurationTooShort { min: u32 },
+    DurationTooLong { max: u32 },
+    DurationNotOnStep { step: u32 },
+    TooManyModerators { count: usize, max: usize },
+    InvalidAddress { address: String },
+    NoGuest,
+    TooManyGuests { count: usize, max: usize },
+    BothRoles { address: String },
+}
+
+impl FieldError {
+    pub fn message_id(&self) -> &'static str {
+        match self {
+            FieldError::SubjectMissing => "err-subject-missing",
+            FieldError::SubjectTooLong { .. } => "err-subject-too-long",
+            FieldError::SubjectControlChars => "err-subject-control",
+            FieldError::StartMissing => "err-start-missing",
+            FieldError::StartUnparsable => "err-start-unparsable",
+            FieldError::StartInPast => "err-start-past",
+            FieldError::StartNotOnStep { .. } => "err-start-step",
+            FieldError::DurationMissing => "err-duration-missing",
+            FieldError::DurationNotANumber => "err-duration-nan",
+            FieldError::DurationZero => "err-duration-zero",
+            FieldError::DurationNegative => "err-duration-negative",
+            FieldError::DurationTooShort { .. } => "err-duration-short",
+            FieldError::DurationTooLong { .. } => "err-duration-long",
+            FieldError::DurationNotOnStep { .. } => "err-duration-step",
+            FieldError::TooManyModerators { .. } => "err-moderators-max",
+            FieldError::InvalidAddress { .. } => "err-address",
+            FieldError::NoGuest => "err-guests-none",
+            FieldError::TooManyGuests { .. } => "err-guests-max",
+            FieldError::BothRoles { .. } => "err-both-roles",
+        }
+    }
+
+    /// Values for the catalogue message, as strings.
+    pub fn args(&self) -> Vec<(&'static str, String)> {
+        match self {
+            FieldError::SubjectTooLong { max } => vec![("max", max.to_string())],
+            FieldError::StartNotOnStep { step } | FieldError::DurationNotOnStep { step } => {
+                vec![("step", step.to_string())]
+            }
+            FieldError::DurationTooShort { min } => vec![("min", min.to_string())],
+            FieldError::DurationTooLong { max } => vec![("max", max.to_string())],
+            FieldError::TooManyModerators { count, max } | FieldError::TooManyGuests { count, max } => {
+                vec![("count", count.to_string()), ("max", max.to_string())]
+            }
+            FieldError::InvalidAddress { address } | FieldError::BothRoles { address } => {
+                vec![("address", address.clone())]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Every problem found, in field order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldErrors(pub Vec<(Field, FieldError)>);
+
+impl FieldErrors {
+    fn push(&mut self, field: Field, error: FieldError) {
+        self.0.push((field, error));
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn for_field(&self, field: Field) -> impl Iterator<Item = &FieldError> {
+        self.0.iter().filter(move |(f, _)| *f == field).map(|(_, e)| e)
+    }
+}
+
+/// What validation needs besides the input.
+pub struct Context<'a> {
+    pub limits: &'a BookingConfig,
+    pub now: DateTime<Utc>,
+    pub tz: Tz,
+    /// The organiser: implicitly a moderator, so removed from both lists.
+    pub owner_mail: &'a str,
+}
+
+/// Validates a booking for creation or update.
+pub fn validate(raw: &RawMeeting, ctx: &Context<'_>) -> Result<ValidMeeting, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let limits = ctx.limits;
+
+    let subject = normalise_subject(&raw.subject);
+    if subject.is_empty() {
+        errors.push(Field::Subject, FieldError::SubjectMissing);
+    } else if subject.chars().any(char::is_control) {
+        errors.push(Field::Subject, FieldError::SubjectControlChars);
+    } else if subject.chars().count() > limits.max_subject_chars {
+        errors.push(Field::Subject, FieldError::SubjectTooLong { max: limits.max_subject_chars });
+    }
+
+    let start = parse_start(&raw.start, ctx.tz);
+    match &start {
+        Err(e) => errors.push(Field::Start, e.clone()),
+        Ok(start) => {
+            let start = *start;
+            if start <= ctx.now {
+                errors.push(Field::Start, FieldError::StartInPast);
+            }
+            let step = limits.start_step_minutes;
+            if start.second() != 0 || start.nanosecond() != 0 || start.minute() % step != 0 {
+                errors.push(Field::Start, FieldError::StartNotOnStep { step });
+            }
+        }
+    }
+
+    let duration = parse_duration(&raw.duration, limits);
+    if let Err(e) = &duration {
+        errors.push(Field::Duration, e.clone());
+    }
+
+    let owner = ctx.owner_mail.to_lowercase();
+    let moderators = collect_invitees(&raw.moderators, &owner, Field::Moderators, &mut errors);
+    let guests = collect_invitees(&raw.guests, &owner, Field::Guests, &mut errors);
+    if moderators.len() > limits.max_moderators {
+        errors.push(
+            Field::Moderators,
+            FieldError::TooManyModerators { count: moderators.len(), max: limits.max_moderators },
+        );
+    }
+    for g in &guests {
+        if moderators.iter().any(|m| m.mail == g.mail) {
+            errors.push(Field::Guests, FieldError::BothRoles { address: g.mail.to_string() });
+        }
+    }
+    if guests.is_empty() && errors.for_field(Field::Guests).next().is_none() {
+        errors.push(Field::Guests, FieldError::NoGuest);
+    } else if guests.len() > limits.max_guests {
+        errors.push(Field::Guests, FieldError::TooManyGuests { count: guests.len(), max: limits.max_guests });
+    }
+
+    match (errors.is_empty(), start, duration) {
+        (true, Ok(start), Ok(duration_min)) => Ok(ValidMeeting { subject, start, duration_min, moderators, guests }),
+        _ => Err(errors),
+    }
+}
+
+/// Trims and folds line breaks into spaces: a subject is one line.
+fn normalise_subject(raw: &str) -> String {
+    raw.replace(['\r', '\n', '\t'], " ").trim().to_string()
+}
+
+fn parse_start(raw: &RawStart, tz: Tz) -> Result<DateTime<Utc>, FieldError> {
+    match raw {
+        RawStart::Rfc3339(s) => {
+            let s = s.trim();
+            if s.is_empty() {
+                return Err(FieldError::StartMissing);
+            }
+            DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).map_err(|_| FieldError::StartUnparsable)
+        }
+        RawStart::Local { date, time } => {
+            let (date, time) = (date.trim(), time.trim());
+            if date.is_empty() || time.is_empty() {
+                return Err(FieldError::StartMissing);
+            }
+            let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                .or_else(|_| NaiveDate::parse_from_str(date, "%d/%m/%Y"))
+                .map_err(|_| FieldError::StartUnparsable)?;
+            let time = NaiveTime::parse_from_str(time, "%H:%M")
+                .or_else(|_| NaiveTime::parse_from_str(time, "%H:%M:%S"))
+                .map_err(|_| FieldError::StartUnparsable)?;
+            // A local time skipped by a daylight-saving change does not exist; an ambiguous one takes
+            // the earlier instant.
+            tz.from_local_datetime(&date.and_time(time))
+                .earliest()
+                .map(|d| d.with_timezone(&Utc))
+                .ok_or(FieldError::StartUnparsable)
+        }
+    }
+}
+
+fn parse_duration(raw: &str, limits: &BookingConfig) -> Result<u32, FieldError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(FieldError::DurationMissing);
+    }
+    let value: i64 = raw.parse().map_err(|_| FieldError::DurationNotANumber)?;
+    if value == 0 {
+        return Err(FieldError::DurationZero);
+    }
+    if value < 0 {
+        return Err(FieldError::DurationNegative);
+    }
+    if value < i64::from(limits.min_duration_minutes) {
+        return Err(FieldError::DurationTooShort { min: limits.min_duration_minutes });
+    }
+    if value > i64::from(limits.max_duration_minutes) {
+        return Err(FieldError::DurationTooLong { max: limits.max_duration_minutes });
+    }
+    if value % i64::from(limits.duration_step_minutes) != 0 {
+        return Err(FieldError::DurationNotOnStep { step: limits.duration_step_minutes });
+    }
+    Ok(value as u32)
+}
+
+/// Parses, lower-cases and de-duplicates a list, dropping the organiser (implicitly a moderator).
+fn collect_invitees(entries: &[String], owner: &str, field: Field, errors: &mut FieldErrors) -> Vec<Invitee> {
+    let mut out: Vec<Invitee> = Vec::new();
+    for entry in entries {
+        for (name, address) in split_address_list(entry) {
+            match MailAddress::parse(&address) {
+                Some(mail) if mail.as_str() == owner => {}
+                Some(mail) => {
+                    if let Some(existing) = out.iter_mut().find(|i| i.mail == mail) {
+                        if existing.name.is_empty() {
+                            existing.name = name;
+                        }
+                    } else {
+                        out.push(Invitee { mail, name });
+                    }
+                }
+                None => errors.push(field, FieldError::InvalidAddress { address: truncate_for_message(&address) }),
+            }
+        }
+    }
+    out
+}
+
+fn truncate_for_message(s: &str) -> String {
+    let cleaned: String = s.chars().map(|c| if c.is_control() { '\u{FFFD}' } else { c }).collect();
+    if cleaned.chars().count() > 80 { cleaned.chars().take(80).collect::<String>() + "…" } else { cleaned }
+}
+
+/// Splits what people paste into an address field: one address per line, or separated by commas,
+/// semicolons or spaces, each either bare or as `Display Name <address>` (also quoted names, as mail
+/// clients copy them). Returns `(display name, address)` pairs; the name may be empty.
+pub fn split_address_list(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',' || c == ';');
+        if rest.is_empty() {
+            break;
+        }
+        // An entry ends at the first separator outside quotes and angle brackets; a `<address>` part
+        // ends it too, so `Name <a@x.org> b@y.org` gives two entries.
+        let mut in_quotes = false;
+        let mut in_angle = false;
+        let mut end = rest.len();
+        let mut has_angle = false;
+        for (i, c) in rest.char_indices() {
+            match c {
+                '"' if !in_angle => in_quotes = !in_quotes,
+                '<' if !in_quotes => {
+                    in_angle = true;
+                    has_angle = true;
+                }
+                '>' if in_angle => {
+                    end = i + 1;
+                    break;
+                }
+                ',' | ';' | '\n' | '\r' if !in_quotes && !in_angle => {
+                    end = i;
+                    break;
+                }
+                c if c.is_whitespace() && !in_quotes && !in_angle && !has_angle => {
+                    // A space ends a bare address, but may sit inside a display name: look ahead.
+                    let token = &rest[..i];
+                    if token.contains('@') {
+                        end = i;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let entry = &rest[..end];
+        rest = &rest[end..];
+        if let (Some(open), true) = (entry.find('<'), entry.ends_with('>')) {
+            let name = entry[..open].trim().trim_matches('"').trim().to_string();
+            let address = entry[open + 1..entry.len() - 1].trim().to_string();
+            out.push((clean_name(&name), address));
+        } else {
+            let entry = entry.trim();
+            if !entry.is_empty() {
+                out.push((String::new(), entry.to_string()));
+            }
+        }
+    }
+    out
+}
+
+fn clean_name(name: &str) -> String {
+    let cleaned: String = name.chars().filter(|c| !c.is_control()).collect();
+    cleaned.chars().take(120).collect::<String>().trim().to_string()
+}
+
+/// The display name to store for an invitee: the one given, or one derived from the address.
+pub fn display_name(invitee: &Invitee) -> String {
+    if invitee.name.is_empty() { name_from_mail(invitee.mail.as_str()) } else { invitee.name.clone() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(limits: &BookingConfig) -> Context<'_> {
+        Context {
+            limits,
+            now: "2026-12-01T08:00:00Z".parse().unwrap(),
+            tz: chrono_tz::Europe::Paris,
+            owner_mail: "owner@example.org",
+        }
+    }
+
+    fn raw() -> RawMeeting {
+        RawMeeting {
+            subject: "Réunion de l'équipe".into(),
+            start: RawStart::Rfc3339("2026-12-05T09:00:00Z".into()),
+            duration: "90".into(),
+            moderators: vec!["mod@example.org".into()],
+            guests: vec!["guest+tag@example.net".into()],
+        }
+    }
+
+    #[test]
+    fn valid_booking() {
+        let limits = BookingConfig::default();
+        let v = validate(&raw(), &ctx(&limits)).unwrap();
+        assert_eq!(v.subject, "Réunion de l'équipe");
+        assert_eq!(v.duration_min, 90);
+        assert_eq!(v.guests[0].mail.as_str(), "guest+tag@example.net");
+    }
+
+    #[test]
+    fn local_start_uses_display_zone() {
+        let limits = BookingConfig::default();
+        let mut r = raw();
+        r.start = RawStart::Local { date: "2026-12-05".into(), time: "10:00".into() };
+        assert_eq!(validate(&r, &ctx(&limits)).unwrap().start.to_rfc3339(), "2026-12-05T09:00:00+00:00");
+        r.start = RawStart::Local { date: "05/12/2026".into(), time: "10:00".into() };
+        assert!(validate(&r, &ctx(&limits)).is_ok());
+    }
+
+    fn errors_of(r: &RawMeeting) -> Vec<FieldError> {
+        let limits = BookingConfig::default();
+        validate(r, &ctx(&limits)).unwrap_err().0.into_iter().map(|(_, e)| e).collect()
+    }
+
+    #[test]
+    fn every_rule() {
+        let mut r = raw();
+        r.start = RawStart::Rfc3339("2026-11-30T09:00:00Z".into());
+        r.duration = "45".into();
+        assert_eq!(errors_of(&r), vec![FieldError::StartInPast, FieldError::DurationNotOnStep { step: 30 }]);
+
+        let mut r = raw();
+        r.start = RawStart::Rfc3339("2026-12-05T09:07:00Z".into());
+        r.duration = "0".into();
+        assert_eq!(errors_of(&r), vec![FieldError::StartNotOnStep { step: 15 }, FieldError::DurationZero]);
+
+        for (d, e) in [
+            ("", FieldError::DurationMissing),
+            ("abc", FieldError::DurationNotANumber),
+            ("-30", FieldError::DurationNegative),
+            ("0", FieldError::DurationZero),
+            ("15", FieldError::DurationTooShort { min: 30 }),
+            ("510", FieldError::DurationTooLong { max: 480 }),
+        ] {
+            let mut r = raw();
+            r.duration = d.into();
+            assert_eq!(errors_of(&r), vec![e], "{d}");
+        }
+
+        let mut r = raw();
+        r.subject = "  ".into();
+        r.start = RawStart::Rfc3339("not a date".into());
+        assert_eq!(errors_of(&r), vec![FieldError::SubjectMissing, FieldError::StartUnparsable]);
+
+        let mut r = raw();
+        r.subject = "a\0b".into();
+        assert_eq!(errors_of(&r), vec![FieldError::SubjectControlChars]);
+        r.subject = "x".repeat(10_000);
+        assert_eq!(errors_of(&r), vec![FieldError::SubjectTooLong { max: 200 }]);
+    }
+
+    #[test]
+    fn attendee_rules() {
+        let mut r = raw();
+        r.moderators = vec!["a@x.org, b@x.org\nc@x.org".into()];
+        assert_eq!(errors_of(&r), vec![FieldError::TooManyModerators { count: 3, max: 2 }]);
+
+        let mut r = raw();
+        r.guests = vec![];
+        assert_eq!(errors_of(&r), vec![FieldError::NoGuest]);
+
+        let mut r = raw();
+        r.guests = vec![(0..51).map(|i| format!("g{i}@x.org")).collect::<Vec<_>>().join("\n")];
+        assert_eq!(errors_of(&r), vec![FieldError::TooManyGuests { count: 51, max: 50 }]);
+
+        let mut r = raw();
+        r.guests = vec!["MOD@example.org".into()];
+        assert_eq!(errors_of(&r), vec![FieldError::BothRoles { address: "mod@example.org".into() }]);
+
+        let mut r = raw();
+        r.guests = vec!["not-an-address".into(), "ok@x.org".into()];
+        assert_eq!(errors_of(&r), vec![FieldError::InvalidAddress { address: "not-an-address".into() }]);
+    }
+
+    #[test]
+    fn duplicates_merge_and_owner_is_implicit() {
+        let limits = BookingConfig::default();
+        let mut r = raw();
+        r.moderators = vec!["owner@example.org".into(), "Mod@Example.org".into(), "mod@example.org".into()];
+        r.guests = vec!["g@x.org".into(), "G@X.ORG".into(), "OWNER@example.org".into()];
+        let v = validate(&r, &ctx(&limits)).unwrap();
+        assert_eq!(v.moderators.len(), 1);
+        assert_eq!(v.guests.len(), 1);
+    }
+
+    #[test]
+    fn pasted_lists() {
+        let got = split_address_list(
+            "Jean Dupont <jean.dupont@example.org>, \"Martin, Marie\" <marie@example.org>; bob@x.org\n  alice@y.org carol@z.org",
+        );
+        assert_eq!(
+            got,
+            vec![
+                ("Jean Dupont".into(), "jean.dupont@example.org".into()),
+                ("Martin, Marie".into(), "marie@example.org".into()),
+                (String::new(), "bob@x.org".into()),
+                (String::new(), "alice@y.org".into()),
+                (String::new(), "carol@z.org".into()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,552 @@
+//! Configuration: one TOML file, overridden by `JMB_SECTION__KEY` environment variables.
+//!
+//! Every struct denies unknown keys, so a typo is an error that names the key instead of a silently
+//! ignored setting. Secrets can be given inline or read from a file (`…_file`), and never appear in
+//! `Debug` output. `docs/configuration.md` documents every key; keep it in step with this file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// A secret string whose `Debug` never shows the value.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"<redacted>\"" })
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub jitsi: JitsiConfig,
+    pub auth: AuthConfig,
+    pub booking: BookingConfig,
+    pub mail: MailConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// `host:port`, or `unix:/path/to/socket`.
+    pub listen: String,
+    /// The address users reach jmb at; used for every absolute link (mails, calendars, tokens).
+    pub public_url: String,
+    /// Key for signing cookies and CSRF tokens; generated under the database folder when empty.
+    pub secret: Secret,
+    pub secret_file: Option<PathBuf>,
+    /// Shown in titles, pages and mails.
+    pub site_name: String,
+    /// Optional logo URL or path (served by the proxy or jmb's /static).
+    pub logo_url: Option<String>,
+    /// `fr` or `en`: used when the browser states no preference jmb can serve.
+    pub default_language: String,
+    /// IANA time zone used to show dates and times.
+    pub display_time_zone: String,
+    /// Where `/close.cgi` sends people who did not come from jmb's own pages.
+    pub close_redirect: Option<String>,
+    /// Longest time a request may take before it is answered 408.
+    pub request_timeout_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            secret: Secret::default(),
+            secret_file: None,
+            site_name: "Jitsi Meet".into(),
+            logo_url: None,
+            default_language: "fr".into(),
+            display_time_zone: "Europe/Paris".into(),
+            close_redirect: None,
+            request_timeout_seconds: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub path: PathBuf,
+    /// How long a statement waits for a lock held by another process before failing.
+    pub busy_timeout_ms: u64,
+    /// Read connections kept open; writes go through one connection.
+    pub read_connections: usize,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { path: PathBuf::from("data/jmb.sqlite3"), busy_timeout_ms: 5000, read_connections: 4 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JitsiConfig {
+    pub base_url: String,
+    /// JWT `sub`; the host of `base_url` when empty.
+    pub domain: String,
+    /// JWT `iss`: Prosody's `app_id`.
+    pub app_id: String,
+    /// Prosody's `app_secret` (HS256 key).
+    pub app_secret: Secret,
+    pub app_secret_file: Option<PathBuf>,
+    /// JWT `aud`.
+    pub audience: String,
+    /// Lifetime of tokens for signed-in owners, internal moderators and private rooms.
+    pub token_lifetime_seconds: u64,
+    /// Lifetime of tokens for external moderators (personal link, no sign-in).
+    pub external_moderator_token_lifetime_seconds: u64,
+    /// How long before the start owners and moderators may enter the room.
+    pub moderator_join_early_minutes: u32,
+    /// How long before the start guests may open their link.
+    pub guest_join_early_minutes: u32,
+}
+
+impl Default for JitsiConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "https://meet.jit.si".into(),
+            domain: String::new(),
+            app_id: "jitsi-auth".into(),
+            app_secret: Secret::default(),
+            app_secret_file: None,
+            audience: "jitsi".into(),
+            token_lifetime_seconds: 900,
+            external_moderator_token_lifetime_seconds: 1800,
+            moderator_join_early_minutes: 15,
+            guest_join_early_minutes: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMode {
+    /// A reverse proxy authenticates and passes identity headers.
+    TrustedHeader,
+    /// Pick one of the configured demo users; loopback only.
+    Demo,
+}
+
+/// Who may create meetings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EditorPolicy {
+    /// `"everyone"`.
+    Keyword(EditorKeyword),
+    /// A list of uids.
+    Uids(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EditorKeyword {
+    Everyone,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoUser {
+    pub uid: String,
+    pub mail: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    pub mode: AuthMode,
+    pub trusted_proxies: Vec<IpNet>,
+    pub user_header: String,
+    pub mail_header: String,
+    pub name_header: String,
+    pub editors: EditorPolicy,
+    pub demo_users: Vec<DemoUser>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            mode: AuthMode::TrustedHeader,
+            trusted_proxies: vec![
+                "127.0.0.1/32".parse().expect("valid CIDR"),
+                "::1/128".parse().expect("valid CIDR"),
+            ],
+            user_header: "X-Remote-User".into(),
+            mail_header: "X-Remote-Mail".into(),
+            name_header: "X-Remote-Name".into(),
+            editors: EditorPolicy::Keyword(EditorKeyword::Everyone),
+            demo_users: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BookingConfig {
+    pub default_duration_minutes: u32,
+    pub min_duration_minutes: u32,
+    pub max_duration_minutes: u32,
+    pub duration_step_minutes: u32,
+    /// Start times must fall on this step (minutes past the hour).
+    pub start_step_minutes: u32,
+    pub max_moderators: usize,
+    pub max_guests: usize,
+    pub max_subject_chars: usize,
+    /// Finished meetings stay listed for this many days (0 hides archives).
+    pub archive_days: u32,
+    /// The list shows a meeting as joinable this long before its start, for owners and moderators.
+    pub highlight_owner_minutes: u32,
+    /// The same for guests.
+    pub highlight_guest_minutes: u32,
+}
+
+impl Default for BookingConfig {
+    fn default() -> Self {
+        Self {
+            default_duration_minutes: 90,
+            min_duration_minutes: 30,
+            max_duration_minutes: 480,
+            duration_step_minutes: 30,
+            start_step_minutes: 15,
+            max_moderators: 2,
+            max_guests: 50,
+            max_subject_chars: 200,
+            archive_days: 365,
+            highlight_owner_minutes: 15,
+            highlight_guest_minutes: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// Domains (exact match after `@`) whose addresses belong to the organisation.
+    pub internal_domains: Vec<String>,
+}
+
+/// A configuration that failed to load or to validate, with the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Parse(String),
+    #[error("`{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+    #[error("cannot read `{key}` from {path}: {source}")]
+    SecretFile { key: &'static str, path: PathBuf, source: std::io::Error },
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key, reason: reason.into() }
+}
+
+/// Where the server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddr {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl Config {
+    /// Loads `path` (if any), then `JMB_…` environment overrides, then validates.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = path {
+            if !path.exists() {
+                return Err(ConfigError::Parse(format!("{}: no such file", path.display())));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        Self::from_figment(figment.merge(Env::prefixed("JMB_").split("__")))
+    }
+
+    /// Parses a TOML string without environment overrides (tests, `check-config`).
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The embedded default: SQLite under `./data/`, demo sign-in, public Jitsi with a demo secret.
+    pub fn embedded_default() -> Self {
+        let mut config = Config::default();
+        config.auth.mode = AuthMode::Demo;
+        config.auth.editors = EditorPolicy::Uids(vec!["jdupont".into(), "mmartin".into()]);
+        config.auth.demo_users = vec![
+            DemoUser { uid: "jdupont".into(), mail: "jean.dupont@example.org".into(), name: "Jean Dupont".into() },
+            DemoUser { uid: "mmartin".into(), mail: "marie.martin@example.org".into(), name: "Marie Martin".into() },
+            DemoUser { uid: "visitor".into(), mail: "paul.visiteur@example.org".into(), name: "Paul Visiteur".into() },
+        ];
+        config.jitsi.app_secret = Secret::new("demo-secret-not-for-production-use-0123456789");
+        config.mail.internal_domains = vec!["example.org".into()];
+        config
+    }
+
+    /// Checks every rule the types cannot express, naming the key at fault.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let listen = self.listen_addr()?;
+        let public = url_parts(&self.server.public_url).ok_or_else(|| {
+            invalid("server.public_url", "must be an absolute http:// or https:// URL such as https://meet.example.org")
+        })?;
+        let _ = public;
+        if url_parts(&self.jitsi.base_url).is_none() {
+            return Err(invalid("jitsi.base_url", "must be an absolute http:// or https:// URL"));
+        }
+        if self.jitsi.app_id.trim().is_empty() {
+            return Err(invalid("jitsi.app_id", "must not be empty (Prosody's app_id)"));
+        }
+        if !self.jitsi.app_secret.is_empty() && self.jitsi.app_secret_file.is_some() {
+            return Err(invalid("jitsi.app_secret_file", "set either jitsi.app_secret or jitsi.app_secret_file, not both"));
+        }
+        if self.jitsi.app_secret.is_empty() && self.jitsi.app_secret_file.is_none() {
+            return Err(invalid("jitsi.app_secret", "is required (or jitsi.app_secret_file)"));
+        }
+        if self.jitsi.token_lifetime_seconds < 60 || self.jitsi.external_moderator_token_lifetime_seconds < 60 {
+            return Err(invalid("jitsi.token_lifetime_seconds", "token lifetimes must be at least 60 seconds"));
+        }
+        if self.server.default_language != "fr" && self.server.default_language != "en" {
+            return Err(invalid("server.default_language", "must be \"fr\" or \"en\""));
+        }
+        if self.server.display_time_zone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(invalid("server.display_time_zone", "must be an IANA time zone such as Europe/Paris"));
+        }
+        if self.server.request_timeout_seconds == 0 {
+            return Err(invalid("server.request_timeout_seconds", "must be at least 1"));
+        }
+        if self.database.read_connections == 0 {
+            return Err(invalid("database.read_connections", "must be at least 1"));
+        }
+        let b = &self.booking;
+        if b.duration_step_minutes == 0 {
+            return Err(invalid("booking.duration_step_minutes", "must be at least 1"));
+        }
+        if b.min_duration_minutes == 0 || b.min_duration_minutes > b.max_duration_minutes {
+            return Err(invalid("booking.min_duration_minutes", "must be at least 1 and not above booking.max_duration_minutes"));
+        }
+        if b.default_duration_minutes < b.min_duration_minutes
+            || b.default_duration_minutes > b.max_duration_minutes
+            || b.default_duration_minutes % b.duration_step_minutes != 0
+        {
+            return Err(invalid("booking.default_duration_minutes", "must lie within min..max and on the duration step"));
+        }
+        if b.start_step_minutes == 0 || 60 % b.start_step_minutes != 0 {
+            return Err(invalid("booking.start_step_minutes", "must divide 60 (1, 5, 10, 15, 30 or 60)"));
+        }
+        if b.max_guests == 0 {
+            return Err(invalid("booking.max_guests", "must be at least 1"));
+        }
+        if b.max_subject_chars == 0 {
+            return Err(invalid("booking.max_subject_chars", "must be at least 1"));
+        }
+        for d in &self.mail.internal_domains {
+            if d.is_empty() || d.contains('@') || d.contains(char::is_whitespace) || d.to_lowercase() != *d {
+                return Err(invalid("mail.internal_domains", format!("{d:?} is not a lower-case domain name")));
+            }
+        }
+        for h in [&self.auth.user_header, &self.auth.mail_header, &self.auth.name_header] {
+            if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                return Err(invalid("auth.user_header", format!("{h:?} is not a valid header name")));
+            }
+        }
+        match self.auth.mode {
+            AuthMode::Demo => {
+                if self.auth.demo_users.is_empty() {
+                    return Err(invalid("auth.demo_users", "demo sign-in needs at least one demo user"));
+                }
+                let loopback = match &listen {
+                    ListenAddr::Tcp(addr) => addr.ip().is_loopback(),
+                    ListenAddr::Unix(_) => false,
+                };
+                if !loopback {
+                    return Err(invalid("server.listen", "demo sign-in only listens on a loopback address (127.0.0.1 or ::1)"));
+                }
+            }
+            AuthMode::TrustedHeader => {
+                if self.auth.trusted_proxies.is_empty() && matches!(listen, ListenAddr::Tcp(_)) {
+                    return Err(invalid("auth.trusted_proxies", "list at least one proxy address, or listen on a unix socket"));
+                }
+            }
+        }
+        for u in &self.auth.demo_users {
+            if u.uid.is_empty() || u.uid != u.uid.to_lowercase() || !u.mail.contains('@') {
+                return Err(invalid("auth.demo_users", format!("demo user {:?} needs a lower-case uid and a mail address", u.uid)));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<ListenAddr, ConfigError> {
+        let raw = self.server.listen.trim();
+        if let Some(path) = raw.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err(invalid("server.listen", "unix: needs a socket path"));
+            }
+            return Ok(ListenAddr::Unix(PathBuf::from(path)));
+        }
+        raw.parse::<SocketAddr>()
+            .map(ListenAddr::Tcp)
+            .map_err(|_| invalid("server.listen", format!("{raw:?} is neither host:port (such as 127.0.0.1:8080) nor unix:/path")))
+    }
+
+    /// The public URL without a trailing slash.
+    pub fn public_base(&self) -> &str {
+        self.server.public_url.trim_end_matches('/')
+    }
+
+    /// The public host name, used in iCalendar UIDs.
+    pub fn public_host(&self) -> String {
+        url_parts(&self.server.public_url).map(|(_, host)| host).unwrap_or_else(|| "localhost".into())
+    }
+
+    pub fn public_is_https(&self) -> bool {
+        self.server.public_url.starts_with("https://")
+    }
+
+    /// JWT `sub`: the configured Jitsi domain, or the host of the Jitsi base URL.
+    pub fn jitsi_domain(&self) -> String {
+        if !self.jitsi.domain.is_empty() {
+            return self.jitsi.domain.clone();
+        }
+        url_parts(&self.jitsi.base_url)
+            .map(|(_, host)| host.split(':').next().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn display_tz(&self) -> chrono_tz::Tz {
+        self.server.display_time_zone.parse().unwrap_or(chrono_tz::Europe::Paris)
+    }
+
+    /// Resolves secrets given as files; returns the Jitsi app secret.
+    pub fn jitsi_secret(&self) -> Result<Secret, ConfigError> {
+        match &self.jitsi.app_secret_file {
+            Some(path) => read_secret_file("jitsi.app_secret_file", path),
+            None => Ok(self.jitsi.app_secret.clone()),
+        }
+    }
+
+    /// The data folder: the folder holding the database file.
+    pub fn data_dir(&self) -> PathBuf {
+        self.database.path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+    }
+}
+
+pub(crate) fn read_secret_file(key: &'static str, path: &Path) -> Result<Secret, ConfigError> {
+    std::fs::read_to_string(path)
+        .map(|s| Secret::new(s.trim_end_matches(['\n', '\r'])))
+        .map_err(|source| ConfigError::SecretFile { key, path: path.to_path_buf(), source })
+}
+
+/// `(scheme, host[:port])` of an absolute http(s) URL.
+fn url_parts(url: &str) -> Option<(String, String)> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let host = rest.split(['/', '?', '#']).next()?;
+    if host.is_empty() || host.contains('@') || host.contains(char::is_whitespace) {
+        return None;
+    }
+    Some((scheme.to_string(), host.to_lowercase()))
+}
+
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let msg = match &e.kind {
+                figment::error::Kind::UnknownField(field, _) => {
+                    let full = if key.is_empty() { field.clone() } else { format!("{key}.{field}") };
+                    return format!("`{full}`: unknown key");
+                }
+                _ => e.kind.to_string(),
+            };
+            if key.is_empty() { msg } else { format!("`{key}`: {msg}") }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_secret(extra: &str) -> String {
+        format!("[jitsi]\napp_secret = \"0123456789abcdef0123456789abcdef\"\n{extra}")
+    }
+
+    #[test]
+    fn defaults_need_only_a_secret() {
+        let c = Config::from_toml(&with_secret("")).unwrap();
+        assert_eq!(c.booking.max_moderators, 2);
+        assert_eq!(c.jitsi.token_lifetime_seconds, 900);
+        assert_eq!(c.jitsi_domain(), "meet.jit.si");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_toml(&with_secret("[booking]\nmax_gests = 3\n")).unwrap_err().to_string();
+        assert!(err.contains("booking.max_gests") && err.contains("unknown key"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let err = Config::from_toml(&with_secret("[server]\nlisten = \"nowhere\"\n")).unwrap_err().to_string();
+        assert!(err.contains("server.listen"), "{err}");
+        let err = Config::from_toml(&with_secret("[booking]\nmax_guests = \"many\"\n")).unwrap_err().to_string();
+        assert!(err.contains("booking.max_guests"), "{err}");
+        let err = Config::from_toml(&with_secret("[auth]\ntrusted_proxies = [\"10.0.0.0/33\"]\n")).unwrap_err().to_string();
+        assert!(err.contains("auth.trusted_proxies"), "{err}");
+    }
+
+    #[test]
+    fn demo_refuses_public_listen() {
+        let mut c = Config::embedded_default();
+        c.server.listen = "0.0.0.0:8080".into();
+        assert!(c.validate().unwrap_err().to_string().contains("server.listen"));
+        assert!(Config::embedded_default().validate().is_ok());
+    }
+
+    #[test]
+    fn editor_policy_forms() {
+        let c = Config::from_toml(&with_secret("[auth]\neditors = \"everyone\"\n")).unwrap();
+        assert_eq!(c.auth.editors, EditorPolicy::Keyword(EditorKeyword::Everyone));
+        let c = Config::from_toml(&with_secret("[auth]\neditors = [\"a\", \"b\"]\n")).unwrap();
+        assert_eq!(c.auth.editors, EditorPolicy::Uids(vec!["a".into(), "b".into()]));
+    }
+
+    #[test]
+    fn secret_is_redacted() {
+        let c = Config::from_toml(&with_secret("")).unwrap();
+        assert!(!format!("{c:?}").contains("0123456789abcdef"));
+    }
+}

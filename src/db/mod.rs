@@ -1,0 +1,181 @@
+//! The store gateway: SQLite through rusqlite, reached from async code only through [`Db::read`] and
+//! [`Db::write`], which run the closure on tokio's blocking pool so the runtime never waits on SQLite.
+//!
+//! Writes all go through one connection behind a mutex and run in `BEGIN IMMEDIATE` transactions:
+//! jmb's own writers queue instead of racing for SQLite's lock, so no `SQLITE_BUSY` reaches a user
+//! (the busy timeout still covers other processes, such as `jmb migrate`). Reads use a small pool of
+//! connections and see WAL snapshots. A hand-written pool is used because the pooling crates pin
+//! other rusqlite versions than the one the migration crate needs.
+
+pub mod migrate;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use tokio::sync::Semaphore;
+
+/// A storage failure. Constraint violations are mapped by the callers that expect them.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database migration: {0}")]
+    Migration(String),
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    reader_slots: Semaphore,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub fn open(path: &Path, busy_timeout: Duration, readers: usize) -> Result<Self, DbError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| DbError::Task(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut writer = open_connection(path, busy_timeout, false)?;
+        migrate::apply(&mut writer)?;
+        let readers = (0..readers.max(1))
+            .map(|_| open_connection(path, busy_timeout, true))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::from_parts(writer, readers))
+    }
+
+    /// A private in-memory-like database for tests: a temporary file shared by all connections.
+    pub fn open_temporary() -> Result<(Self, tempdir::TempDirGuard), DbError> {
+        let guard = tempdir::TempDirGuard::new()?;
+        let db = Self::open(&guard.path().join("test.sqlite3"), Duration::from_secs(5), 2)?;
+        Ok((db, guard))
+    }
+
+    fn from_parts(writer: Connection, readers: Vec<Connection>) -> Self {
+        let slots = readers.len();
+        Self {
+            inner: Arc::new(Inner {
+                writer: Mutex::new(writer),
+                readers: Mutex::new(readers),
+                reader_slots: Semaphore::new(slots),
+            }),
+        }
+    }
+
+    /// Runs `f` on a read connection.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        let permit = self.inner.reader_slots.acquire().await.map_err(|e| DbError::Task(e.to_string()))?;
+        let inner = self.inner.clone();
+        let span = tracing::Span::current();
+        let result = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let conn = inner.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let Some(conn) = conn else {
+                return Err(E::from(DbError::Task("no free read connection".into())));
+            };
+            let result = f(&conn);
+            inner.readers.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+            result
+        })
+        .await;
+        drop(permit);
+        join_result(result)
+    }
+
+    /// Runs `f` inside one `BEGIN IMMEDIATE` transaction, committed when `f` returns `Ok`.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        let span = tracing::Span::current();
+        let result = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| E::from(DbError::from(e)))?;
+            let value = f(&tx)?;
+            tx.commit().map_err(|e| E::from(DbError::from(e)))?;
+            Ok(value)
+        })
+        .await;
+        join_result(result)
+    }
+
+    /// Answers whether the store responds (for `/healthz`).
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(DbError::from)).await
+    }
+}
+
+fn join_result<T, E: From<DbError>>(result: Result<Result<T, E>, tokio::task::JoinError>) -> Result<T, E> {
+    match result {
+        Ok(r) => r,
+        // A panic inside a query closure is a bug: surface it instead of hiding it as an error.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(E::from(DbError::Task(e.to_string()))),
+    }
+}
+
+fn open_connection(path: &Path, busy_timeout: Duration, read_only: bool) -> Result<Connection, DbError> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(busy_timeout)?;
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// A temporary folder removed on drop, for tests and benchmarks.
+pub mod tempdir {
+    use std::path::{Path, PathBuf};
+
+    use super::DbError;
+
+    pub struct TempDirGuard(PathBuf);
+
+    impl TempDirGuard {
+        pub fn new() -> Result<Self, DbError> {
+            let mut bytes = [0u8; 8];
+            rand::fill(&mut bytes);
+            let dir = std::env::temp_dir().join(format!("jmb-test-{}", hex::encode(bytes)));
+            std::fs::create_dir_all(&dir).map_err(|e| DbError::Task(e.to_string()))?;
+            Ok(Self(dir))
+        }
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDirGuard {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Extractors for handlers: [`SignedIn`] requires an identity, [`MaybeUser`] accepts anonymous callers.
+//! A refused request is answered in the caller's format: a problem document under `/api/`, a page (or
+//! a redirect to the demo sign-in) elsewhere. Every refusal of an untrusted peer is logged.
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::{AuthError, Identity, Peer};
+use crate::api::problem::Problem;
+use crate::state::AppState;
+use crate::web::PageError;
+
+/// A signed-in caller, with whether they may create meetings.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub identity: Identity,
+    pub is_editor: bool,
+}
+
+/// The caller, if signed in.
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<SignedIn>);
+
+pub struct AuthRejection {
+    error: AuthError,
+    api: bool,
+    login: Option<String>,
+    tr: crate::web::i18n::Tr,
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        if self.api {
+            let (status, id, args) = match &self.error {
+                AuthError::Anonymous => (StatusCode::UNAUTHORIZED, "error-unauthorized", vec![]),
+                AuthError::UntrustedPeer => (StatusCode::FORBIDDEN, "error-untrusted-proxy", vec![]),
+                AuthError::Malformed(d) => (StatusCode::FORBIDDEN, "error-bad-identity", vec![("detail", d.to_string())]),
+            };
+            return Problem::new(status, self.tr.ta(id, &args)).into_response();
+        }
+        match self.error {
+            AuthError::Anonymous => match self.login {
+                Some(url) => Redirect::to(&url).into_response(),
+                None => PageError::Unauthorized.into_response(),
+            },
+            AuthError::UntrustedPeer => PageError::forbidden("error-untrusted-proxy").into_response(),
+            AuthError::Malformed(d) => {
+                PageError::Forbidden { message: "error-bad-identity", args: vec![("detail", d.to_string())] }.into_response()
+            }
+        }
+    }
+}
+
+fn peer_of(parts: &Parts) -> Peer {
+    parts
+        .extensions
+        .get::<ConnectInfo<Peer>>()
+        .map(|c| c.0)
+        // Requests built in-process (tests through `oneshot`) have no connection: treat as loopback.
+        .unwrap_or(Peer::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], 0))))
+}
+
+async fn identify(parts: &Parts, state: &AppState) -> Result<SignedIn, AuthRejection> {
+    let peer = peer_of(parts);
+    match state.identity.identify(parts, peer).await {
+        Ok(identity) => {
+            let is_editor = state.editors.is_editor(&identity).await;
+            Ok(SignedIn { identity, is_editor })
+        }
+        Err(error) => {
+            match &error {
+                AuthError::UntrustedPeer => tracing::warn!(target: "audit", ?peer, path = %parts.uri.path(), "identity headers refused: peer is not a trusted proxy"),
+                AuthError::Malformed(d) => tracing::warn!(target: "audit", ?peer, detail = d, "identity headers refused: malformed"),
+                AuthError::Anonymous => tracing::debug!(path = %parts.uri.path(), "anonymous request"),
+            }
+            let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            Err(AuthRejection {
+                error,
+                api: parts.uri.path().starts_with("/api/"),
+                login: state.identity.login_url(next),
+                tr: state.tr(&parts.headers),
+            })
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(cached) = parts.extensions.get::<SignedIn>() {
+            return Ok(cached.clone());
+        }
+        let user = identify(parts, state).await?;
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(MaybeUser(SignedIn::from_request_parts(parts, state).await.ok()))
+    }
+}

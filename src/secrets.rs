@@ -1,0 +1,128 @@
+//! Random identifiers and keys. Every id, room name and token comes from the operating system's CSPRNG
+//! on the server; nothing a client sends ever chooses one.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
+use rand::RngExt;
+use sha2::Sha256;
+
+/// A personal-link or feed token: 192 bits, URL-safe base64 (32 characters).
+pub fn token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::fill(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A meeting id: 20 characters of `[a-z0-9]` (about 103 bits).
+pub fn meeting_id() -> String {
+    random_string(20, b"abcdefghijklmnopqrstuvwxyz0123456789")
+}
+
+/// A Jitsi room name: 16 lower-case letters (about 75 bits), as the original generated them; Jitsi
+/// lower-cases room names, so only `[a-z]` is used.
+pub fn room_name() -> String {
+    random_string(16, b"abcdefghijklmnopqrstuvwxyz")
+}
+
+fn random_string(len: usize, alphabet: &[u8]) -> String {
+    let mut rng = rand::rng();
+    (0..len).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect()
+}
+
+/// Keys derived from the server secret, one per purpose, so a value signed for one use is never valid
+/// for another.
+#[derive(Clone)]
+pub struct Keys {
+    root: Vec<u8>,
+}
+
+impl Keys {
+    pub fn new(secret: &[u8]) -> Self {
+        Self { root: secret.to_vec() }
+    }
+
+    /// HMAC-SHA256 of `message` under the key for `purpose`, URL-safe base64.
+    pub fn sign(&self, purpose: &str, message: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.root).expect("HMAC accepts any key length");
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(message.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// Constant-time check of a signature made by [`Keys::sign`].
+    pub fn verify(&self, purpose: &str, message: &str, signature: &str) -> bool {
+        let expected = self.sign(purpose, message);
+        subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), signature.as_bytes()).into()
+    }
+}
+
+/// Reads the server secret from `path`, creating it (mode 0600) with 256 random bits when missing.
+pub fn load_or_create_secret(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.len() >= 32 => Ok(bytes),
+        Ok(_) => Err(std::io::Error::other(format!("{} holds fewer than 32 bytes", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            let secret = token() + &token();
+            write_private(path, secret.as_bytes())?;
+            Ok(secret.into_bytes())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        let t = token();
+        assert_eq!(t.len(), 32);
+        assert!(t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        let r = room_name();
+        assert_eq!(r.len(), 16);
+        assert!(r.chars().all(|c| c.is_ascii_lowercase()));
+        assert_ne!(room_name(), room_name());
+        assert!(meeting_id().chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+    }
+
+    #[test]
+    fn signatures_are_bound_to_purpose() {
+        let k = Keys::new(b"0123456789abcdef0123456789abcdef");
+        let s = k.sign("csrf", "abc");
+        assert!(k.verify("csrf", "abc", &s));
+        assert!(!k.verify("session", "abc", &s));
+        assert!(!k.verify("csrf", "abd", &s));
+    }
+
+    #[test]
+    fn secret_file_is_created_private() {
+        let dir = crate::db::tempdir::TempDirGuard::new().unwrap();
+        let p = dir.path().join("secret.key");
+        let a = load_or_create_secret(&p).unwrap();
+        assert_eq!(load_or_create_secret(&p).unwrap(), a);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+}

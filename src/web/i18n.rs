@@ -1,0 +1,183 @@
+//! Languages: French and English message catalogues (Fluent files under `locales/`, embedded at compile
+//! time). The language comes from the `jmb_lang` cookie, then `Accept-Language`, then the configured
+//! default. No user-facing string lives in Rust code: everything goes through [`Tr`].
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use axum::http::HeaderMap;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use fluent_templates::fluent_bundle::FluentValue;
+use fluent_templates::{LanguageIdentifier, Loader, langid};
+
+fluent_templates::static_loader! {
+    static LOCALES = {
+        locales: "./locales",
+        fallback_language: "fr",
+        // Bidi isolation marks around arguments would end up inside URLs and mail addresses.
+        customise: |bundle| bundle.set_use_isolating(false),
+    };
+}
+
+static FR: LanguageIdentifier = langid!("fr");
+static EN: LanguageIdentifier = langid!("en");
+
+pub const LANG_COOKIE: &str = "jmb_lang";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Fr,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Fr => "fr",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        let primary = code.trim().split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
+        match primary.as_str() {
+            "fr" => Some(Lang::Fr),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// Cookie first, then the best `Accept-Language` entry jmb serves, then `default`.
+    pub fn negotiate(headers: &HeaderMap, default: Lang) -> Lang {
+        if let Some(lang) = cookie_value(headers, LANG_COOKIE).and_then(|v| Lang::parse(&v)) {
+            return lang;
+        }
+        let Some(accept) = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) else {
+            return default;
+        };
+        let mut best: Option<(f32, Lang)> = None;
+        for item in accept.split(',') {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or_default();
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if let Some(lang) = Lang::parse(tag)
+                && q > 0.0
+                && best.is_none_or(|(bq, _)| q > bq)
+            {
+                best = Some((q, lang));
+            }
+        }
+        best.map(|(_, l)| l).unwrap_or(default)
+    }
+
+    fn id(self) -> &'static LanguageIdentifier {
+        match self {
+            Lang::Fr => &FR,
+            Lang::En => &EN,
+        }
+    }
+}
+
+/// Reads one cookie from the request headers.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_string())
+}
+
+/// Translations and date formatting for one request.
+#[derive(Debug, Clone, Copy)]
+pub struct Tr {
+    pub lang: Lang,
+    pub tz: Tz,
+}
+
+impl Tr {
+    pub fn new(lang: Lang, tz: Tz) -> Self {
+        Self { lang, tz }
+    }
+
+    /// The message `id`.
+    pub fn t(&self, id: &str) -> String {
+        LOCALES.lookup(self.lang.id(), id)
+    }
+
+    /// The message `id` with named values.
+    pub fn ta(&self, id: &str, args: &[(&str, String)]) -> String {
+        let map: HashMap<Cow<'static, str>, FluentValue<'_>> = args
+            .iter()
+            .map(|(k, v)| (Cow::Owned(k.to_string()), FluentValue::from(v.clone())))
+            .collect();
+        LOCALES.lookup_with_args(self.lang.id(), id, &map)
+    }
+
+    /// Date in the display time zone, in this language's format.
+    pub fn date(&self, t: DateTime<Utc>) -> String {
+        t.with_timezone(&self.tz).format(&self.t("fmt-date")).to_string()
+    }
+
+    /// Time of day in the display time zone.
+    pub fn time(&self, t: DateTime<Utc>) -> String {
+        t.with_timezone(&self.tz).format(&self.t("fmt-time")).to_string()
+    }
+
+    /// Date and time in the display time zone.
+    pub fn datetime(&self, t: DateTime<Utc>) -> String {
+        self.ta("fmt-datetime", &[("date", self.date(t)), ("time", self.time(t))])
+    }
+
+    pub fn lang_code(&self) -> &'static str {
+        self.lang.code()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn negotiation() {
+        let mut h = HeaderMap::new();
+        assert_eq!(Lang::negotiate(&h, Lang::Fr), Lang::Fr);
+        h.insert("accept-language", HeaderValue::from_static("de-DE, en-GB;q=0.8, fr;q=0.5"));
+        assert_eq!(Lang::negotiate(&h, Lang::Fr), Lang::En);
+        h.insert("cookie", HeaderValue::from_static("a=b; jmb_lang=fr"));
+        assert_eq!(Lang::negotiate(&h, Lang::En), Lang::Fr);
+    }
+
+    #[test]
+    fn catalogues_have_the_same_keys() {
+        let fr = include_str!("../../locales/fr/main.ftl");
+        let en = include_str!("../../locales/en/main.ftl");
+        let keys = |s: &str| {
+            let mut k: Vec<String> = s
+                .lines()
+                .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && l.contains(" ="))
+                .map(|l| l.split(" =").next().unwrap_or_default().to_string())
+                .collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(fr), keys(en));
+    }
+
+    #[test]
+    fn lookups_and_dates() {
+        let t: DateTime<Utc> = "2026-12-05T09:00:00Z".parse().unwrap();
+        let fr = Tr::new(Lang::Fr, chrono_tz::Europe::Paris);
+        assert_eq!(fr.date(t), "05/12/2026");
+        assert_eq!(fr.time(t), "10:00");
+        let en = Tr::new(Lang::En, chrono_tz::Europe::Paris);
+        assert_eq!(en.ta("err-guests-max", &[("count", "51".into()), ("max", "50".into())]), "You listed 51 guests (the maximum is 50).");
+    }
+}

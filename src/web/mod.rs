@@ -1,0 +1,84 @@
+//! The HTML side shared by every page: catalogues, templates, CSRF protection, security headers, error
+//! pages and embedded static assets.
+
+pub mod assets;
+pub mod csrf;
+pub mod error;
+pub mod i18n;
+pub mod security;
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::identity::Identity;
+use crate::state::AppState;
+use i18n::Tr;
+
+pub use error::PageError;
+
+/// What the layout needs on every page.
+pub struct Chrome {
+    pub tr: Tr,
+    pub site: String,
+    pub logo: Option<String>,
+    pub title: String,
+    /// Display name of the signed-in user, if any.
+    pub user: Option<String>,
+    /// CSRF token for the forms in the layout (sign-out, language).
+    pub csrf: String,
+    pub demo: bool,
+    /// Path of the current page, so the language switch comes back to it.
+    pub here: String,
+}
+
+impl Chrome {
+    pub fn new(state: &AppState, tr: Tr, title: String, user: Option<&Identity>, csrf: String, here: &str) -> Self {
+        Self {
+            tr,
+            site: state.config.server.site_name.clone(),
+            logo: state.config.server.logo_url.clone(),
+            title,
+            user: user.map(|u| u.name.clone()),
+            csrf,
+            demo: state.config.auth.mode == crate::config::AuthMode::Demo,
+            here: here.to_string(),
+        }
+    }
+
+    pub fn footer(&self) -> String {
+        self.tr.ta("footer-sovereign", &[("site", self.site.clone())])
+    }
+
+    pub fn other_lang(&self) -> &'static str {
+        match self.tr.lang {
+            i18n::Lang::Fr => "en",
+            i18n::Lang::En => "fr",
+        }
+    }
+}
+
+/// Renders a template as an HTML response.
+pub fn html<T: Template>(status: StatusCode, page: &T) -> Response {
+    match page.render() {
+        Ok(body) => {
+            let mut resp = (status, body).into_response();
+            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            resp
+        }
+        Err(e) => {
+            tracing::error!(error.message = %e, "template rendering failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// A generic page: a title, paragraphs, an optional link and an optional refresh.
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub chrome: Chrome,
+    pub paragraphs: Vec<String>,
+    pub link: Option<(String, String)>,
+    pub refresh_seconds: Option<u32>,
+}
