@@ -422,9 +422,11 @@ impl Config {
         self.server.public_url.trim_end_matches('/')
     }
 
-    /// The public host name, used in iCalendar UIDs.
+    /// The public host name without port, used in iCalendar UIDs.
     pub fn public_host(&self) -> String {
-        url_parts(&self.server.public_url).map(|(_, host)| host).unwrap_or_else(|| "localhost".into())
+        url_parts(&self.server.public_url)
+            .map(|(_, host)| host.rsplit_once(':').filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit())).map(|(h, _)| h.to_string()).unwrap_or(host))
+            .unwrap_or_else(|| "localhost".into())
     }
 
     pub fn public_is_https(&self) -> bool {
