@@ -1,70 +1,336 @@
-//! The signed-in user's home: upcoming meetings of every role with their join links, and the private
-//! room.
+//! The signed-in user's list (`GET /`): upcoming and ongoing meetings of every role (owner, moderator,
+//! guest) with their state shown by colour and by text, the actions the user may take, the archives of
+//! finished meetings (paginated), the private room, and a slot for the calendar addresses.
+//!
+//! Nothing here changes state except remembering the user (uid, mail, name) so feeds can find them;
+//! answers, edits and deletions are POSTs handled in [`super::pages`].
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
 
-use super::links::{partstat_label, role_label};
-use super::model::Role;
-use super::repo::{self, Scope};
+use super::links::{partstat_class, partstat_label, role_label};
+use super::model::{Meeting, PartStat, Role};
+use super::repo::{self, Listed, Scope};
 use super::service::{self, BookingError};
+use crate::config::BookingConfig;
 use crate::identity::SignedIn;
 use crate::state::AppState;
 use crate::web::csrf::{CsrfToken, cookie_header};
+use crate::web::i18n::Tr;
 use crate::web::{Chrome, PageError, html};
 
+/// Archived meetings per page.
+pub const ARCHIVE_PAGE_SIZE: u32 = 20;
+
+/// Where a meeting stands for one viewer, as the original's list colours showed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListState {
+    Planned,
+    Joinable,
+    Ongoing,
+    Finished,
+}
+
+impl ListState {
+    /// For `role`: joinable from `highlight_owner_minutes` before the start for owners and moderators,
+    /// `highlight_guest_minutes` for guests; ongoing from the start; finished at the end.
+    pub fn of(meeting: &Meeting, role: Role, limits: &BookingConfig, now: DateTime<Utc>) -> Self {
+        let early = if role.is_host() {
+            limits.highlight_owner_minutes
+        } else {
+            limits.highlight_guest_minutes
+        };
+        if meeting.has_ended(now) {
+            ListState::Finished
+        } else if meeting.has_started(now) {
+            ListState::Ongoing
+        } else if now >= meeting.start - Duration::minutes(i64::from(early)) {
+            ListState::Joinable
+        } else {
+            ListState::Planned
+        }
+    }
+
+    pub fn class(self) -> &'static str {
+        match self {
+            ListState::Planned => "planned",
+            ListState::Joinable => "joinable",
+            ListState::Ongoing => "ongoing",
+            ListState::Finished => "finished",
+        }
+    }
+
+    fn label(self, tr: &Tr) -> String {
+        tr.t(match self {
+            ListState::Planned => "state-planned",
+            ListState::Joinable => "state-joinable",
+            ListState::Ongoing => "state-ongoing",
+            ListState::Finished => "state-finished",
+        })
+    }
+}
+
+/// One line of the list, every string ready for the template.
 pub struct Row {
+    pub id: String,
     pub subject: String,
-    pub when: String,
+    pub date: String,
+    pub time: String,
     pub duration: String,
     pub role: String,
-    pub answer: String,
-    pub join: String,
+    pub organiser: String,
+    pub answer: Option<String>,
+    pub answer_class: &'static str,
+    pub state: &'static str,
+    pub state_label: String,
+    /// `accepted/total`, with the detail for the hover text and screen readers.
+    pub participants: String,
+    pub participants_detail: String,
+    /// Start (owner) or join link, when the meeting is joinable or ongoing.
+    pub join: Option<(String, String)>,
+    pub can_accept: bool,
+    pub can_decline: bool,
+    pub can_edit: bool,
+    pub is_owner: bool,
+}
+
+/// The calendar addresses (iCal feed, CalDAV) and the action that replaces their secret.
+///
+/// SLOT for the calendar-access capability, built in parallel: the list renders this section only
+/// when [`HomePage::calendar`] is `Some`. This module never creates feed secrets.
+pub struct CalendarLinks {
+    pub feed_url: String,
+    pub caldav_url: String,
+    /// POST target (with the CSRF token) that replaces the secret; the old addresses stop working.
+    pub rotate_action: String,
 }
 
 #[derive(Template)]
 #[template(path = "home.html")]
-struct HomePage {
-    chrome: Chrome,
-    rows: Vec<Row>,
-    private_room: Option<(String, String)>,
+pub struct HomePage {
+    pub chrome: Chrome,
+    pub rows: Vec<Row>,
+    pub archives: Vec<Row>,
+    pub archive_days: u32,
+    pub archive_total: u32,
+    pub archive_page: u32,
+    pub archive_pages: u32,
+    pub is_editor: bool,
+    /// (start link, shareable address).
+    pub private_room: Option<(String, String)>,
+    pub calendar: Option<CalendarLinks>,
+    pub notice: Option<String>,
 }
 
-pub async fn home(State(state): State<AppState>, user: SignedIn, headers: HeaderMap, csrf: CsrfToken) -> Result<Response, PageError> {
-    let tr = state.tr(&headers);
-    let now = state.clock.now();
-    service::remember_user(&state.db, &user.identity, now).await?;
-    let (uid, mail) = (user.identity.uid.clone(), user.identity.mail.clone());
-    let listed = state
-        .db
-        .read(move |c| -> Result<_, BookingError> { Ok(repo::list_for_user(c, &uid, &mail, Scope::Upcoming { now })?) })
-        .await?;
-    let rows = listed
-        .iter()
-        .map(|l| {
-            let m = &l.details.meeting;
-            Row {
-                subject: m.subject.clone(),
-                when: tr.datetime(m.start),
-                duration: tr.ta("minutes", &[("count", m.duration_min.to_string())]),
-                role: role_label(&tr, l.mine.role),
-                answer: if l.mine.role == Role::Owner { "-".into() } else { partstat_label(&tr, l.mine.partstat) },
-                join: if l.mine.role == Role::Owner { format!("/m/{}", m.room) } else { format!("/j/{}", l.mine.token) },
+impl HomePage {
+    fn archive_page_link(&self, page: u32) -> String {
+        format!("/?archives={page}#archives")
+    }
+    pub fn prev_link(&self) -> Option<String> {
+        (self.archive_page > 0).then(|| self.archive_page_link(self.archive_page - 1))
+    }
+    pub fn next_link(&self) -> Option<String> {
+        (self.archive_page + 1 < self.archive_pages)
+            .then(|| self.archive_page_link(self.archive_page + 1))
+    }
+    pub fn page_label(&self) -> String {
+        self.chrome.tr.ta(
+            "home-archives-page",
+            &[
+                ("page", (self.archive_page + 1).to_string()),
+                ("pages", self.archive_pages.max(1).to_string()),
+            ],
+        )
+    }
+}
+
+#[derive(Deserialize)]
+pub struct HomeQuery {
+    /// Archive page, from 0.
+    archives: Option<String>,
+    /// What the previous POST did (a fixed word, mapped to a message).
+    done: Option<String>,
+}
+
+/// Messages shown after a redirect from a form. Only these words are accepted.
+fn notice(tr: &Tr, done: Option<&str>) -> Option<String> {
+    let id = match done? {
+        "created" => "notice-created",
+        "updated" => "notice-updated",
+        "deleted" => "notice-deleted",
+        "accepted" => "notice-accepted",
+        "declined" => "notice-declined",
+        _ => return None,
+    };
+    Some(tr.t(id))
+}
+
+/// Builds a row of the list for the viewer.
+pub fn row(state: &AppState, tr: &Tr, listed: &Listed, user: &SignedIn, now: DateTime<Utc>) -> Row {
+    let d = &listed.details;
+    let m = &d.meeting;
+    let is_owner = service::is_owner(m, &user.identity);
+    let role = if is_owner {
+        Role::Owner
+    } else {
+        listed.mine.role
+    };
+    let mine = if is_owner {
+        d.owner().unwrap_or(&listed.mine)
+    } else {
+        &listed.mine
+    };
+    let list_state = ListState::of(m, role, &state.config.booking, now);
+    let organiser = d
+        .owner()
+        .map(|o| {
+            if o.name.is_empty() {
+                o.mail.clone()
+            } else {
+                o.name.clone()
             }
         })
+        .unwrap_or_default();
+    let count = |p: PartStat| d.attendees.iter().filter(|a| a.partstat == p).count();
+    let (accepted, declined, open) = (
+        count(PartStat::Accepted),
+        count(PartStat::Declined),
+        count(PartStat::NeedsAction),
+    );
+    let join = match list_state {
+        ListState::Joinable | ListState::Ongoing => Some(if role == Role::Owner {
+            (format!("/m/{}", m.room), tr.t("action-start"))
+        } else {
+            (format!("/j/{}", mine.token), tr.t("action-join"))
+        }),
+        _ => None,
+    };
+    let answerable = role != Role::Owner && list_state != ListState::Finished;
+    Row {
+        id: m.id.clone(),
+        subject: m.subject.clone(),
+        date: tr.date(m.start),
+        time: tr.time(m.start),
+        duration: tr.ta("minutes", &[("count", m.duration_min.to_string())]),
+        role: role_label(tr, role),
+        organiser,
+        answer: (role != Role::Owner).then(|| partstat_label(tr, mine.partstat)),
+        answer_class: partstat_class(mine.partstat),
+        state: list_state.class(),
+        state_label: list_state.label(tr),
+        participants: format!("{accepted}/{}", d.attendees.len()),
+        participants_detail: tr.ta(
+            "home-participants-detail",
+            &[
+                ("accepted", accepted.to_string()),
+                ("declined", declined.to_string()),
+                ("open", open.to_string()),
+            ],
+        ),
+        join,
+        can_accept: answerable && mine.partstat != PartStat::Accepted,
+        can_decline: answerable && mine.partstat != PartStat::Declined,
+        can_edit: is_owner && user.is_editor && !m.has_started(now),
+        is_owner,
+    }
+}
+
+/// `GET /`: the list.
+pub async fn home(
+    State(state): State<AppState>,
+    user: SignedIn,
+    headers: HeaderMap,
+    csrf: CsrfToken,
+    query: Result<Query<HomeQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let tr = state.tr(&headers);
+    // A malformed query string shows the plain list rather than an error.
+    let q = query.map(|Query(q)| q).unwrap_or(HomeQuery {
+        archives: None,
+        done: None,
+    });
+    let now = state.clock.now();
+    service::remember_user(&state.db, &user.identity, now).await?;
+    let archive_days = state.config.booking.archive_days;
+    // A page number that does not parse shows the first page rather than an error.
+    let requested_page = q
+        .archives
+        .as_deref()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+        .unwrap_or(0)
+        .min(100_000);
+    let (uid, mail) = (user.identity.uid.clone(), user.identity.mail.clone());
+    let since = now - Duration::days(i64::from(archive_days));
+    let (upcoming, archived, total, page) = state
+        .db
+        .read(move |c| -> Result<_, BookingError> {
+            let upcoming = repo::list_for_user(c, &uid, &mail, Scope::Upcoming { now })?;
+            if archive_days == 0 {
+                return Ok((upcoming, Vec::new(), 0, 0));
+            }
+            let total = repo::count_archived(c, &uid, &mail, now, since)?;
+            let last = total.saturating_sub(1) / ARCHIVE_PAGE_SIZE;
+            let page = requested_page.min(last);
+            let scope = Scope::Archived {
+                now,
+                since,
+                limit: ARCHIVE_PAGE_SIZE,
+                offset: page * ARCHIVE_PAGE_SIZE,
+            };
+            Ok((
+                upcoming,
+                repo::list_for_user(c, &uid, &mail, scope)?,
+                total,
+                page,
+            ))
+        })
+        .await?;
+    let rows = upcoming
+        .iter()
+        .map(|l| row(&state, &tr, l, &user, now))
+        .collect();
+    let archives = archived
+        .iter()
+        .map(|l| row(&state, &tr, l, &user, now))
         .collect();
     let private_room = user.is_editor.then(|| {
-        (format!("/m/{}", user.identity.uid), state.jitsi.room_url(&user.identity.uid))
+        (
+            format!("/m/{}", user.identity.uid),
+            state.jitsi.room_url(&user.identity.uid),
+        )
     });
     let page = HomePage {
-        chrome: Chrome::new(&state, tr, tr.t("home-title"), Some(&user.identity), csrf.0, "/"),
+        chrome: Chrome::new(
+            &state,
+            tr,
+            tr.t("home-title"),
+            Some(&user.identity),
+            csrf.0,
+            "/",
+        ),
         rows,
+        archives,
+        archive_days,
+        archive_total: total,
+        archive_page: page,
+        archive_pages: total.div_ceil(ARCHIVE_PAGE_SIZE),
+        is_editor: user.is_editor,
         private_room,
+        calendar: None,
+        notice: notice(&tr, q.done.as_deref()),
     };
     let mut resp = html(StatusCode::OK, &page);
-    if let Ok(v) = HeaderValue::from_str(&cookie_header(super::legacy::UI_COOKIE, "1", state.config.public_is_https(), None)) {
+    if let Ok(v) = HeaderValue::from_str(&cookie_header(
+        super::legacy::UI_COOKIE,
+        "1",
+        state.config.public_is_https(),
+        None,
+    )) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(resp)

@@ -157,8 +157,6 @@ mod tests {
 
     #[test]
     fn catalogues_have_the_same_keys() {
-        let fr = include_str!("../../locales/fr/main.ftl");
-        let en = include_str!("../../locales/en/main.ftl");
         let keys = |s: &str| {
             let mut k: Vec<String> = s
                 .lines()
@@ -168,7 +166,23 @@ mod tests {
             k.sort();
             k
         };
-        assert_eq!(keys(fr), keys(en));
+        for (fr, en) in [
+            (include_str!("../../locales/fr/main.ftl"), include_str!("../../locales/en/main.ftl")),
+            (include_str!("../../locales/fr/pages.ftl"), include_str!("../../locales/en/pages.ftl")),
+        ] {
+            assert_eq!(keys(fr), keys(en));
+        }
+        // No key may be defined in two files of one language.
+        for files in [
+            [include_str!("../../locales/fr/main.ftl"), include_str!("../../locales/fr/pages.ftl")],
+            [include_str!("../../locales/en/main.ftl"), include_str!("../../locales/en/pages.ftl")],
+        ] {
+            let mut all: Vec<String> = files.iter().flat_map(|f| keys(f)).collect();
+            let n = all.len();
+            all.sort();
+            all.dedup();
+            assert_eq!(all.len(), n, "a key is defined in two catalogue files");
+        }
     }
 
     #[test]

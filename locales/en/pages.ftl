@@ -1,0 +1,98 @@
+# jmb: English catalogue of the booking pages (list, form, attendee tracking). Keep the keys in step
+# with fr/pages.ftl; shared words (fields, roles, answers) live in main.ftl.
+
+## Meeting states (list colours are also given as text)
+state-planned = Planned
+state-joinable = Open
+state-ongoing = Ongoing
+state-finished = Finished
+
+## Actions
+action-start = Start
+action-join = Join
+action-accept = Accept
+action-decline = Decline
+action-edit = Edit
+action-attendees = Attendees
+action-delete = Delete
+action-refresh = Refresh the page
+action-copy = Copy
+action-open-private-room = Open my room
+action-previous = Previous page
+action-next = Next page
+action-back = Back to the list
+
+## List
+field-participants = Attendees
+field-state = State
+field-actions = Actions
+home-upcoming = Upcoming meetings
+home-legend = States:
+home-participants-detail = Invitations accepted: { $accepted }, declined: { $declined }, no answer: { $open }
+home-private-title = My private room
+home-private-room-hint = Follow this link to open your private meeting room
+home-archives-title = Archives of the last { $days } days
+home-archives-empty = No finished meeting in this period.
+home-archives-pages = Archive pages
+home-archives-page = Page { $page } of { $pages }
+home-archives-total = { $count } finished meetings
+home-calendar-title = My calendar
+home-calendar-feed = My iCal feed (Thunderbird, phones, Nextcloud…):
+home-calendar-caldav = My CalDAV address:
+home-calendar-rotate = Replace the secret address
+home-calendar-rotate-hint = If the address has leaked, replace it: the old one stops working at once and your calendars must use the new one.
+home-calendar-rotate-confirm = Replace the address? The old one will stop working.
+
+## Notices after a form
+notice-created = Meeting booked! The attendees will receive their invitation.
+notice-updated = Meeting updated!
+notice-deleted = Meeting deleted!
+notice-accepted = You accepted the invitation.
+notice-declined = You declined the invitation.
+
+## Booking form
+form-new-title = New meeting
+form-edit-title = Edit the meeting
+form-default-subject = Meeting without a subject
+form-errors-title = Not saved: please correct the following fields.
+form-room = Room address:
+form-room-new = The room address is created when you save.
+form-subject-hint = The title the attendees will see.
+form-time-hint = Date and time in the { $zone } time zone.
+form-notified-intro = If you change the date, time or duration, these people will be told:
+form-max = (max: { $max })
+form-moderators-hint = Mail addresses, one per line or separated by commas; you can paste a list copied from your mail client (Jean Dupont <jean.dupont@example.org>). A moderator may be external; you are implicitly a moderator.
+form-guests-hint = Mail addresses, one per line or separated by commas; a guest may be external.
+form-submit-new = Book the meeting
+form-submit-edit = Save the changes
+form-submit-hint = The attendees will be notified by mail.
+duration-hours = { $hours } h
+duration-hours-minutes = { $hours } h { $minutes }
+
+## Delete
+delete-title = Delete the meeting
+delete-question = Do you really want to delete this meeting? This cannot be undone.
+delete-notified = These people will be told of the cancellation:
+delete-confirm = Yes, delete the meeting
+delete-cancel = No, back to the list
+
+## Attendee tracking
+attendees-title = Attendee tracking
+attendees-totals = Summary
+attendees-invited = invited
+attendees-accepted = accepted
+attendees-declined = declined
+attendees-no-answer = no answer
+attendees-joined = joined at least once
+attendees-detail = Details
+attendees-rsvp-link = Personal answer link
+attendees-export = Export as CSV
+
+## CSV columns (also the table headers)
+csv-name = Attendee
+csv-mail = Address
+csv-role = Role
+csv-answer = Answer
+csv-joins = Joins
+csv-first-join = First join
+csv-last-join = Last join

@@ -1,0 +1,98 @@
+# jmb: French catalogue of the booking pages (list, form, attendee tracking). Keep the keys in step
+# with en/pages.ftl; shared words (fields, roles, answers) live in main.ftl.
+
+## Meeting states (list colours are also given as text)
+state-planned = Planifiée
+state-joinable = Ouverte
+state-ongoing = En cours
+state-finished = Terminée
+
+## Actions
+action-start = Démarrer
+action-join = Rejoindre
+action-accept = Accepter
+action-decline = Décliner
+action-edit = Modifier
+action-attendees = Participants
+action-delete = Supprimer
+action-refresh = Rafraîchir la page
+action-copy = Copier
+action-open-private-room = Ouvrir ma salle
+action-previous = Page précédente
+action-next = Page suivante
+action-back = Retourner à la liste
+
+## List
+field-participants = Participants
+field-state = État
+field-actions = Actions
+home-upcoming = Réunions à venir
+home-legend = États :
+home-participants-detail = Invitations acceptées : { $accepted }, déclinées : { $declined }, sans réponse : { $open }
+home-private-title = Ma réunion privée
+home-private-room-hint = Cliquez sur ce lien pour ouvrir votre salle de réunion privée
+home-archives-title = Archives des { $days } derniers jours
+home-archives-empty = Aucune réunion terminée sur cette période.
+home-archives-pages = Pages des archives
+home-archives-page = Page { $page } sur { $pages }
+home-archives-total = { $count } réunions terminées
+home-calendar-title = Mon agenda
+home-calendar-feed = Mon flux iCal (Thunderbird, smartphones, Nextcloud…) :
+home-calendar-caldav = Mon adresse CalDAV :
+home-calendar-rotate = Remplacer l'adresse secrète
+home-calendar-rotate-hint = Si l'adresse a été divulguée, remplacez-la : l'ancienne cesse aussitôt de fonctionner et vos agendas devront utiliser la nouvelle.
+home-calendar-rotate-confirm = Remplacer l'adresse ? L'ancienne cessera de fonctionner.
+
+## Notices after a form
+notice-created = Réunion créée ! Les participants recevront leur invitation.
+notice-updated = Réunion modifiée !
+notice-deleted = Réunion supprimée !
+notice-accepted = Vous avez accepté l'invitation.
+notice-declined = Vous avez décliné l'invitation.
+
+## Booking form
+form-new-title = Nouvelle réunion
+form-edit-title = Modification de la réunion
+form-default-subject = Réunion sans objet
+form-errors-title = Données non enregistrées : corrigez les champs suivants.
+form-room = Adresse de la salle :
+form-room-new = L'adresse de la salle sera créée à l'enregistrement.
+form-subject-hint = Le titre que verront les participants.
+form-time-hint = Date et heure dans le fuseau { $zone }.
+form-notified-intro = Si vous changez la date, l'heure ou la durée, ces personnes en seront informées :
+form-max = (max : { $max })
+form-moderators-hint = Adresses mail, une par ligne ou séparées par des virgules ; vous pouvez coller une liste copiée de votre messagerie (Jean Dupont <jean.dupont@example.org>). Un modérateur peut être externe ; vous êtes implicitement modérateur.
+form-guests-hint = Adresses mail, une par ligne ou séparées par des virgules ; un invité peut être externe.
+form-submit-new = Créer la réunion
+form-submit-edit = Modifier la réunion
+form-submit-hint = Les participants seront notifiés par mail.
+duration-hours = { $hours } h
+duration-hours-minutes = { $hours } h { $minutes }
+
+## Delete
+delete-title = Supprimer la réunion
+delete-question = Voulez-vous vraiment supprimer cette réunion ? Cette action est définitive.
+delete-notified = Ces personnes seront informées de l'annulation :
+delete-confirm = Oui, supprimer la réunion
+delete-cancel = Non, retourner à la liste
+
+## Attendee tracking
+attendees-title = Suivi des participants
+attendees-totals = En résumé
+attendees-invited = invités
+attendees-accepted = acceptées
+attendees-declined = déclinées
+attendees-no-answer = sans réponse
+attendees-joined = connectés au moins une fois
+attendees-detail = Détail
+attendees-rsvp-link = Lien de réponse personnel
+attendees-export = Exporter en CSV
+
+## CSV columns (also the table headers)
+csv-name = Participant
+csv-mail = Adresse
+csv-role = Rôle
+csv-answer = Réponse
+csv-joins = Connexions
+csv-first-join = Première connexion
+csv-last-join = Dernière connexion

@@ -1,0 +1,556 @@
+//! The booking form (`/meetings/new`, `/meetings/{id}/edit`), the delete confirmation
+//! (`/meetings/{id}/delete`) and the inline answer from the list (`POST /meetings/{id}/answer`).
+//!
+//! Every POST checks the CSRF token first and changes nothing without it (403). Validation is
+//! [`rules::validate`], shared with the API: on errors the form comes back as typed, each message next
+//! to its field, with status 400. Only editors create; only the owner edits or deletes, and only before
+//! the start. Someone else's meeting answers 403 without showing anything of it; an unknown id 404.
+//! After a successful POST the browser is sent (303) back to the list with a fixed notice word.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::links::role_label;
+use super::model::{Answer, MeetingDetails, Role};
+use super::rules::{self, Field, FieldErrors, RawMeeting, RawStart};
+use super::service::{self, BookingError};
+use crate::identity::SignedIn;
+use crate::state::AppState;
+use crate::web::csrf::{self, CsrfToken};
+use crate::web::i18n::Tr;
+use crate::web::{Chrome, PageError, html};
+
+/// The form as posted. Every field defaults to empty so a missing one is a validation error, not a
+/// rejected request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct MeetingForm {
+    pub csrf: String,
+    pub subject: String,
+    pub date: String,
+    pub time: String,
+    pub duration: String,
+    pub moderators: String,
+    pub guests: String,
+}
+
+/// A form body that does not decode answers 400 with a page.
+pub fn form_or_400<T>(form: Result<Form<T>, FormRejection>) -> Result<T, PageError> {
+    form.map(|Form(f)| f)
+        .map_err(|e| PageError::BadRequest(e.body_text()))
+}
+
+/// One input with its value as typed and its messages.
+pub struct FieldView {
+    pub value: String,
+    pub errors: Vec<String>,
+}
+
+impl FieldView {
+    fn new(value: String, field: Field, errors: &FieldErrors, tr: &Tr) -> Self {
+        let errors = errors
+            .for_field(field)
+            .map(|e| tr.ta(e.message_id(), &e.args()))
+            .collect();
+        Self { value, errors }
+    }
+    pub fn invalid(&self) -> bool {
+        !self.errors.is_empty()
+    }
+}
+
+/// The duration choices: min..=max on the step.
+pub struct DurationOption {
+    pub minutes: u32,
+    pub label: String,
+}
+
+#[derive(Template)]
+#[template(path = "meeting_form.html")]
+pub struct FormPage {
+    pub chrome: Chrome,
+    pub action: String,
+    pub editing: bool,
+    pub meeting_id: String,
+    /// The address of the room (edit) or a note that it is generated (new).
+    pub room_url: Option<String>,
+    pub subject: FieldView,
+    pub date: FieldView,
+    pub time: FieldView,
+    pub duration: FieldView,
+    pub moderators: FieldView,
+    pub guests: FieldView,
+    pub durations: Vec<DurationOption>,
+    pub duration_custom: bool,
+    pub start_step_seconds: u32,
+    pub max_moderators: usize,
+    pub max_guests: usize,
+    pub max_subject: usize,
+    /// Summary of every error, each linking to its field.
+    pub summary: Vec<(String, String)>,
+    /// Who hears about a change of date or time (edit only).
+    pub notified: Vec<String>,
+    /// The display time zone, for the hint under the date.
+    pub zone: String,
+}
+
+impl FormPage {
+    pub fn field_id(name: &str) -> String {
+        format!("f-{name}")
+    }
+}
+
+/// Next start on the step, strictly after `now` (the original's `floor(now/900)×900 + 900`).
+pub fn default_start(now: DateTime<Utc>, step_minutes: u32) -> DateTime<Utc> {
+    let step = i64::from(step_minutes.max(1)) * 60;
+    let next = (now.timestamp().div_euclid(step) + 1) * step;
+    DateTime::from_timestamp(next, 0).unwrap_or(now)
+}
+
+fn durations(state: &AppState, tr: &Tr) -> Vec<DurationOption> {
+    let b = &state.config.booking;
+    (b.min_duration_minutes..=b.max_duration_minutes)
+        .step_by(b.duration_step_minutes.max(1) as usize)
+        .map(|minutes| DurationOption {
+            minutes,
+            label: duration_label(tr, minutes),
+        })
+        .collect()
+}
+
+/// `90` → `1 h 30` (catalogue formats).
+pub fn duration_label(tr: &Tr, minutes: u32) -> String {
+    let (h, m) = (minutes / 60, minutes % 60);
+    match (h, m) {
+        (0, m) => tr.ta("minutes", &[("count", m.to_string())]),
+        (h, 0) => tr.ta("duration-hours", &[("hours", h.to_string())]),
+        (h, m) => tr.ta(
+            "duration-hours-minutes",
+            &[("hours", h.to_string()), ("minutes", format!("{m:02}"))],
+        ),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn form_page(
+    state: &AppState,
+    tr: Tr,
+    user: &SignedIn,
+    csrf: String,
+    form: MeetingForm,
+    errors: &FieldErrors,
+    existing: Option<&MeetingDetails>,
+) -> FormPage {
+    let (title, action, here) = match existing {
+        Some(d) => (
+            tr.t("form-edit-title"),
+            format!("/meetings/{}/edit", d.meeting.id),
+            format!("/meetings/{}/edit", d.meeting.id),
+        ),
+        None => (
+            tr.t("form-new-title"),
+            "/meetings/new".to_string(),
+            "/meetings/new".to_string(),
+        ),
+    };
+    let summary = errors
+        .0
+        .iter()
+        .map(|(f, e)| {
+            let target = if *f == Field::Start { "date" } else { f.name() };
+            (
+                format!("#{}", FormPage::field_id(target)),
+                tr.ta(e.message_id(), &e.args()),
+            )
+        })
+        .collect();
+    let durations = durations(state, &tr);
+    let duration_custom = !durations
+        .iter()
+        .any(|d| d.minutes.to_string() == form.duration.trim());
+    let b = &state.config.booking;
+    FormPage {
+        chrome: Chrome::new(state, tr, title, Some(&user.identity), csrf, &here),
+        action,
+        editing: existing.is_some(),
+        meeting_id: existing.map(|d| d.meeting.id.clone()).unwrap_or_default(),
+        room_url: existing.map(|d| state.jitsi.room_url(&d.meeting.room)),
+        subject: FieldView::new(form.subject, Field::Subject, errors, &tr),
+        // Start errors show under the date; the time field is marked invalid with them.
+        date: FieldView::new(form.date, Field::Start, errors, &tr),
+        time: FieldView {
+            value: form.time,
+            errors: Vec::new(),
+        },
+        duration: FieldView::new(form.duration, Field::Duration, errors, &tr),
+        moderators: FieldView::new(form.moderators, Field::Moderators, errors, &tr),
+        guests: FieldView::new(form.guests, Field::Guests, errors, &tr),
+        durations,
+        duration_custom,
+        start_step_seconds: b.start_step_minutes * 60,
+        max_moderators: b.max_moderators,
+        max_guests: b.max_guests,
+        max_subject: b.max_subject_chars,
+        summary,
+        notified: existing
+            .map(|d| {
+                d.attendees
+                    .iter()
+                    .filter(|a| a.role != Role::Owner)
+                    .map(|a| {
+                        if a.name.is_empty() {
+                            a.mail.clone()
+                        } else {
+                            format!("{} <{}>", a.name, a.mail)
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        zone: state.config.server.display_time_zone.clone(),
+    }
+}
+
+fn raw(form: &MeetingForm) -> RawMeeting {
+    RawMeeting {
+        subject: form.subject.clone(),
+        start: RawStart::Local {
+            date: form.date.clone(),
+            time: form.time.clone(),
+        },
+        duration: form.duration.clone(),
+        moderators: vec![form.moderators.clone()],
+        guests: vec![form.guests.clone()],
+    }
+}
+
+fn validate(
+    state: &AppState,
+    user: &SignedIn,
+    form: &MeetingForm,
+    now: DateTime<Utc>,
+) -> Result<rules::ValidMeeting, FieldErrors> {
+    let ctx = rules::Context {
+        limits: &state.config.booking,
+        now,
+        tz: state.config.display_tz(),
+        owner_mail: &user.identity.mail,
+    };
+    rules::validate(&raw(form), &ctx)
+}
+
+fn ensure_editor(user: &SignedIn) -> Result<(), PageError> {
+    if user.is_editor {
+        Ok(())
+    } else {
+        tracing::info!(target: "audit", uid = %user.identity.uid, decision = "DENIED", "booking page: not an editor");
+        Err(PageError::forbidden("error-not-editor"))
+    }
+}
+
+/// Loads a meeting the caller owns. Someone else's meeting is refused without showing it.
+pub async fn owned(
+    state: &AppState,
+    user: &SignedIn,
+    id: &str,
+    action: &'static str,
+) -> Result<MeetingDetails, PageError> {
+    let d = service::get(&state.db, id).await?;
+    if !service::is_owner(&d.meeting, &user.identity) {
+        tracing::info!(target: "audit", action, meeting = %id, uid = %user.identity.uid, decision = "DENIED", "booking");
+        return Err(PageError::forbidden("error-not-owner"));
+    }
+    Ok(d)
+}
+
+/// Editing and deleting stop at the start.
+fn ensure_not_started(d: &MeetingDetails, now: DateTime<Utc>) -> Result<(), PageError> {
+    if d.meeting.has_ended(now) {
+        Err(PageError::Gone(Some(d.meeting.subject.clone())))
+    } else if d.meeting.has_started(now) {
+        Err(PageError::Conflict("error-meeting-started"))
+    } else {
+        Ok(())
+    }
+}
+
+fn see_other(location: &str) -> Response {
+    Redirect::to(location).into_response()
+}
+
+/// `GET /meetings/new`: the empty form with the original's defaults.
+pub async fn new_form(
+    State(state): State<AppState>,
+    user: SignedIn,
+    headers: HeaderMap,
+    csrf: CsrfToken,
+) -> Result<Response, PageError> {
+    ensure_editor(&user)?;
+    let tr = state.tr(&headers);
+    let tz = state.config.display_tz();
+    let start = default_start(state.clock.now(), state.config.booking.start_step_minutes)
+        .with_timezone(&tz);
+    let form = MeetingForm {
+        subject: tr.t("form-default-subject"),
+        date: start.format("%Y-%m-%d").to_string(),
+        time: start.format("%H:%M").to_string(),
+        duration: state.config.booking.default_duration_minutes.to_string(),
+        ..MeetingForm::default()
+    };
+    Ok(html(
+        StatusCode::OK,
+        &form_page(
+            &state,
+            tr,
+            &user,
+            csrf.0,
+            form,
+            &FieldErrors::default(),
+            None,
+        ),
+    ))
+}
+
+/// `POST /meetings/new`: creates, or shows the form again with the errors (400).
+pub async fn create(
+    State(state): State<AppState>,
+    user: SignedIn,
+    headers: HeaderMap,
+    csrf: CsrfToken,
+    form: Result<Form<MeetingForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let form = form_or_400(form)?;
+    if !csrf::verify(&state, &headers, &form.csrf) {
+        return Err(PageError::Csrf);
+    }
+    ensure_editor(&user)?;
+    let tr = state.tr(&headers);
+    let now = state.clock.now();
+    match validate(&state, &user, &form, now) {
+        Err(errors) => Ok(html(
+            StatusCode::BAD_REQUEST,
+            &form_page(&state, tr, &user, csrf.0, form, &errors, None),
+        )),
+        Ok(valid) => {
+            let d = service::create(
+                &state.db,
+                &user.identity,
+                valid,
+                now,
+                &state.config.public_host(),
+            )
+            .await?;
+            tracing::info!(target: "audit", action = "new", meeting = %d.meeting.id, room = %d.meeting.room, uid = %user.identity.uid, "booking");
+            Ok(see_other("/?done=created"))
+        }
+    }
+}
+
+/// The form filled from what is stored, one address per line.
+fn form_from(d: &MeetingDetails, tz: chrono_tz::Tz) -> MeetingForm {
+    let start = d.meeting.start.with_timezone(&tz);
+    let list = |role: Role| {
+        d.with_role(role)
+            .map(|a| {
+                if a.name.is_empty() {
+                    a.mail.clone()
+                } else {
+                    format!("{} <{}>", a.name, a.mail)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    MeetingForm {
+        csrf: String::new(),
+        subject: d.meeting.subject.clone(),
+        date: start.format("%Y-%m-%d").to_string(),
+        time: start.format("%H:%M").to_string(),
+        duration: d.meeting.duration_min.to_string(),
+        moderators: list(Role::Moderator),
+        guests: list(Role::Guest),
+    }
+}
+
+/// `GET /meetings/{id}/edit`.
+pub async fn edit_form(
+    State(state): State<AppState>,
+    user: SignedIn,
+    headers: HeaderMap,
+    csrf: CsrfToken,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let d = owned(&state, &user, &id, "edit").await?;
+    ensure_editor(&user)?;
+    ensure_not_started(&d, state.clock.now())?;
+    let tr = state.tr(&headers);
+    let form = form_from(&d, state.config.display_tz());
+    Ok(html(
+        StatusCode::OK,
+        &form_page(
+            &state,
+            tr,
+            &user,
+            csrf.0,
+            form,
+            &FieldErrors::default(),
+            Some(&d),
+        ),
+    ))
+}
+
+/// `POST /meetings/{id}/edit`.
+pub async fn update(
+    State(state): State<AppState>,
+    user: SignedIn,
+    headers: HeaderMap,
+    csrf: CsrfToken,
+    Path(id): Path<String>,
+    form: Result<Form<MeetingForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let form = form_or_400(form)?;
+    if !csrf::verify(&state, &headers, &form.csrf) {
+        return Err(PageError::Csrf);
+    }
+    let d = owned(&state, &user, &id, "edit").await?;
+    ensure_editor(&user)?;
+    let now = state.clock.now();
+    ensure_not_started(&d, now)?;
+    let tr = state.tr(&headers);
+    match validate(&state, &user, &form, now) {
+        Err(errors) => Ok(html(
+            StatusCode::BAD_REQUEST,
+            &form_page(&state, tr, &user, csrf.0, form, &errors, Some(&d)),
+        )),
+        Ok(valid) => {
+            let outcome = service::update(&state.db, &user.identity, &id, valid, now).await?;
+            tracing::info!(target: "audit", action = "edit", meeting = %id, room = %outcome.details.meeting.room, uid = %user.identity.uid,
+                added = outcome.added.len(), removed = outcome.removed.len(), significant = outcome.significant, "booking");
+            Ok(see_other("/?done=updated"))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "meeting_delete.html")]
+pub struct DeletePage {
+    pub chrome: Chrome,
+    pub action: String,
+    pub subject: String,
+    pub when: String,
+    pub duration: String,
+    /// (name or address, role) of everyone who hears about the cancellation.
+    pub notified: Vec<(String, String)>,
+}
+
+/// `GET /meetings/{id}/delete`: the confirmation page (works without JavaScript).
+pub async fn delete_confirm(
+    State(state): State<AppState>,
+    user: SignedIn,
+    headers: HeaderMap,
+    csrf: CsrfToken,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let d = owned(&state, &user, &id, "del").await?;
+    ensure_not_started(&d, state.clock.now())?;
+    let tr = state.tr(&headers);
+    let page = DeletePage {
+        chrome: Chrome::new(
+            &state,
+            tr,
+            tr.t("delete-title"),
+            Some(&user.identity),
+            csrf.0,
+            &format!("/meetings/{id}/delete"),
+        ),
+        action: format!("/meetings/{id}/delete"),
+        subject: d.meeting.subject.clone(),
+        when: tr.datetime(d.meeting.start),
+        duration: duration_label(&tr, d.meeting.duration_min),
+        notified: d
+            .attendees
+            .iter()
+            .filter(|a| a.role != Role::Owner)
+            .map(|a| {
+                (
+                    if a.name.is_empty() {
+                        a.mail.clone()
+                    } else {
+                        format!("{} <{}>", a.name, a.mail)
+                    },
+                    role_label(&tr, a.role),
+                )
+            })
+            .collect(),
+    };
+    Ok(html(StatusCode::OK, &page))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CsrfOnly {
+    pub csrf: String,
+}
+
+/// `POST /meetings/{id}/delete`.
+pub async fn delete(
+    State(state): State<AppState>,
+    user: SignedIn,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<CsrfOnly>, FormRejection>,
+) -> Result<Response, PageError> {
+    let form = form_or_400(form)?;
+    if !csrf::verify(&state, &headers, &form.csrf) {
+        return Err(PageError::Csrf);
+    }
+    let d = owned(&state, &user, &id, "del").await?;
+    ensure_not_started(&d, state.clock.now())?;
+    let deleted = service::delete(&state.db, &user.identity, &id).await?;
+    tracing::info!(target: "audit", action = "del", meeting = %id, room = %deleted.meeting.room, uid = %user.identity.uid, "booking");
+    Ok(see_other("/?done=deleted"))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AnswerForm {
+    pub csrf: String,
+    pub answer: String,
+}
+
+/// `POST /meetings/{id}/answer`: accept or decline from the list.
+pub async fn answer(
+    State(state): State<AppState>,
+    user: SignedIn,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<AnswerForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let form = form_or_400(form)?;
+    if !csrf::verify(&state, &headers, &form.csrf) {
+        return Err(PageError::Csrf);
+    }
+    let answer = Answer::parse(&form.answer)
+        .ok_or_else(|| PageError::BadRequest("answer must be accept or decline".into()))?;
+    let now = state.clock.now();
+    let outcome = service::answer_as_user(&state.db, &user.identity, &id, answer, now)
+        .await
+        .map_err(|e| match e {
+            // Not invited: the same page as an unknown meeting.
+            BookingError::NotFound => PageError::NotFound("error-meeting-not-found"),
+            other => other.into(),
+        })?;
+    tracing::info!(target: "audit", route = "/meetings/answer", room = %outcome.meeting.room, who = %user.identity.mail,
+        answer = outcome.attendee.partstat.as_ical(), decision = "ALLOWED");
+    Ok(see_other(if answer == Answer::Accept {
+        "/?done=accepted"
+    } else {
+        "/?done=declined"
+    }))
+}
