@@ -352,18 +352,24 @@ pub async fn create(
     }
 }
 
+/// One address as the form shows it: `Name <address>`, the name quoted when it holds a separator so
+/// that [`rules::split_address_list`] reads it back as one entry.
+pub fn address_line(name: &str, mail: &str) -> String {
+    if name.is_empty() {
+        mail.to_string()
+    } else if name.contains([',', ';', '<', '>', '@', '"']) {
+        format!("\"{}\" <{mail}>", name.replace(['"', '<', '>'], ""))
+    } else {
+        format!("{name} <{mail}>")
+    }
+}
+
 /// The form filled from what is stored, one address per line.
 fn form_from(d: &MeetingDetails, tz: chrono_tz::Tz) -> MeetingForm {
     let start = d.meeting.start.with_timezone(&tz);
     let list = |role: Role| {
         d.with_role(role)
-            .map(|a| {
-                if a.name.is_empty() {
-                    a.mail.clone()
-                } else {
-                    format!("{} <{}>", a.name, a.mail)
-                }
-            })
+            .map(|a| address_line(&a.name, &a.mail))
             .collect::<Vec<_>>()
             .join("\n")
     };
@@ -553,4 +559,45 @@ pub async fn answer(
     } else {
         "/?done=declined"
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_lines_read_back() {
+        for (name, mail) in [
+            ("", "a@x.org"),
+            ("Jean Dupont", "j@x.org"),
+            ("Durand, Anne", "a@x.org"),
+            ("A \"B\" <C>; D", "d@x.org"),
+        ] {
+            let line = address_line(name, mail);
+            let parsed = rules::split_address_list(&line);
+            assert_eq!(parsed.len(), 1, "{line}");
+            assert_eq!(parsed[0].1, mail, "{line}");
+        }
+        assert_eq!(
+            rules::split_address_list(&address_line("Durand, Anne", "a@x.org"))[0].0,
+            "Durand, Anne"
+        );
+    }
+
+    #[test]
+    fn default_start_is_the_next_step() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            default_start(at("2026-12-01T08:00:00Z"), 15),
+            at("2026-12-01T08:15:00Z")
+        );
+        assert_eq!(
+            default_start(at("2026-12-01T08:14:59Z"), 15),
+            at("2026-12-01T08:15:00Z")
+        );
+        assert_eq!(
+            default_start(at("2026-12-01T23:50:00Z"), 15),
+            at("2026-12-02T00:00:00Z")
+        );
+    }
 }

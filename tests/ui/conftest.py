@@ -1,0 +1,136 @@
+"""Fixtures for the browser tests: the real `jmb` binary on a free loopback port with a throw-away
+configuration and database (demo sign-in), and Debian's Chromium driven by Playwright.
+
+Nothing is built here: the binary comes from $JMB_BIN, else $CARGO_TARGET_DIR/debug/jmb, else
+target/debug/jmb (build it first with `cargo build`). The browser is /usr/bin/chromium unless
+$CHROMIUM says otherwise; `playwright install` is never needed.
+"""
+
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+REPO = Path(__file__).resolve().parents[2]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def jmb_binary() -> Path:
+    if os.environ.get("JMB_BIN"):
+        return Path(os.environ["JMB_BIN"])
+    target = os.environ.get("CARGO_TARGET_DIR")
+    base = Path(target) if target else REPO / "target"
+    if not base.is_absolute():
+        base = REPO / base
+    return base / "debug" / "jmb"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+CONFIG = """\
+[server]
+listen = "127.0.0.1:{port}"
+public_url = "http://127.0.0.1:{port}"
+site_name = "Visio Test"
+default_language = "fr"
+display_time_zone = "Europe/Paris"
+
+[database]
+path = "{db}"
+
+[jitsi]
+base_url = "https://meet.example.org"
+app_secret = "browser-test-secret-0123456789abcdef-xyz"
+
+[auth]
+mode = "demo"
+editors = ["jdupont", "mmartin"]
+demo_users = [
+  {{ uid = "jdupont", mail = "jean.dupont@example.org", name = "Jean Dupont" }},
+  {{ uid = "mmartin", mail = "marie.martin@example.org", name = "Marie Martin" }},
+  {{ uid = "visitor", mail = "paul.visiteur@example.org", name = "Paul Visiteur" }},
+]
+
+[mail]
+internal_domains = ["example.org"]
+"""
+
+
+@pytest.fixture(scope="session")
+def jmb_server():
+    """Starts jmb, yields its base URL, stops it."""
+    binary = jmb_binary()
+    if not binary.is_file():
+        pytest.fail(f"jmb binary not found at {binary}: run `cargo build` or set JMB_BIN")
+    workdir = Path(tempfile.mkdtemp(prefix="jmb-ui-"))
+    port = free_port()
+    config = workdir / "jmb.toml"
+    config.write_text(CONFIG.format(port=port, db=(workdir / "jmb.db").as_posix()))
+    log = open(workdir / "jmb.log", "wb")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JMB_")}
+    env["RUST_LOG"] = env.get("RUST_LOG", "info")
+    proc = subprocess.Popen(
+        [str(binary), "serve", "--config", str(config)], stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"jmb exited with {proc.returncode}: {(workdir / 'jmb.log').read_text()}")
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"jmb did not answer /healthz within 30 s: {(workdir / 'jmb.log').read_text()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), headless=True, args=CHROMIUM_ARGS
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    d = Path(os.environ.get("JMB_SCREENSHOTS", REPO / "docs" / "screenshots"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
