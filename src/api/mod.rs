@@ -70,6 +70,7 @@ enum ApiErrorKind {
     Booking(BookingError),
     Validation(FieldErrors),
     BadBody(String),
+    TooLarge,
     NotEditor,
 }
 
@@ -88,6 +89,10 @@ impl IntoResponse for ApiError {
             }
             ApiErrorKind::BadBody(detail) => {
                 Problem::new(StatusCode::BAD_REQUEST, tr.ta("error-bad-request", &[("detail", detail)])).into_response()
+            }
+            ApiErrorKind::TooLarge => {
+                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, tr.ta("error-bad-request", &[("detail", "body too large".into())]))
+                    .into_response()
             }
             ApiErrorKind::NotEditor => Problem::new(StatusCode::FORBIDDEN, tr.t("error-not-editor")).into_response(),
             ApiErrorKind::Booking(e) => {
@@ -150,6 +155,9 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                     JsonRejection::MissingJsonContentType(_) => "expected Content-Type: application/json".to_string(),
                     other => other.body_text(),
                 };
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    return Err(ApiError { tr, kind: ApiErrorKind::TooLarge });
+                }
                 Err(ApiError { tr, kind: ApiErrorKind::BadBody(detail) })
             }
         }
