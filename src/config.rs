@@ -44,6 +44,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub booking: BookingConfig,
     pub mail: MailConfig,
+    pub calendar: CalendarConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -250,6 +251,47 @@ pub struct MailConfig {
     pub internal_domains: Vec<String>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalendarConfig {
+    /// Calendar name shown by clients (feed NAME / X-WR-CALNAME, CalDAV displayname).
+    /// Empty: "Visio <site_name>".
+    pub name: String,
+    /// Calendar description. Empty: same as the name.
+    pub description: String,
+    /// CalDAV calendar colour (Apple and Thunderbird show it).
+    pub color: String,
+    /// Finished meetings stay in the feed and CalDAV for this many days.
+    pub past_days: u32,
+    /// Show meetings the user declined (marked as declined) or leave them out.
+    pub show_declined: bool,
+    /// Refresh hint for subscribed clients (REFRESH-INTERVAL, X-PUBLISHED-TTL), in minutes.
+    pub refresh_minutes: u32,
+    /// VALARM offsets in minutes before the start; only those still in the future are written.
+    pub alarm_minutes: Vec<u32>,
+    /// Entries of the CalDAV change log older than this are pruned; sync tokens older than the
+    /// oldest kept entry answer 403 valid-sync-token and clients resynchronise.
+    pub change_log_days: u32,
+    /// Users whose rendered calendars are kept in memory.
+    pub cache_users: usize,
+}
+
+impl Default for CalendarConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            description: String::new(),
+            color: "#1D4F91FF".into(),
+            past_days: 30,
+            show_declined: true,
+            refresh_minutes: 60,
+            alarm_minutes: vec![10080, 1440, 60, 10],
+            change_log_days: 90,
+            cache_users: 256,
+        }
+    }
+}
+
 /// A configuration that failed to load or to validate, with the key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -367,6 +409,15 @@ impl Config {
         if b.max_subject_chars == 0 {
             return Err(invalid("booking.max_subject_chars", "must be at least 1"));
         }
+        if self.calendar.refresh_minutes == 0 {
+            return Err(invalid("calendar.refresh_minutes", "must be at least 1"));
+        }
+        if self.calendar.change_log_days == 0 {
+            return Err(invalid("calendar.change_log_days", "must be at least 1"));
+        }
+        if self.calendar.alarm_minutes.iter().any(|m| *m > 60 * 24 * 60) {
+            return Err(invalid("calendar.alarm_minutes", "offsets above 60 days are not useful"));
+        }
         for d in &self.mail.internal_domains {
             if d.is_empty() || d.contains('@') || d.contains(char::is_whitespace) || d.to_lowercase() != *d {
                 return Err(invalid("mail.internal_domains", format!("{d:?} is not a lower-case domain name")));
@@ -453,6 +504,11 @@ impl Config {
             Some(path) => read_secret_file("jitsi.app_secret_file", path),
             None => Ok(self.jitsi.app_secret.clone()),
         }
+    }
+
+    /// The calendar name clients show.
+    pub fn calendar_name(&self) -> String {
+        if self.calendar.name.is_empty() { format!("Visio {}", self.server.site_name) } else { self.calendar.name.clone() }
     }
 
     /// The data folder: the folder holding the database file.

@@ -10,6 +10,10 @@ pub mod api;
 pub mod app;
 /// Meetings, invitations, answers, personal links and the legacy URLs.
 pub mod booking;
+/// Read-only CalDAV server over a calendar backend.
+pub mod caldav;
+/// Per-user iCal feed, CalDAV backend and change log.
+pub mod calendar;
 /// Command-line interface (`serve`, `check-config`, `migrate`).
 pub mod cli;
 /// Time source.
@@ -18,6 +22,8 @@ pub mod clock;
 pub mod config;
 /// The SQLite store gateway and migrations.
 pub mod db;
+/// The only iCalendar writer (feed, CalDAV, later mails).
+pub mod ics;
 /// Who is calling: sign-in modes and the editor policy.
 pub mod identity;
 /// Jitsi tokens and room URLs.

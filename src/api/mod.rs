@@ -399,7 +399,7 @@ async fn remove(State(state): State<AppState>, Lang(tr): Lang, user: SignedIn, P
         let visible = existing.attendee_by_mail(&user.identity.mail).is_some();
         return Err(err(tr, if visible { BookingError::Forbidden("not-owner") } else { BookingError::NotFound }));
     }
-    let d = service::delete(&state.db, &user.identity, &id).await.map_err(|e| err(tr, e))?;
+    let d = service::delete(&state.db, &user.identity, &id, state.clock.now()).await.map_err(|e| err(tr, e))?;
     tracing::info!(target: "audit", action = "del", meeting = %id, room = %d.meeting.room, uid = %user.identity.uid, "booking");
     Ok(StatusCode::NO_CONTENT)
 }

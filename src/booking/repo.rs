@@ -58,14 +58,31 @@ fn attendee_row(row: &Row<'_>) -> Result<Attendee> {
 
 // ---- users ----
 
-/// Records who signed in (uid, mail, name), creating or refreshing the row.
+/// Records who signed in (uid, mail, name), creating the row (with its feed secret) or refreshing it.
+/// A changed mail address changes the whole calendar, so its sync tokens are invalidated.
 pub fn upsert_user(conn: &Connection, uid: &str, mail: &str, name: &str, now: DateTime<Utc>) -> Result<()> {
-    conn.execute(
-        "INSERT INTO users (uid, mail, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
-         ON CONFLICT (uid) DO UPDATE SET mail = excluded.mail, name = excluded.name, updated_at = excluded.updated_at
-         WHERE users.mail <> excluded.mail OR users.name <> excluded.name",
-        params![uid, mail, name, ts(now)],
-    )?;
+    let existing: Option<(String, String, Option<String>)> = conn
+        .query_row("SELECT mail, name, feed_token FROM users WHERE uid = ?1", [uid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    match existing {
+        None => {
+            conn.execute(
+                "INSERT INTO users (uid, mail, name, feed_token, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![uid, mail, name, crate::secrets::token(), ts(now)],
+            )?;
+        }
+        Some((old_mail, old_name, token)) => {
+            if old_mail != mail || old_name != name || token.is_none() {
+                conn.execute(
+                    "UPDATE users SET mail = ?2, name = ?3, feed_token = COALESCE(feed_token, ?4), updated_at = ?5 WHERE uid = ?1",
+                    params![uid, mail, name, crate::secrets::token(), ts(now)],
+                )?;
+            }
+            if old_mail != mail {
+                crate::calendar::changes::reset(conn, uid)?;
+            }
+        }
+    }
     Ok(())
 }
 

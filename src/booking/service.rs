@@ -73,7 +73,9 @@ pub async fn create(db: &Db, owner: &Identity, valid: ValidMeeting, now: DateTim
         for g in &valid.guests {
             insert(tx, &meeting.id, Role::Guest, g.mail.as_str(), &display_name(g), PartStat::NeedsAction, now)?;
         }
-        load(tx, &meeting.id)
+        let details = load(tx, &meeting.id)?;
+        calendar_changed(tx, &details.meeting, details.attendees.iter(), now)?;
+        Ok(details)
     })
     .await
 }
@@ -134,6 +136,7 @@ pub async fn update(db: &Db, caller: &Identity, id: &str, valid: ValidMeeting, n
         }
         repo::update_meeting(tx, &meeting)?;
         let details = load(tx, &meeting.id)?;
+        calendar_changed(tx, &details.meeting, before.attendees.iter().chain(details.attendees.iter()), now)?;
         let added = details.attendees.iter().filter(|a| added_ids.contains(&a.id)).cloned().collect();
         Ok(UpdateOutcome { details, added, removed, significant })
     })
@@ -141,13 +144,14 @@ pub async fn update(db: &Db, caller: &Identity, id: &str, valid: ValidMeeting, n
 }
 
 /// Deletes a meeting. Only the owner. Returns what was deleted (cancellations go to these attendees).
-pub async fn delete(db: &Db, caller: &Identity, id: &str) -> Result<MeetingDetails, BookingError> {
+pub async fn delete(db: &Db, caller: &Identity, id: &str, now: DateTime<Utc>) -> Result<MeetingDetails, BookingError> {
     let caller = caller.clone();
     let id = id.to_string();
     db.write(move |tx| {
         let details = load(tx, &id)?;
         ensure_owner(&details.meeting, &caller)?;
         repo::delete_meeting(tx, &id)?;
+        calendar_changed(tx, &details.meeting, details.attendees.iter(), now)?;
         Ok(details)
     })
     .await
@@ -196,6 +200,9 @@ fn apply_answer(tx: &Transaction<'_>, meeting: Meeting, mut attendee: Attendee, 
         repo::set_partstat(tx, attendee.id, partstat, now)?;
         attendee.partstat = partstat;
         attendee.answered_at = Some(now);
+        // Every attendee's calendar shows this answer.
+        let all = repo::attendees_of(tx, &meeting.id)?;
+        calendar_changed(tx, &meeting, all.iter(), now)?;
     }
     Ok(AnswerOutcome { meeting, attendee, changed })
 }
@@ -226,6 +233,14 @@ pub async fn get(db: &Db, id: &str) -> Result<MeetingDetails, BookingError> {
 /// Whether `who` owns the meeting.
 pub fn is_owner(meeting: &Meeting, who: &Identity) -> bool {
     meeting.owner_uid == who.uid
+}
+
+/// Logs a change of `meeting` in the calendar of everyone concerned (the owner and these attendees).
+fn calendar_changed<'a>(tx: &Transaction<'_>, meeting: &Meeting, attendees: impl Iterator<Item = &'a Attendee>, now: DateTime<Utc>) -> Result<(), BookingError> {
+    let mails: Vec<&str> = attendees.map(|a| a.mail.as_str()).collect();
+    let users = crate::calendar::changes::users_for(tx, &mails, &meeting.owner_uid)?;
+    crate::calendar::changes::touch(tx, &users, &crate::ics::object_name_for_uid(&meeting.ical_uid), now)?;
+    Ok(())
 }
 
 fn ensure_owner(meeting: &Meeting, caller: &Identity) -> Result<(), BookingError> {
