@@ -114,4 +114,3 @@ async fn set_language(State(state): State<AppState>, Form(form): Form<LangForm>)
     }
     Ok(resp)
 }
-

@@ -193,10 +193,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             mode: AuthMode::TrustedHeader,
-            trusted_proxies: vec![
-                "127.0.0.1/32".parse().expect("valid CIDR"),
-                "::1/128".parse().expect("valid CIDR"),
-            ],
+            trusted_proxies: vec!["127.0.0.1/32".parse().expect("valid CIDR"), "::1/128".parse().expect("valid CIDR")],
             user_header: "X-Remote-User".into(),
             mail_header: "X-Remote-Mail".into(),
             name_header: "X-Remote-Name".into(),
@@ -367,7 +364,10 @@ impl Config {
             return Err(invalid("jitsi.app_id", "must not be empty (Prosody's app_id)"));
         }
         if !self.jitsi.app_secret.is_empty() && self.jitsi.app_secret_file.is_some() {
-            return Err(invalid("jitsi.app_secret_file", "set either jitsi.app_secret or jitsi.app_secret_file, not both"));
+            return Err(invalid(
+                "jitsi.app_secret_file",
+                "set either jitsi.app_secret or jitsi.app_secret_file, not both",
+            ));
         }
         if self.jitsi.app_secret.is_empty() && self.jitsi.app_secret_file.is_none() {
             return Err(invalid("jitsi.app_secret", "is required (or jitsi.app_secret_file)"));
@@ -392,13 +392,19 @@ impl Config {
             return Err(invalid("booking.duration_step_minutes", "must be at least 1"));
         }
         if b.min_duration_minutes == 0 || b.min_duration_minutes > b.max_duration_minutes {
-            return Err(invalid("booking.min_duration_minutes", "must be at least 1 and not above booking.max_duration_minutes"));
+            return Err(invalid(
+                "booking.min_duration_minutes",
+                "must be at least 1 and not above booking.max_duration_minutes",
+            ));
         }
         if b.default_duration_minutes < b.min_duration_minutes
             || b.default_duration_minutes > b.max_duration_minutes
-            || b.default_duration_minutes % b.duration_step_minutes != 0
+            || !b.default_duration_minutes.is_multiple_of(b.duration_step_minutes)
         {
-            return Err(invalid("booking.default_duration_minutes", "must lie within min..max and on the duration step"));
+            return Err(invalid(
+                "booking.default_duration_minutes",
+                "must lie within min..max and on the duration step",
+            ));
         }
         if b.start_step_minutes == 0 || 60 % b.start_step_minutes != 0 {
             return Err(invalid("booking.start_step_minutes", "must divide 60 (1, 5, 10, 15, 30 or 60)"));
@@ -438,18 +444,27 @@ impl Config {
                     ListenAddr::Unix(_) => false,
                 };
                 if !loopback {
-                    return Err(invalid("server.listen", "demo sign-in only listens on a loopback address (127.0.0.1 or ::1)"));
+                    return Err(invalid(
+                        "server.listen",
+                        "demo sign-in only listens on a loopback address (127.0.0.1 or ::1)",
+                    ));
                 }
             }
             AuthMode::TrustedHeader => {
                 if self.auth.trusted_proxies.is_empty() && matches!(listen, ListenAddr::Tcp(_)) {
-                    return Err(invalid("auth.trusted_proxies", "list at least one proxy address, or listen on a unix socket"));
+                    return Err(invalid(
+                        "auth.trusted_proxies",
+                        "list at least one proxy address, or listen on a unix socket",
+                    ));
                 }
             }
         }
         for u in &self.auth.demo_users {
             if u.uid.is_empty() || u.uid != u.uid.to_lowercase() || !u.mail.contains('@') {
-                return Err(invalid("auth.demo_users", format!("demo user {:?} needs a lower-case uid and a mail address", u.uid)));
+                return Err(invalid(
+                    "auth.demo_users",
+                    format!("demo user {:?} needs a lower-case uid and a mail address", u.uid),
+                ));
             }
         }
         Ok(())
@@ -463,9 +478,9 @@ impl Config {
             }
             return Ok(ListenAddr::Unix(PathBuf::from(path)));
         }
-        raw.parse::<SocketAddr>()
-            .map(ListenAddr::Tcp)
-            .map_err(|_| invalid("server.listen", format!("{raw:?} is neither host:port (such as 127.0.0.1:8080) nor unix:/path")))
+        raw.parse::<SocketAddr>().map(ListenAddr::Tcp).map_err(|_| {
+            invalid("server.listen", format!("{raw:?} is neither host:port (such as 127.0.0.1:8080) nor unix:/path"))
+        })
     }
 
     /// The public URL without a trailing slash.
@@ -476,7 +491,12 @@ impl Config {
     /// The public host name without port, used in iCalendar UIDs.
     pub fn public_host(&self) -> String {
         url_parts(&self.server.public_url)
-            .map(|(_, host)| host.rsplit_once(':').filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit())).map(|(h, _)| h.to_string()).unwrap_or(host))
+            .map(|(_, host)| {
+                host.rsplit_once(':')
+                    .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
+                    .map(|(h, _)| h.to_string())
+                    .unwrap_or(host)
+            })
             .unwrap_or_else(|| "localhost".into())
     }
 
@@ -508,7 +528,11 @@ impl Config {
 
     /// The calendar name clients show.
     pub fn calendar_name(&self) -> String {
-        if self.calendar.name.is_empty() { format!("Visio {}", self.server.site_name) } else { self.calendar.name.clone() }
+        if self.calendar.name.is_empty() {
+            format!("Visio {}", self.server.site_name)
+        } else {
+            self.calendar.name.clone()
+        }
     }
 
     /// The data folder: the folder holding the database file.
@@ -582,7 +606,8 @@ mod tests {
         assert!(err.contains("server.listen"), "{err}");
         let err = Config::from_toml(&with_secret("[booking]\nmax_guests = \"many\"\n")).unwrap_err().to_string();
         assert!(err.contains("booking.max_guests"), "{err}");
-        let err = Config::from_toml(&with_secret("[auth]\ntrusted_proxies = [\"10.0.0.0/33\"]\n")).unwrap_err().to_string();
+        let err =
+            Config::from_toml(&with_secret("[auth]\ntrusted_proxies = [\"10.0.0.0/33\"]\n")).unwrap_err().to_string();
         assert!(err.contains("auth.trusted_proxies"), "{err}");
     }
 

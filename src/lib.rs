@@ -50,7 +50,11 @@ pub enum Listener {
 }
 
 /// Serves `state` on `listener` until `shutdown` completes; requests in flight are finished first.
-pub async fn run(state: AppState, listener: Listener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    state: AppState,
+    listener: Listener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let app = app::router(state);
     match listener {
         Listener::Tcp(l) => {

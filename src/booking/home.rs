@@ -32,7 +32,12 @@ struct HomePage {
     private_room: Option<(String, String)>,
 }
 
-pub async fn home(State(state): State<AppState>, user: SignedIn, headers: HeaderMap, csrf: CsrfToken) -> Result<Response, PageError> {
+pub async fn home(
+    State(state): State<AppState>,
+    user: SignedIn,
+    headers: HeaderMap,
+    csrf: CsrfToken,
+) -> Result<Response, PageError> {
     let tr = state.tr(&headers);
     let now = state.clock.now();
     service::remember_user(&state.db, &user.identity, now).await?;
@@ -51,20 +56,25 @@ pub async fn home(State(state): State<AppState>, user: SignedIn, headers: Header
                 duration: tr.ta("minutes", &[("count", m.duration_min.to_string())]),
                 role: role_label(&tr, l.mine.role),
                 answer: if l.mine.role == Role::Owner { "-".into() } else { partstat_label(&tr, l.mine.partstat) },
-                join: if l.mine.role == Role::Owner { format!("/m/{}", m.room) } else { format!("/j/{}", l.mine.token) },
+                join: if l.mine.role == Role::Owner {
+                    format!("/m/{}", m.room)
+                } else {
+                    format!("/j/{}", l.mine.token)
+                },
             }
         })
         .collect();
-    let private_room = user.is_editor.then(|| {
-        (format!("/m/{}", user.identity.uid), state.jitsi.room_url(&user.identity.uid))
-    });
+    let private_room =
+        user.is_editor.then(|| (format!("/m/{}", user.identity.uid), state.jitsi.room_url(&user.identity.uid)));
     let page = HomePage {
         chrome: Chrome::new(&state, tr, tr.t("home-title"), Some(&user.identity), csrf.0, "/"),
         rows,
         private_room,
     };
     let mut resp = html(StatusCode::OK, &page);
-    if let Ok(v) = HeaderValue::from_str(&cookie_header(super::legacy::UI_COOKIE, "1", state.config.public_is_https(), None)) {
+    if let Ok(v) =
+        HeaderValue::from_str(&cookie_header(super::legacy::UI_COOKIE, "1", state.config.public_is_https(), None))
+    {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(resp)

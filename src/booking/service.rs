@@ -45,7 +45,13 @@ pub struct UpdateOutcome {
 }
 
 /// Books a meeting for `owner`. Ids, room and tokens are generated here.
-pub async fn create(db: &Db, owner: &Identity, valid: ValidMeeting, now: DateTime<Utc>, host: &str) -> Result<MeetingDetails, BookingError> {
+pub async fn create(
+    db: &Db,
+    owner: &Identity,
+    valid: ValidMeeting,
+    now: DateTime<Utc>,
+    host: &str,
+) -> Result<MeetingDetails, BookingError> {
     let owner = owner.clone();
     let host = host.to_string();
     db.write(move |tx| {
@@ -81,7 +87,13 @@ pub async fn create(db: &Db, owner: &Identity, valid: ValidMeeting, now: DateTim
 }
 
 /// Rewrites a meeting and its attendee lists. Only the owner, only before the start.
-pub async fn update(db: &Db, caller: &Identity, id: &str, valid: ValidMeeting, now: DateTime<Utc>) -> Result<UpdateOutcome, BookingError> {
+pub async fn update(
+    db: &Db,
+    caller: &Identity,
+    id: &str,
+    valid: ValidMeeting,
+    now: DateTime<Utc>,
+) -> Result<UpdateOutcome, BookingError> {
     let caller = caller.clone();
     let id = id.to_string();
     db.write(move |tx| {
@@ -127,7 +139,15 @@ pub async fn update(db: &Db, caller: &Identity, id: &str, valid: ValidMeeting, n
         let mut added_ids = Vec::new();
         for (role, invitee) in &wanted {
             if before.attendee_by_mail(invitee.mail.as_str()).is_none() {
-                let id = insert(tx, &meeting.id, *role, invitee.mail.as_str(), &display_name(invitee), PartStat::NeedsAction, now)?;
+                let id = insert(
+                    tx,
+                    &meeting.id,
+                    *role,
+                    invitee.mail.as_str(),
+                    &display_name(invitee),
+                    PartStat::NeedsAction,
+                    now,
+                )?;
                 added_ids.push(id);
             }
         }
@@ -166,7 +186,12 @@ pub struct AnswerOutcome {
 }
 
 /// Records an answer given through a personal link.
-pub async fn answer_by_token(db: &Db, token: &str, answer: Answer, now: DateTime<Utc>) -> Result<AnswerOutcome, BookingError> {
+pub async fn answer_by_token(
+    db: &Db,
+    token: &str,
+    answer: Answer,
+    now: DateTime<Utc>,
+) -> Result<AnswerOutcome, BookingError> {
     let token = token.to_string();
     db.write(move |tx| {
         let (meeting, attendee) = repo::by_token(tx, &token)?.ok_or(BookingError::NotFound)?;
@@ -176,7 +201,13 @@ pub async fn answer_by_token(db: &Db, token: &str, answer: Answer, now: DateTime
 }
 
 /// Records an answer given by a signed-in invitee for a meeting id.
-pub async fn answer_as_user(db: &Db, caller: &Identity, id: &str, answer: Answer, now: DateTime<Utc>) -> Result<AnswerOutcome, BookingError> {
+pub async fn answer_as_user(
+    db: &Db,
+    caller: &Identity,
+    id: &str,
+    answer: Answer,
+    now: DateTime<Utc>,
+) -> Result<AnswerOutcome, BookingError> {
     let caller = caller.clone();
     let id = id.to_string();
     db.write(move |tx| {
@@ -187,7 +218,13 @@ pub async fn answer_as_user(db: &Db, caller: &Identity, id: &str, answer: Answer
     .await
 }
 
-fn apply_answer(tx: &Transaction<'_>, meeting: Meeting, mut attendee: Attendee, answer: Answer, now: DateTime<Utc>) -> Result<AnswerOutcome, BookingError> {
+fn apply_answer(
+    tx: &Transaction<'_>,
+    meeting: Meeting,
+    mut attendee: Attendee,
+    answer: Answer,
+    now: DateTime<Utc>,
+) -> Result<AnswerOutcome, BookingError> {
     if meeting.has_ended(now) {
         return Err(BookingError::Ended);
     }
@@ -227,7 +264,7 @@ pub async fn remember_user(db: &Db, who: &Identity, now: DateTime<Utc>) -> Resul
 /// Loads a meeting with its attendees.
 pub async fn get(db: &Db, id: &str) -> Result<MeetingDetails, BookingError> {
     let id = id.to_string();
-    db.read(move |conn| Ok(repo::details_by_id(conn, &id)?.ok_or(BookingError::NotFound)?)).await
+    db.read(move |conn| repo::details_by_id(conn, &id)?.ok_or(BookingError::NotFound)).await
 }
 
 /// Whether `who` owns the meeting.
@@ -236,7 +273,12 @@ pub fn is_owner(meeting: &Meeting, who: &Identity) -> bool {
 }
 
 /// Logs a change of `meeting` in the calendar of everyone concerned (the owner and these attendees).
-fn calendar_changed<'a>(tx: &Transaction<'_>, meeting: &Meeting, attendees: impl Iterator<Item = &'a Attendee>, now: DateTime<Utc>) -> Result<(), BookingError> {
+fn calendar_changed<'a>(
+    tx: &Transaction<'_>,
+    meeting: &Meeting,
+    attendees: impl Iterator<Item = &'a Attendee>,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
     let mails: Vec<&str> = attendees.map(|a| a.mail.as_str()).collect();
     let users = crate::calendar::changes::users_for(tx, &mails, &meeting.owner_uid)?;
     crate::calendar::changes::touch(tx, &users, &crate::ics::object_name_for_uid(&meeting.ical_uid), now)?;
@@ -251,7 +293,15 @@ fn load(tx: &rusqlite::Connection, id: &str) -> Result<MeetingDetails, BookingEr
     repo::details_by_id(tx, id)?.ok_or(BookingError::NotFound)
 }
 
-fn insert(tx: &Transaction<'_>, meeting_id: &str, role: Role, mail: &str, name: &str, partstat: PartStat, now: DateTime<Utc>) -> Result<i64, BookingError> {
+fn insert(
+    tx: &Transaction<'_>,
+    meeting_id: &str,
+    role: Role,
+    mail: &str,
+    name: &str,
+    partstat: PartStat,
+    now: DateTime<Utc>,
+) -> Result<i64, BookingError> {
     let token = unique(tx, secrets::token, |tx, t| Ok(repo::by_token(tx, t)?.is_some()))?;
     Ok(repo::insert_attendee(tx, &NewAttendee { meeting_id, role, mail, name, token: &token, partstat }, now)?)
 }

@@ -89,19 +89,11 @@ impl IntoResponse for DavError {
             }
             DavError::Forbidden(p) => {
                 tracing::debug!(precondition = ?p, "caldav: 403");
-                (
-                    status,
-                    [(header::CONTENT_TYPE, super::XML_CONTENT_TYPE)],
-                    precondition_body(p),
-                )
-                    .into_response()
+                (status, [(header::CONTENT_TYPE, super::XML_CONTENT_TYPE)], precondition_body(p)).into_response()
             }
-            DavError::MethodNotAllowed => (
-                status,
-                [(header::ALLOW, super::ALLOW)],
-                "method not allowed\n",
-            )
-                .into_response(),
+            DavError::MethodNotAllowed => {
+                (status, [(header::ALLOW, super::ALLOW)], "method not allowed\n").into_response()
+            }
             DavError::Backend(e) => {
                 tracing::error!(error.message = %e, error.cause_chain = ?e, "caldav: backend failure");
                 (status, "internal error\n").into_response()

@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 
 use super::{
-    BackendError, BoxFuture, CalObject, CalendarBackend, CalendarState, Changes, Principal,
-    SyncError, TimeRange,
+    BackendError, BoxFuture, CalObject, CalendarBackend, CalendarState, Changes, Principal, SyncError, TimeRange,
 };
 use crate::ics::{self, CalendarInfo, Event};
 
@@ -40,11 +39,7 @@ pub struct MemoryBackend {
 impl MemoryBackend {
     /// `now` decides which alarms are rendered (kept fixed so test output is stable).
     pub fn new(info: CalendarInfo, now: DateTime<Utc>) -> Self {
-        MemoryBackend {
-            inner: Mutex::new(Inner::default()),
-            info,
-            now,
-        }
+        MemoryBackend { inner: Mutex::new(Inner::default()), info, now }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -54,15 +49,9 @@ impl MemoryBackend {
     }
 
     pub fn add_user(&self, uid: &str, mail: &str, display_name: &str, password: &str) {
-        let principal = Principal {
-            uid: uid.to_owned(),
-            mail: mail.to_owned(),
-            display_name: display_name.to_owned(),
-        };
+        let principal = Principal { uid: uid.to_owned(), mail: mail.to_owned(), display_name: display_name.to_owned() };
         let mut inner = self.lock();
-        inner
-            .users
-            .insert(uid.to_owned(), (password.to_owned(), principal));
+        inner.users.insert(uid.to_owned(), (password.to_owned(), principal));
         inner.calendars.entry(uid.to_owned()).or_default();
     }
 
@@ -120,11 +109,7 @@ impl CalendarBackend for MemoryBackend {
     ) -> BoxFuture<'a, Result<Option<Principal>, BackendError>> {
         Box::pin(async move {
             let inner = self.lock();
-            Ok(inner
-                .users
-                .get(user)
-                .filter(|(pw, _)| pw == password)
-                .map(|(_, p)| p.clone()))
+            Ok(inner.users.get(user).filter(|(pw, _)| pw == password).map(|(_, p)| p.clone()))
         })
     }
 
@@ -153,27 +138,17 @@ impl CalendarBackend for MemoryBackend {
                 .filter(|o| match range {
                     None => true,
                     // RFC 4791 §9.9 for events with a DTEND.
-                    Some((start, end)) => {
-                        start.is_none_or(|s| s < o.end) && end.is_none_or(|e| e > o.start)
-                    }
+                    Some((start, end)) => start.is_none_or(|s| s < o.end) && end.is_none_or(|e| e > o.start),
                 })
                 .cloned()
                 .collect())
         })
     }
 
-    fn object<'a>(
-        &'a self,
-        uid: &'a str,
-        name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<CalObject>, BackendError>> {
+    fn object<'a>(&'a self, uid: &'a str, name: &'a str) -> BoxFuture<'a, Result<Option<CalObject>, BackendError>> {
         Box::pin(async move {
             let inner = self.lock();
-            Ok(inner
-                .calendars
-                .get(uid)
-                .and_then(|c| c.objects.get(name))
-                .map(|(o, _)| o.clone()))
+            Ok(inner.calendars.get(uid).and_then(|c| c.objects.get(name)).map(|(o, _)| o.clone()))
         })
     }
 
@@ -193,11 +168,7 @@ impl CalendarBackend for MemoryBackend {
             // The log is in counter order: start at the first entry after the token.
             let from = cal.log.partition_point(|(n, _)| *n <= ctag);
             let mut seen = std::collections::HashSet::new();
-            let mut changes = Changes {
-                changed: Vec::new(),
-                removed: Vec::new(),
-                ctag: cal.ctag,
-            };
+            let mut changes = Changes { changed: Vec::new(), removed: Vec::new(), ctag: cal.ctag };
             for (_, name) in cal.log[from..].iter().rev() {
                 if !seen.insert(name.as_str()) {
                     continue;
@@ -232,11 +203,7 @@ pub fn demo(now: DateTime<Utc>) -> MemoryBackend {
     use crate::ics::{AttendeeRole, EventAttendee, EventStatus, PartStat, Person};
     use chrono::TimeZone;
 
-    let at = |d: u32, h: u32| {
-        Utc.with_ymd_and_hms(2026, 12, d, h, 0, 0)
-            .single()
-            .unwrap_or_default()
-    };
+    let at = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 12, d, h, 0, 0).single().unwrap_or_default();
     let backend = MemoryBackend::new(
         CalendarInfo {
             prodid: "-//Example Org//jmb//FR".into(),
@@ -247,12 +214,7 @@ pub fn demo(now: DateTime<Utc>) -> MemoryBackend {
         },
         now,
     );
-    backend.add_user(
-        "alice",
-        "alice@example.org",
-        "Alice Martin",
-        "alice-app-password",
-    );
+    backend.add_user("alice", "alice@example.org", "Alice Martin", "alice-app-password");
     backend.add_user("bob", "bob@example.net", "Bob", "bob-app-password");
     let event = |id: u32, summary: &str, start: DateTime<Utc>, hours: i64| Event {
         uid: format!("{id}@meet.example.org"),
@@ -265,15 +227,9 @@ pub fn demo(now: DateTime<Utc>) -> MemoryBackend {
         last_modified: at(1, 9),
         status: EventStatus::Confirmed,
         join_url: format!("https://meet.example.org/join.cgi?id=h{id}"),
-        organizer: Person {
-            mail: "alice@example.org".into(),
-            name: "Alice Martin".into(),
-        },
+        organizer: Person { mail: "alice@example.org".into(), name: "Alice Martin".into() },
         attendees: vec![EventAttendee {
-            person: Person {
-                mail: "bob@example.net".into(),
-                name: "Doe, \"Bob\"".into(),
-            },
+            person: Person { mail: "bob@example.net".into(), name: "Doe, \"Bob\"".into() },
             role: AttendeeRole::Participant,
             partstat: PartStat::NeedsAction,
         }],
@@ -282,12 +238,7 @@ pub fn demo(now: DateTime<Utc>) -> MemoryBackend {
     backend.put_event("alice", event(1, "Réunion d'équipe", at(5, 9), 1));
     backend.put_event(
         "alice",
-        event(
-            2,
-            "l'équipe, \"quoted\"; semi; <script>&amp;</script>\nnew line ]]> 😀",
-            at(6, 14),
-            2,
-        ),
+        event(2, "l'équipe, \"quoted\"; semi; <script>&amp;</script>\nnew line ]]> 😀", at(6, 14), 2),
     );
     backend.put_event("alice", event(3, "Bilan", at(20, 10), 1));
     backend.put_event("bob", event(4, "Bob only", at(5, 9), 1));

@@ -138,11 +138,7 @@ pub trait CalendarBackend: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<CalObject>, BackendError>>;
 
     /// One object by name (GET, HEAD, calendar-multiget).
-    fn object<'a>(
-        &'a self,
-        uid: &'a str,
-        name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<CalObject>, BackendError>>;
+    fn object<'a>(&'a self, uid: &'a str, name: &'a str) -> BoxFuture<'a, Result<Option<CalObject>, BackendError>>;
 
     /// Changes after counter `ctag`, or `Err(SyncError::InvalidToken)` if unknown/pruned.
     fn changes_since<'a>(
@@ -193,18 +189,12 @@ pub fn router(backend: Arc<dyn CalendarBackend>, config: Arc<DavConfig>) -> axum
 /// RFC 6764: permanent redirect to the context root, whatever the method, before any auth.
 async fn well_known() -> Response {
     let mut res = StatusCode::MOVED_PERMANENTLY.into_response();
-    res.headers_mut()
-        .insert(header::LOCATION, HeaderValue::from_static("/dav/"));
+    res.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/dav/"));
     res
 }
 
 /// Path-segment encoding for hrefs we emit: unreserved characters and `@` stay as they are.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'@');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'@');
 
 pub(crate) fn encode_segment(s: &str) -> String {
     utf8_percent_encode(s, SEGMENT).to_string()
@@ -245,12 +235,8 @@ impl Target {
             (None, ..) => Target::Root,
             (Some(p), None, ..) if p == "principals" => Target::Principals,
             (Some(p), Some(uid), None, ..) if p == "principals" => Target::Principal(uid),
-            (Some(p), Some(uid), Some(m), None, _) if p == "principals" && m == "meetings" => {
-                Target::Calendar(uid)
-            }
-            (Some(p), Some(uid), Some(m), Some(name), None)
-                if p == "principals" && m == "meetings" =>
-            {
+            (Some(p), Some(uid), Some(m), None, _) if p == "principals" && m == "meetings" => Target::Calendar(uid),
+            (Some(p), Some(uid), Some(m), Some(name), None) if p == "principals" && m == "meetings" => {
                 Target::Object(uid, name)
             }
             _ => return None,
@@ -275,11 +261,7 @@ pub(crate) fn calendar_href(uid: &str) -> String {
 }
 
 pub(crate) fn object_href(uid: &str, name: &str) -> String {
-    format!(
-        "/dav/principals/{}/meetings/{}",
-        encode_segment(uid),
-        encode_segment(name)
-    )
+    format!("/dav/principals/{}/meetings/{}", encode_segment(uid), encode_segment(name))
 }
 
 /// Per-request context shared by PROPFIND and REPORT.
@@ -317,8 +299,7 @@ async fn dav(State(st): State<DavState>, req: Request) -> Response {
         Ok(res) => res,
         Err(e) => e.into_response(),
     };
-    res.headers_mut()
-        .insert("dav", HeaderValue::from_static(DAV_HEADER));
+    res.headers_mut().insert("dav", HeaderValue::from_static(DAV_HEADER));
     res
 }
 
@@ -327,11 +308,7 @@ async fn handle(st: &DavState, req: Request) -> Result<Response, DavError> {
     let method = parts.method.as_str();
     if parts.method == Method::OPTIONS {
         // Unauthenticated: it reveals nothing, and some clients probe capabilities first.
-        return Ok((
-            StatusCode::OK,
-            [(header::ALLOW, ALLOW), (header::CONTENT_LENGTH, "0")],
-        )
-            .into_response());
+        return Ok((StatusCode::OK, [(header::ALLOW, ALLOW), (header::CONTENT_LENGTH, "0")]).into_response());
     }
     let principal = authenticate(st.backend.as_ref(), &parts.headers).await?;
     if is_write_method(method) {
@@ -366,46 +343,28 @@ async fn handle(st: &DavState, req: Request) -> Result<Response, DavError> {
 }
 
 /// HTTP Basic (RFC 7617), UTF-8. Wrong or missing credentials are both a plain 401.
-async fn authenticate(
-    backend: &dyn CalendarBackend,
-    headers: &HeaderMap,
-) -> Result<Principal, DavError> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(DavError::Unauthorized)?;
+async fn authenticate(backend: &dyn CalendarBackend, headers: &HeaderMap) -> Result<Principal, DavError> {
+    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or(DavError::Unauthorized)?;
     let (scheme, encoded) = value.trim().split_once(' ').ok_or(DavError::Unauthorized)?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(DavError::Unauthorized);
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| DavError::Unauthorized)?;
+    let decoded =
+        base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| DavError::Unauthorized)?;
     let decoded = String::from_utf8(decoded).map_err(|_| DavError::Unauthorized)?;
     let (user, password) = decoded.split_once(':').ok_or(DavError::Unauthorized)?;
     if user.is_empty() || password.is_empty() {
         return Err(DavError::Unauthorized);
     }
-    backend
-        .authenticate(user, password)
-        .await?
-        .ok_or(DavError::Unauthorized)
+    backend.authenticate(user, password).await?.ok_or(DavError::Unauthorized)
 }
 
 fn wants_minimal(headers: &HeaderMap) -> bool {
-    let prefer = headers
-        .get_all("prefer")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|p| {
-            p.trim().eq_ignore_ascii_case("return-minimal")
-                || p.trim().eq_ignore_ascii_case("return=minimal")
+    let prefer =
+        headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|p| {
+            p.trim().eq_ignore_ascii_case("return-minimal") || p.trim().eq_ignore_ascii_case("return=minimal")
         });
-    let brief = headers
-        .get("brief")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("t"));
+    let brief = headers.get("brief").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim().eq_ignore_ascii_case("t"));
     prefer || brief
 }
 
@@ -431,17 +390,13 @@ fn parse_depth(headers: &HeaderMap) -> Result<Depth, DavError> {
 }
 
 async fn read_body(body: Body, headers: &HeaderMap) -> Result<Bytes, DavError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         return Err(DavError::PayloadTooLarge);
     }
     // Chunked bodies have no Content-Length: the limit applies while reading.
-    axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| DavError::PayloadTooLarge)
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| DavError::PayloadTooLarge)
 }
 
 pub(crate) fn http_date(dt: DateTime<Utc>) -> String {
@@ -459,20 +414,11 @@ fn none_match(headers: &HeaderMap, etag: &str) -> bool {
         .any(|t| t.trim() == "*" || bare(t) == etag)
 }
 
-async fn get(
-    ctx: &Ctx<'_>,
-    target: &Target,
-    headers: &HeaderMap,
-    head: bool,
-) -> Result<Response, DavError> {
+async fn get(ctx: &Ctx<'_>, target: &Target, headers: &HeaderMap, head: bool) -> Result<Response, DavError> {
     let uid = ctx.principal.uid.as_str();
     let (body, etag, last_modified): (Bytes, String, Option<DateTime<Utc>>) = match target {
         Target::Object(_, name) => {
-            let obj = ctx
-                .backend
-                .object(uid, name)
-                .await?
-                .ok_or(DavError::NotFound)?;
+            let obj = ctx.backend.object(uid, name).await?.ok_or(DavError::NotFound)?;
             let body = Bytes::copy_from_slice(obj.body.as_bytes());
             (body, obj.etag, Some(obj.last_modified))
         }
@@ -495,16 +441,9 @@ async fn get(
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let len = body.len().to_string();
-        let mut res = if head {
-            Response::new(Body::empty())
-        } else {
-            Response::new(Body::from(body))
-        };
+        let mut res = if head { Response::new(Body::empty()) } else { Response::new(Body::from(body)) };
         let h = res.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/calendar; charset=utf-8"),
-        );
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8"));
         if let Ok(v) = HeaderValue::from_str(&len) {
             h.insert(header::CONTENT_LENGTH, v);
         }
@@ -519,19 +458,11 @@ async fn get(
     {
         h.insert(header::LAST_MODIFIED, v);
     }
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-cache"),
-    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     Ok(res)
 }
 
 /// A 207 Multi-Status response around a finished document.
 pub(crate) fn multistatus(body: Vec<u8>) -> Response {
-    (
-        StatusCode::MULTI_STATUS,
-        [(header::CONTENT_TYPE, XML_CONTENT_TYPE)],
-        body,
-    )
-        .into_response()
+    (StatusCode::MULTI_STATUS, [(header::CONTENT_TYPE, XML_CONTENT_TYPE)], body).into_response()
 }

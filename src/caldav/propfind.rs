@@ -5,16 +5,9 @@ use axum::response::Response;
 
 use super::props::{PropRequest, Res, write_response};
 use super::xml::{NS_DAV, XmlOut, parse};
-use super::{
-    Ctx, DavError, Depth, Target, calendar_href, multistatus, object_href, principal_href,
-};
+use super::{Ctx, DavError, Depth, Target, calendar_href, multistatus, object_href, principal_href};
 
-pub(crate) async fn propfind(
-    ctx: &Ctx<'_>,
-    target: &Target,
-    depth: Depth,
-    body: &[u8],
-) -> Result<Response, DavError> {
+pub(crate) async fn propfind(ctx: &Ctx<'_>, target: &Target, depth: Depth, body: &[u8]) -> Result<Response, DavError> {
     let req = match parse(body)? {
         None => PropRequest::All, // an empty body means allprop
         Some(root) if root.is(NS_DAV, "propfind") => PropRequest::from_parent(&root),
@@ -49,13 +42,7 @@ pub(crate) async fn propfind(
             if depth == Depth::One {
                 // The home set lists the one calendar.
                 let ctag = ctx.backend.state(uid).await?.ctag;
-                write_response(
-                    &mut out,
-                    ctx,
-                    &calendar_href(uid),
-                    Res::Calendar { ctag },
-                    &req,
-                );
+                write_response(&mut out, ctx, &calendar_href(uid), Res::Calendar { ctag }, &req);
             }
             Ok(multistatus(out.finish("d:multistatus")))
         }
@@ -63,44 +50,18 @@ pub(crate) async fn propfind(
             // State first: a change racing with the listing then shows up again at the next
             // sync instead of being missed.
             let ctag = ctx.backend.state(uid).await?.ctag;
-            let objects = if depth == Depth::One {
-                ctx.backend.objects(uid, None).await?
-            } else {
-                Vec::new()
-            };
+            let objects = if depth == Depth::One { ctx.backend.objects(uid, None).await? } else { Vec::new() };
             let mut out = XmlOut::new("d:multistatus", 2048 + objects.len() * 600);
-            write_response(
-                &mut out,
-                ctx,
-                &calendar_href(uid),
-                Res::Calendar { ctag },
-                &req,
-            );
+            write_response(&mut out, ctx, &calendar_href(uid), Res::Calendar { ctag }, &req);
             for obj in &objects {
-                write_response(
-                    &mut out,
-                    ctx,
-                    &object_href(uid, &obj.name),
-                    Res::Object(obj),
-                    &req,
-                );
+                write_response(&mut out, ctx, &object_href(uid, &obj.name), Res::Object(obj), &req);
             }
             Ok(multistatus(out.finish("d:multistatus")))
         }
         Target::Object(_, name) => {
-            let obj = ctx
-                .backend
-                .object(uid, name)
-                .await?
-                .ok_or(DavError::NotFound)?;
+            let obj = ctx.backend.object(uid, name).await?.ok_or(DavError::NotFound)?;
             let mut out = XmlOut::new("d:multistatus", 2048);
-            write_response(
-                &mut out,
-                ctx,
-                &object_href(uid, &obj.name),
-                Res::Object(&obj),
-                &req,
-            );
+            write_response(&mut out, ctx, &object_href(uid, &obj.name), Res::Object(&obj), &req);
             Ok(multistatus(out.finish("d:multistatus")))
         }
     }

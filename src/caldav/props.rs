@@ -160,15 +160,8 @@ fn props_of(res: Res<'_>, ctx: &Ctx<'_>) -> &'static [Prop] {
         CurrentUserPrivilegeSet,
         Owner,
     ];
-    const OBJECT: &[Prop] = &[
-        ResourceType,
-        GetEtag,
-        GetContentType,
-        GetLastModified,
-        GetContentLength,
-        CurrentUserPrivilegeSet,
-        Owner,
-    ];
+    const OBJECT: &[Prop] =
+        &[ResourceType, GetEtag, GetContentType, GetLastModified, GetContentLength, CurrentUserPrivilegeSet, Owner];
     let has_mail = !ctx.principal.mail.is_empty();
     match res {
         Res::Root | Res::Principals if has_mail => ROOT,
@@ -230,13 +223,7 @@ const OK: &str = "HTTP/1.1 200 OK";
 const NOT_FOUND: &str = "HTTP/1.1 404 Not Found";
 
 /// Writes one `<d:response>` for `res` at `href`.
-pub(crate) fn write_response(
-    out: &mut XmlOut,
-    ctx: &Ctx<'_>,
-    href: &str,
-    res: Res<'_>,
-    req: &PropRequest,
-) {
+pub(crate) fn write_response(out: &mut XmlOut, ctx: &Ctx<'_>, href: &str, res: Res<'_>, req: &PropRequest) {
     out.start("d:response");
     out.href(href);
     match req {
@@ -360,11 +347,7 @@ fn write_value(out: &mut XmlOut, ctx: &Ctx<'_>, res: Res<'_>, prop: Prop) {
         Prop::SupportedReportSet => {
             out.start(q);
             if let Res::Calendar { .. } = res {
-                for report in [
-                    "c:calendar-query",
-                    "c:calendar-multiget",
-                    "d:sync-collection",
-                ] {
+                for report in ["c:calendar-query", "c:calendar-multiget", "d:sync-collection"] {
                     out.start("d:supported-report");
                     out.start("d:report");
                     out.empty(report);
@@ -392,10 +375,7 @@ fn write_value(out: &mut XmlOut, ctx: &Ctx<'_>, res: Res<'_>, prop: Prop) {
         }
         Prop::SupportedCalendarData => {
             out.start(q);
-            out.empty_attrs(
-                "c:calendar-data",
-                &[("content-type", "text/calendar"), ("version", "2.0")],
-            );
+            out.empty_attrs("c:calendar-data", &[("content-type", "text/calendar"), ("version", "2.0")]);
             out.end(q);
         }
         Prop::GetCtag => {

@@ -9,18 +9,12 @@ use super::props::{PropRequest, Res, write_response, write_status_response};
 use super::xml::{Element, NS_CALDAV, NS_DAV, XmlOut, parse};
 use super::{Ctx, DavError, Precondition, SyncError, Target, multistatus, object_href};
 
-pub(crate) async fn report(
-    ctx: &Ctx<'_>,
-    target: &Target,
-    body: &[u8],
-) -> Result<Response, DavError> {
+pub(crate) async fn report(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> Result<Response, DavError> {
     let root = parse(body)?.ok_or(DavError::BadRequest("REPORT needs a body"))?;
     let on_calendar = matches!(target, Target::Calendar(_));
     if root.is(NS_CALDAV, "calendar-query") && on_calendar {
         calendar_query(ctx, &root).await
-    } else if root.is(NS_CALDAV, "calendar-multiget")
-        && matches!(target, Target::Calendar(_) | Target::Object(..))
-    {
+    } else if root.is(NS_CALDAV, "calendar-multiget") && matches!(target, Target::Calendar(_) | Target::Object(..)) {
         multiget(ctx, target, &root).await
     } else if root.is(NS_DAV, "sync-collection") && on_calendar {
         sync_collection(ctx, &root).await
@@ -38,10 +32,7 @@ pub(crate) enum QueryFilter {
 }
 
 fn comp_name(el: &Element) -> String {
-    el.attr("name")
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_uppercase()
+    el.attr("name").unwrap_or_default().trim().to_ascii_uppercase()
 }
 
 /// Interprets `<c:filter>`: `VCALENDAR` ⊃ optional `VEVENT` ⊃ optional `time-range`.
@@ -81,16 +72,8 @@ pub(crate) fn interpret_filter(filter: Option<&Element>) -> Result<QueryFilter, 
         if child.is(NS_CALDAV, "is-not-defined") {
             return Ok(QueryFilter::Nothing);
         } else if child.is(NS_CALDAV, "time-range") && range.is_none() {
-            let start = child
-                .attr("start")
-                .map(parse_utc)
-                .transpose()
-                .map_err(|()| invalid_filter())?;
-            let end = child
-                .attr("end")
-                .map(parse_utc)
-                .transpose()
-                .map_err(|()| invalid_filter())?;
+            let start = child.attr("start").map(parse_utc).transpose().map_err(|()| invalid_filter())?;
+            let end = child.attr("end").map(parse_utc).transpose().map_err(|()| invalid_filter())?;
             range = Some((start, end));
         } else {
             return Err(unsupported);
@@ -109,13 +92,8 @@ fn invalid_filter() -> DavError {
 /// A CalDAV UTC date-time, `20261205T000000Z`.
 fn parse_utc(s: &str) -> Result<DateTime<Utc>, ()> {
     let s = s.trim();
-    let s = s
-        .strip_suffix('Z')
-        .or_else(|| s.strip_suffix('z'))
-        .ok_or(())?;
-    NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%S")
-        .map(|n| n.and_utc())
-        .map_err(|_| ())
+    let s = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')).ok_or(())?;
+    NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%S").map(|n| n.and_utc()).map_err(|_| ())
 }
 
 async fn calendar_query(ctx: &Ctx<'_>, root: &Element) -> Result<Response, DavError> {
@@ -129,13 +107,7 @@ async fn calendar_query(ctx: &Ctx<'_>, root: &Element) -> Result<Response, DavEr
     };
     let mut out = XmlOut::new("d:multistatus", 1024 + objects.len() * 1500);
     for obj in &objects {
-        write_response(
-            &mut out,
-            ctx,
-            &object_href(uid, &obj.name),
-            Res::Object(obj),
-            &req,
-        );
+        write_response(&mut out, ctx, &object_href(uid, &obj.name), Res::Object(obj), &req);
     }
     Ok(multistatus(out.finish("d:multistatus")))
 }
@@ -167,15 +139,10 @@ fn object_name_of(href: &str, uid: &str) -> Option<String> {
 async fn multiget(ctx: &Ctx<'_>, target: &Target, root: &Element) -> Result<Response, DavError> {
     let req = PropRequest::from_parent(root).with_getetag();
     let uid = ctx.principal.uid.as_str();
-    let hrefs: Vec<&str> = root
-        .children_named(NS_DAV, "href")
-        .map(|h| h.text.trim())
-        .filter(|h| !h.is_empty())
-        .collect();
+    let hrefs: Vec<&str> =
+        root.children_named(NS_DAV, "href").map(|h| h.text.trim()).filter(|h| !h.is_empty()).collect();
     if hrefs.is_empty() && matches!(target, Target::Calendar(_)) {
-        return Err(DavError::BadRequest(
-            "calendar-multiget needs at least one href",
-        ));
+        return Err(DavError::BadRequest("calendar-multiget needs at least one href"));
     }
     let mut out = XmlOut::new("d:multistatus", 1024 + hrefs.len() * 1500);
     for href in hrefs {
@@ -201,10 +168,7 @@ async fn sync_collection(ctx: &Ctx<'_>, root: &Element) -> Result<Response, DavE
         Some(l) if l.eq_ignore_ascii_case("infinite") || l.eq_ignore_ascii_case("infinity") => {}
         Some(_) => return Err(DavError::BadRequest("invalid sync-level")),
     }
-    let token = root
-        .child(NS_DAV, "sync-token")
-        .map(|t| t.text.trim())
-        .unwrap_or_default();
+    let token = root.child(NS_DAV, "sync-token").map(|t| t.text.trim()).unwrap_or_default();
     let (changed, removed, ctag) = if token.is_empty() {
         // Initial sync: counter first, so a concurrent change is reported again next time.
         let ctag = ctx.backend.state(uid).await?.ctag;
@@ -222,26 +186,14 @@ async fn sync_collection(ctx: &Ctx<'_>, root: &Element) -> Result<Response, DavE
             }
         }
     };
-    let mut out = XmlOut::new(
-        "d:multistatus",
-        1024 + changed.len() * 1500 + removed.len() * 200,
-    );
+    let mut out = XmlOut::new("d:multistatus", 1024 + changed.len() * 1500 + removed.len() * 200);
     for obj in &changed {
-        write_response(
-            &mut out,
-            ctx,
-            &object_href(uid, &obj.name),
-            Res::Object(obj),
-            &req,
-        );
+        write_response(&mut out, ctx, &object_href(uid, &obj.name), Res::Object(obj), &req);
     }
     for name in &removed {
         write_status_response(&mut out, &object_href(uid, name));
     }
-    out.leaf(
-        "d:sync-token",
-        &format!("{}{ctag}", ctx.config.sync_token_prefix),
-    );
+    out.leaf("d:sync-token", &format!("{}{ctag}", ctx.config.sync_token_prefix));
     Ok(multistatus(out.finish("d:multistatus")))
 }
 
@@ -252,24 +204,12 @@ mod unit {
     #[test]
     fn multiget_hrefs_resolve() {
         let r = |h: &str| object_name_of(h, "alice");
-        assert_eq!(
-            r("/dav/principals/alice/meetings/1@x.ics").as_deref(),
-            Some("1@x.ics")
-        );
-        assert_eq!(
-            r("/dav/principals/alice/meetings/1%40x.ics").as_deref(),
-            Some("1@x.ics")
-        );
-        assert_eq!(
-            r("https://meet.example.org/dav/principals/alice/meetings/a%20b.ics").as_deref(),
-            Some("a b.ics")
-        );
+        assert_eq!(r("/dav/principals/alice/meetings/1@x.ics").as_deref(), Some("1@x.ics"));
+        assert_eq!(r("/dav/principals/alice/meetings/1%40x.ics").as_deref(), Some("1@x.ics"));
+        assert_eq!(r("https://meet.example.org/dav/principals/alice/meetings/a%20b.ics").as_deref(), Some("a b.ics"));
         assert_eq!(r("1@x.ics").as_deref(), Some("1@x.ics"));
         assert_eq!(r("/dav/principals/bob/meetings/1@x.ics"), None);
-        assert_eq!(
-            r("/dav/principals/alice/meetings/../../bob/meetings/x.ics"),
-            None
-        );
+        assert_eq!(r("/dav/principals/alice/meetings/../../bob/meetings/x.ics"), None);
         assert_eq!(r("/dav/principals/alice/meetings/%FF.ics"), None);
         assert_eq!(r("https://host"), None);
     }

@@ -48,10 +48,7 @@ pub(crate) struct Name {
 
 impl Name {
     pub(crate) fn new(ns: &str, local: &str) -> Self {
-        Name {
-            ns: ns.to_owned(),
-            local: local.to_owned(),
-        }
+        Name { ns: ns.to_owned(), local: local.to_owned() }
     }
 }
 
@@ -79,19 +76,12 @@ impl Element {
         self.children.iter().find(|c| c.is(ns, local))
     }
 
-    pub(crate) fn children_named<'a>(
-        &'a self,
-        ns: &'a str,
-        local: &'a str,
-    ) -> impl Iterator<Item = &'a Element> + 'a {
+    pub(crate) fn children_named<'a>(&'a self, ns: &'a str, local: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
         self.children.iter().filter(move |c| c.is(ns, local))
     }
 
     pub(crate) fn attr(&self, key: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 }
 
@@ -131,20 +121,14 @@ pub(crate) fn parse(body: &[u8]) -> Result<Option<Element>, XmlError> {
                         return Err(malformed(format!("undeclared prefix {p}")));
                     }
                 };
-                let mut el = Element {
-                    ns,
-                    local: start.local_name().as_ref().to_owned(),
-                    ..Element::default()
-                };
+                let mut el = Element { ns, local: start.local_name().as_ref().to_owned(), ..Element::default() };
                 for attr in start.attributes() {
                     let attr = attr.map_err(malformed)?;
                     let key = attr.key.as_ref();
                     if key.contains(':') || key == "xmlns" {
                         continue; // namespace declarations and prefixed attributes: unused
                     }
-                    let value = attr
-                        .normalized_value(XmlVersion::Implicit1_0)
-                        .map_err(|_| XmlError::Entity)?;
+                    let value = attr.normalized_value(XmlVersion::Implicit1_0).map_err(|_| XmlError::Entity)?;
                     el.attrs.push((key.to_owned(), value.into_owned()));
                 }
                 stack.push(el);
@@ -181,8 +165,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Option<Element>, XmlError> {
     if !stack.is_empty() {
         return Err(malformed("unclosed element"));
     }
-    root.map(Some)
-        .ok_or_else(|| malformed("no document element"))
+    root.map(Some).ok_or_else(|| malformed("no document element"))
 }
 
 fn push_text(stack: &mut [Element], text: &str) -> Result<(), XmlError> {
@@ -209,9 +192,7 @@ pub(crate) struct XmlOut {
 impl XmlOut {
     /// Starts a document whose root element is `root` (a prefixed name such as `d:multistatus`).
     pub(crate) fn new(root: &str, capacity: usize) -> Self {
-        let mut out = XmlOut {
-            w: Writer::new(Vec::with_capacity(capacity)),
-        };
+        let mut out = XmlOut { w: Writer::new(Vec::with_capacity(capacity)) };
         out.event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)));
         let start = BytesStart::new(root).with_attributes([
             ("xmlns:d", NS_DAV),

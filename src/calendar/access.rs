@@ -46,7 +46,13 @@ pub async fn links_for(state: &AppState, user: &SignedIn) -> Result<CalendarLink
         .unwrap_or_default();
     let feed_https = state.url(&format!("/ical/{token}.ics"));
     let feed_webcal = feed_https.replacen("https://", "webcal://", 1).replacen("http://", "webcal://", 1);
-    Ok(CalendarLinks { feed_https, feed_webcal, dav_url: state.url("/dav/"), dav_user: user.identity.uid.clone(), has_password })
+    Ok(CalendarLinks {
+        feed_https,
+        feed_webcal,
+        dav_url: state.url("/dav/"),
+        dav_user: user.identity.uid.clone(),
+        has_password,
+    })
 }
 
 #[derive(Template)]
@@ -58,11 +64,23 @@ struct CalendarPage {
     notice: Option<String>,
 }
 
-pub async fn page(State(state): State<AppState>, user: SignedIn, headers: HeaderMap, csrf: CsrfToken) -> Result<Response, PageError> {
+pub async fn page(
+    State(state): State<AppState>,
+    user: SignedIn,
+    headers: HeaderMap,
+    csrf: CsrfToken,
+) -> Result<Response, PageError> {
     render(&state, &user, &headers, csrf.0, None, None).await
 }
 
-async fn render(state: &AppState, user: &SignedIn, headers: &HeaderMap, csrf: String, new_password: Option<String>, notice: Option<String>) -> Result<Response, PageError> {
+async fn render(
+    state: &AppState,
+    user: &SignedIn,
+    headers: &HeaderMap,
+    csrf: String,
+    new_password: Option<String>,
+    notice: Option<String>,
+) -> Result<Response, PageError> {
     let tr = state.tr(headers);
     let links = links_for(state, user).await?;
     let page = CalendarPage {
@@ -81,7 +99,13 @@ pub struct CsrfForm {
 }
 
 /// Generates a new calendar password, shows it once, stores its hash.
-pub async fn new_password(State(state): State<AppState>, user: SignedIn, headers: HeaderMap, csrf: CsrfToken, Form(form): Form<CsrfForm>) -> Result<Response, PageError> {
+pub async fn new_password(
+    State(state): State<AppState>,
+    user: SignedIn,
+    headers: HeaderMap,
+    csrf: CsrfToken,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
     if !csrf::verify(&state, &headers, &form.csrf) {
         return Err(PageError::Csrf);
     }
@@ -102,7 +126,13 @@ pub async fn new_password(State(state): State<AppState>, user: SignedIn, headers
 }
 
 /// Replaces the feed secret; the old address answers 410 from now on.
-pub async fn replace_feed(State(state): State<AppState>, user: SignedIn, headers: HeaderMap, csrf: CsrfToken, Form(form): Form<CsrfForm>) -> Result<Response, PageError> {
+pub async fn replace_feed(
+    State(state): State<AppState>,
+    user: SignedIn,
+    headers: HeaderMap,
+    csrf: CsrfToken,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
     if !csrf::verify(&state, &headers, &form.csrf) {
         return Err(PageError::Csrf);
     }
@@ -113,7 +143,8 @@ pub async fn replace_feed(State(state): State<AppState>, user: SignedIn, headers
     state
         .db
         .write(move |tx| -> Result<_, BookingError> {
-            let old: Option<String> = tx.query_row("SELECT feed_token FROM users WHERE uid = ?1", [&uid], |r| r.get(0))?;
+            let old: Option<String> =
+                tx.query_row("SELECT feed_token FROM users WHERE uid = ?1", [&uid], |r| r.get(0))?;
             if let Some(old) = old {
                 tx.execute(
                     "INSERT OR IGNORE INTO revoked_feed_tokens (token, revoked_at) VALUES (?1, ?2)",

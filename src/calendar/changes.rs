@@ -18,7 +18,8 @@ pub fn users_for(conn: &Connection, mails: &[&str], owner_uid: &str) -> rusqlite
             out.insert(uid?);
         }
     }
-    let owner_known: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE uid = ?1)", [owner_uid], |r| r.get(0))?;
+    let owner_known: bool =
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE uid = ?1)", [owner_uid], |r| r.get(0))?;
     if owner_known {
         out.insert(owner_uid.to_string());
     }
@@ -26,15 +27,19 @@ pub fn users_for(conn: &Connection, mails: &[&str], owner_uid: &str) -> rusqlite
 }
 
 /// Records that `object_name` changed (or disappeared) in each of these users' calendars.
-pub fn touch(conn: &Connection, uids: &BTreeSet<String>, object_name: &str, now: DateTime<Utc>) -> rusqlite::Result<()> {
+pub fn touch(
+    conn: &Connection,
+    uids: &BTreeSet<String>,
+    object_name: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
     let mut bump = conn.prepare_cached(
         "INSERT INTO calendar_state (uid, ctag) VALUES (?1, 1)
          ON CONFLICT (uid) DO UPDATE SET ctag = ctag + 1
          RETURNING ctag",
     )?;
-    let mut log = conn.prepare_cached(
-        "INSERT INTO calendar_changes (uid, object_name, ctag, changed_at) VALUES (?1, ?2, ?3, ?4)",
-    )?;
+    let mut log = conn
+        .prepare_cached("INSERT INTO calendar_changes (uid, object_name, ctag, changed_at) VALUES (?1, ?2, ?3, ?4)")?;
     for uid in uids {
         let ctag: i64 = bump.query_row([uid], |r| r.get(0))?;
         log.execute(params![uid, object_name, ctag, ts(now)])?;
@@ -100,7 +105,11 @@ mod tests {
         let c = conn();
         let t0: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
         let users = users_for(&c, &["bob@x.org", "carol@x.org"], "alice").unwrap();
-        assert_eq!(users.iter().map(String::as_str).collect::<Vec<_>>(), ["alice", "bob"], "unknown addresses have no calendar");
+        assert_eq!(
+            users.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["alice", "bob"],
+            "unknown addresses have no calendar"
+        );
         touch(&c, &users, "m1.ics", t0).unwrap();
         touch(&c, &users, "m2.ics", t0).unwrap();
         touch(&c, &users, "m1.ics", t0 + Duration::days(10)).unwrap();

@@ -56,7 +56,8 @@ async fn serve(state: &AppState, headers: &HeaderMap, token: &str) -> Response {
             .and_then(|v| DateTime::parse_from_rfc2822(&v.replace("GMT", "+0000")).ok())
             .is_some_and(|since| snapshot.last_modified.timestamp() <= since.timestamp()),
     };
-    let mut resp = if not_modified { StatusCode::NOT_MODIFIED.into_response() } else { snapshot.feed.clone().into_response() };
+    let mut resp =
+        if not_modified { StatusCode::NOT_MODIFIED.into_response() } else { snapshot.feed.clone().into_response() };
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8"));
     h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("inline; filename=\"jmb.ics\""));

@@ -15,7 +15,9 @@ use sha2::{Digest, Sha256};
 use super::changes;
 use crate::booking::model::{Attendee, Meeting, MeetingDetails, PartStat, Role};
 use crate::booking::repo::{from_ts, ts};
-use crate::caldav::{BackendError, BoxFuture, CalObject, CalendarBackend, CalendarState, Changes, Principal, SyncError, TimeRange};
+use crate::caldav::{
+    BackendError, BoxFuture, CalObject, CalendarBackend, CalendarState, Changes, Principal, SyncError, TimeRange,
+};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, DbError};
@@ -63,7 +65,8 @@ impl CalendarStore {
         let (ctag, mail) = self
             .db
             .read(move |c| -> Result<_, DbError> {
-                let mail: Option<String> = c.query_row("SELECT mail FROM users WHERE uid = ?1", [&key], |r| r.get(0)).optional()?;
+                let mail: Option<String> =
+                    c.query_row("SELECT mail FROM users WHERE uid = ?1", [&key], |r| r.get(0)).optional()?;
                 Ok((changes::state(c, &key)?.0, mail.unwrap_or_default()))
             })
             .await?;
@@ -86,7 +89,8 @@ impl CalendarStore {
                     .query_row("SELECT mail FROM users WHERE uid = ?1", [&uid_owned], |r| r.get(0))
                     .optional()?
                     .unwrap_or_default();
-                let meetings = meetings_of(&tx, &uid_owned, &mail, now - Duration::days(i64::from(config.calendar.past_days)))?;
+                let meetings =
+                    meetings_of(&tx, &uid_owned, &mail, now - Duration::days(i64::from(config.calendar.past_days)))?;
                 drop(tx);
                 Ok(render(&config, &uid_owned, &mail, ctag, meetings, now))
             })
@@ -106,10 +110,15 @@ impl CalendarStore {
         let token = token.to_string();
         self.db
             .read(move |c| -> Result<_, DbError> {
-                if let Some(uid) = c.query_row("SELECT uid FROM users WHERE feed_token = ?1", [&token], |r| r.get(0)).optional()? {
+                if let Some(uid) =
+                    c.query_row("SELECT uid FROM users WHERE feed_token = ?1", [&token], |r| r.get(0)).optional()?
+                {
                     return Ok(FeedLookup::User(uid));
                 }
-                let revoked: bool = c.query_row("SELECT EXISTS (SELECT 1 FROM revoked_feed_tokens WHERE token = ?1)", [&token], |r| r.get(0))?;
+                let revoked: bool =
+                    c.query_row("SELECT EXISTS (SELECT 1 FROM revoked_feed_tokens WHERE token = ?1)", [&token], |r| {
+                        r.get(0)
+                    })?;
                 Ok(if revoked { FeedLookup::Revoked } else { FeedLookup::Unknown })
             })
             .await
@@ -187,7 +196,14 @@ fn ics_partstat(p: PartStat) -> ics::PartStat {
 }
 
 /// Renders a user's meetings into CalDAV objects and a feed.
-fn render(config: &Config, uid: &str, mail: &str, ctag: i64, meetings: Vec<MeetingDetails>, now: DateTime<Utc>) -> Snapshot {
+fn render(
+    config: &Config,
+    uid: &str,
+    mail: &str,
+    ctag: i64,
+    meetings: Vec<MeetingDetails>,
+    now: DateTime<Utc>,
+) -> Snapshot {
     let base = config.public_base();
     let tr = Tr::new(Lang::parse(&config.server.default_language).unwrap_or(Lang::Fr), config.display_tz());
     let prodid = format!("-//{}//jmb//{}", config.server.site_name.replace("//", "/"), tr.lang.code().to_uppercase());
@@ -201,14 +217,16 @@ fn render(config: &Config, uid: &str, mail: &str, ctag: i64, meetings: Vec<Meeti
         if mine.partstat == PartStat::Declined && !config.calendar.show_declined {
             continue;
         }
-        let join_url = if mine.role == Role::Owner { format!("{base}/m/{}", m.room) } else { format!("{base}/j/{}", mine.token) };
-        let organizer = d.owner().map(|o| ics::Person { mail: o.mail.clone(), name: o.name.clone() }).unwrap_or(ics::Person {
-            mail: String::new(),
-            name: String::new(),
-        });
+        let join_url =
+            if mine.role == Role::Owner { format!("{base}/m/{}", m.room) } else { format!("{base}/j/{}", mine.token) };
+        let organizer = d
+            .owner()
+            .map(|o| ics::Person { mail: o.mail.clone(), name: o.name.clone() })
+            .unwrap_or(ics::Person { mail: String::new(), name: String::new() });
         let last_answer = d.attendees.iter().filter_map(|a| a.answered_at).max();
         let last_modified = last_answer.map_or(m.updated, |a| a.max(m.updated));
-        let description = tr.ta("ical-description", &[("url", join_url.clone()), ("rsvp", format!("{base}/rsvp/{}", mine.token))]);
+        let description =
+            tr.ta("ical-description", &[("url", join_url.clone()), ("rsvp", format!("{base}/rsvp/{}", mine.token))]);
         events.push(ics::Event {
             uid: m.ical_uid.clone(),
             sequence: m.sequence,
@@ -227,7 +245,11 @@ fn render(config: &Config, uid: &str, mail: &str, ctag: i64, meetings: Vec<Meeti
                 .filter(|a| a.role != Role::Owner)
                 .map(|a| ics::EventAttendee {
                     person: ics::Person { mail: a.mail.clone(), name: a.name.clone() },
-                    role: if a.role == Role::Moderator { ics::AttendeeRole::Chair } else { ics::AttendeeRole::Participant },
+                    role: if a.role == Role::Moderator {
+                        ics::AttendeeRole::Chair
+                    } else {
+                        ics::AttendeeRole::Participant
+                    },
                     partstat: ics_partstat(a.partstat),
                 })
                 .collect(),
@@ -248,19 +270,39 @@ fn render(config: &Config, uid: &str, mail: &str, ctag: i64, meetings: Vec<Meeti
         let body = ics::render_resource(&prodid, e, now);
         let name = ics::object_name_for_uid(&e.uid);
         by_name.insert(name.clone(), objects.len());
-        objects.push(CalObject { name, etag: ics::etag(body.as_bytes()), body: Arc::from(body), last_modified: e.last_modified, start: e.start, end: e.end });
+        objects.push(CalObject {
+            name,
+            etag: ics::etag(body.as_bytes()),
+            body: Arc::from(body),
+            last_modified: e.last_modified,
+            start: e.start,
+            end: e.end,
+        });
     }
     let info = ics::CalendarInfo {
         prodid: prodid.clone(),
         name: config.calendar_name(),
-        description: if config.calendar.description.is_empty() { config.calendar_name() } else { config.calendar.description.clone() },
+        description: if config.calendar.description.is_empty() {
+            config.calendar_name()
+        } else {
+            config.calendar.description.clone()
+        },
         refresh_minutes: config.calendar.refresh_minutes,
         time_zone: config.server.display_time_zone.clone(),
     };
     let feed = ics::render_feed(&info, &events, now);
     let feed_etag = ics::etag(feed.as_bytes());
     let last_modified = events.iter().map(|e| e.last_modified).max().unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-    Snapshot { ctag, mail: mail.to_string(), valid_until, objects, by_name, feed: Bytes::from(feed), feed_etag, last_modified }
+    Snapshot {
+        ctag,
+        mail: mail.to_string(),
+        valid_until,
+        objects,
+        by_name,
+        feed: Bytes::from(feed),
+        feed_etag,
+        last_modified,
+    }
 }
 
 fn backend_err(e: DbError) -> BackendError {
@@ -268,7 +310,11 @@ fn backend_err(e: DbError) -> BackendError {
 }
 
 impl CalendarBackend for CalendarStore {
-    fn authenticate<'a>(&'a self, user: &'a str, password: &'a str) -> BoxFuture<'a, Result<Option<Principal>, BackendError>> {
+    fn authenticate<'a>(
+        &'a self,
+        user: &'a str,
+        password: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Principal>, BackendError>> {
         Box::pin(async move {
             let user = user.trim().to_lowercase();
             if user.is_empty() || password.is_empty() || password.len() > 512 {
@@ -277,9 +323,18 @@ impl CalendarBackend for CalendarStore {
             let found = self
                 .db
                 .read(move |c| -> Result<_, DbError> {
-                    Ok(c.query_row("SELECT uid, mail, name, dav_password_hash FROM users WHERE uid = ?1", [&user], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?))
-                    })
+                    Ok(c.query_row(
+                        "SELECT uid, mail, name, dav_password_hash FROM users WHERE uid = ?1",
+                        [&user],
+                        |r| {
+                            Ok((
+                                r.get::<_, String>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, String>(2)?,
+                                r.get::<_, Option<String>>(3)?,
+                            ))
+                        },
+                    )
                     .optional()?)
                 })
                 .await
@@ -297,12 +352,17 @@ impl CalendarBackend for CalendarStore {
     fn state<'a>(&'a self, uid: &'a str) -> BoxFuture<'a, Result<CalendarState, BackendError>> {
         Box::pin(async move {
             let uid = uid.to_string();
-            let (ctag, _) = self.db.read(move |c| Ok::<_, DbError>(changes::state(c, &uid)?)).await.map_err(backend_err)?;
+            let (ctag, _) =
+                self.db.read(move |c| Ok::<_, DbError>(changes::state(c, &uid)?)).await.map_err(backend_err)?;
             Ok(CalendarState { ctag })
         })
     }
 
-    fn objects<'a>(&'a self, uid: &'a str, range: Option<TimeRange>) -> BoxFuture<'a, Result<Vec<CalObject>, BackendError>> {
+    fn objects<'a>(
+        &'a self,
+        uid: &'a str,
+        range: Option<TimeRange>,
+    ) -> BoxFuture<'a, Result<Vec<CalObject>, BackendError>> {
         Box::pin(async move {
             let s = self.snapshot(uid).await.map_err(backend_err)?;
             Ok(match range {
@@ -324,14 +384,22 @@ impl CalendarBackend for CalendarStore {
         })
     }
 
-    fn changes_since<'a>(&'a self, uid: &'a str, ctag: i64) -> BoxFuture<'a, Result<Result<Changes, SyncError>, BackendError>> {
+    fn changes_since<'a>(
+        &'a self,
+        uid: &'a str,
+        ctag: i64,
+    ) -> BoxFuture<'a, Result<Result<Changes, SyncError>, BackendError>> {
         Box::pin(async move {
             let key = uid.to_string();
             let (current, oldest, names) = self
                 .db
                 .read(move |c| -> Result<_, DbError> {
                     let (current, oldest) = changes::state(c, &key)?;
-                    let names = if ctag >= oldest && ctag <= current { changes::changed_since(c, &key, ctag)? } else { Vec::new() };
+                    let names = if ctag >= oldest && ctag <= current {
+                        changes::changed_since(c, &key, ctag)?
+                    } else {
+                        Vec::new()
+                    };
                     Ok((current, oldest, names))
                 })
                 .await

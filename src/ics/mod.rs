@@ -180,9 +180,7 @@ pub fn object_name_for_uid(uid: &str) -> String {
     let safe = !uid.is_empty()
         && uid.len() <= 200
         && !uid.starts_with('.')
-        && uid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'));
+        && uid.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'));
     if safe {
         format!("{uid}.ics")
     } else {
@@ -235,9 +233,7 @@ fn build_event(ev: &Event, now: DateTime<Utc>) -> icalendar::Event {
     if !join_url.is_empty() {
         e.location(&join_url).url(&join_url);
         let mut conf = Property::new("CONFERENCE", join_url);
-        conf.add_parameter("VALUE", "URI")
-            .add_parameter("FEATURE", "VIDEO")
-            .add_parameter("LABEL", "Jitsi");
+        conf.add_parameter("VALUE", "URI").add_parameter("FEATURE", "VIDEO").add_parameter("LABEL", "Jitsi");
         e.append_property(conf);
     }
     // ORGANIZER has no typed builder in the crate.
@@ -270,13 +266,8 @@ fn build_event(ev: &Event, now: DateTime<Utc>) -> icalendar::Event {
             continue;
         }
         // TRIGGER rewritten by hand: the crate would write `-PT600S`-style seconds.
-        let trigger = if m == 0 {
-            "PT0S".to_owned()
-        } else {
-            format!("-{}", duration_value(m))
-        };
-        let mut alarm =
-            Alarm::display(&alarm_text, Trigger::before_start(chrono::Duration::zero()));
+        let trigger = if m == 0 { "PT0S".to_owned() } else { format!("-{}", duration_value(m)) };
+        let mut alarm = Alarm::display(&alarm_text, Trigger::before_start(chrono::Duration::zero()));
         alarm.append_property(Property::new("TRIGGER", trigger));
         e.alarm(alarm);
     }
@@ -292,11 +283,7 @@ fn alarm_description(summary: &str) -> String {
         Some((cut, _)) => format!("{}…", &trimmed[..cut]),
         None => trimmed.to_owned(),
     };
-    if text.is_empty() {
-        "Reminder".to_owned()
-    } else {
-        text
-    }
+    if text.is_empty() { "Reminder".to_owned() } else { text }
 }
 
 fn mailto(mail: &str) -> String {

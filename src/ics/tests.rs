@@ -4,13 +4,10 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::*;
 
-pub(crate) const NASTY: &str =
-    "l'équipe, \"quoted\"; semi; new\nline\r\nCR <script>alert(1)</script> \\ end";
+pub(crate) const NASTY: &str = "l'équipe, \"quoted\"; semi; new\nline\r\nCR <script>alert(1)</script> \\ end";
 
 pub(crate) fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, mo, d, h, mi, 0)
-        .single()
-        .expect("valid test date")
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).single().expect("valid test date")
 }
 
 pub(crate) fn sample_event(id: u32, summary: &str) -> Event {
@@ -25,24 +22,15 @@ pub(crate) fn sample_event(id: u32, summary: &str) -> Event {
         last_modified: at(2026, 11, 2, 8, 30),
         status: EventStatus::Confirmed,
         join_url: format!("https://meet.example.org/join.cgi?id=abc{id}"),
-        organizer: Person {
-            mail: "jean.dupont@example.org".into(),
-            name: String::new(),
-        },
+        organizer: Person { mail: "jean.dupont@example.org".into(), name: String::new() },
         attendees: vec![
             EventAttendee {
-                person: Person {
-                    mail: "bob@example.net".into(),
-                    name: "Doe, \"Bob\": the ^boss; Jr\nII".into(),
-                },
+                person: Person { mail: "bob@example.net".into(), name: "Doe, \"Bob\": the ^boss; Jr\nII".into() },
                 role: AttendeeRole::Participant,
                 partstat: PartStat::Accepted,
             },
             EventAttendee {
-                person: Person {
-                    mail: "marie-claire.martin@example.org".into(),
-                    name: String::new(),
-                },
+                person: Person { mail: "marie-claire.martin@example.org".into(), name: String::new() },
                 role: AttendeeRole::Chair,
                 partstat: PartStat::NeedsAction,
             },
@@ -63,18 +51,11 @@ fn info() -> CalendarInfo {
 
 /// Reverses folding so tests can look at logical lines.
 pub(crate) fn unfold(s: &str) -> Vec<String> {
-    s.replace("\r\n ", "")
-        .split("\r\n")
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
+    s.replace("\r\n ", "").split("\r\n").filter(|l| !l.is_empty()).map(str::to_owned).collect()
 }
 
 fn line<'a>(lines: &'a [String], prefix: &str) -> &'a str {
-    lines
-        .iter()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no line starting with {prefix}"))
+    lines.iter().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no line starting with {prefix}"))
 }
 
 fn assert_wire_format(s: &str) {
@@ -90,23 +71,11 @@ fn assert_wire_format(s: &str) {
     }
     for l in bytes.split(|b| *b == b'\n') {
         let l = l.strip_suffix(b"\r").unwrap_or(l);
-        assert!(
-            l.len() <= 75,
-            "line of {} octets: {:?}",
-            l.len(),
-            String::from_utf8_lossy(l)
-        );
-        assert!(
-            std::str::from_utf8(l).is_ok(),
-            "physical line splits a UTF-8 sequence"
-        );
+        assert!(l.len() <= 75, "line of {} octets: {:?}", l.len(), String::from_utf8_lossy(l));
+        assert!(std::str::from_utf8(l).is_ok(), "physical line splits a UTF-8 sequence");
         // A fold never separates a backslash from the character it escapes.
         let trailing = l.iter().rev().take_while(|b| **b == b'\\').count();
-        assert!(
-            trailing % 2 == 0,
-            "line ends inside an escape: {:?}",
-            String::from_utf8_lossy(l)
-        );
+        assert!(trailing % 2 == 0, "line ends inside an escape: {:?}", String::from_utf8_lossy(l));
     }
 }
 
@@ -145,38 +114,23 @@ fn structure_of_a_resource() {
     assert_eq!(lines.iter().filter(|l| l.starts_with("PRODID")).count(), 1);
     assert_eq!(line(&lines, "PRODID"), "PRODID:-//Example Org//jmb//FR");
     assert_eq!(line(&lines, "VERSION"), "VERSION:2.0");
-    assert!(
-        !lines.iter().any(|l| l.starts_with("METHOD")),
-        "no METHOD in CalDAV"
-    );
+    assert!(!lines.iter().any(|l| l.starts_with("METHOD")), "no METHOD in CalDAV");
     assert_eq!(lines.iter().filter(|l| *l == "BEGIN:VEVENT").count(), 1);
     assert_eq!(line(&lines, "UID:"), "UID:7@meet.example.org");
     assert_eq!(line(&lines, "DTSTART"), "DTSTART:20261205T090000Z");
     assert_eq!(line(&lines, "DTEND"), "DTEND:20261205T103000Z");
     assert_eq!(line(&lines, "DTSTAMP"), "DTSTAMP:20261102T083000Z");
     assert_eq!(line(&lines, "CREATED"), "CREATED:20261101T080000Z");
-    assert_eq!(
-        line(&lines, "LAST-MODIFIED"),
-        "LAST-MODIFIED:20261102T083000Z"
-    );
+    assert_eq!(line(&lines, "LAST-MODIFIED"), "LAST-MODIFIED:20261102T083000Z");
     assert_eq!(line(&lines, "SEQUENCE"), "SEQUENCE:1");
     assert_eq!(line(&lines, "STATUS"), "STATUS:CONFIRMED");
-    assert_eq!(
-        line(&lines, "LOCATION"),
-        "LOCATION:https://meet.example.org/join.cgi?id=abc7"
-    );
-    assert_eq!(
-        line(&lines, "URL"),
-        "URL:https://meet.example.org/join.cgi?id=abc7"
-    );
+    assert_eq!(line(&lines, "LOCATION"), "LOCATION:https://meet.example.org/join.cgi?id=abc7");
+    assert_eq!(line(&lines, "URL"), "URL:https://meet.example.org/join.cgi?id=abc7");
     assert_eq!(
         line(&lines, "CONFERENCE"),
         "CONFERENCE;FEATURE=VIDEO;LABEL=Jitsi;VALUE=URI:https://meet.example.org/join.cgi?id=abc7"
     );
-    assert_eq!(
-        line(&lines, "ORGANIZER"),
-        "ORGANIZER;CN=Jean Dupont:mailto:jean.dupont@example.org"
-    );
+    assert_eq!(line(&lines, "ORGANIZER"), "ORGANIZER;CN=Jean Dupont:mailto:jean.dupont@example.org");
     assert!(!out.contains("TZID"));
 }
 
@@ -208,30 +162,13 @@ fn past_alarms_are_dropped() {
     assert_eq!(triggers, ["TRIGGER:-P60D", "TRIGGER:-PT10M"]);
     assert_eq!(lines.iter().filter(|l| *l == "ACTION:DISPLAY").count(), 2);
     // No invented DTSTAMP/UID inside VALARM: bytes must not depend on the clock.
-    let alarm_start = lines
-        .iter()
-        .position(|l| l == "BEGIN:VALARM")
-        .expect("alarm");
-    let alarm_end = lines
-        .iter()
-        .position(|l| l == "END:VALARM")
-        .expect("alarm end");
-    assert!(
-        lines[alarm_start..alarm_end]
-            .iter()
-            .all(|l| !l.starts_with("DTSTAMP") && !l.starts_with("UID"))
-    );
-    assert!(
-        lines[alarm_start..alarm_end]
-            .iter()
-            .any(|l| l == "DESCRIPTION:x")
-    );
+    let alarm_start = lines.iter().position(|l| l == "BEGIN:VALARM").expect("alarm");
+    let alarm_end = lines.iter().position(|l| l == "END:VALARM").expect("alarm end");
+    assert!(lines[alarm_start..alarm_end].iter().all(|l| !l.starts_with("DTSTAMP") && !l.starts_with("UID")));
+    assert!(lines[alarm_start..alarm_end].iter().any(|l| l == "DESCRIPTION:x"));
 
     let later = render_resource("p", &ev, at(2026, 12, 1, 0, 0));
-    let triggers: Vec<String> = unfold(&later)
-        .into_iter()
-        .filter(|l| l.starts_with("TRIGGER"))
-        .collect();
+    let triggers: Vec<String> = unfold(&later).into_iter().filter(|l| l.starts_with("TRIGGER")).collect();
     assert_eq!(triggers, ["TRIGGER:-PT10M"]);
 
     let too_late = render_resource("p", &ev, at(2026, 12, 5, 8, 55));
@@ -242,10 +179,7 @@ fn past_alarms_are_dropped() {
 fn output_is_deterministic() {
     let now = at(2026, 9, 1, 0, 0);
     let ev = sample_event(3, NASTY);
-    assert_eq!(
-        render_resource("p", &ev, now),
-        render_resource("p", &ev, now)
-    );
+    assert_eq!(render_resource("p", &ev, now), render_resource("p", &ev, now));
 }
 
 #[test]
@@ -275,23 +209,11 @@ fn feed_has_calendar_properties() {
     assert_eq!(lines.iter().filter(|l| l.starts_with("PRODID")).count(), 1);
     assert_eq!(line(&lines, "METHOD"), "METHOD:PUBLISH");
     assert_eq!(line(&lines, "NAME"), "NAME:Réunions\\, \"Jitsi\"\\; x");
-    assert_eq!(
-        line(&lines, "X-WR-CALNAME"),
-        "X-WR-CALNAME:Réunions\\, \"Jitsi\"\\; x"
-    );
-    assert_eq!(
-        line(&lines, "DESCRIPTION"),
-        "DESCRIPTION:Mes réunions\\nsur Jitsi"
-    );
-    assert_eq!(
-        line(&lines, "X-WR-CALDESC"),
-        "X-WR-CALDESC:Mes réunions\\nsur Jitsi"
-    );
+    assert_eq!(line(&lines, "X-WR-CALNAME"), "X-WR-CALNAME:Réunions\\, \"Jitsi\"\\; x");
+    assert_eq!(line(&lines, "DESCRIPTION"), "DESCRIPTION:Mes réunions\\nsur Jitsi");
+    assert_eq!(line(&lines, "X-WR-CALDESC"), "X-WR-CALDESC:Mes réunions\\nsur Jitsi");
     assert_eq!(line(&lines, "X-WR-TIMEZONE"), "X-WR-TIMEZONE:Europe/Paris");
-    assert_eq!(
-        line(&lines, "REFRESH-INTERVAL"),
-        "REFRESH-INTERVAL;VALUE=DURATION:PT1H"
-    );
+    assert_eq!(line(&lines, "REFRESH-INTERVAL"), "REFRESH-INTERVAL;VALUE=DURATION:PT1H");
     assert_eq!(line(&lines, "X-PUBLISHED-TTL"), "X-PUBLISHED-TTL:PT1H");
     assert_eq!(lines.iter().filter(|l| *l == "BEGIN:VEVENT").count(), 2);
     assert!(out.parse::<icalendar::Calendar>().is_ok());
@@ -307,40 +229,20 @@ fn empty_feed_is_valid() {
 
 #[test]
 fn cn_derivation() {
-    let p = |mail: &str| {
-        Person {
-            mail: mail.into(),
-            name: String::new(),
-        }
-        .display_name()
-    };
+    let p = |mail: &str| Person { mail: mail.into(), name: String::new() }.display_name();
     assert_eq!(p("jean.dupont@example.org"), "Jean Dupont");
     assert_eq!(p("marie-claire_martin@x"), "Marie-Claire Martin");
     assert_eq!(p("bob@x"), "Bob");
     assert_eq!(p("élise..b.@x"), "Élise B");
-    assert_eq!(
-        Person {
-            mail: "a@b".into(),
-            name: " Zoé ".into()
-        }
-        .display_name(),
-        "Zoé"
-    );
+    assert_eq!(Person { mail: "a@b".into(), name: " Zoé ".into() }.display_name(), "Zoé");
 }
 
 #[test]
 fn object_names_are_url_safe() {
-    assert_eq!(
-        object_name_for_uid("42@meet.example.org"),
-        "42@meet.example.org.ics"
-    );
+    assert_eq!(object_name_for_uid("42@meet.example.org"), "42@meet.example.org.ics");
     let hashed = object_name_for_uid("a/b c");
     assert_eq!(hashed.len(), 32 + 4);
-    assert!(
-        hashed
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.')
-    );
+    assert!(hashed.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'));
 }
 
 #[test]

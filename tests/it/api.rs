@@ -51,7 +51,8 @@ async fn create_list_edit_delete() {
         attendee(&m, "ext.mod@partner.net")["join_url"],
         "a role change keeps the personal link"
     );
-    let mails: Vec<&str> = edited["attendees"].as_array().unwrap().iter().map(|a| a["mail"].as_str().unwrap()).collect();
+    let mails: Vec<&str> =
+        edited["attendees"].as_array().unwrap().iter().map(|a| a["mail"].as_str().unwrap()).collect();
     assert!(!mails.contains(&"guest.two@example.com") && !mails.contains(&"paul.visiteur@example.org"));
     assert!(mails.contains(&"new.guest@example.net"));
     // The removed guest's link no longer works.
@@ -98,12 +99,18 @@ async fn non_editors_are_invitees_only() {
     // …but answer and list what they are invited to.
     let m = app.book("jdupont", meeting_body()).await;
     let id = m["id"].as_str().unwrap();
-    let (s, v) = app.api(Method::POST, &format!("/api/v1/meetings/{id}/answer"), "visitor", Some(json!({"answer": "accept"}))).await;
+    let (s, v) = app
+        .api(Method::POST, &format!("/api/v1/meetings/{id}/answer"), "visitor", Some(json!({"answer": "accept"})))
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["partstat"], "ACCEPTED");
-    let (s, _) = app.api(Method::POST, &format!("/api/v1/meetings/{id}/answer"), "jdupont", Some(json!({"answer": "decline"}))).await;
+    let (s, _) = app
+        .api(Method::POST, &format!("/api/v1/meetings/{id}/answer"), "jdupont", Some(json!({"answer": "decline"})))
+        .await;
     assert_eq!(s, 409, "the owner does not answer");
-    let (s, _) = app.api(Method::POST, &format!("/api/v1/meetings/{id}/answer"), "stranger", Some(json!({"answer": "accept"}))).await;
+    let (s, _) = app
+        .api(Method::POST, &format!("/api/v1/meetings/{id}/answer"), "stranger", Some(json!({"answer": "accept"})))
+        .await;
     assert_eq!(s, 404);
     app.stop().await;
 }
@@ -115,8 +122,15 @@ async fn validation_problems_name_each_field() {
         "subject": "", "start": "2026-11-30T09:00:00Z", "duration": 45,
         "moderators": ["a@x.org", "b@x.org", "c@x.org"], "guests": []
     });
-    let resp = app.client.post(app.url("/api/v1/meetings")).headers(TestApp::as_user("jdupont"))
-        .header("Accept-Language", "en").json(&body).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url("/api/v1/meetings"))
+        .headers(TestApp::as_user("jdupont"))
+        .header("Accept-Language", "en")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
     let p: serde_json::Value = resp.json().await.unwrap();
@@ -141,7 +155,9 @@ async fn edits_after_the_start_are_refused() {
     app.set_now("2026-12-05T11:00:00Z");
     let (s, _) = app.api(Method::PUT, &format!("/api/v1/meetings/{id}"), "jdupont", Some(body)).await;
     assert_eq!(s, 410);
-    let (s, _) = app.api(Method::POST, &format!("/api/v1/meetings/{id}/answer"), "visitor", Some(json!({"answer": "accept"}))).await;
+    let (s, _) = app
+        .api(Method::POST, &format!("/api/v1/meetings/{id}/answer"), "visitor", Some(json!({"answer": "accept"})))
+        .await;
     assert_eq!(s, 410);
     // Archived, still visible.
     let (_, list) = app.api(Method::GET, "/api/v1/meetings?scope=archived", "jdupont", None).await;

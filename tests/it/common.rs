@@ -143,7 +143,12 @@ pub fn meeting_body() -> Value {
 }
 
 pub fn attendee<'a>(meeting: &'a Value, mail: &str) -> &'a Value {
-    meeting["attendees"].as_array().unwrap().iter().find(|a| a["mail"] == mail).unwrap_or_else(|| panic!("no attendee {mail}"))
+    meeting["attendees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["mail"] == mail)
+        .unwrap_or_else(|| panic!("no attendee {mail}"))
 }
 
 /// The path of an absolute jmb URL.

@@ -9,7 +9,9 @@ use crate::common::*;
 #[tokio::test]
 async fn awkward_subjects_are_stored_verbatim_and_escaped_on_pages() {
     let app = TestApp::spawn().await;
-    for subject in ["Réunion de l'équipe", "\"quoted\" ; DROP TABLE meetings; --", "<script>alert(1)</script>", "C++ & Rust, 100%"] {
+    for subject in
+        ["Réunion de l'équipe", "\"quoted\" ; DROP TABLE meetings; --", "<script>alert(1)</script>", "C++ & Rust, 100%"]
+    {
         let mut body = meeting_body();
         body["subject"] = json!(subject);
         let m = app.book("jdupont", body).await;
@@ -46,16 +48,35 @@ async fn bad_bodies_get_4xx_and_change_nothing() {
     for (what, body, ctype) in cases {
         for method in [Method::POST, Method::PUT] {
             let url = if method == Method::POST { app.url("/api/v1/meetings") } else { app.url(&path) };
-            let resp = app.client.request(method.clone(), url).headers(h.clone()).header("content-type", ctype).body(body.clone()).send().await.unwrap();
+            let resp = app
+                .client
+                .request(method.clone(), url)
+                .headers(h.clone())
+                .header("content-type", ctype)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
             let status = resp.status().as_u16();
             let text = resp.text().await.unwrap();
             assert!((400..500).contains(&status), "{what} {method}: {status} {text}");
-            assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|p| p["detail"].is_string()), "{what}: a problem document, got {text}");
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|p| p["detail"].is_string()),
+                "{what}: a problem document, got {text}"
+            );
         }
     }
     // A body past the limit: 413.
     let huge = vec![b' '; 1024 * 1024];
-    let resp = app.client.post(app.url("/api/v1/meetings")).headers(h.clone()).header("content-type", "application/json").body(huge).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url("/api/v1/meetings"))
+        .headers(h.clone())
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 413);
 
     let (_, after) = app.api(Method::GET, &path, "jdupont", None).await;
@@ -69,13 +90,22 @@ async fn bad_bodies_get_4xx_and_change_nothing() {
 #[tokio::test]
 async fn addresses_plus_duplicates_and_the_owner() {
     let app = TestApp::spawn().await;
-    let m = app.book("jdupont", json!({
-        "subject": "x", "start": "2026-12-05T09:00:00Z", "duration": 30,
-        "moderators": ["Jean.Dupont@example.org", "mod+tag@Example.net"],
-        "guests": ["g+1@x.org", "G+1@X.ORG", "\"Dupont, Jean\" <jean.dupont@example.org>", "other@x.org"]
-    })).await;
+    let m = app
+        .book(
+            "jdupont",
+            json!({
+                "subject": "x", "start": "2026-12-05T09:00:00Z", "duration": 30,
+                "moderators": ["Jean.Dupont@example.org", "mod+tag@Example.net"],
+                "guests": ["g+1@x.org", "G+1@X.ORG", "\"Dupont, Jean\" <jean.dupont@example.org>", "other@x.org"]
+            }),
+        )
+        .await;
     let mails: Vec<&str> = m["attendees"].as_array().unwrap().iter().map(|a| a["mail"].as_str().unwrap()).collect();
-    assert_eq!(mails, ["jean.dupont@example.org", "mod+tag@example.net", "g+1@x.org", "other@x.org"], "owner implicit, duplicates merged, lower-cased");
+    assert_eq!(
+        mails,
+        ["jean.dupont@example.org", "mod+tag@example.net", "g+1@x.org", "other@x.org"],
+        "owner implicit, duplicates merged, lower-cased"
+    );
     app.stop().await;
 }
 

@@ -41,7 +41,9 @@ async fn owner_gets_a_moderator_token_through_sign_in() {
     // The owner's personal link goes through sign-in, and the join was counted once.
     let own = link(&m, "jean.dupont@example.org", "join_url");
     assert_eq!(location(&app.get(&own).await), format!("/m/{room}"));
-    let (_, v) = app.api(reqwest::Method::GET, &format!("/api/v1/meetings/{}", m["id"].as_str().unwrap()), "jdupont", None).await;
+    let (_, v) = app
+        .api(reqwest::Method::GET, &format!("/api/v1/meetings/{}", m["id"].as_str().unwrap()), "jdupont", None)
+        .await;
     assert_eq!(attendee(&v, "jean.dupont@example.org")["join_count"], 1);
     app.stop().await;
 }
@@ -122,7 +124,9 @@ async fn personal_links_by_role() {
     assert_eq!(location(&app.get(&internal).await), format!("/m/{room}"));
 
     // Uses are counted: guest once, external moderator three times (one before the guest window).
-    let (_, v) = app.api(reqwest::Method::GET, &format!("/api/v1/meetings/{}", m["id"].as_str().unwrap()), "jdupont", None).await;
+    let (_, v) = app
+        .api(reqwest::Method::GET, &format!("/api/v1/meetings/{}", m["id"].as_str().unwrap()), "jdupont", None)
+        .await;
     assert_eq!(attendee(&v, "guest.one+jmb@example.com")["join_count"], 1);
     assert_eq!(attendee(&v, "ext.mod@partner.net")["join_count"], 3);
     assert_eq!(attendee(&v, "ext.mod@partner.net")["first_join"], "2026-12-05T08:50:00Z");
@@ -173,25 +177,55 @@ async fn rsvp_get_changes_nothing_and_post_records() {
     // Without the CSRF token: 403, nothing recorded.
     let resp = app.client.post(app.url(&rsvp)).form(&[("answer", "accept")]).send().await.unwrap();
     assert_eq!(resp.status(), 403);
-    let resp = app.client.post(app.url(&rsvp)).header("cookie", &cookie).form(&[("answer", "accept"), ("csrf", "forged")]).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url(&rsvp))
+        .header("cookie", &cookie)
+        .form(&[("answer", "accept"), ("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
     assert_eq!(app.count("SELECT COUNT(*) FROM attendees WHERE partstat <> 0 AND role <> 'owner'").await, 0);
 
     // With it: recorded, and visible to the owner.
     let csrf = csrf_from(&html);
-    let resp = app.client.post(app.url(&rsvp)).header("cookie", &cookie).form(&[("answer", "decline"), ("csrf", csrf.as_str())]).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url(&rsvp))
+        .header("cookie", &cookie)
+        .form(&[("answer", "decline"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("Votre absence est enregistrée"));
-    let (_, v) = app.api(reqwest::Method::GET, &format!("/api/v1/meetings/{}", m["id"].as_str().unwrap()), "jdupont", None).await;
+    let (_, v) = app
+        .api(reqwest::Method::GET, &format!("/api/v1/meetings/{}", m["id"].as_str().unwrap()), "jdupont", None)
+        .await;
     assert_eq!(attendee(&v, "guest.two@example.com")["partstat"], "DECLINED");
 
     // A bad answer value is a 400; after the end the page is read-only and a POST is 410.
-    let resp = app.client.post(app.url(&rsvp)).header("cookie", &cookie).form(&[("answer", "maybe"), ("csrf", csrf.as_str())]).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url(&rsvp))
+        .header("cookie", &cookie)
+        .form(&[("answer", "maybe"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
     app.set_now("2026-12-06T00:00:00Z");
     let html = app.get(&rsvp).await.text().await.unwrap();
     assert!(html.contains("Cette réunion est terminée") && !html.contains("name=\"answer\""));
-    let resp = app.client.post(app.url(&rsvp)).header("cookie", &cookie).form(&[("answer", "accept"), ("csrf", csrf.as_str())]).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url(&rsvp))
+        .header("cookie", &cookie)
+        .form(&[("answer", "accept"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 410);
     assert_eq!(app.get("/rsvp/unknown-token-000000000000000").await.status(), 404);
     app.stop().await;

@@ -15,7 +15,8 @@ async fn openapi_matches_the_routes() {
             }
         }
     }
-    let declared: BTreeSet<(String, String)> = jmb::api::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    let declared: BTreeSet<(String, String)> =
+        jmb::api::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
     assert_eq!(documented, declared);
 
     // Each operation is routed: never 404-for-route or 405.
@@ -25,7 +26,14 @@ async fn openapi_matches_the_routes() {
     for (method, path) in &declared {
         let url = app.url(&path.replace("{id}", id));
         let method: reqwest::Method = method.to_uppercase().parse().unwrap();
-        let resp = app.client.request(method.clone(), url).headers(TestApp::as_user("jdupont")).json(&serde_json::json!({})).send().await.unwrap();
+        let resp = app
+            .client
+            .request(method.clone(), url)
+            .headers(TestApp::as_user("jdupont"))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
         assert_ne!(resp.status(), 405, "{method} {path}");
         if resp.status() == 404 {
             let body: serde_json::Value = resp.json().await.unwrap();
