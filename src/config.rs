@@ -628,6 +628,26 @@ mod tests {
     }
 
     #[test]
+    fn example_file_is_valid() {
+        let text = include_str!("../examples/jmb.toml").replace("app_secret_file", "app_secret");
+        let text = text.replace("\"/etc/jmb/jitsi-app-secret\"", "\"0123456789abcdef0123456789abcdef\"");
+        let c = Config::from_toml(&text).unwrap();
+        assert_eq!(c.server.public_url, "https://meet.example.org");
+    }
+
+    /// Every key has a line in docs/configuration.md.
+    #[test]
+    fn every_key_is_documented() {
+        let doc = include_str!("../docs/configuration.md");
+        let value = serde_json::to_value(Config::default()).unwrap();
+        for (section, keys) in value.as_object().unwrap() {
+            for key in keys.as_object().unwrap().keys() {
+                assert!(doc.contains(&format!("`{section}.{key}`")), "docs/configuration.md lacks `{section}.{key}`");
+            }
+        }
+    }
+
+    #[test]
     fn secret_is_redacted() {
         let c = Config::from_toml(&with_secret("")).unwrap();
         assert!(!format!("{c:?}").contains("0123456789abcdef"));

@@ -26,6 +26,8 @@ pub mod db;
 pub mod ics;
 /// Who is calling: sign-in modes and the editor policy.
 pub mod identity;
+/// Background jobs.
+pub mod jobs;
 /// Jitsi tokens and room URLs.
 pub mod jitsi;
 /// Random identifiers and signing keys.
@@ -55,7 +57,11 @@ pub async fn run(
     listener: Listener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let app = app::router(state);
+    let app = app::router(state.clone());
+    let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
+    let jobs = tokio::spawn(jobs::run_until_stopped(state, async {
+        let _ = jobs_stopped.await;
+    }));
     match listener {
         Listener::Tcp(l) => {
             axum::serve(l, app.into_make_service_with_connect_info::<Peer>()).with_graceful_shutdown(shutdown).await?;
@@ -65,6 +71,8 @@ pub async fn run(
             axum::serve(l, app.into_make_service_with_connect_info::<Peer>()).with_graceful_shutdown(shutdown).await?;
         }
     }
+    let _ = stop_jobs.send(());
+    let _ = jobs.await;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 
 mod api;
 mod calendar;
+mod cli;
 mod common;
 mod concurrency;
 mod hostile;
