@@ -13,6 +13,7 @@ use axum::{Form, middleware};
 use serde::Deserialize;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::calendar::store::CalendarStore;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{AuthMode, Config};
 use crate::db::Db;
@@ -45,7 +46,9 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
     };
     let editors = Arc::new(StaticEditors::from_config(&config.auth.editors));
     let jitsi = Arc::new(Jitsi::from_config(&config)?);
-    Ok(AppState { config: Arc::new(config), db, identity, editors, jitsi, clock, keys })
+    let config = Arc::new(config);
+    let calendars = Arc::new(CalendarStore::new(db.clone(), config.clone(), clock.clone()));
+    Ok(AppState { config, db, identity, editors, jitsi, clock, keys, calendars })
 }
 
 /// The default state: system clock.
@@ -59,6 +62,7 @@ pub const BODY_LIMIT: usize = 256 * 1024;
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(crate::booking::router())
+        .merge(crate::calendar::router())
         .route("/healthz", get(healthz))
         .route("/lang", post(set_language))
         .route("/assets/{name}", get(assets::serve));
@@ -66,15 +70,18 @@ pub fn router(state: AppState) -> Router {
         app = app.route("/login", get(demo::login_page).post(demo::login_submit)).route("/logout", post(demo::logout));
     }
     let timeout = Duration::from_secs(state.config.server.request_timeout_seconds);
+    let dav = crate::calendar::dav_router(&state);
     app.merge(crate::api::router())
         .fallback(fallback)
+        .with_state(state.clone())
+        // CalDAV has its own state and answers every method on its paths (and PROPFIND on `/`).
+        .merge(dav)
         .layer(middleware::from_fn_with_state(state.clone(), error::render_error_pages))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::ensure_cookie))
         .layer(middleware::from_fn(security::headers))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(crate::telemetry::trace_layer())
-        .with_state(state)
 }
 
 async fn fallback() -> PageError {
@@ -107,4 +114,3 @@ async fn set_language(State(state): State<AppState>, Form(form): Form<LangForm>)
     }
     Ok(resp)
 }
-

@@ -66,9 +66,17 @@ pub fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            match crate::db::Db::open(&config.database.path, std::time::Duration::from_millis(config.database.busy_timeout_ms), 1) {
+            match crate::db::Db::open(
+                &config.database.path,
+                std::time::Duration::from_millis(config.database.busy_timeout_ms),
+                1,
+            ) {
                 Ok(_) => {
-                    println!("{}: schema at version {}", config.database.path.display(), crate::db::migrate::latest_version());
+                    println!(
+                        "{}: schema at version {}",
+                        config.database.path.display(),
+                        crate::db::migrate::latest_version()
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -127,7 +135,9 @@ async fn serve(config: Config, embedded: bool) -> anyhow::Result<()> {
     };
     tracing::info!(listen = ?listen, "jmb listening");
     if embedded {
-        println!("jmb demo is running: open {public}/ in your browser (demo sign-in, data under ./data). Ctrl-C stops it.");
+        println!(
+            "jmb demo is running: open {public}/ in your browser (demo sign-in, data under ./data). Ctrl-C stops it."
+        );
     }
     crate::run(state, listener, crate::shutdown_signal()).await
 }

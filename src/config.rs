@@ -44,6 +44,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub booking: BookingConfig,
     pub mail: MailConfig,
+    pub calendar: CalendarConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -192,10 +193,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             mode: AuthMode::TrustedHeader,
-            trusted_proxies: vec![
-                "127.0.0.1/32".parse().expect("valid CIDR"),
-                "::1/128".parse().expect("valid CIDR"),
-            ],
+            trusted_proxies: vec!["127.0.0.1/32".parse().expect("valid CIDR"), "::1/128".parse().expect("valid CIDR")],
             user_header: "X-Remote-User".into(),
             mail_header: "X-Remote-Mail".into(),
             name_header: "X-Remote-Name".into(),
@@ -248,6 +246,47 @@ impl Default for BookingConfig {
 pub struct MailConfig {
     /// Domains (exact match after `@`) whose addresses belong to the organisation.
     pub internal_domains: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalendarConfig {
+    /// Calendar name shown by clients (feed NAME / X-WR-CALNAME, CalDAV displayname).
+    /// Empty: "Visio <site_name>".
+    pub name: String,
+    /// Calendar description. Empty: same as the name.
+    pub description: String,
+    /// CalDAV calendar colour (Apple and Thunderbird show it).
+    pub color: String,
+    /// Finished meetings stay in the feed and CalDAV for this many days.
+    pub past_days: u32,
+    /// Show meetings the user declined (marked as declined) or leave them out.
+    pub show_declined: bool,
+    /// Refresh hint for subscribed clients (REFRESH-INTERVAL, X-PUBLISHED-TTL), in minutes.
+    pub refresh_minutes: u32,
+    /// VALARM offsets in minutes before the start; only those still in the future are written.
+    pub alarm_minutes: Vec<u32>,
+    /// Entries of the CalDAV change log older than this are pruned; sync tokens older than the
+    /// oldest kept entry answer 403 valid-sync-token and clients resynchronise.
+    pub change_log_days: u32,
+    /// Users whose rendered calendars are kept in memory.
+    pub cache_users: usize,
+}
+
+impl Default for CalendarConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            description: String::new(),
+            color: "#1D4F91FF".into(),
+            past_days: 30,
+            show_declined: true,
+            refresh_minutes: 60,
+            alarm_minutes: vec![10080, 1440, 60, 10],
+            change_log_days: 90,
+            cache_users: 256,
+        }
+    }
 }
 
 /// A configuration that failed to load or to validate, with the key at fault.
@@ -325,7 +364,10 @@ impl Config {
             return Err(invalid("jitsi.app_id", "must not be empty (Prosody's app_id)"));
         }
         if !self.jitsi.app_secret.is_empty() && self.jitsi.app_secret_file.is_some() {
-            return Err(invalid("jitsi.app_secret_file", "set either jitsi.app_secret or jitsi.app_secret_file, not both"));
+            return Err(invalid(
+                "jitsi.app_secret_file",
+                "set either jitsi.app_secret or jitsi.app_secret_file, not both",
+            ));
         }
         if self.jitsi.app_secret.is_empty() && self.jitsi.app_secret_file.is_none() {
             return Err(invalid("jitsi.app_secret", "is required (or jitsi.app_secret_file)"));
@@ -350,13 +392,19 @@ impl Config {
             return Err(invalid("booking.duration_step_minutes", "must be at least 1"));
         }
         if b.min_duration_minutes == 0 || b.min_duration_minutes > b.max_duration_minutes {
-            return Err(invalid("booking.min_duration_minutes", "must be at least 1 and not above booking.max_duration_minutes"));
+            return Err(invalid(
+                "booking.min_duration_minutes",
+                "must be at least 1 and not above booking.max_duration_minutes",
+            ));
         }
         if b.default_duration_minutes < b.min_duration_minutes
             || b.default_duration_minutes > b.max_duration_minutes
-            || b.default_duration_minutes % b.duration_step_minutes != 0
+            || !b.default_duration_minutes.is_multiple_of(b.duration_step_minutes)
         {
-            return Err(invalid("booking.default_duration_minutes", "must lie within min..max and on the duration step"));
+            return Err(invalid(
+                "booking.default_duration_minutes",
+                "must lie within min..max and on the duration step",
+            ));
         }
         if b.start_step_minutes == 0 || 60 % b.start_step_minutes != 0 {
             return Err(invalid("booking.start_step_minutes", "must divide 60 (1, 5, 10, 15, 30 or 60)"));
@@ -366,6 +414,15 @@ impl Config {
         }
         if b.max_subject_chars == 0 {
             return Err(invalid("booking.max_subject_chars", "must be at least 1"));
+        }
+        if self.calendar.refresh_minutes == 0 {
+            return Err(invalid("calendar.refresh_minutes", "must be at least 1"));
+        }
+        if self.calendar.change_log_days == 0 {
+            return Err(invalid("calendar.change_log_days", "must be at least 1"));
+        }
+        if self.calendar.alarm_minutes.iter().any(|m| *m > 60 * 24 * 60) {
+            return Err(invalid("calendar.alarm_minutes", "offsets above 60 days are not useful"));
         }
         for d in &self.mail.internal_domains {
             if d.is_empty() || d.contains('@') || d.contains(char::is_whitespace) || d.to_lowercase() != *d {
@@ -387,18 +444,27 @@ impl Config {
                     ListenAddr::Unix(_) => false,
                 };
                 if !loopback {
-                    return Err(invalid("server.listen", "demo sign-in only listens on a loopback address (127.0.0.1 or ::1)"));
+                    return Err(invalid(
+                        "server.listen",
+                        "demo sign-in only listens on a loopback address (127.0.0.1 or ::1)",
+                    ));
                 }
             }
             AuthMode::TrustedHeader => {
                 if self.auth.trusted_proxies.is_empty() && matches!(listen, ListenAddr::Tcp(_)) {
-                    return Err(invalid("auth.trusted_proxies", "list at least one proxy address, or listen on a unix socket"));
+                    return Err(invalid(
+                        "auth.trusted_proxies",
+                        "list at least one proxy address, or listen on a unix socket",
+                    ));
                 }
             }
         }
         for u in &self.auth.demo_users {
             if u.uid.is_empty() || u.uid != u.uid.to_lowercase() || !u.mail.contains('@') {
-                return Err(invalid("auth.demo_users", format!("demo user {:?} needs a lower-case uid and a mail address", u.uid)));
+                return Err(invalid(
+                    "auth.demo_users",
+                    format!("demo user {:?} needs a lower-case uid and a mail address", u.uid),
+                ));
             }
         }
         Ok(())
@@ -412,9 +478,9 @@ impl Config {
             }
             return Ok(ListenAddr::Unix(PathBuf::from(path)));
         }
-        raw.parse::<SocketAddr>()
-            .map(ListenAddr::Tcp)
-            .map_err(|_| invalid("server.listen", format!("{raw:?} is neither host:port (such as 127.0.0.1:8080) nor unix:/path")))
+        raw.parse::<SocketAddr>().map(ListenAddr::Tcp).map_err(|_| {
+            invalid("server.listen", format!("{raw:?} is neither host:port (such as 127.0.0.1:8080) nor unix:/path"))
+        })
     }
 
     /// The public URL without a trailing slash.
@@ -425,7 +491,12 @@ impl Config {
     /// The public host name without port, used in iCalendar UIDs.
     pub fn public_host(&self) -> String {
         url_parts(&self.server.public_url)
-            .map(|(_, host)| host.rsplit_once(':').filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit())).map(|(h, _)| h.to_string()).unwrap_or(host))
+            .map(|(_, host)| {
+                host.rsplit_once(':')
+                    .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
+                    .map(|(h, _)| h.to_string())
+                    .unwrap_or(host)
+            })
             .unwrap_or_else(|| "localhost".into())
     }
 
@@ -452,6 +523,15 @@ impl Config {
         match &self.jitsi.app_secret_file {
             Some(path) => read_secret_file("jitsi.app_secret_file", path),
             None => Ok(self.jitsi.app_secret.clone()),
+        }
+    }
+
+    /// The calendar name clients show.
+    pub fn calendar_name(&self) -> String {
+        if self.calendar.name.is_empty() {
+            format!("Visio {}", self.server.site_name)
+        } else {
+            self.calendar.name.clone()
         }
     }
 
@@ -526,7 +606,8 @@ mod tests {
         assert!(err.contains("server.listen"), "{err}");
         let err = Config::from_toml(&with_secret("[booking]\nmax_guests = \"many\"\n")).unwrap_err().to_string();
         assert!(err.contains("booking.max_guests"), "{err}");
-        let err = Config::from_toml(&with_secret("[auth]\ntrusted_proxies = [\"10.0.0.0/33\"]\n")).unwrap_err().to_string();
+        let err =
+            Config::from_toml(&with_secret("[auth]\ntrusted_proxies = [\"10.0.0.0/33\"]\n")).unwrap_err().to_string();
         assert!(err.contains("auth.trusted_proxies"), "{err}");
     }
 
@@ -544,6 +625,26 @@ mod tests {
         assert_eq!(c.auth.editors, EditorPolicy::Keyword(EditorKeyword::Everyone));
         let c = Config::from_toml(&with_secret("[auth]\neditors = [\"a\", \"b\"]\n")).unwrap();
         assert_eq!(c.auth.editors, EditorPolicy::Uids(vec!["a".into(), "b".into()]));
+    }
+
+    #[test]
+    fn example_file_is_valid() {
+        let text = include_str!("../examples/jmb.toml").replace("app_secret_file", "app_secret");
+        let text = text.replace("\"/etc/jmb/jitsi-app-secret\"", "\"0123456789abcdef0123456789abcdef\"");
+        let c = Config::from_toml(&text).unwrap();
+        assert_eq!(c.server.public_url, "https://meet.example.org");
+    }
+
+    /// Every key has a line in docs/configuration.md.
+    #[test]
+    fn every_key_is_documented() {
+        let doc = include_str!("../docs/configuration.md");
+        let value = serde_json::to_value(Config::default()).unwrap();
+        for (section, keys) in value.as_object().unwrap() {
+            for key in keys.as_object().unwrap().keys() {
+                assert!(doc.contains(&format!("`{section}.{key}`")), "docs/configuration.md lacks `{section}.{key}`");
+            }
+        }
     }
 
     #[test]

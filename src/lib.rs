@@ -10,6 +10,10 @@ pub mod api;
 pub mod app;
 /// Meetings, invitations, answers, personal links and the legacy URLs.
 pub mod booking;
+/// Read-only CalDAV server over a calendar backend.
+pub mod caldav;
+/// Per-user iCal feed, CalDAV backend and change log.
+pub mod calendar;
 /// Command-line interface (`serve`, `check-config`, `migrate`).
 pub mod cli;
 /// Time source.
@@ -18,8 +22,12 @@ pub mod clock;
 pub mod config;
 /// The SQLite store gateway and migrations.
 pub mod db;
+/// The only iCalendar writer (feed, CalDAV, later mails).
+pub mod ics;
 /// Who is calling: sign-in modes and the editor policy.
 pub mod identity;
+/// Background jobs.
+pub mod jobs;
 /// Jitsi tokens and room URLs.
 pub mod jitsi;
 /// Random identifiers and signing keys.
@@ -44,8 +52,16 @@ pub enum Listener {
 }
 
 /// Serves `state` on `listener` until `shutdown` completes; requests in flight are finished first.
-pub async fn run(state: AppState, listener: Listener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    let app = app::router(state);
+pub async fn run(
+    state: AppState,
+    listener: Listener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = app::router(state.clone());
+    let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
+    let jobs = tokio::spawn(jobs::run_until_stopped(state, async {
+        let _ = jobs_stopped.await;
+    }));
     match listener {
         Listener::Tcp(l) => {
             axum::serve(l, app.into_make_service_with_connect_info::<Peer>()).with_graceful_shutdown(shutdown).await?;
@@ -55,6 +71,8 @@ pub async fn run(state: AppState, listener: Listener, shutdown: impl Future<Outp
             axum::serve(l, app.into_make_service_with_connect_info::<Peer>()).with_graceful_shutdown(shutdown).await?;
         }
     }
+    let _ = stop_jobs.send(());
+    let _ = jobs.await;
     Ok(())
 }
 

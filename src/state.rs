@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::calendar::store::CalendarStore;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
@@ -20,6 +21,7 @@ pub struct AppState {
     pub jitsi: Arc<Jitsi>,
     pub clock: Arc<dyn Clock>,
     pub keys: Keys,
+    pub calendars: Arc<CalendarStore>,
 }
 
 impl AppState {

@@ -10,7 +10,8 @@ use tracing::Level;
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,hyper_util=warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,hyper_util=warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(true).try_init();
 }
 

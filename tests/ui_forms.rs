@@ -34,10 +34,7 @@ struct Resp {
 
 impl Resp {
     fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default()
     }
     /// The body with askama's HTML escapes undone, for comparing with plain text.
     fn text(&self) -> String {
@@ -66,11 +63,7 @@ impl App {
         config.server.public_url = "http://127.0.0.1:8080".into();
         let clock = Arc::new(FixedClock::new(now0()));
         let state = jmb::app::build_state(config, clock.clone()).unwrap();
-        App {
-            state,
-            clock,
-            _dir: dir,
-        }
+        App { state, clock, _dir: dir }
     }
 
     fn csrf(&self) -> String {
@@ -81,43 +74,26 @@ impl App {
         let mut c = format!("jmb_csrf={SEED}; jmb_lang=fr");
         if let Some(uid) = uid {
             let expires = Utc::now().timestamp() + 3600;
-            c.push_str(&format!(
-                "; jmb_session={}",
-                DemoProvider::session_value(&self.state.keys, uid, expires)
-            ));
+            c.push_str(&format!("; jmb_session={}", DemoProvider::session_value(&self.state.keys, uid, expires)));
         }
         c
     }
 
     async fn send(&self, req: Request<Body>) -> Resp {
-        let resp = jmb::app::router(self.state.clone())
-            .oneshot(req)
-            .await
-            .unwrap();
+        let resp = jmb::app::router(self.state.clone()).oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), 4 << 20)
-            .await
-            .unwrap();
-        Resp {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        let bytes = axum::body::to_bytes(resp.into_body(), 4 << 20).await.unwrap();
+        Resp { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
     }
 
     async fn get(&self, uid: Option<&str>, path: &str) -> Resp {
-        let req = Request::get(path)
-            .header(header::COOKIE, self.cookies(uid))
-            .body(Body::empty())
-            .unwrap();
+        let req = Request::get(path).header(header::COOKIE, self.cookies(uid)).body(Body::empty()).unwrap();
         self.send(req).await
     }
 
     async fn post(&self, uid: Option<&str>, path: &str, fields: &[(&str, &str)]) -> Resp {
-        let body: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields)
-            .finish();
+        let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
         let req = Request::post(path)
             .header(header::COOKIE, self.cookies(uid))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -127,19 +103,8 @@ impl App {
     }
 
     fn identity(&self, uid: &str) -> Identity {
-        let u = self
-            .state
-            .config
-            .auth
-            .demo_users
-            .iter()
-            .find(|u| u.uid == uid)
-            .unwrap();
-        Identity {
-            uid: u.uid.clone(),
-            mail: u.mail.clone(),
-            name: u.name.clone(),
-        }
+        let u = self.state.config.auth.demo_users.iter().find(|u| u.uid == uid).unwrap();
+        Identity { uid: u.uid.clone(), mail: u.mail.clone(), name: u.name.clone() }
     }
 
     /// Books a meeting for jdupont through the service: marie.martin moderator, paul.visiteur guest.
@@ -161,11 +126,7 @@ impl App {
             owner_mail: &owner.mail,
         };
         let valid = rules::validate(&raw, &ctx).unwrap();
-        service::create(&self.state.db, &owner, valid, self.clock_now(), "h")
-            .await
-            .unwrap()
-            .meeting
-            .id
+        service::create(&self.state.db, &owner, valid, self.clock_now(), "h").await.unwrap().meeting.id
     }
 
     fn clock_now(&self) -> DateTime<Utc> {
@@ -178,13 +139,8 @@ impl App {
         self.state
             .db
             .read(move |c| -> Result<u32, service::BookingError> {
-                Ok(repo::list_for_user(
-                    c,
-                    "jdupont",
-                    "jean.dupont@example.org",
-                    repo::Scope::Upcoming { now },
-                )?
-                .len() as u32)
+                Ok(repo::list_for_user(c, "jdupont", "jean.dupont@example.org", repo::Scope::Upcoming { now })?.len()
+                    as u32)
             })
             .await
             .unwrap()
@@ -198,30 +154,13 @@ fn valid_form(csrf: &str) -> Vec<(&'static str, String)> {
         ("date", "2026-12-05".into()),
         ("time", "10:00".into()),
         ("duration", "90".into()),
-        (
-            "moderators",
-            "Marie Martin <marie.martin@example.org>".into(),
-        ),
-        (
-            "guests",
-            "paul.visiteur@example.org\nbob@partner.net".into(),
-        ),
+        ("moderators", "Marie Martin <marie.martin@example.org>".into()),
+        ("guests", "paul.visiteur@example.org\nbob@partner.net".into()),
     ]
 }
 
 fn with(form: &[(&'static str, String)], key: &str, value: &str) -> Vec<(&'static str, String)> {
-    form.iter()
-        .map(|(k, v)| {
-            (
-                *k,
-                if *k == key {
-                    value.to_string()
-                } else {
-                    v.clone()
-                },
-            )
-        })
-        .collect()
+    form.iter().map(|(k, v)| (*k, if *k == key { value.to_string() } else { v.clone() })).collect()
 }
 
 fn pairs<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
@@ -230,9 +169,7 @@ fn pairs<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)>
 
 /// The row of the list for meeting `id`: its `<tr>` up to `</tr>`.
 fn row<'a>(body: &'a str, id: &str) -> &'a str {
-    let start = body
-        .find(&format!("data-meeting=\"{id}\""))
-        .unwrap_or_else(|| panic!("meeting {id} not listed"));
+    let start = body.find(&format!("data-meeting=\"{id}\"")).unwrap_or_else(|| panic!("meeting {id} not listed"));
     let tr = body[..start].rfind("<tr").unwrap();
     let end = body[start..].find("</tr>").unwrap() + start;
     &body[tr..end]
@@ -244,103 +181,28 @@ async fn every_validation_error_shows_next_to_its_field_with_the_input_kept() {
     let base = valid_form(&app.csrf());
     // (field changed, value, field whose error shows, message)
     let cases: &[(&str, &str, &str, &str)] = &[
-        (
-            "subject",
-            "   ",
-            "subject",
-            "Indiquez l'objet de la réunion.",
-        ),
-        (
-            "subject",
-            &"x".repeat(201),
-            "subject",
-            "L'objet est trop long (au plus 200 caractères).",
-        ),
-        (
-            "date",
-            "",
-            "date",
-            "Indiquez la date et l'heure de la réunion.",
-        ),
-        (
-            "date",
-            "31/02/2027",
-            "date",
-            "La date ou l'heure de la réunion est incorrecte.",
-        ),
-        (
-            "date",
-            "2026-11-30",
-            "date",
-            "La date de la réunion est antérieure à la date actuelle.",
-        ),
-        (
-            "time",
-            "10:07",
-            "date",
-            "L'heure de début doit tomber sur un multiple de 15 minutes.",
-        ),
-        (
-            "duration",
-            "",
-            "duration",
-            "Vous n'avez pas indiqué la durée de la réunion.",
-        ),
-        (
-            "duration",
-            "abc",
-            "duration",
-            "La durée de la réunion est incorrecte.",
-        ),
-        (
-            "duration",
-            "0",
-            "duration",
-            "La durée d'une réunion ne peut pas être nulle.",
-        ),
-        (
-            "duration",
-            "-30",
-            "duration",
-            "La durée d'une réunion ne peut pas être négative.",
-        ),
-        (
-            "duration",
-            "15",
-            "duration",
-            "La durée d'une réunion doit être d'au moins 30 minutes.",
-        ),
-        (
-            "duration",
-            "510",
-            "duration",
-            "La durée d'une réunion ne peut pas dépasser 480 minutes.",
-        ),
-        (
-            "duration",
-            "45",
-            "duration",
-            "La durée doit être un multiple de 30 minutes.",
-        ),
+        ("subject", "   ", "subject", "Indiquez l'objet de la réunion."),
+        ("subject", &"x".repeat(201), "subject", "L'objet est trop long (au plus 200 caractères)."),
+        ("date", "", "date", "Indiquez la date et l'heure de la réunion."),
+        ("date", "31/02/2027", "date", "La date ou l'heure de la réunion est incorrecte."),
+        ("date", "2026-11-30", "date", "La date de la réunion est antérieure à la date actuelle."),
+        ("time", "10:07", "date", "L'heure de début doit tomber sur un multiple de 15 minutes."),
+        ("duration", "", "duration", "Vous n'avez pas indiqué la durée de la réunion."),
+        ("duration", "abc", "duration", "La durée de la réunion est incorrecte."),
+        ("duration", "0", "duration", "La durée d'une réunion ne peut pas être nulle."),
+        ("duration", "-30", "duration", "La durée d'une réunion ne peut pas être négative."),
+        ("duration", "15", "duration", "La durée d'une réunion doit être d'au moins 30 minutes."),
+        ("duration", "510", "duration", "La durée d'une réunion ne peut pas dépasser 480 minutes."),
+        ("duration", "45", "duration", "La durée doit être un multiple de 30 minutes."),
         (
             "moderators",
             "a@x.org, b@x.org\nc@x.org",
             "moderators",
             "Vous avez indiqué 3 modérateurs (le maximum est 2).",
         ),
-        (
-            "moderators",
-            "pas-une-adresse",
-            "moderators",
-            "L'adresse « pas-une-adresse » est incorrecte.",
-        ),
+        ("moderators", "pas-une-adresse", "moderators", "L'adresse « pas-une-adresse » est incorrecte."),
         ("guests", "", "guests", "Vous n'avez indiqué aucun invité."),
-        (
-            "guests",
-            "bob@@x.org",
-            "guests",
-            "L'adresse « bob@@x.org » est incorrecte.",
-        ),
+        ("guests", "bob@@x.org", "guests", "L'adresse « bob@@x.org » est incorrecte."),
         (
             "guests",
             "marie.martin@example.org",
@@ -350,15 +212,11 @@ async fn every_validation_error_shows_next_to_its_field_with_the_input_kept() {
     ];
     for (key, value, shown, message) in cases {
         let form = with(&base, key, value);
-        let r = app
-            .post(Some("jdupont"), "/meetings/new", &pairs(&form))
-            .await;
+        let r = app.post(Some("jdupont"), "/meetings/new", &pairs(&form)).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{key}={value:?}");
         let text = r.text();
         let err_id = format!("id=\"f-{shown}-err\"");
-        let at = text
-            .find(&err_id)
-            .unwrap_or_else(|| panic!("no error block for {shown} ({key}={value:?})"));
+        let at = text.find(&err_id).unwrap_or_else(|| panic!("no error block for {shown} ({key}={value:?})"));
         let block = &text[at..at + text[at..].find("</p>").unwrap()];
         assert!(block.contains(message), "{key}={value:?}: {block}");
         // The field is marked invalid and points at its message.
@@ -380,35 +238,21 @@ async fn every_validation_error_shows_next_to_its_field_with_the_input_kept() {
             } else {
                 format!("value=\"{v}\"")
             };
-            assert!(
-                text.contains(&shown_value),
-                "{key}={value:?}: {k} not kept as {shown_value:?}"
-            );
+            assert!(text.contains(&shown_value), "{key}={value:?}: {k} not kept as {shown_value:?}");
         }
     }
     // Unescaped markup from the subject never reaches the page.
-    let r = app
-        .post(
-            Some("jdupont"),
-            "/meetings/new",
-            &pairs(&with(&base, "guests", "")),
-        )
-        .await;
+    let r = app.post(Some("jdupont"), "/meetings/new", &pairs(&with(&base, "guests", ""))).await;
     assert!(!r.body.contains("<b>") && r.body.contains("&#60;b&#62;"));
     assert_eq!(app.meeting_count().await, 0, "nothing was booked");
 
     // Several errors at once, each by its field.
     let form = with(&with(&base, "duration", "0"), "guests", "");
-    let text = app
-        .post(Some("jdupont"), "/meetings/new", &pairs(&form))
-        .await
-        .text();
+    let text = app.post(Some("jdupont"), "/meetings/new", &pairs(&form)).await.text();
     assert!(text.contains("id=\"f-duration-err\"") && text.contains("id=\"f-guests-err\""));
 
     // And the valid form books, then goes back to the list.
-    let r = app
-        .post(Some("jdupont"), "/meetings/new", &pairs(&base))
-        .await;
+    let r = app.post(Some("jdupont"), "/meetings/new", &pairs(&base)).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.location(), "/?done=created");
     assert_eq!(app.meeting_count().await, 1);
@@ -420,102 +264,49 @@ async fn every_validation_error_shows_next_to_its_field_with_the_input_kept() {
 async fn english_messages_follow_the_language() {
     let app = App::new();
     let form = with(&valid_form(&app.csrf()), "guests", "");
-    let body: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs(&form))
-        .finish();
+    let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs(&form)).finish();
     let req = Request::post("/meetings/new")
-        .header(
-            header::COOKIE,
-            app.cookies(Some("jdupont"))
-                .replace("jmb_lang=fr", "jmb_lang=en"),
-        )
+        .header(header::COOKIE, app.cookies(Some("jdupont")).replace("jmb_lang=fr", "jmb_lang=en"))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(body))
         .unwrap();
     let r = app.send(req).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(
-        r.body.contains("lang=\"en\"") && r.text().contains("You listed no guest."),
-        "{}",
-        r.body
-    );
+    assert!(r.body.contains("lang=\"en\"") && r.text().contains("You listed no guest."), "{}", r.body);
 }
 
 #[tokio::test]
 async fn forms_without_a_valid_csrf_token_change_nothing() {
     let app = App::new();
     let good = valid_form(&app.csrf());
-    for bad in [
-        "",
-        "forged",
-        &app.state.keys.sign("csrf", "another-seed-0123456789"),
-    ] {
-        let r = app
-            .post(
-                Some("jdupont"),
-                "/meetings/new",
-                &pairs(&with(&good, "csrf", bad)),
-            )
-            .await;
+    for bad in ["", "forged", &app.state.keys.sign("csrf", "another-seed-0123456789")] {
+        let r = app.post(Some("jdupont"), "/meetings/new", &pairs(&with(&good, "csrf", bad))).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "csrf={bad:?}");
         assert!(r.text().contains("Le formulaire a expiré"), "{}", r.body);
     }
-    let without: Vec<(&str, &str)> = pairs(&good)
-        .into_iter()
-        .filter(|(k, _)| *k != "csrf")
-        .collect();
-    assert_eq!(
-        app.post(Some("jdupont"), "/meetings/new", &without)
-            .await
-            .status,
-        StatusCode::FORBIDDEN
-    );
+    let without: Vec<(&str, &str)> = pairs(&good).into_iter().filter(|(k, _)| *k != "csrf").collect();
+    assert_eq!(app.post(Some("jdupont"), "/meetings/new", &without).await.status, StatusCode::FORBIDDEN);
     assert_eq!(app.meeting_count().await, 0);
 
     let id = app.book("2026-12-05T09:00:00Z", &[]).await;
     let edit = with(&with(&good, "csrf", "forged"), "subject", "Changed");
     assert_eq!(
-        app.post(
-            Some("jdupont"),
-            &format!("/meetings/{id}/edit"),
-            &pairs(&edit)
-        )
-        .await
-        .status,
+        app.post(Some("jdupont"), &format!("/meetings/{id}/edit"), &pairs(&edit)).await.status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        app.post(
-            Some("jdupont"),
-            &format!("/meetings/{id}/delete"),
-            &[("csrf", "forged")]
-        )
-        .await
-        .status,
+        app.post(Some("jdupont"), &format!("/meetings/{id}/delete"), &[("csrf", "forged")]).await.status,
         StatusCode::FORBIDDEN
     );
-    assert_eq!(
-        app.post(Some("jdupont"), &format!("/meetings/{id}/delete"), &[])
-            .await
-            .status,
-        StatusCode::FORBIDDEN
-    );
-    let r = app
-        .post(
-            Some("visitor"),
-            &format!("/meetings/{id}/answer"),
-            &[("csrf", "forged"), ("answer", "accept")],
-        )
-        .await;
+    assert_eq!(app.post(Some("jdupont"), &format!("/meetings/{id}/delete"), &[]).await.status, StatusCode::FORBIDDEN);
+    let r =
+        app.post(Some("visitor"), &format!("/meetings/{id}/answer"), &[("csrf", "forged"), ("answer", "accept")]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let d = service::get(&app.state.db, &id).await.unwrap();
     assert_eq!(d.meeting.subject, "Point d'équipe");
-    assert!(
-        d.attendees
-            .iter()
-            .all(|a| a.role == jmb::booking::model::Role::Owner
-                || a.partstat == jmb::booking::model::PartStat::NeedsAction)
-    );
+    assert!(d.attendees.iter().all(
+        |a| a.role == jmb::booking::model::Role::Owner || a.partstat == jmb::booking::model::PartStat::NeedsAction
+    ));
 }
 
 #[tokio::test]
@@ -528,22 +319,12 @@ async fn bad_form_bodies_answer_400_and_anonymous_users_sign_in() {
         .unwrap();
     let r = app.send(req).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(
-        r.headers
-            .get(header::CONTENT_TYPE)
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    assert!(r.headers.get(header::CONTENT_TYPE).unwrap().to_str().unwrap().starts_with("text/html"));
     // Invalid UTF-8 and broken escapes do not panic.
     let req = Request::post("/meetings/new")
         .header(header::COOKIE, app.cookies(Some("jdupont")))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(format!(
-            "csrf={}&subject=%FF%FE%ZZ&duration=%",
-            app.csrf()
-        )))
+        .body(Body::from(format!("csrf={}&subject=%FF%FE%ZZ&duration=%", app.csrf())))
         .unwrap();
     assert_eq!(app.send(req).await.status, StatusCode::BAD_REQUEST);
     // Anonymous: to the demo sign-in, nothing shown.
@@ -551,25 +332,13 @@ async fn bad_form_bodies_answer_400_and_anonymous_users_sign_in() {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert!(r.location().starts_with("/login?next="));
     // Non-editors cannot book.
-    assert_eq!(
-        app.get(Some("visitor"), "/meetings/new").await.status,
-        StatusCode::FORBIDDEN
-    );
-    let r = app
-        .post(
-            Some("visitor"),
-            "/meetings/new",
-            &pairs(&valid_form(&app.csrf())),
-        )
-        .await;
+    assert_eq!(app.get(Some("visitor"), "/meetings/new").await.status, StatusCode::FORBIDDEN);
+    let r = app.post(Some("visitor"), "/meetings/new", &pairs(&valid_form(&app.csrf()))).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // The new form has the original's defaults: next quarter hour, 90 minutes, a subject.
     let r = app.get(Some("jdupont"), "/meetings/new").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(
-        r.body.contains("value=\"2026-12-01\"") && r.body.contains("value=\"09:15\""),
-        "08:00Z is 09:00 in Paris"
-    );
+    assert!(r.body.contains("value=\"2026-12-01\"") && r.body.contains("value=\"09:15\""), "08:00Z is 09:00 in Paris");
     assert!(r.body.contains("<option value=\"90\" selected>"));
     assert!(r.body.contains("value=\"Réunion sans objet\""));
 }
@@ -591,19 +360,10 @@ async fn list_states_and_colours_follow_the_clock() {
             let r = app.get(Some(who), "/").await;
             assert_eq!(r.status, StatusCode::OK);
             let row = row(&r.body, &id).to_string();
-            assert!(
-                row.contains(&format!("class=\"state-{state}\"")),
-                "{who} at {at}: {row}"
-            );
-            assert!(
-                row.contains(&format!("<span class=\"badge {state}\">{label}</span>")),
-                "{who} at {at}: {row}"
-            );
+            assert!(row.contains(&format!("class=\"state-{state}\"")), "{who} at {at}: {row}");
+            assert!(row.contains(&format!("<span class=\"badge {state}\">{label}</span>")), "{who} at {at}: {row}");
             if let Some(action) = action {
-                assert!(
-                    row.contains(action),
-                    "{who} at {at}: {action} missing in {row}"
-                );
+                assert!(row.contains(action), "{who} at {at}: {action} missing in {row}");
             } else {
                 assert!(
                     !row.contains("href=\"/m/") && !row.contains("href=\"/j/"),
@@ -614,104 +374,24 @@ async fn list_states_and_colours_follow_the_clock() {
         }
     };
     // Owner (jdupont) and moderator (mmartin): joinable from 15 minutes before.
-    expect(
-        "jdupont",
-        start - Duration::minutes(16),
-        "planned",
-        "Planifiée",
-        None,
-    )
-    .await;
-    expect(
-        "jdupont",
-        start - Duration::minutes(15),
-        "joinable",
-        "Ouverte",
-        Some(">Démarrer</a>"),
-    )
-    .await;
-    expect(
-        "mmartin",
-        start - Duration::minutes(16),
-        "planned",
-        "Planifiée",
-        None,
-    )
-    .await;
-    expect(
-        "mmartin",
-        start - Duration::minutes(15),
-        "joinable",
-        "Ouverte",
-        Some(">Rejoindre</a>"),
-    )
-    .await;
+    expect("jdupont", start - Duration::minutes(16), "planned", "Planifiée", None).await;
+    expect("jdupont", start - Duration::minutes(15), "joinable", "Ouverte", Some(">Démarrer</a>")).await;
+    expect("mmartin", start - Duration::minutes(16), "planned", "Planifiée", None).await;
+    expect("mmartin", start - Duration::minutes(15), "joinable", "Ouverte", Some(">Rejoindre</a>")).await;
     // Guest (visitor): from 5 minutes before.
-    expect(
-        "visitor",
-        start - Duration::minutes(15),
-        "planned",
-        "Planifiée",
-        None,
-    )
-    .await;
-    expect(
-        "visitor",
-        start - Duration::minutes(6),
-        "planned",
-        "Planifiée",
-        None,
-    )
-    .await;
-    expect(
-        "visitor",
-        start - Duration::minutes(5),
-        "joinable",
-        "Ouverte",
-        Some(">Rejoindre</a>"),
-    )
-    .await;
+    expect("visitor", start - Duration::minutes(15), "planned", "Planifiée", None).await;
+    expect("visitor", start - Duration::minutes(6), "planned", "Planifiée", None).await;
+    expect("visitor", start - Duration::minutes(5), "joinable", "Ouverte", Some(">Rejoindre</a>")).await;
     // Ongoing from the start, for everyone; the owner can no longer edit.
-    let r = expect(
-        "jdupont",
-        start + Duration::minutes(1),
-        "ongoing",
-        "En cours",
-        Some(">Démarrer</a>"),
-    )
-    .await;
+    let r = expect("jdupont", start + Duration::minutes(1), "ongoing", "En cours", Some(">Démarrer</a>")).await;
     assert!(!row(&r.body, &id).contains("/edit\""));
-    expect(
-        "visitor",
-        start + Duration::minutes(1),
-        "ongoing",
-        "En cours",
-        Some(">Rejoindre</a>"),
-    )
-    .await;
+    expect("visitor", start + Duration::minutes(1), "ongoing", "En cours", Some(">Rejoindre</a>")).await;
     // Finished: in the archives, no join link, no answer buttons, the attendee page still there.
-    let r = expect(
-        "jdupont",
-        start + Duration::minutes(61),
-        "finished",
-        "Terminée",
-        None,
-    )
-    .await;
-    let archives = &r.body[r
-        .body
-        .find("id=\"archives-table\"")
-        .expect("archives table")..];
+    let r = expect("jdupont", start + Duration::minutes(61), "finished", "Terminée", None).await;
+    let archives = &r.body[r.body.find("id=\"archives-table\"").expect("archives table")..];
     assert!(archives.contains(&format!("data-meeting=\"{id}\"")));
     assert!(row(&r.body, &id).contains(&format!("/meetings/{id}/attendees")));
-    let r = expect(
-        "visitor",
-        start + Duration::minutes(61),
-        "finished",
-        "Terminée",
-        None,
-    )
-    .await;
+    let r = expect("visitor", start + Duration::minutes(61), "finished", "Terminée", None).await;
     assert!(!row(&r.body, &id).contains("/answer\""));
     // Beyond the archive window it is gone.
     app.clock.set(start + Duration::days(366));
@@ -722,18 +402,9 @@ async fn list_states_and_colours_follow_the_clock() {
     let mut state = app.state.clone();
     state.config = Arc::new(config);
     app.clock.set(start - Duration::minutes(29));
-    let req = Request::get("/")
-        .header(header::COOKIE, app.cookies(Some("visitor")))
-        .body(Body::empty())
-        .unwrap();
+    let req = Request::get("/").header(header::COOKIE, app.cookies(Some("visitor"))).body(Body::empty()).unwrap();
     let resp = jmb::app::router(state).oneshot(req).await.unwrap();
-    let body = String::from_utf8(
-        axum::body::to_bytes(resp.into_body(), 1 << 20)
-            .await
-            .unwrap()
-            .to_vec(),
-    )
-    .unwrap();
+    let body = String::from_utf8(axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
     assert!(row(&body, &id).contains("class=\"state-joinable\""));
 }
 
@@ -746,16 +417,9 @@ async fn inline_answers_from_the_list() {
     assert!(row.contains(">Accepter</button>") && row.contains(">Décliner</button>"));
     assert!(row.contains("Sans réponse"));
     let r = app
-        .post(
-            Some("visitor"),
-            &format!("/meetings/{id}/answer"),
-            &[("csrf", &app.csrf()), ("answer", "accept")],
-        )
+        .post(Some("visitor"), &format!("/meetings/{id}/answer"), &[("csrf", &app.csrf()), ("answer", "accept")])
         .await;
-    assert_eq!(
-        (r.status, r.location()),
-        (StatusCode::SEE_OTHER, "/?done=accepted")
-    );
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/?done=accepted"));
     let r = app.get(Some("visitor"), "/?done=accepted").await;
     let row_after = self::row(&r.body, &id).to_string();
     assert!(
@@ -765,33 +429,17 @@ async fn inline_answers_from_the_list() {
     );
     // GET changes nothing; a stranger's answer is a 404; a nonsense answer a 400.
     assert_eq!(
-        app.get(Some("visitor"), &format!("/meetings/{id}/answer"))
-            .await
-            .status,
+        app.get(Some("visitor"), &format!("/meetings/{id}/answer")).await.status,
         StatusCode::METHOD_NOT_ALLOWED
     );
     let r = app
-        .post(
-            Some("jdupont"),
-            &format!("/meetings/{id}/answer"),
-            &[("csrf", &app.csrf()), ("answer", "accept")],
-        )
+        .post(Some("jdupont"), &format!("/meetings/{id}/answer"), &[("csrf", &app.csrf()), ("answer", "accept")])
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "the owner does not answer");
-    let r = app
-        .post(
-            Some("visitor"),
-            "/meetings/unknown/answer",
-            &[("csrf", &app.csrf()), ("answer", "accept")],
-        )
-        .await;
+    let r = app.post(Some("visitor"), "/meetings/unknown/answer", &[("csrf", &app.csrf()), ("answer", "accept")]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = app
-        .post(
-            Some("visitor"),
-            &format!("/meetings/{id}/answer"),
-            &[("csrf", &app.csrf()), ("answer", "maybe")],
-        )
+        .post(Some("visitor"), &format!("/meetings/{id}/answer"), &[("csrf", &app.csrf()), ("answer", "maybe")])
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
@@ -810,18 +458,9 @@ async fn edit_and_delete_only_by_the_owner_before_the_start() {
         ] {
             let r = app.get(Some(who), &path).await;
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{who} {path}");
-            assert!(
-                !r.text().contains("Point d'équipe"),
-                "{who} {path} leaks the subject"
-            );
+            assert!(!r.text().contains("Point d'équipe"), "{who} {path} leaks the subject");
         }
-        let r = app
-            .post(
-                Some(who),
-                &format!("/meetings/{id}/delete"),
-                &[("csrf", &app.csrf())],
-            )
-            .await;
+        let r = app.post(Some(who), &format!("/meetings/{id}/delete"), &[("csrf", &app.csrf())]).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
     }
     for path in [
@@ -831,23 +470,12 @@ async fn edit_and_delete_only_by_the_owner_before_the_start() {
         "/meetings/nope/attendees.csv",
         "/meetings/%00/edit",
     ] {
-        assert_eq!(
-            app.get(Some("jdupont"), path).await.status,
-            StatusCode::NOT_FOUND,
-            "{path}"
-        );
+        assert_eq!(app.get(Some("jdupont"), path).await.status, StatusCode::NOT_FOUND, "{path}");
     }
     // An id that is not even UTF-8 is a client error, never a crash.
-    assert!(
-        app.get(Some("jdupont"), "/meetings/%ff/edit")
-            .await
-            .status
-            .is_client_error()
-    );
+    assert!(app.get(Some("jdupont"), "/meetings/%ff/edit").await.status.is_client_error());
     // The edit form is prefilled, one address per line, and says who hears about a date change.
-    let r = app
-        .get(Some("jdupont"), &format!("/meetings/{id}/edit"))
-        .await;
+    let r = app.get(Some("jdupont"), &format!("/meetings/{id}/edit")).await;
     assert_eq!(r.status, StatusCode::OK);
     let text = r.text();
     assert!(
@@ -856,77 +484,32 @@ async fn edit_and_delete_only_by_the_owner_before_the_start() {
             && text.contains("value=\"10:00\"")
     );
     assert!(text.contains(">Marie Martin <marie.martin@example.org></textarea>"));
-    assert!(
-        text.contains("id=\"f-notified\"")
-            && text.contains("Paul Visiteur <paul.visiteur@example.org>")
-    );
+    assert!(text.contains("id=\"f-notified\"") && text.contains("Paul Visiteur <paul.visiteur@example.org>"));
     // Update.
     let mut form = valid_form(&app.csrf());
     form = with(&form, "subject", "Point d'équipe (déplacé)");
     form = with(&form, "guests", "paul.visiteur@example.org");
-    let r = app
-        .post(
-            Some("jdupont"),
-            &format!("/meetings/{id}/edit"),
-            &pairs(&form),
-        )
-        .await;
-    assert_eq!(
-        (r.status, r.location()),
-        (StatusCode::SEE_OTHER, "/?done=updated")
-    );
+    let r = app.post(Some("jdupont"), &format!("/meetings/{id}/edit"), &pairs(&form)).await;
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/?done=updated"));
     let d = service::get(&app.state.db, &id).await.unwrap();
     assert_eq!(d.meeting.subject, "Point d'équipe (déplacé)");
     assert_eq!(d.meeting.duration_min, 90);
     // Invalid edit: 400 with the form kept, nothing changed.
-    let r = app
-        .post(
-            Some("jdupont"),
-            &format!("/meetings/{id}/edit"),
-            &pairs(&with(&form, "duration", "7")),
-        )
-        .await;
+    let r = app.post(Some("jdupont"), &format!("/meetings/{id}/edit"), &pairs(&with(&form, "duration", "7"))).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.text().contains("value=\"Point d'équipe (déplacé)\""));
     // After the start: 409; after the end: 410.
     app.clock.set("2026-12-05T09:30:00Z".parse().unwrap());
+    assert_eq!(app.get(Some("jdupont"), &format!("/meetings/{id}/edit")).await.status, StatusCode::CONFLICT);
     assert_eq!(
-        app.get(Some("jdupont"), &format!("/meetings/{id}/edit"))
-            .await
-            .status,
+        app.post(Some("jdupont"), &format!("/meetings/{id}/edit"), &pairs(&form)).await.status,
         StatusCode::CONFLICT
     );
-    assert_eq!(
-        app.post(
-            Some("jdupont"),
-            &format!("/meetings/{id}/edit"),
-            &pairs(&form)
-        )
-        .await
-        .status,
-        StatusCode::CONFLICT
-    );
-    assert_eq!(
-        app.get(Some("jdupont"), &format!("/meetings/{id}/delete"))
-            .await
-            .status,
-        StatusCode::CONFLICT
-    );
+    assert_eq!(app.get(Some("jdupont"), &format!("/meetings/{id}/delete")).await.status, StatusCode::CONFLICT);
     app.clock.set("2026-12-05T11:00:00Z".parse().unwrap());
+    assert_eq!(app.get(Some("jdupont"), &format!("/meetings/{id}/edit")).await.status, StatusCode::GONE);
     assert_eq!(
-        app.get(Some("jdupont"), &format!("/meetings/{id}/edit"))
-            .await
-            .status,
-        StatusCode::GONE
-    );
-    assert_eq!(
-        app.post(
-            Some("jdupont"),
-            &format!("/meetings/{id}/delete"),
-            &[("csrf", &app.csrf())]
-        )
-        .await
-        .status,
+        app.post(Some("jdupont"), &format!("/meetings/{id}/delete"), &[("csrf", &app.csrf())]).await.status,
         StatusCode::GONE
     );
     assert!(service::get(&app.state.db, &id).await.is_ok());
@@ -934,88 +517,41 @@ async fn edit_and_delete_only_by_the_owner_before_the_start() {
     // Delete: a confirmation page (GET changes nothing), then the POST.
     app.clock.set(now0());
     let id2 = app.book("2026-12-06T09:00:00Z", &[]).await;
-    let r = app
-        .get(Some("jdupont"), &format!("/meetings/{id2}/delete"))
-        .await;
+    let r = app.get(Some("jdupont"), &format!("/meetings/{id2}/delete")).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(
-        r.text().contains("Point d'équipe")
-            && r.body
-                .contains(&format!("action=\"/meetings/{id2}/delete\""))
-    );
+    assert!(r.text().contains("Point d'équipe") && r.body.contains(&format!("action=\"/meetings/{id2}/delete\"")));
     assert!(service::get(&app.state.db, &id2).await.is_ok());
-    let r = app
-        .post(
-            Some("jdupont"),
-            &format!("/meetings/{id2}/delete"),
-            &[("csrf", &app.csrf())],
-        )
-        .await;
-    assert_eq!(
-        (r.status, r.location()),
-        (StatusCode::SEE_OTHER, "/?done=deleted")
-    );
+    let r = app.post(Some("jdupont"), &format!("/meetings/{id2}/delete"), &[("csrf", &app.csrf())]).await;
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/?done=deleted"));
     assert!(service::get(&app.state.db, &id2).await.is_err());
-    assert_eq!(
-        app.get(Some("jdupont"), &format!("/meetings/{id2}/edit"))
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(app.get(Some("jdupont"), &format!("/meetings/{id2}/edit")).await.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn attendee_page_and_csv() {
     let app = App::new();
-    let id = app
-        .book(
-            "2026-12-05T09:00:00Z",
-            &[
-                "=SUM(A1) <evil@x.org>",
-                "+33 Team <plus@x.org>",
-                "-minus@x.org",
-            ],
-        )
-        .await;
+    let id =
+        app.book("2026-12-05T09:00:00Z", &["=SUM(A1) <evil@x.org>", "+33 Team <plus@x.org>", "-minus@x.org"]).await;
     let r = app
-        .post(
-            Some("visitor"),
-            &format!("/meetings/{id}/answer"),
-            &[("csrf", &app.csrf()), ("answer", "decline")],
-        )
+        .post(Some("visitor"), &format!("/meetings/{id}/answer"), &[("csrf", &app.csrf()), ("answer", "decline")])
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    let r = app
-        .get(Some("jdupont"), &format!("/meetings/{id}/attendees"))
-        .await;
+    let r = app.get(Some("jdupont"), &format!("/meetings/{id}/attendees")).await;
     assert_eq!(r.status, StatusCode::OK);
     let text = r.text();
     assert!(text.contains("Suivi des participants") && text.contains("Point d'équipe"));
     // Totals: 5 invited (1 moderator, 4 guests), 1 declined, 4 without answer, nobody joined.
     let totals = &text[text.find("id=\"totals\"").unwrap()..];
     let totals = &totals[..totals.find("</ul>").unwrap()];
-    for (n, label) in [
-        (5, "invités"),
-        (0, "acceptées"),
-        (1, "déclinées"),
-        (4, "sans réponse"),
-        (0, "connectés"),
-    ] {
-        assert!(
-            totals.contains(&format!("<strong>{n}</strong> {label}")),
-            "{n} {label} in {totals}"
-        );
+    for (n, label) in [(5, "invités"), (0, "acceptées"), (1, "déclinées"), (4, "sans réponse"), (0, "connectés")]
+    {
+        assert!(totals.contains(&format!("<strong>{n}</strong> {label}")), "{n} {label} in {totals}");
     }
     assert!(text.contains("data-mail=\"paul.visiteur@example.org\""));
 
-    let r = app
-        .get(Some("jdupont"), &format!("/meetings/{id}/attendees.csv"))
-        .await;
+    let r = app.get(Some("jdupont"), &format!("/meetings/{id}/attendees.csv")).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(
-        r.headers.get(header::CONTENT_TYPE).unwrap(),
-        "text/csv; charset=utf-8"
-    );
+    assert_eq!(r.headers.get(header::CONTENT_TYPE).unwrap(), "text/csv; charset=utf-8");
     assert!(
         r.headers
             .get(header::CONTENT_DISPOSITION)
@@ -1029,27 +565,15 @@ async fn attendee_page_and_csv() {
         lines[0],
         "\"Participant\",\"Adresse\",\"Rôle\",\"Réponse\",\"Connexions\",\"Première connexion\",\"Dernière connexion\""
     );
-    assert_eq!(
-        lines[1],
-        "\"Jean Dupont\",\"jean.dupont@example.org\",\"Propriétaire\",\"\",\"0\",\"\",\"\""
-    );
-    assert!(lines.contains(&"\"Paul Visiteur\",\"paul.visiteur@example.org\",\"Invité\",\"Déclinée\",\"0\",\"\",\"\""), "{lines:?}");
+    assert_eq!(lines[1], "\"Jean Dupont\",\"jean.dupont@example.org\",\"Propriétaire\",\"\",\"0\",\"\",\"\"");
     assert!(
-        r.body.contains("\"'=SUM(A1)\",\"evil@x.org\""),
-        "{}",
-        r.body
+        lines.contains(&"\"Paul Visiteur\",\"paul.visiteur@example.org\",\"Invité\",\"Déclinée\",\"0\",\"\",\"\""),
+        "{lines:?}"
     );
-    assert!(
-        r.body.contains("\"'+33 Team\",\"plus@x.org\""),
-        "{}",
-        r.body
-    );
+    assert!(r.body.contains("\"'=SUM(A1)\",\"evil@x.org\""), "{}", r.body);
+    assert!(r.body.contains("\"'+33 Team\",\"plus@x.org\""), "{}", r.body);
     assert!(r.body.contains("\"Minus\",\"'-minus@x.org\""), "{}", r.body);
-    assert_eq!(
-        lines.len(),
-        1 + 6 + 1,
-        "header, 6 attendees, final empty line"
-    );
+    assert_eq!(lines.len(), 1 + 6 + 1, "header, 6 attendees, final empty line");
 
     // Joins are counted; archived meetings keep their tracking page.
     app.clock.set("2026-12-05T09:00:00Z".parse().unwrap());
@@ -1062,21 +586,16 @@ async fn attendee_page_and_csv() {
         .unwrap()
         .token
         .clone();
-    assert_eq!(
-        app.get(None, &format!("/j/{token}")).await.status,
-        StatusCode::FOUND
-    );
+    assert_eq!(app.get(None, &format!("/j/{token}")).await.status, StatusCode::FOUND);
     app.clock.set("2026-12-20T09:00:00Z".parse().unwrap());
-    let r = app
-        .get(Some("jdupont"), &format!("/meetings/{id}/attendees"))
-        .await;
+    let r = app.get(Some("jdupont"), &format!("/meetings/{id}/attendees")).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("<strong>1</strong> connectés") && r.body.contains("Terminée"));
-    let csv = app
-        .get(Some("jdupont"), &format!("/meetings/{id}/attendees.csv"))
-        .await
-        .body;
-    assert!(csv.contains("\"plus@x.org\",\"Invité\",\"Sans réponse\",\"1\",\"05/12/2026 à 10:00\",\"05/12/2026 à 10:00\""), "{csv}");
+    let csv = app.get(Some("jdupont"), &format!("/meetings/{id}/attendees.csv")).await.body;
+    assert!(
+        csv.contains("\"plus@x.org\",\"Invité\",\"Sans réponse\",\"1\",\"05/12/2026 à 10:00\",\"05/12/2026 à 10:00\""),
+        "{csv}"
+    );
 }
 
 #[tokio::test]
@@ -1091,8 +610,5 @@ async fn legacy_booking_urls_reach_the_pages() {
         let r = app.get(Some("jdupont"), from).await;
         assert_eq!(r.location(), to, "{from}");
     }
-    assert_eq!(
-        app.get(Some("jdupont"), "/meetings/new").await.status,
-        StatusCode::OK
-    );
+    assert_eq!(app.get(Some("jdupont"), "/meetings/new").await.status, StatusCode::OK);
 }

@@ -125,3 +125,25 @@ err-address = The address “{ $address }” is not valid.
 err-guests-none = You listed no guest.
 err-guests-max = You listed { $count } guests (the maximum is { $max }).
 err-both-roles = The address “{ $address }” is listed as both moderator and guest: an address has one role.
+
+## Calendar access
+copy = Copy
+calendar-title = My calendars
+calendar-feed-title = iCal feed
+calendar-feed-help = Subscribe your calendar (Thunderbird, Nextcloud, phone, Outlook…) to this address: your meetings appear with every attendee's answer.
+calendar-feed-https = Feed address
+calendar-feed-webcal = Webcal address (opens in your calendar app)
+calendar-feed-replace = Replace the feed address
+calendar-feed-replace-help = The old address will stop working.
+calendar-feed-replaced = The feed address was replaced: update your subscriptions.
+calendar-dav-title = CalDAV calendar (read-only)
+calendar-dav-help = Add a CalDAV account in your calendar app (Thunderbird, DAVx5, Apple Calendar, Evolution) with the address, the user name and a calendar password.
+calendar-dav-url = Server address
+calendar-dav-user = User name
+calendar-password-create = Create a calendar password
+calendar-password-replace = Replace the calendar password
+calendar-password-replace-help = The old password will stop working.
+calendar-password-once = Your new calendar password (it will not be shown again):
+calendar-password-new = New password created: copy it into your calendar app now.
+ical-description = Join the meeting: { $url }
+    Answer the invitation: { $rsvp }

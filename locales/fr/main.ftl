@@ -125,3 +125,25 @@ err-address = L'adresse « { $address } » est incorrecte.
 err-guests-none = Vous n'avez indiqué aucun invité.
 err-guests-max = Vous avez indiqué { $count } invités (le maximum est { $max }).
 err-both-roles = L'adresse « { $address } » est à la fois modérateur et invité : une adresse n'a qu'un rôle.
+
+## Calendar access
+copy = Copier
+calendar-title = Mes agendas
+calendar-feed-title = Flux iCal
+calendar-feed-help = Abonnez votre agenda (Thunderbird, Nextcloud, smartphone, Outlook…) à cette adresse : vos réunions y apparaissent avec les réponses des participants.
+calendar-feed-https = Adresse du flux
+calendar-feed-webcal = Adresse webcal (ouverture directe dans l'agenda)
+calendar-feed-replace = Remplacer l'adresse du flux
+calendar-feed-replace-help = L'ancienne adresse cessera de fonctionner.
+calendar-feed-replaced = L'adresse du flux a été remplacée : mettez à jour vos abonnements.
+calendar-dav-title = Agenda CalDAV (lecture seule)
+calendar-dav-help = Ajoutez un compte CalDAV dans votre logiciel d'agenda (Thunderbird, DAVx5, Apple Calendrier, Evolution) avec l'adresse, l'identifiant et un mot de passe d'agenda.
+calendar-dav-url = Adresse du serveur
+calendar-dav-user = Identifiant
+calendar-password-create = Créer un mot de passe d'agenda
+calendar-password-replace = Remplacer le mot de passe d'agenda
+calendar-password-replace-help = L'ancien mot de passe cessera de fonctionner.
+calendar-password-once = Votre nouveau mot de passe d'agenda (il ne sera plus affiché) :
+calendar-password-new = Nouveau mot de passe créé : copiez-le maintenant dans votre logiciel d'agenda.
+ical-description = Rejoindre la réunion : { $url }
+    Répondre à l'invitation : { $rsvp }

@@ -70,6 +70,7 @@ enum ApiErrorKind {
     Booking(BookingError),
     Validation(FieldErrors),
     BadBody(String),
+    TooLarge,
     NotEditor,
 }
 
@@ -89,6 +90,11 @@ impl IntoResponse for ApiError {
             ApiErrorKind::BadBody(detail) => {
                 Problem::new(StatusCode::BAD_REQUEST, tr.ta("error-bad-request", &[("detail", detail)])).into_response()
             }
+            ApiErrorKind::TooLarge => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                tr.ta("error-bad-request", &[("detail", "body too large".into())]),
+            )
+            .into_response(),
             ApiErrorKind::NotEditor => Problem::new(StatusCode::FORBIDDEN, tr.t("error-not-editor")).into_response(),
             ApiErrorKind::Booking(e) => {
                 let (status, id) = match &e {
@@ -114,7 +120,10 @@ struct Lang(Tr);
 
 impl axum::extract::FromRequestParts<AppState> for Lang {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(Lang(state.tr(&parts.headers)))
     }
 }
@@ -150,6 +159,9 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                     JsonRejection::MissingJsonContentType(_) => "expected Content-Type: application/json".to_string(),
                     other => other.body_text(),
                 };
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    return Err(ApiError { tr, kind: ApiErrorKind::TooLarge });
+                }
                 Err(ApiError { tr, kind: ApiErrorKind::BadBody(detail) })
             }
         }
@@ -182,7 +194,13 @@ impl MeetingInput {
             Some(serde_json::Value::String(s)) => s,
             Some(other) => other.to_string(),
         };
-        RawMeeting { subject: self.subject, start: RawStart::Rfc3339(self.start), duration, moderators: self.moderators, guests: self.guests }
+        RawMeeting {
+            subject: self.subject,
+            start: RawStart::Rfc3339(self.start),
+            duration,
+            moderators: self.moderators,
+            guests: self.guests,
+        }
     }
 }
 
@@ -230,7 +248,11 @@ fn view(state: &AppState, d: &MeetingDetails, viewer: &SignedIn, now: DateTime<U
     let me = &viewer.identity;
     let is_owner = service::is_owner(&d.meeting, me);
     let mine: &Attendee = if is_owner { d.owner()? } else { d.attendee_by_mail(&me.mail)? };
-    let early = if mine.role.is_host() { state.config.booking.highlight_owner_minutes } else { state.config.booking.highlight_guest_minutes };
+    let early = if mine.role.is_host() {
+        state.config.booking.highlight_owner_minutes
+    } else {
+        state.config.booking.highlight_guest_minutes
+    };
     let m = &d.meeting;
     let meeting_state = if m.has_ended(now) {
         "finished"
@@ -241,7 +263,11 @@ fn view(state: &AppState, d: &MeetingDetails, viewer: &SignedIn, now: DateTime<U
     } else {
         "planned"
     };
-    let join_url = if mine.role == Role::Owner { state.url(&format!("/m/{}", m.room)) } else { state.url(&format!("/j/{}", mine.token)) };
+    let join_url = if mine.role == Role::Owner {
+        state.url(&format!("/m/{}", m.room))
+    } else {
+        state.url(&format!("/j/{}", mine.token))
+    };
     let attendees = d
         .attendees
         .iter()
@@ -310,13 +336,23 @@ struct ListView {
 
 const PAGE_SIZE: u32 = 50;
 
-async fn list(State(state): State<AppState>, Lang(tr): Lang, user: SignedIn, query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<ListView>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    Lang(tr): Lang,
+    user: SignedIn,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ListView>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError { tr, kind: ApiErrorKind::BadBody(e.body_text()) })?;
     let now = state.clock.now();
     let archived = match q.scope.as_deref() {
         None | Some("upcoming") => false,
         Some("archived") => true,
-        Some(other) => return Err(ApiError { tr, kind: ApiErrorKind::BadBody(format!("unknown scope {other:?}: use upcoming or archived")) }),
+        Some(other) => {
+            return Err(ApiError {
+                tr,
+                kind: ApiErrorKind::BadBody(format!("unknown scope {other:?}: use upcoming or archived")),
+            });
+        }
     };
     let (uid, mail) = (user.identity.uid.clone(), user.identity.mail.clone());
     let since = now - Duration::days(i64::from(state.config.booking.archive_days));
@@ -326,7 +362,10 @@ async fn list(State(state): State<AppState>, Lang(tr): Lang, user: SignedIn, que
         .read(move |c| -> Result<_, BookingError> {
             if archived {
                 let scope = Scope::Archived { now, since, limit: PAGE_SIZE, offset: page * PAGE_SIZE };
-                Ok((repo::list_for_user(c, &uid, &mail, scope)?, Some(repo::count_archived(c, &uid, &mail, now, since)?)))
+                Ok((
+                    repo::list_for_user(c, &uid, &mail, scope)?,
+                    Some(repo::count_archived(c, &uid, &mail, now, since)?),
+                ))
             } else {
                 Ok((repo::list_for_user(c, &uid, &mail, Scope::Upcoming { now })?, None))
             }
@@ -337,20 +376,32 @@ async fn list(State(state): State<AppState>, Lang(tr): Lang, user: SignedIn, que
     Ok(Json(ListView { meetings, total }))
 }
 
-async fn show(State(state): State<AppState>, Lang(tr): Lang, user: SignedIn, Path(id): Path<String>) -> Result<Json<MeetingView>, ApiError> {
+async fn show(
+    State(state): State<AppState>,
+    Lang(tr): Lang,
+    user: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Json<MeetingView>, ApiError> {
     let d = service::get(&state.db, &id).await.map_err(|e| err(tr, e))?;
     // Someone with no role in the meeting learns nothing, not even that it exists.
     view(&state, &d, &user, state.clock.now()).map(Json).ok_or_else(|| err(tr, BookingError::NotFound))
 }
 
-async fn create(State(state): State<AppState>, Lang(tr): Lang, user: SignedIn, ApiJson(input): ApiJson<MeetingInput>) -> Result<Response, ApiError> {
+async fn create(
+    State(state): State<AppState>,
+    Lang(tr): Lang,
+    user: SignedIn,
+    ApiJson(input): ApiJson<MeetingInput>,
+) -> Result<Response, ApiError> {
     if !user.is_editor {
         tracing::info!(target: "audit", uid = %user.identity.uid, decision = "DENIED", "create meeting: not an editor");
         return Err(ApiError { tr, kind: ApiErrorKind::NotEditor });
     }
     let now = state.clock.now();
     let valid = validate(&state, &user, input, now).map_err(|e| err(tr, e))?;
-    let d = service::create(&state.db, &user.identity, valid, now, &state.config.public_host()).await.map_err(|e| err(tr, e))?;
+    let d = service::create(&state.db, &user.identity, valid, now, &state.config.public_host())
+        .await
+        .map_err(|e| err(tr, e))?;
     tracing::info!(target: "audit", action = "new", meeting = %d.meeting.id, room = %d.meeting.room, uid = %user.identity.uid, "booking");
     let body = view(&state, &d, &user, now).ok_or_else(|| err(tr, BookingError::NotFound))?;
     let mut resp = (StatusCode::CREATED, Json(body)).into_response();
@@ -360,12 +411,28 @@ async fn create(State(state): State<AppState>, Lang(tr): Lang, user: SignedIn, A
     Ok(resp)
 }
 
-fn validate(state: &AppState, user: &SignedIn, input: MeetingInput, now: DateTime<Utc>) -> Result<rules::ValidMeeting, FieldErrors> {
-    let ctx = rules::Context { limits: &state.config.booking, now, tz: state.config.display_tz(), owner_mail: &user.identity.mail };
+fn validate(
+    state: &AppState,
+    user: &SignedIn,
+    input: MeetingInput,
+    now: DateTime<Utc>,
+) -> Result<rules::ValidMeeting, FieldErrors> {
+    let ctx = rules::Context {
+        limits: &state.config.booking,
+        now,
+        tz: state.config.display_tz(),
+        owner_mail: &user.identity.mail,
+    };
     rules::validate(&input.into_raw(), &ctx)
 }
 
-async fn update(State(state): State<AppState>, Lang(tr): Lang, user: SignedIn, Path(id): Path<String>, ApiJson(input): ApiJson<MeetingInput>) -> Result<Json<MeetingView>, ApiError> {
+async fn update(
+    State(state): State<AppState>,
+    Lang(tr): Lang,
+    user: SignedIn,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<MeetingInput>,
+) -> Result<Json<MeetingView>, ApiError> {
     let now = state.clock.now();
     // Ownership first: a stranger learns nothing from validation messages.
     let existing = service::get(&state.db, &id).await.map_err(|e| err(tr, e))?;
@@ -384,14 +451,19 @@ async fn update(State(state): State<AppState>, Lang(tr): Lang, user: SignedIn, P
     view(&state, &outcome.details, &user, now).map(Json).ok_or_else(|| err(tr, BookingError::NotFound))
 }
 
-async fn remove(State(state): State<AppState>, Lang(tr): Lang, user: SignedIn, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn remove(
+    State(state): State<AppState>,
+    Lang(tr): Lang,
+    user: SignedIn,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let existing = service::get(&state.db, &id).await.map_err(|e| err(tr, e))?;
     if !service::is_owner(&existing.meeting, &user.identity) {
         tracing::info!(target: "audit", action = "del", meeting = %id, uid = %user.identity.uid, decision = "DENIED", "booking");
         let visible = existing.attendee_by_mail(&user.identity.mail).is_some();
         return Err(err(tr, if visible { BookingError::Forbidden("not-owner") } else { BookingError::NotFound }));
     }
-    let d = service::delete(&state.db, &user.identity, &id).await.map_err(|e| err(tr, e))?;
+    let d = service::delete(&state.db, &user.identity, &id, state.clock.now()).await.map_err(|e| err(tr, e))?;
     tracing::info!(target: "audit", action = "del", meeting = %id, room = %d.meeting.room, uid = %user.identity.uid, "booking");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -402,9 +474,17 @@ struct AnswerInput {
     answer: String,
 }
 
-async fn answer(State(state): State<AppState>, Lang(tr): Lang, user: SignedIn, Path(id): Path<String>, ApiJson(input): ApiJson<AnswerInput>) -> Result<Json<MeetingView>, ApiError> {
-    let answer = Answer::parse(&input.answer)
-        .ok_or_else(|| ApiError { tr, kind: ApiErrorKind::BadBody("answer must be \"accept\" or \"decline\"".into()) })?;
+async fn answer(
+    State(state): State<AppState>,
+    Lang(tr): Lang,
+    user: SignedIn,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<AnswerInput>,
+) -> Result<Json<MeetingView>, ApiError> {
+    let answer = Answer::parse(&input.answer).ok_or_else(|| ApiError {
+        tr,
+        kind: ApiErrorKind::BadBody("answer must be \"accept\" or \"decline\"".into()),
+    })?;
     let now = state.clock.now();
     let outcome = service::answer_as_user(&state.db, &user.identity, &id, answer, now).await.map_err(|e| err(tr, e))?;
     tracing::info!(target: "audit", route = "/api/v1/answer", room = %outcome.meeting.room, who = %user.identity.mail,

@@ -51,15 +51,9 @@ impl Totals {
         let invitees = || d.attendees.iter().filter(|a| a.role != Role::Owner);
         Totals {
             invited: invitees().count(),
-            accepted: invitees()
-                .filter(|a| a.partstat == PartStat::Accepted)
-                .count(),
-            declined: invitees()
-                .filter(|a| a.partstat == PartStat::Declined)
-                .count(),
-            no_answer: invitees()
-                .filter(|a| a.partstat == PartStat::NeedsAction)
-                .count(),
+            accepted: invitees().filter(|a| a.partstat == PartStat::Accepted).count(),
+            declined: invitees().filter(|a| a.partstat == PartStat::Declined).count(),
+            no_answer: invitees().filter(|a| a.partstat == PartStat::NeedsAction).count(),
             joined: d.attendees.iter().filter(|a| a.join_count > 0).count(),
             joins: d.attendees.iter().map(|a| a.join_count).sum(),
         }
@@ -107,21 +101,12 @@ pub async fn page(
             name: a.name.clone(),
             mail: a.mail.clone(),
             role: role_label(&tr, a.role),
-            answer: if a.role == Role::Owner {
-                "-".into()
-            } else {
-                partstat_label(&tr, a.partstat)
-            },
-            answer_class: if a.role == Role::Owner {
-                ""
-            } else {
-                partstat_class(a.partstat)
-            },
+            answer: if a.role == Role::Owner { "-".into() } else { partstat_label(&tr, a.partstat) },
+            answer_class: if a.role == Role::Owner { "" } else { partstat_class(a.partstat) },
             joins: a.join_count,
             first_join: when(&tr, a.first_join),
             last_join: when(&tr, a.last_join),
-            rsvp_url: (a.role != Role::Owner && !finished)
-                .then(|| state.url(&format!("/rsvp/{}", a.token))),
+            rsvp_url: (a.role != Role::Owner && !finished).then(|| state.url(&format!("/rsvp/{}", a.token))),
         })
         .collect();
     let page = AttendeesPage {
@@ -154,11 +139,8 @@ pub async fn page(
 
 /// One CSV cell: neutralised if a spreadsheet would read it as a formula, then quoted.
 pub fn csv_cell(value: &str) -> String {
-    let guarded = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    };
+    let guarded =
+        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_string() };
     format!("\"{}\"", guarded.replace('"', "\"\""))
 }
 
@@ -166,39 +148,21 @@ pub fn csv_cell(value: &str) -> String {
 pub fn csv(tr: &Tr, d: &MeetingDetails) -> String {
     let mut out = String::new();
     let mut line = |cells: Vec<String>| {
-        out.push_str(
-            &cells
-                .iter()
-                .map(|c| csv_cell(c))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
+        out.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
         out.push_str("\r\n");
     };
     line(
-        [
-            "csv-name",
-            "csv-mail",
-            "csv-role",
-            "csv-answer",
-            "csv-joins",
-            "csv-first-join",
-            "csv-last-join",
-        ]
-        .iter()
-        .map(|k| tr.t(k))
-        .collect(),
+        ["csv-name", "csv-mail", "csv-role", "csv-answer", "csv-joins", "csv-first-join", "csv-last-join"]
+            .iter()
+            .map(|k| tr.t(k))
+            .collect(),
     );
     for a in &d.attendees {
         line(vec![
             a.name.clone(),
             a.mail.clone(),
             role_label(tr, a.role),
-            if a.role == Role::Owner {
-                String::new()
-            } else {
-                partstat_label(tr, a.partstat)
-            },
+            if a.role == Role::Owner { String::new() } else { partstat_label(tr, a.partstat) },
             a.join_count.to_string(),
             a.first_join.map(|t| tr.datetime(t)).unwrap_or_default(),
             a.last_join.map(|t| tr.datetime(t)).unwrap_or_default(),
@@ -218,20 +182,11 @@ pub async fn export(
     let tr = state.tr(&headers);
     let mut resp = csv(&tr, &d).into_response();
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // The id is a server-generated token ([A-Za-z0-9]); anything else is left out of the file name.
-    let safe: String = d
-        .meeting
-        .id
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"attendees-{safe}.csv\""))
-    {
+    let safe: String = d.meeting.id.chars().filter(char::is_ascii_alphanumeric).collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"attendees-{safe}.csv\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(resp)

@@ -40,11 +40,7 @@ impl ListState {
     /// For `role`: joinable from `highlight_owner_minutes` before the start for owners and moderators,
     /// `highlight_guest_minutes` for guests; ongoing from the start; finished at the end.
     pub fn of(meeting: &Meeting, role: Role, limits: &BookingConfig, now: DateTime<Utc>) -> Self {
-        let early = if role.is_host() {
-            limits.highlight_owner_minutes
-        } else {
-            limits.highlight_guest_minutes
-        };
+        let early = if role.is_host() { limits.highlight_owner_minutes } else { limits.highlight_guest_minutes };
         if meeting.has_ended(now) {
             ListState::Finished
         } else if meeting.has_started(now) {
@@ -135,16 +131,12 @@ impl HomePage {
         (self.archive_page > 0).then(|| self.archive_page_link(self.archive_page - 1))
     }
     pub fn next_link(&self) -> Option<String> {
-        (self.archive_page + 1 < self.archive_pages)
-            .then(|| self.archive_page_link(self.archive_page + 1))
+        (self.archive_page + 1 < self.archive_pages).then(|| self.archive_page_link(self.archive_page + 1))
     }
     pub fn page_label(&self) -> String {
         self.chrome.tr.ta(
             "home-archives-page",
-            &[
-                ("page", (self.archive_page + 1).to_string()),
-                ("pages", self.archive_pages.max(1).to_string()),
-            ],
+            &[("page", (self.archive_page + 1).to_string()), ("pages", self.archive_pages.max(1).to_string())],
         )
     }
 }
@@ -175,33 +167,14 @@ pub fn row(state: &AppState, tr: &Tr, listed: &Listed, user: &SignedIn, now: Dat
     let d = &listed.details;
     let m = &d.meeting;
     let is_owner = service::is_owner(m, &user.identity);
-    let role = if is_owner {
-        Role::Owner
-    } else {
-        listed.mine.role
-    };
-    let mine = if is_owner {
-        d.owner().unwrap_or(&listed.mine)
-    } else {
-        &listed.mine
-    };
+    let role = if is_owner { Role::Owner } else { listed.mine.role };
+    let mine = if is_owner { d.owner().unwrap_or(&listed.mine) } else { &listed.mine };
     let list_state = ListState::of(m, role, &state.config.booking, now);
-    let organiser = d
-        .owner()
-        .map(|o| {
-            if o.name.is_empty() {
-                o.mail.clone()
-            } else {
-                o.name.clone()
-            }
-        })
-        .unwrap_or_default();
+    let organiser =
+        d.owner().map(|o| if o.name.is_empty() { o.mail.clone() } else { o.name.clone() }).unwrap_or_default();
     let count = |p: PartStat| d.attendees.iter().filter(|a| a.partstat == p).count();
-    let (accepted, declined, open) = (
-        count(PartStat::Accepted),
-        count(PartStat::Declined),
-        count(PartStat::NeedsAction),
-    );
+    let (accepted, declined, open) =
+        (count(PartStat::Accepted), count(PartStat::Declined), count(PartStat::NeedsAction));
     let join = match list_state {
         ListState::Joinable | ListState::Ongoing => Some(if role == Role::Owner {
             (format!("/m/{}", m.room), tr.t("action-start"))
@@ -226,11 +199,7 @@ pub fn row(state: &AppState, tr: &Tr, listed: &Listed, user: &SignedIn, now: Dat
         participants: format!("{accepted}/{}", d.attendees.len()),
         participants_detail: tr.ta(
             "home-participants-detail",
-            &[
-                ("accepted", accepted.to_string()),
-                ("declined", declined.to_string()),
-                ("open", open.to_string()),
-            ],
+            &[("accepted", accepted.to_string()), ("declined", declined.to_string()), ("open", open.to_string())],
         ),
         join,
         can_accept: answerable && mine.partstat != PartStat::Accepted,
@@ -250,20 +219,12 @@ pub async fn home(
 ) -> Result<Response, PageError> {
     let tr = state.tr(&headers);
     // A malformed query string shows the plain list rather than an error.
-    let q = query.map(|Query(q)| q).unwrap_or(HomeQuery {
-        archives: None,
-        done: None,
-    });
+    let q = query.map(|Query(q)| q).unwrap_or(HomeQuery { archives: None, done: None });
     let now = state.clock.now();
     service::remember_user(&state.db, &user.identity, now).await?;
     let archive_days = state.config.booking.archive_days;
     // A page number that does not parse shows the first page rather than an error.
-    let requested_page = q
-        .archives
-        .as_deref()
-        .and_then(|p| p.trim().parse::<u32>().ok())
-        .unwrap_or(0)
-        .min(100_000);
+    let requested_page = q.archives.as_deref().and_then(|p| p.trim().parse::<u32>().ok()).unwrap_or(0).min(100_000);
     let (uid, mail) = (user.identity.uid.clone(), user.identity.mail.clone());
     let since = now - Duration::days(i64::from(archive_days));
     let (upcoming, archived, total, page) = state
@@ -276,43 +237,16 @@ pub async fn home(
             let total = repo::count_archived(c, &uid, &mail, now, since)?;
             let last = total.saturating_sub(1) / ARCHIVE_PAGE_SIZE;
             let page = requested_page.min(last);
-            let scope = Scope::Archived {
-                now,
-                since,
-                limit: ARCHIVE_PAGE_SIZE,
-                offset: page * ARCHIVE_PAGE_SIZE,
-            };
-            Ok((
-                upcoming,
-                repo::list_for_user(c, &uid, &mail, scope)?,
-                total,
-                page,
-            ))
+            let scope = Scope::Archived { now, since, limit: ARCHIVE_PAGE_SIZE, offset: page * ARCHIVE_PAGE_SIZE };
+            Ok((upcoming, repo::list_for_user(c, &uid, &mail, scope)?, total, page))
         })
         .await?;
-    let rows = upcoming
-        .iter()
-        .map(|l| row(&state, &tr, l, &user, now))
-        .collect();
-    let archives = archived
-        .iter()
-        .map(|l| row(&state, &tr, l, &user, now))
-        .collect();
-    let private_room = user.is_editor.then(|| {
-        (
-            format!("/m/{}", user.identity.uid),
-            state.jitsi.room_url(&user.identity.uid),
-        )
-    });
+    let rows = upcoming.iter().map(|l| row(&state, &tr, l, &user, now)).collect();
+    let archives = archived.iter().map(|l| row(&state, &tr, l, &user, now)).collect();
+    let private_room =
+        user.is_editor.then(|| (format!("/m/{}", user.identity.uid), state.jitsi.room_url(&user.identity.uid)));
     let page = HomePage {
-        chrome: Chrome::new(
-            &state,
-            tr,
-            tr.t("home-title"),
-            Some(&user.identity),
-            csrf.0,
-            "/",
-        ),
+        chrome: Chrome::new(&state, tr, tr.t("home-title"), Some(&user.identity), csrf.0, "/"),
         rows,
         archives,
         archive_days,
@@ -325,12 +259,9 @@ pub async fn home(
         notice: notice(&tr, q.done.as_deref()),
     };
     let mut resp = html(StatusCode::OK, &page);
-    if let Ok(v) = HeaderValue::from_str(&cookie_header(
-        super::legacy::UI_COOKIE,
-        "1",
-        state.config.public_is_https(),
-        None,
-    )) {
+    if let Ok(v) =
+        HeaderValue::from_str(&cookie_header(super::legacy::UI_COOKIE, "1", state.config.public_is_https(), None))
+    {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(resp)

@@ -60,13 +60,22 @@ impl LegacyQuery {
     }
 }
 
-async fn token_cgi(State(state): State<AppState>, user: SignedIn, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, PageError> {
+async fn token_cgi(
+    State(state): State<AppState>,
+    user: SignedIn,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, PageError> {
     let q = LegacyQuery::parse(q.as_deref());
     let room = q.get("room").ok_or_else(|| PageError::BadRequest("room is missing".into()))?;
     links::enter_room(&state, &user, &headers, room, "/token.cgi").await
 }
 
-async fn join_cgi(State(state): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, PageError> {
+async fn join_cgi(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, PageError> {
     let q = LegacyQuery::parse(q.as_deref());
     let token = q.get("id").ok_or(PageError::NotFound("error-not-found"))?;
     links::join_with_token(&state, &headers, token, "/join.cgi").await

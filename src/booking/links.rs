@@ -52,11 +52,22 @@ fn too_early(state: &AppState, tr: Tr, meeting: &Meeting, opens: DateTime<Utc>, 
 }
 
 /// `GET /m/{room}`: a moderator token for the signed-in owner or internal moderator, or the private room.
-pub async fn moderator_entry(State(state): State<AppState>, user: SignedIn, headers: HeaderMap, Path(room): Path<String>) -> Result<Response, PageError> {
+pub async fn moderator_entry(
+    State(state): State<AppState>,
+    user: SignedIn,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+) -> Result<Response, PageError> {
     enter_room(&state, &user, &headers, &room, "/m").await
 }
 
-pub(crate) async fn enter_room(state: &AppState, user: &SignedIn, headers: &HeaderMap, room: &str, route: &'static str) -> Result<Response, PageError> {
+pub(crate) async fn enter_room(
+    state: &AppState,
+    user: &SignedIn,
+    headers: &HeaderMap,
+    room: &str,
+    route: &'static str,
+) -> Result<Response, PageError> {
     let now = state.clock.now();
     let room = room.trim().to_lowercase();
     let me = &user.identity;
@@ -115,14 +126,24 @@ fn token_user(me: &crate::identity::Identity) -> TokenUser {
 }
 
 /// `GET /j/{token}`: the personal join link.
-pub async fn personal_join(State(state): State<AppState>, headers: HeaderMap, Path(token): Path<String>) -> Result<Response, PageError> {
+pub async fn personal_join(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
     join_with_token(&state, &headers, &token, "/j").await
 }
 
-pub(crate) async fn join_with_token(state: &AppState, headers: &HeaderMap, token: &str, route: &'static str) -> Result<Response, PageError> {
+pub(crate) async fn join_with_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: &str,
+    route: &'static str,
+) -> Result<Response, PageError> {
     let now = state.clock.now();
     let lookup = token.to_string();
-    let found_row = state.db.read(move |c| -> Result<_, service::BookingError> { Ok(repo::by_token(c, &lookup)?) }).await?;
+    let found_row =
+        state.db.read(move |c| -> Result<_, service::BookingError> { Ok(repo::by_token(c, &lookup)?) }).await?;
     let Some((meeting, attendee)) = found_row else {
         audit_deny(route, "", "unknown token", "unknown token");
         return Err(PageError::NotFound("error-not-found"));
@@ -218,7 +239,14 @@ pub fn partstat_class(p: PartStat) -> &'static str {
     }
 }
 
-async fn rsvp_page(state: &AppState, tr: Tr, token: &str, csrf: String, suggested: Option<Answer>, recorded: Option<PartStat>) -> Result<Response, PageError> {
+async fn rsvp_page(
+    state: &AppState,
+    tr: Tr,
+    token: &str,
+    csrf: String,
+    suggested: Option<Answer>,
+    recorded: Option<PartStat>,
+) -> Result<Response, PageError> {
     let now = state.clock.now();
     let lookup = token.to_string();
     let row = state
@@ -233,7 +261,8 @@ async fn rsvp_page(state: &AppState, tr: Tr, token: &str, csrf: String, suggeste
         audit_deny("/rsvp", "", "unknown token", "unknown token");
         return Err(PageError::NotFound("error-not-found"));
     };
-    let organiser = owner.map(|o| if o.name.is_empty() { o.mail } else { format!("{} <{}>", o.name, o.mail) }).unwrap_or_default();
+    let organiser =
+        owner.map(|o| if o.name.is_empty() { o.mail } else { format!("{} <{}>", o.name, o.mail) }).unwrap_or_default();
     let page = RsvpPage {
         chrome: Chrome::new(state, tr, tr.t("rsvp-title"), None, csrf, &format!("/rsvp/{token}")),
         subject: meeting.subject.clone(),
@@ -247,9 +276,8 @@ async fn rsvp_page(state: &AppState, tr: Tr, token: &str, csrf: String, suggeste
         suggested: suggested.map(|a| {
             tr.ta("rsvp-suggested", &[("answer", if a == Answer::Accept { "accept".into() } else { "decline".into() })])
         }),
-        recorded: recorded.map(|p| {
-            tr.t(if p == PartStat::Accepted { "rsvp-recorded-accepted" } else { "rsvp-recorded-declined" })
-        }),
+        recorded: recorded
+            .map(|p| tr.t(if p == PartStat::Accepted { "rsvp-recorded-accepted" } else { "rsvp-recorded-declined" })),
         finished: meeting.has_ended(now),
         is_owner: attendee.role == Role::Owner,
         action: format!("/rsvp/{token}"),
@@ -259,7 +287,13 @@ async fn rsvp_page(state: &AppState, tr: Tr, token: &str, csrf: String, suggeste
 }
 
 /// `GET /rsvp/{token}`: the meeting and the two answer buttons. Changes nothing.
-pub async fn rsvp_show(State(state): State<AppState>, headers: HeaderMap, csrf: CsrfToken, Path(token): Path<String>, Query(q): Query<RsvpQuery>) -> Result<Response, PageError> {
+pub async fn rsvp_show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    csrf: CsrfToken,
+    Path(token): Path<String>,
+    Query(q): Query<RsvpQuery>,
+) -> Result<Response, PageError> {
     let suggested = q.answer.as_deref().and_then(Answer::parse);
     rsvp_page(&state, state.tr(&headers), &token, csrf.0, suggested, None).await
 }
@@ -272,12 +306,19 @@ pub struct RsvpForm {
 }
 
 /// `POST /rsvp/{token}`: records the answer.
-pub async fn rsvp_submit(State(state): State<AppState>, headers: HeaderMap, csrf: CsrfToken, Path(token): Path<String>, Form(form): Form<RsvpForm>) -> Result<Response, PageError> {
+pub async fn rsvp_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    csrf: CsrfToken,
+    Path(token): Path<String>,
+    Form(form): Form<RsvpForm>,
+) -> Result<Response, PageError> {
     if !csrf::verify(&state, &headers, &form.csrf) {
         audit_deny("/rsvp", "", "token holder", "bad CSRF token");
         return Err(PageError::Csrf);
     }
-    let answer = Answer::parse(&form.answer).ok_or_else(|| PageError::BadRequest("answer must be accept or decline".into()))?;
+    let answer =
+        Answer::parse(&form.answer).ok_or_else(|| PageError::BadRequest("answer must be accept or decline".into()))?;
     let now = state.clock.now();
     match service::answer_by_token(&state.db, &token, answer, now).await {
         Ok(outcome) => {

@@ -42,8 +42,7 @@ pub struct MeetingForm {
 
 /// A form body that does not decode answers 400 with a page.
 pub fn form_or_400<T>(form: Result<Form<T>, FormRejection>) -> Result<T, PageError> {
-    form.map(|Form(f)| f)
-        .map_err(|e| PageError::BadRequest(e.body_text()))
+    form.map(|Form(f)| f).map_err(|e| PageError::BadRequest(e.body_text()))
 }
 
 /// One input with its value as typed and its messages.
@@ -54,10 +53,7 @@ pub struct FieldView {
 
 impl FieldView {
     fn new(value: String, field: Field, errors: &FieldErrors, tr: &Tr) -> Self {
-        let errors = errors
-            .for_field(field)
-            .map(|e| tr.ta(e.message_id(), &e.args()))
-            .collect();
+        let errors = errors.for_field(field).map(|e| tr.ta(e.message_id(), &e.args())).collect();
         Self { value, errors }
     }
     pub fn invalid(&self) -> bool {
@@ -117,10 +113,7 @@ fn durations(state: &AppState, tr: &Tr) -> Vec<DurationOption> {
     let b = &state.config.booking;
     (b.min_duration_minutes..=b.max_duration_minutes)
         .step_by(b.duration_step_minutes.max(1) as usize)
-        .map(|minutes| DurationOption {
-            minutes,
-            label: duration_label(tr, minutes),
-        })
+        .map(|minutes| DurationOption { minutes, label: duration_label(tr, minutes) })
         .collect()
 }
 
@@ -130,10 +123,7 @@ pub fn duration_label(tr: &Tr, minutes: u32) -> String {
     match (h, m) {
         (0, m) => tr.ta("minutes", &[("count", m.to_string())]),
         (h, 0) => tr.ta("duration-hours", &[("hours", h.to_string())]),
-        (h, m) => tr.ta(
-            "duration-hours-minutes",
-            &[("hours", h.to_string()), ("minutes", format!("{m:02}"))],
-        ),
+        (h, m) => tr.ta("duration-hours-minutes", &[("hours", h.to_string()), ("minutes", format!("{m:02}"))]),
     }
 }
 
@@ -153,27 +143,18 @@ fn form_page(
             format!("/meetings/{}/edit", d.meeting.id),
             format!("/meetings/{}/edit", d.meeting.id),
         ),
-        None => (
-            tr.t("form-new-title"),
-            "/meetings/new".to_string(),
-            "/meetings/new".to_string(),
-        ),
+        None => (tr.t("form-new-title"), "/meetings/new".to_string(), "/meetings/new".to_string()),
     };
     let summary = errors
         .0
         .iter()
         .map(|(f, e)| {
             let target = if *f == Field::Start { "date" } else { f.name() };
-            (
-                format!("#{}", FormPage::field_id(target)),
-                tr.ta(e.message_id(), &e.args()),
-            )
+            (format!("#{}", FormPage::field_id(target)), tr.ta(e.message_id(), &e.args()))
         })
         .collect();
     let durations = durations(state, &tr);
-    let duration_custom = !durations
-        .iter()
-        .any(|d| d.minutes.to_string() == form.duration.trim());
+    let duration_custom = !durations.iter().any(|d| d.minutes.to_string() == form.duration.trim());
     let b = &state.config.booking;
     FormPage {
         chrome: Chrome::new(state, tr, title, Some(&user.identity), csrf, &here),
@@ -184,10 +165,7 @@ fn form_page(
         subject: FieldView::new(form.subject, Field::Subject, errors, &tr),
         // Start errors show under the date; the time field is marked invalid with them.
         date: FieldView::new(form.date, Field::Start, errors, &tr),
-        time: FieldView {
-            value: form.time,
-            errors: Vec::new(),
-        },
+        time: FieldView { value: form.time, errors: Vec::new() },
         duration: FieldView::new(form.duration, Field::Duration, errors, &tr),
         moderators: FieldView::new(form.moderators, Field::Moderators, errors, &tr),
         guests: FieldView::new(form.guests, Field::Guests, errors, &tr),
@@ -203,13 +181,7 @@ fn form_page(
                 d.attendees
                     .iter()
                     .filter(|a| a.role != Role::Owner)
-                    .map(|a| {
-                        if a.name.is_empty() {
-                            a.mail.clone()
-                        } else {
-                            format!("{} <{}>", a.name, a.mail)
-                        }
-                    })
+                    .map(|a| if a.name.is_empty() { a.mail.clone() } else { format!("{} <{}>", a.name, a.mail) })
                     .collect()
             })
             .unwrap_or_default(),
@@ -220,10 +192,7 @@ fn form_page(
 fn raw(form: &MeetingForm) -> RawMeeting {
     RawMeeting {
         subject: form.subject.clone(),
-        start: RawStart::Local {
-            date: form.date.clone(),
-            time: form.time.clone(),
-        },
+        start: RawStart::Local { date: form.date.clone(), time: form.time.clone() },
         duration: form.duration.clone(),
         moderators: vec![form.moderators.clone()],
         guests: vec![form.guests.clone()],
@@ -294,8 +263,7 @@ pub async fn new_form(
     ensure_editor(&user)?;
     let tr = state.tr(&headers);
     let tz = state.config.display_tz();
-    let start = default_start(state.clock.now(), state.config.booking.start_step_minutes)
-        .with_timezone(&tz);
+    let start = default_start(state.clock.now(), state.config.booking.start_step_minutes).with_timezone(&tz);
     let form = MeetingForm {
         subject: tr.t("form-default-subject"),
         date: start.format("%Y-%m-%d").to_string(),
@@ -303,18 +271,7 @@ pub async fn new_form(
         duration: state.config.booking.default_duration_minutes.to_string(),
         ..MeetingForm::default()
     };
-    Ok(html(
-        StatusCode::OK,
-        &form_page(
-            &state,
-            tr,
-            &user,
-            csrf.0,
-            form,
-            &FieldErrors::default(),
-            None,
-        ),
-    ))
+    Ok(html(StatusCode::OK, &form_page(&state, tr, &user, csrf.0, form, &FieldErrors::default(), None)))
 }
 
 /// `POST /meetings/new`: creates, or shows the form again with the errors (400).
@@ -333,19 +290,9 @@ pub async fn create(
     let tr = state.tr(&headers);
     let now = state.clock.now();
     match validate(&state, &user, &form, now) {
-        Err(errors) => Ok(html(
-            StatusCode::BAD_REQUEST,
-            &form_page(&state, tr, &user, csrf.0, form, &errors, None),
-        )),
+        Err(errors) => Ok(html(StatusCode::BAD_REQUEST, &form_page(&state, tr, &user, csrf.0, form, &errors, None))),
         Ok(valid) => {
-            let d = service::create(
-                &state.db,
-                &user.identity,
-                valid,
-                now,
-                &state.config.public_host(),
-            )
-            .await?;
+            let d = service::create(&state.db, &user.identity, valid, now, &state.config.public_host()).await?;
             tracing::info!(target: "audit", action = "new", meeting = %d.meeting.id, room = %d.meeting.room, uid = %user.identity.uid, "booking");
             Ok(see_other("/?done=created"))
         }
@@ -367,12 +314,7 @@ pub fn address_line(name: &str, mail: &str) -> String {
 /// The form filled from what is stored, one address per line.
 fn form_from(d: &MeetingDetails, tz: chrono_tz::Tz) -> MeetingForm {
     let start = d.meeting.start.with_timezone(&tz);
-    let list = |role: Role| {
-        d.with_role(role)
-            .map(|a| address_line(&a.name, &a.mail))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let list = |role: Role| d.with_role(role).map(|a| address_line(&a.name, &a.mail)).collect::<Vec<_>>().join("\n");
     MeetingForm {
         csrf: String::new(),
         subject: d.meeting.subject.clone(),
@@ -397,18 +339,7 @@ pub async fn edit_form(
     ensure_not_started(&d, state.clock.now())?;
     let tr = state.tr(&headers);
     let form = form_from(&d, state.config.display_tz());
-    Ok(html(
-        StatusCode::OK,
-        &form_page(
-            &state,
-            tr,
-            &user,
-            csrf.0,
-            form,
-            &FieldErrors::default(),
-            Some(&d),
-        ),
-    ))
+    Ok(html(StatusCode::OK, &form_page(&state, tr, &user, csrf.0, form, &FieldErrors::default(), Some(&d))))
 }
 
 /// `POST /meetings/{id}/edit`.
@@ -430,10 +361,9 @@ pub async fn update(
     ensure_not_started(&d, now)?;
     let tr = state.tr(&headers);
     match validate(&state, &user, &form, now) {
-        Err(errors) => Ok(html(
-            StatusCode::BAD_REQUEST,
-            &form_page(&state, tr, &user, csrf.0, form, &errors, Some(&d)),
-        )),
+        Err(errors) => {
+            Ok(html(StatusCode::BAD_REQUEST, &form_page(&state, tr, &user, csrf.0, form, &errors, Some(&d))))
+        }
         Ok(valid) => {
             let outcome = service::update(&state.db, &user.identity, &id, valid, now).await?;
             tracing::info!(target: "audit", action = "edit", meeting = %id, room = %outcome.details.meeting.room, uid = %user.identity.uid,
@@ -485,11 +415,7 @@ pub async fn delete_confirm(
             .filter(|a| a.role != Role::Owner)
             .map(|a| {
                 (
-                    if a.name.is_empty() {
-                        a.mail.clone()
-                    } else {
-                        format!("{} <{}>", a.name, a.mail)
-                    },
+                    if a.name.is_empty() { a.mail.clone() } else { format!("{} <{}>", a.name, a.mail) },
                     role_label(&tr, a.role),
                 )
             })
@@ -518,7 +444,7 @@ pub async fn delete(
     }
     let d = owned(&state, &user, &id, "del").await?;
     ensure_not_started(&d, state.clock.now())?;
-    let deleted = service::delete(&state.db, &user.identity, &id).await?;
+    let deleted = service::delete(&state.db, &user.identity, &id, state.clock.now()).await?;
     tracing::info!(target: "audit", action = "del", meeting = %id, room = %deleted.meeting.room, uid = %user.identity.uid, "booking");
     Ok(see_other("/?done=deleted"))
 }
@@ -542,23 +468,17 @@ pub async fn answer(
     if !csrf::verify(&state, &headers, &form.csrf) {
         return Err(PageError::Csrf);
     }
-    let answer = Answer::parse(&form.answer)
-        .ok_or_else(|| PageError::BadRequest("answer must be accept or decline".into()))?;
+    let answer =
+        Answer::parse(&form.answer).ok_or_else(|| PageError::BadRequest("answer must be accept or decline".into()))?;
     let now = state.clock.now();
-    let outcome = service::answer_as_user(&state.db, &user.identity, &id, answer, now)
-        .await
-        .map_err(|e| match e {
-            // Not invited: the same page as an unknown meeting.
-            BookingError::NotFound => PageError::NotFound("error-meeting-not-found"),
-            other => other.into(),
-        })?;
+    let outcome = service::answer_as_user(&state.db, &user.identity, &id, answer, now).await.map_err(|e| match e {
+        // Not invited: the same page as an unknown meeting.
+        BookingError::NotFound => PageError::NotFound("error-meeting-not-found"),
+        other => other.into(),
+    })?;
     tracing::info!(target: "audit", route = "/meetings/answer", room = %outcome.meeting.room, who = %user.identity.mail,
         answer = outcome.attendee.partstat.as_ical(), decision = "ALLOWED");
-    Ok(see_other(if answer == Answer::Accept {
-        "/?done=accepted"
-    } else {
-        "/?done=declined"
-    }))
+    Ok(see_other(if answer == Answer::Accept { "/?done=accepted" } else { "/?done=declined" }))
 }
 
 #[cfg(test)]
@@ -567,37 +487,22 @@ mod tests {
 
     #[test]
     fn address_lines_read_back() {
-        for (name, mail) in [
-            ("", "a@x.org"),
-            ("Jean Dupont", "j@x.org"),
-            ("Durand, Anne", "a@x.org"),
-            ("A \"B\" <C>; D", "d@x.org"),
-        ] {
+        for (name, mail) in
+            [("", "a@x.org"), ("Jean Dupont", "j@x.org"), ("Durand, Anne", "a@x.org"), ("A \"B\" <C>; D", "d@x.org")]
+        {
             let line = address_line(name, mail);
             let parsed = rules::split_address_list(&line);
             assert_eq!(parsed.len(), 1, "{line}");
             assert_eq!(parsed[0].1, mail, "{line}");
         }
-        assert_eq!(
-            rules::split_address_list(&address_line("Durand, Anne", "a@x.org"))[0].0,
-            "Durand, Anne"
-        );
+        assert_eq!(rules::split_address_list(&address_line("Durand, Anne", "a@x.org"))[0].0, "Durand, Anne");
     }
 
     #[test]
     fn default_start_is_the_next_step() {
         let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
-        assert_eq!(
-            default_start(at("2026-12-01T08:00:00Z"), 15),
-            at("2026-12-01T08:15:00Z")
-        );
-        assert_eq!(
-            default_start(at("2026-12-01T08:14:59Z"), 15),
-            at("2026-12-01T08:15:00Z")
-        );
-        assert_eq!(
-            default_start(at("2026-12-01T23:50:00Z"), 15),
-            at("2026-12-02T00:00:00Z")
-        );
+        assert_eq!(default_start(at("2026-12-01T08:00:00Z"), 15), at("2026-12-01T08:15:00Z"));
+        assert_eq!(default_start(at("2026-12-01T08:14:59Z"), 15), at("2026-12-01T08:15:00Z"));
+        assert_eq!(default_start(at("2026-12-01T23:50:00Z"), 15), at("2026-12-02T00:00:00Z"));
     }
 }

@@ -16,8 +16,7 @@ pub(crate) fn from_ts(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-const MEETING_COLUMNS: &str =
-    "m.id, m.ical_uid, m.room, m.subject, m.start_at, m.duration_min, m.owner_uid, m.created_at, m.updated_at, m.sequence";
+const MEETING_COLUMNS: &str = "m.id, m.ical_uid, m.room, m.subject, m.start_at, m.duration_min, m.owner_uid, m.created_at, m.updated_at, m.sequence";
 
 fn meeting_row(row: &Row<'_>) -> Result<Meeting> {
     Ok(Meeting {
@@ -58,14 +57,33 @@ fn attendee_row(row: &Row<'_>) -> Result<Attendee> {
 
 // ---- users ----
 
-/// Records who signed in (uid, mail, name), creating or refreshing the row.
+/// Records who signed in (uid, mail, name), creating the row (with its feed secret) or refreshing it.
+/// A changed mail address changes the whole calendar, so its sync tokens are invalidated.
 pub fn upsert_user(conn: &Connection, uid: &str, mail: &str, name: &str, now: DateTime<Utc>) -> Result<()> {
-    conn.execute(
-        "INSERT INTO users (uid, mail, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
-         ON CONFLICT (uid) DO UPDATE SET mail = excluded.mail, name = excluded.name, updated_at = excluded.updated_at
-         WHERE users.mail <> excluded.mail OR users.name <> excluded.name",
-        params![uid, mail, name, ts(now)],
-    )?;
+    let existing: Option<(String, String, Option<String>)> = conn
+        .query_row("SELECT mail, name, feed_token FROM users WHERE uid = ?1", [uid], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    match existing {
+        None => {
+            conn.execute(
+                "INSERT INTO users (uid, mail, name, feed_token, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![uid, mail, name, crate::secrets::token(), ts(now)],
+            )?;
+        }
+        Some((old_mail, old_name, token)) => {
+            if old_mail != mail || old_name != name || token.is_none() {
+                conn.execute(
+                    "UPDATE users SET mail = ?2, name = ?3, feed_token = COALESCE(feed_token, ?4), updated_at = ?5 WHERE uid = ?1",
+                    params![uid, mail, name, crate::secrets::token(), ts(now)],
+                )?;
+            }
+            if old_mail != mail {
+                crate::calendar::changes::reset(conn, uid)?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -122,8 +140,7 @@ pub fn room_in_use(conn: &Connection, room: &str) -> Result<bool> {
 }
 
 pub fn meeting_by_id(conn: &Connection, id: &str) -> Result<Option<Meeting>> {
-    conn.query_row(&format!("SELECT {MEETING_COLUMNS} FROM meetings m WHERE m.id = ?1"), [id], meeting_row)
-        .optional()
+    conn.query_row(&format!("SELECT {MEETING_COLUMNS} FROM meetings m WHERE m.id = ?1"), [id], meeting_row).optional()
 }
 
 pub fn meeting_by_room(conn: &Connection, room: &str) -> Result<Option<Meeting>> {
@@ -202,9 +219,14 @@ pub struct Listed {
 pub fn list_for_user(conn: &Connection, uid: &str, mail: &str, scope: Scope) -> Result<Vec<Listed>> {
     let (cond, order, limit, offset, a, b) = match scope {
         Scope::Upcoming { now } => ("m.end_at > ?3", "m.start_at ASC, m.id", -1i64, 0i64, ts(now), 0),
-        Scope::Archived { now, since, limit, offset } => {
-            ("m.end_at <= ?3 AND m.end_at > ?4", "m.start_at DESC, m.id", i64::from(limit), i64::from(offset), ts(now), ts(since))
-        }
+        Scope::Archived { now, since, limit, offset } => (
+            "m.end_at <= ?3 AND m.end_at > ?4",
+            "m.start_at DESC, m.id",
+            i64::from(limit),
+            i64::from(offset),
+            ts(now),
+            ts(since),
+        ),
     };
     // The owner row carries the owner's mail at booking time; match on uid too in case it changed.
     let sql = format!(
@@ -226,7 +248,13 @@ pub fn list_for_user(conn: &Connection, uid: &str, mail: &str, scope: Scope) -> 
 }
 
 /// Number of archived meetings (for pagination).
-pub fn count_archived(conn: &Connection, uid: &str, mail: &str, now: DateTime<Utc>, since: DateTime<Utc>) -> Result<u32> {
+pub fn count_archived(
+    conn: &Connection,
+    uid: &str,
+    mail: &str,
+    now: DateTime<Utc>,
+    since: DateTime<Utc>,
+) -> Result<u32> {
     conn.query_row(
         "SELECT COUNT(DISTINCT m.id) FROM attendees a JOIN meetings m ON m.id = a.meeting_id
          WHERE (a.mail = ?1 OR (a.role = 'owner' AND m.owner_uid = ?2)) AND m.end_at <= ?3 AND m.end_at > ?4",
@@ -343,7 +371,9 @@ mod tests {
         insert_attendee(&c, &attendee(&m.id, Role::Owner, "o@x.org", "tok-owner-0000000000"), now).unwrap();
         let g = insert_attendee(&c, &attendee(&m.id, Role::Guest, "g@x.org", "tok-guest-0000000000"), now).unwrap();
         // UNIQUE (meeting, mail), UNIQUE token, one owner, lower-case mail
-        assert!(insert_attendee(&c, &attendee(&m.id, Role::Moderator, "g@x.org", "tok-other-0000000000"), now).is_err());
+        assert!(
+            insert_attendee(&c, &attendee(&m.id, Role::Moderator, "g@x.org", "tok-other-0000000000"), now).is_err()
+        );
         assert!(insert_attendee(&c, &attendee(&m.id, Role::Guest, "h@x.org", "tok-guest-0000000000"), now).is_err());
         assert!(insert_attendee(&c, &attendee(&m.id, Role::Owner, "p@x.org", "tok-owner-0000000001"), now).is_err());
         assert!(insert_attendee(&c, &attendee(&m.id, Role::Guest, "G2@x.org", "tok-guest-0000000002"), now).is_err());
@@ -370,11 +400,16 @@ mod tests {
         for (i, start) in ["2026-12-01T09:00:00Z", "2026-12-12T09:00:00Z", "2026-12-11T09:00:00Z"].iter().enumerate() {
             let m = meeting(&format!("meeting0000000000{i}"), &format!("roomroomroomroom{i}"), start);
             insert_meeting(&c, &m).unwrap();
-            insert_attendee(&c, &attendee(&m.id, Role::Owner, "o@x.org", &format!("tok-owner-000000000{i}")), now).unwrap();
-            insert_attendee(&c, &attendee(&m.id, Role::Guest, "g@x.org", &format!("tok-guest-000000000{i}")), now).unwrap();
+            insert_attendee(&c, &attendee(&m.id, Role::Owner, "o@x.org", &format!("tok-owner-000000000{i}")), now)
+                .unwrap();
+            insert_attendee(&c, &attendee(&m.id, Role::Guest, "g@x.org", &format!("tok-guest-000000000{i}")), now)
+                .unwrap();
         }
         let up = list_for_user(&c, "someone", "g@x.org", Scope::Upcoming { now }).unwrap();
-        assert_eq!(up.iter().map(|l| l.details.meeting.id.as_str()).collect::<Vec<_>>(), ["meeting00000000002", "meeting00000000001"]);
+        assert_eq!(
+            up.iter().map(|l| l.details.meeting.id.as_str()).collect::<Vec<_>>(),
+            ["meeting00000000002", "meeting00000000001"]
+        );
         assert_eq!(up[0].mine.role, Role::Guest);
         let owner_view = list_for_user(&c, "owner", "changed@x.org", Scope::Upcoming { now }).unwrap();
         assert_eq!(owner_view.len(), 2, "owner found by uid");

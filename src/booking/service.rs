@@ -45,7 +45,13 @@ pub struct UpdateOutcome {
 }
 
 /// Books a meeting for `owner`. Ids, room and tokens are generated here.
-pub async fn create(db: &Db, owner: &Identity, valid: ValidMeeting, now: DateTime<Utc>, host: &str) -> Result<MeetingDetails, BookingError> {
+pub async fn create(
+    db: &Db,
+    owner: &Identity,
+    valid: ValidMeeting,
+    now: DateTime<Utc>,
+    host: &str,
+) -> Result<MeetingDetails, BookingError> {
     let owner = owner.clone();
     let host = host.to_string();
     db.write(move |tx| {
@@ -73,13 +79,21 @@ pub async fn create(db: &Db, owner: &Identity, valid: ValidMeeting, now: DateTim
         for g in &valid.guests {
             insert(tx, &meeting.id, Role::Guest, g.mail.as_str(), &display_name(g), PartStat::NeedsAction, now)?;
         }
-        load(tx, &meeting.id)
+        let details = load(tx, &meeting.id)?;
+        calendar_changed(tx, &details.meeting, details.attendees.iter(), now)?;
+        Ok(details)
     })
     .await
 }
 
 /// Rewrites a meeting and its attendee lists. Only the owner, only before the start.
-pub async fn update(db: &Db, caller: &Identity, id: &str, valid: ValidMeeting, now: DateTime<Utc>) -> Result<UpdateOutcome, BookingError> {
+pub async fn update(
+    db: &Db,
+    caller: &Identity,
+    id: &str,
+    valid: ValidMeeting,
+    now: DateTime<Utc>,
+) -> Result<UpdateOutcome, BookingError> {
     let caller = caller.clone();
     let id = id.to_string();
     db.write(move |tx| {
@@ -125,7 +139,15 @@ pub async fn update(db: &Db, caller: &Identity, id: &str, valid: ValidMeeting, n
         let mut added_ids = Vec::new();
         for (role, invitee) in &wanted {
             if before.attendee_by_mail(invitee.mail.as_str()).is_none() {
-                let id = insert(tx, &meeting.id, *role, invitee.mail.as_str(), &display_name(invitee), PartStat::NeedsAction, now)?;
+                let id = insert(
+                    tx,
+                    &meeting.id,
+                    *role,
+                    invitee.mail.as_str(),
+                    &display_name(invitee),
+                    PartStat::NeedsAction,
+                    now,
+                )?;
                 added_ids.push(id);
             }
         }
@@ -134,6 +156,7 @@ pub async fn update(db: &Db, caller: &Identity, id: &str, valid: ValidMeeting, n
         }
         repo::update_meeting(tx, &meeting)?;
         let details = load(tx, &meeting.id)?;
+        calendar_changed(tx, &details.meeting, before.attendees.iter().chain(details.attendees.iter()), now)?;
         let added = details.attendees.iter().filter(|a| added_ids.contains(&a.id)).cloned().collect();
         Ok(UpdateOutcome { details, added, removed, significant })
     })
@@ -141,13 +164,14 @@ pub async fn update(db: &Db, caller: &Identity, id: &str, valid: ValidMeeting, n
 }
 
 /// Deletes a meeting. Only the owner. Returns what was deleted (cancellations go to these attendees).
-pub async fn delete(db: &Db, caller: &Identity, id: &str) -> Result<MeetingDetails, BookingError> {
+pub async fn delete(db: &Db, caller: &Identity, id: &str, now: DateTime<Utc>) -> Result<MeetingDetails, BookingError> {
     let caller = caller.clone();
     let id = id.to_string();
     db.write(move |tx| {
         let details = load(tx, &id)?;
         ensure_owner(&details.meeting, &caller)?;
         repo::delete_meeting(tx, &id)?;
+        calendar_changed(tx, &details.meeting, details.attendees.iter(), now)?;
         Ok(details)
     })
     .await
@@ -162,7 +186,12 @@ pub struct AnswerOutcome {
 }
 
 /// Records an answer given through a personal link.
-pub async fn answer_by_token(db: &Db, token: &str, answer: Answer, now: DateTime<Utc>) -> Result<AnswerOutcome, BookingError> {
+pub async fn answer_by_token(
+    db: &Db,
+    token: &str,
+    answer: Answer,
+    now: DateTime<Utc>,
+) -> Result<AnswerOutcome, BookingError> {
     let token = token.to_string();
     db.write(move |tx| {
         let (meeting, attendee) = repo::by_token(tx, &token)?.ok_or(BookingError::NotFound)?;
@@ -172,7 +201,13 @@ pub async fn answer_by_token(db: &Db, token: &str, answer: Answer, now: DateTime
 }
 
 /// Records an answer given by a signed-in invitee for a meeting id.
-pub async fn answer_as_user(db: &Db, caller: &Identity, id: &str, answer: Answer, now: DateTime<Utc>) -> Result<AnswerOutcome, BookingError> {
+pub async fn answer_as_user(
+    db: &Db,
+    caller: &Identity,
+    id: &str,
+    answer: Answer,
+    now: DateTime<Utc>,
+) -> Result<AnswerOutcome, BookingError> {
     let caller = caller.clone();
     let id = id.to_string();
     db.write(move |tx| {
@@ -183,7 +218,13 @@ pub async fn answer_as_user(db: &Db, caller: &Identity, id: &str, answer: Answer
     .await
 }
 
-fn apply_answer(tx: &Transaction<'_>, meeting: Meeting, mut attendee: Attendee, answer: Answer, now: DateTime<Utc>) -> Result<AnswerOutcome, BookingError> {
+fn apply_answer(
+    tx: &Transaction<'_>,
+    meeting: Meeting,
+    mut attendee: Attendee,
+    answer: Answer,
+    now: DateTime<Utc>,
+) -> Result<AnswerOutcome, BookingError> {
     if meeting.has_ended(now) {
         return Err(BookingError::Ended);
     }
@@ -196,6 +237,9 @@ fn apply_answer(tx: &Transaction<'_>, meeting: Meeting, mut attendee: Attendee, 
         repo::set_partstat(tx, attendee.id, partstat, now)?;
         attendee.partstat = partstat;
         attendee.answered_at = Some(now);
+        // Every attendee's calendar shows this answer.
+        let all = repo::attendees_of(tx, &meeting.id)?;
+        calendar_changed(tx, &meeting, all.iter(), now)?;
     }
     Ok(AnswerOutcome { meeting, attendee, changed })
 }
@@ -220,12 +264,25 @@ pub async fn remember_user(db: &Db, who: &Identity, now: DateTime<Utc>) -> Resul
 /// Loads a meeting with its attendees.
 pub async fn get(db: &Db, id: &str) -> Result<MeetingDetails, BookingError> {
     let id = id.to_string();
-    db.read(move |conn| Ok(repo::details_by_id(conn, &id)?.ok_or(BookingError::NotFound)?)).await
+    db.read(move |conn| repo::details_by_id(conn, &id)?.ok_or(BookingError::NotFound)).await
 }
 
 /// Whether `who` owns the meeting.
 pub fn is_owner(meeting: &Meeting, who: &Identity) -> bool {
     meeting.owner_uid == who.uid
+}
+
+/// Logs a change of `meeting` in the calendar of everyone concerned (the owner and these attendees).
+fn calendar_changed<'a>(
+    tx: &Transaction<'_>,
+    meeting: &Meeting,
+    attendees: impl Iterator<Item = &'a Attendee>,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let mails: Vec<&str> = attendees.map(|a| a.mail.as_str()).collect();
+    let users = crate::calendar::changes::users_for(tx, &mails, &meeting.owner_uid)?;
+    crate::calendar::changes::touch(tx, &users, &crate::ics::object_name_for_uid(&meeting.ical_uid), now)?;
+    Ok(())
 }
 
 fn ensure_owner(meeting: &Meeting, caller: &Identity) -> Result<(), BookingError> {
@@ -236,7 +293,15 @@ fn load(tx: &rusqlite::Connection, id: &str) -> Result<MeetingDetails, BookingEr
     repo::details_by_id(tx, id)?.ok_or(BookingError::NotFound)
 }
 
-fn insert(tx: &Transaction<'_>, meeting_id: &str, role: Role, mail: &str, name: &str, partstat: PartStat, now: DateTime<Utc>) -> Result<i64, BookingError> {
+fn insert(
+    tx: &Transaction<'_>,
+    meeting_id: &str,
+    role: Role,
+    mail: &str,
+    name: &str,
+    partstat: PartStat,
+    now: DateTime<Utc>,
+) -> Result<i64, BookingError> {
     let token = unique(tx, secrets::token, |tx, t| Ok(repo::by_token(tx, t)?.is_some()))?;
     Ok(repo::insert_attendee(tx, &NewAttendee { meeting_id, role, mail, name, token: &token, partstat }, now)?)
 }

@@ -8,7 +8,8 @@ use rusqlite_migration::{M, Migrations};
 use super::DbError;
 
 /// Every migration, in order. Append only; see `migrations/README.md`.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../../migrations/0001_initial.sql"), include_str!("../../migrations/0002_calendar.sql")];
 
 fn migrations() -> Migrations<'static> {
     Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())

@@ -46,9 +46,8 @@ impl Db {
         }
         let mut writer = open_connection(path, busy_timeout, false)?;
         migrate::apply(&mut writer)?;
-        let readers = (0..readers.max(1))
-            .map(|_| open_connection(path, busy_timeout, true))
-            .collect::<Result<Vec<_>, _>>()?;
+        let readers =
+            (0..readers.max(1)).map(|_| open_connection(path, busy_timeout, true)).collect::<Result<Vec<_>, _>>()?;
         Ok(Self::from_parts(writer, readers))
     }
 

@@ -93,7 +93,12 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-pub async fn login_page(State(state): State<AppState>, headers: HeaderMap, csrf: CsrfToken, Query(q): Query<NextQuery>) -> Response {
+pub async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    csrf: CsrfToken,
+    Query(q): Query<NextQuery>,
+) -> Response {
     let tr = state.tr(&headers);
     let mut users = Vec::new();
     for u in &state.config.auth.demo_users {
@@ -116,7 +121,11 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-pub async fn login_submit(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Result<Response, PageError> {
+pub async fn login_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
     if !csrf::verify(&state, &headers, &form.csrf) {
         return Err(PageError::Csrf);
     }
@@ -139,7 +148,11 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Result<Response, PageError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
     if !csrf::verify(&state, &headers, &form.csrf) {
         return Err(PageError::Csrf);
     }

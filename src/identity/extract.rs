@@ -36,7 +36,9 @@ impl IntoResponse for AuthRejection {
             let (status, id, args) = match &self.error {
                 AuthError::Anonymous => (StatusCode::UNAUTHORIZED, "error-unauthorized", vec![]),
                 AuthError::UntrustedPeer => (StatusCode::FORBIDDEN, "error-untrusted-proxy", vec![]),
-                AuthError::Malformed(d) => (StatusCode::FORBIDDEN, "error-bad-identity", vec![("detail", d.to_string())]),
+                AuthError::Malformed(d) => {
+                    (StatusCode::FORBIDDEN, "error-bad-identity", vec![("detail", d.to_string())])
+                }
             };
             return Problem::new(status, self.tr.ta(id, &args)).into_response();
         }
@@ -47,7 +49,8 @@ impl IntoResponse for AuthRejection {
             },
             AuthError::UntrustedPeer => PageError::forbidden("error-untrusted-proxy").into_response(),
             AuthError::Malformed(d) => {
-                PageError::Forbidden { message: "error-bad-identity", args: vec![("detail", d.to_string())] }.into_response()
+                PageError::Forbidden { message: "error-bad-identity", args: vec![("detail", d.to_string())] }
+                    .into_response()
             }
         }
     }
@@ -71,8 +74,12 @@ async fn identify(parts: &Parts, state: &AppState) -> Result<SignedIn, AuthRejec
         }
         Err(error) => {
             match &error {
-                AuthError::UntrustedPeer => tracing::warn!(target: "audit", ?peer, path = %parts.uri.path(), "identity headers refused: peer is not a trusted proxy"),
-                AuthError::Malformed(d) => tracing::warn!(target: "audit", ?peer, detail = d, "identity headers refused: malformed"),
+                AuthError::UntrustedPeer => {
+                    tracing::warn!(target: "audit", ?peer, path = %parts.uri.path(), "identity headers refused: peer is not a trusted proxy")
+                }
+                AuthError::Malformed(d) => {
+                    tracing::warn!(target: "audit", ?peer, detail = d, "identity headers refused: malformed")
+                }
                 AuthError::Anonymous => tracing::debug!(path = %parts.uri.path(), "anonymous request"),
             }
             let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");

@@ -45,7 +45,8 @@ impl TrustedHeaderProvider {
                 None => Ok(None),
                 Some(v) => {
                     // Some proxies send Latin-1 or raw bytes: accept only valid UTF-8.
-                    let s = std::str::from_utf8(v.as_bytes()).map_err(|_| AuthError::Malformed("header is not UTF-8"))?;
+                    let s =
+                        std::str::from_utf8(v.as_bytes()).map_err(|_| AuthError::Malformed("header is not UTF-8"))?;
                     let s = s.trim();
                     if s.chars().any(char::is_control) {
                         return Err(AuthError::Malformed("control characters in an identity header"));

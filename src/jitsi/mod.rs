@@ -117,7 +117,11 @@ mod tests {
         config.jitsi.base_url = "https://meet.example.org/".into();
         let jitsi = Jitsi::from_config(&config).unwrap();
         let now: DateTime<Utc> = "2026-12-05T09:00:00Z".parse().unwrap();
-        let user = TokenUser { id: "jdupont".into(), name: "Jean \"JD\" Dupont".into(), email: "jean.dupont@example.org".into() };
+        let user = TokenUser {
+            id: "jdupont".into(),
+            name: "Jean \"JD\" Dupont".into(),
+            email: "jean.dupont@example.org".into(),
+        };
         let token = jitsi.moderator_token("abcdefghijklmnop", &user, now, 900);
         let header = decode_header(&token).unwrap();
         assert_eq!(header.typ.as_deref(), Some("JWT"));

@@ -46,6 +46,11 @@ pub fn verify(state: &AppState, headers: &HeaderMap, submitted: &str) -> bool {
 
 /// Ensures every browser has a CSRF seed cookie.
 pub async fn ensure_cookie(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    // Calendar clients and the API never post forms: no cookie for them.
+    if ["/dav", "/.well-known", "/ical", "/api/"].iter().any(|p| path.starts_with(p)) {
+        return next.run(req).await;
+    }
     let existing = cookie_value(req.headers(), CSRF_COOKIE).filter(|s| s.len() >= 16 && s.len() <= 64);
     let fresh = existing.is_none().then(crate::secrets::token);
     if let Some(seed) = &fresh {

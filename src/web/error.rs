@@ -75,7 +75,9 @@ pub async fn render_error_pages(State(state): State<AppState>, req: Request, nex
     };
     let (title, text) = match &err {
         PageError::NotFound(m) => (tr.t("error-not-found-title"), tr.t(m)),
-        PageError::Gone(Some(subject)) => (tr.t("error-gone-title"), tr.ta("error-gone", &[("subject", subject.clone())])),
+        PageError::Gone(Some(subject)) => {
+            (tr.t("error-gone-title"), tr.ta("error-gone", &[("subject", subject.clone())]))
+        }
         PageError::Gone(None) => (tr.t("error-gone-title"), tr.t("error-gone-plain")),
         PageError::Forbidden { message, args } => {
             let args: Vec<(&str, String)> = args.iter().map(|(k, v)| (*k, v.clone())).collect();

@@ -60,10 +60,7 @@ impl Lang {
         for item in accept.split(',') {
             let mut parts = item.split(';');
             let tag = parts.next().unwrap_or_default();
-            let q = parts
-                .find_map(|p| p.trim().strip_prefix("q="))
-                .and_then(|q| q.parse::<f32>().ok())
-                .unwrap_or(1.0);
+            let q = parts.find_map(|p| p.trim().strip_prefix("q=")).and_then(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
             if let Some(lang) = Lang::parse(tag)
                 && q > 0.0
                 && best.is_none_or(|(bq, _)| q > bq)
@@ -113,10 +110,8 @@ impl Tr {
 
     /// The message `id` with named values.
     pub fn ta(&self, id: &str, args: &[(&str, String)]) -> String {
-        let map: HashMap<Cow<'static, str>, FluentValue<'_>> = args
-            .iter()
-            .map(|(k, v)| (Cow::Owned(k.to_string()), FluentValue::from(v.clone())))
-            .collect();
+        let map: HashMap<Cow<'static, str>, FluentValue<'_>> =
+            args.iter().map(|(k, v)| (Cow::Owned(k.to_string()), FluentValue::from(v.clone()))).collect();
         LOCALES.lookup_with_args(self.lang.id(), id, &map)
     }
 
@@ -192,6 +187,9 @@ mod tests {
         assert_eq!(fr.date(t), "05/12/2026");
         assert_eq!(fr.time(t), "10:00");
         let en = Tr::new(Lang::En, chrono_tz::Europe::Paris);
-        assert_eq!(en.ta("err-guests-max", &[("count", "51".into()), ("max", "50".into())]), "You listed 51 guests (the maximum is 50).");
+        assert_eq!(
+            en.ta("err-guests-max", &[("count", "51".into()), ("max", "50".into())]),
+            "You listed 51 guests (the maximum is 50)."
+        );
     }
 }

@@ -1,0 +1,468 @@
+//! Read-only CalDAV server (RFC 4791, RFC 6578, RFC 6764) over a [`CalendarBackend`].
+//!
+//! Resource layout (one principal, one home set, one calendar per user):
+//!
+//! ```text
+//! /.well-known/caldav                         301 → /dav/ (before any authentication)
+//! /dav/                                       context root
+//! /dav/principals/                            principal collection
+//! /dav/principals/<uid>/                      principal, and also its calendar-home-set
+//! /dav/principals/<uid>/meetings/             the calendar
+//! /dav/principals/<uid>/meetings/<name>.ics   one booking
+//! ```
+//!
+//! Every request but OPTIONS and the well-known redirect needs HTTP Basic credentials
+//! (checked by the backend); a user only ever sees their own principal (others are 404).
+//! WebDAV verbs are dispatched by method string because axum's `MethodFilter` only knows
+//! the standard ones. Every write verb is answered 403 `need-privileges`, never 500.
+//!
+//! The router is self-contained (its own state) so the core can `merge` it at the root.
+
+mod error;
+#[cfg(test)]
+pub mod memory;
+mod propfind;
+mod props;
+mod report;
+#[cfg(test)]
+mod tests;
+mod xml;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+
+pub use error::{DavError, Precondition};
+pub use xml::XmlError;
+
+/// `DAV` header on every response: class 1 and 3 (no locking), calendar access, no scheduling.
+pub const DAV_HEADER: &str = "1, 3, calendar-access";
+/// `Allow` header: read-only (Evolution falls back to it when judging writability).
+pub const ALLOW: &str = "OPTIONS, GET, HEAD, PROPFIND, REPORT";
+pub(crate) const XML_CONTENT_TYPE: &str = "application/xml; charset=utf-8";
+/// Request bodies above this are refused with 413 before parsing.
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// A boxed future, so the backend trait stays object-safe (`Arc<dyn CalendarBackend>`).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A calendar-query time range: either bound may be missing (RFC 4791 §9.9).
+pub type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// An authenticated calendar user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// Path segment of the principal; compared exactly with the URL.
+    pub uid: String,
+    /// Served as `calendar-user-address-set` (`mailto:`): DAVx5 takes the account's address
+    /// from it.
+    pub mail: String,
+    pub display_name: String,
+}
+
+/// One calendar object as served to one user.
+#[derive(Clone, Debug)]
+pub struct CalObject {
+    /// URL-safe file name ending in `.ics` (see [`crate::ics::object_name_for_uid`]).
+    pub name: String,
+    /// Output of [`crate::ics::render_resource`].
+    pub body: Arc<str>,
+    /// Quoted strong ETag of exactly `body` (see [`crate::ics::etag`]).
+    pub etag: String,
+    pub last_modified: DateTime<Utc>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// Collection state: a counter bumped on every change of the user's calendar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CalendarState {
+    pub ctag: i64,
+}
+
+/// The backend does not know the sync token (pruned from the change log, or from the future).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncError {
+    InvalidToken,
+}
+
+/// What changed since a sync token.
+#[derive(Clone, Debug)]
+pub struct Changes {
+    /// Objects created or modified after the token.
+    pub changed: Vec<CalObject>,
+    /// Names of objects removed after the token.
+    pub removed: Vec<String>,
+    /// The counter the new sync token is built from.
+    pub ctag: i64,
+}
+
+/// A backend failure (storage unavailable…): answered with a generic 500 and logged.
+#[derive(Debug, thiserror::Error)]
+#[error("calendar backend: {0}")]
+pub struct BackendError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+impl BackendError {
+    pub fn new(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        BackendError(e.into())
+    }
+}
+
+/// Where CalDAV reads calendars from. Every method takes the authenticated principal's uid.
+pub trait CalendarBackend: Send + Sync + 'static {
+    /// Checks HTTP Basic credentials (an app password); `Ok(None)` when they are wrong.
+    fn authenticate<'a>(
+        &'a self,
+        user: &'a str,
+        password: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Principal>, BackendError>>;
+
+    /// Current counter of the user's calendar (`getctag`, `sync-token`).
+    fn state<'a>(&'a self, uid: &'a str) -> BoxFuture<'a, Result<CalendarState, BackendError>>;
+
+    /// All objects, or those overlapping `range` (RFC 4791 §9.9: `start < obj.end` and
+    /// `end > obj.start`, either bound may be missing).
+    fn objects<'a>(
+        &'a self,
+        uid: &'a str,
+        range: Option<TimeRange>,
+    ) -> BoxFuture<'a, Result<Vec<CalObject>, BackendError>>;
+
+    /// One object by name (GET, HEAD, calendar-multiget).
+    fn object<'a>(&'a self, uid: &'a str, name: &'a str) -> BoxFuture<'a, Result<Option<CalObject>, BackendError>>;
+
+    /// Changes after counter `ctag`, or `Err(SyncError::InvalidToken)` if unknown/pruned.
+    fn changes_since<'a>(
+        &'a self,
+        uid: &'a str,
+        ctag: i64,
+    ) -> BoxFuture<'a, Result<Result<Changes, SyncError>, BackendError>>;
+
+    /// The whole calendar as one iCalendar document (GET on the collection).
+    fn calendar_ics<'a>(&'a self, uid: &'a str) -> BoxFuture<'a, Result<String, BackendError>>;
+}
+
+/// Static presentation of every user's calendar.
+#[derive(Clone, Debug)]
+pub struct DavConfig {
+    pub calendar_name: String,
+    pub calendar_description: String,
+    /// `#RRGGBB` or `#RRGGBBAA` (Apple `calendar-color`).
+    pub color: String,
+    /// Sync tokens are `<prefix><ctag>`, e.g. `https://meet.example.org/ns/sync/42`.
+    pub sync_token_prefix: String,
+}
+
+#[derive(Clone)]
+struct DavState {
+    backend: Arc<dyn CalendarBackend>,
+    config: Arc<DavConfig>,
+}
+
+/// The CalDAV router, to be merged at the root of the application.
+///
+/// It also answers `/` for every method, because some clients (python caldav) are given the
+/// bare server URL and PROPFIND it for `current-user-principal`. The application can still
+/// serve its home page there: `Router::merge` combines method routers of the same path, so
+/// a `get(home)` on `/` takes GET and HEAD and this router keeps the other methods.
+pub fn router(backend: Arc<dyn CalendarBackend>, config: Arc<DavConfig>) -> axum::Router {
+    let state = DavState { backend, config };
+    axum::Router::new()
+        .route("/", axum::routing::MethodRouter::new().fallback(dav))
+        .route("/.well-known/caldav", any(well_known))
+        .route("/.well-known/caldav/", any(well_known))
+        .route("/dav", any(dav))
+        .route("/dav/", any(dav))
+        .route("/dav/{*rest}", any(dav))
+        .with_state(state)
+}
+
+/// RFC 6764: permanent redirect to the context root, whatever the method, before any auth.
+async fn well_known() -> Response {
+    let mut res = StatusCode::MOVED_PERMANENTLY.into_response();
+    res.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/dav/"));
+    res
+}
+
+/// Path-segment encoding for hrefs we emit: unreserved characters and `@` stay as they are.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'@');
+
+pub(crate) fn encode_segment(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// The resource addressed by a request path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// `/` itself: clients given the bare server URL (python caldav) PROPFIND it first.
+    ServerRoot,
+    Root,
+    Principals,
+    Principal(String),
+    Calendar(String),
+    Object(String, String),
+}
+
+impl Target {
+    /// Parses a (still percent-encoded) absolute path; `None` if it is not one of ours.
+    pub(crate) fn parse(path: &str) -> Option<Target> {
+        if path == "/" {
+            return Some(Target::ServerRoot);
+        }
+        let rest = path.strip_prefix("/dav")?;
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            return None;
+        }
+        let mut segs = Vec::with_capacity(4);
+        for raw in rest.split('/').filter(|s| !s.is_empty()) {
+            let seg = percent_decode_str(raw).decode_utf8().ok()?;
+            if seg.is_empty() || seg == "." || seg == ".." || seg.contains('/') {
+                return None;
+            }
+            segs.push(seg.into_owned());
+        }
+        let mut it = segs.into_iter();
+        let target = match (it.next(), it.next(), it.next(), it.next(), it.next()) {
+            (None, ..) => Target::Root,
+            (Some(p), None, ..) if p == "principals" => Target::Principals,
+            (Some(p), Some(uid), None, ..) if p == "principals" => Target::Principal(uid),
+            (Some(p), Some(uid), Some(m), None, _) if p == "principals" && m == "meetings" => Target::Calendar(uid),
+            (Some(p), Some(uid), Some(m), Some(name), None) if p == "principals" && m == "meetings" => {
+                Target::Object(uid, name)
+            }
+            _ => return None,
+        };
+        Some(target)
+    }
+
+    fn uid(&self) -> Option<&str> {
+        match self {
+            Target::Principal(u) | Target::Calendar(u) | Target::Object(u, _) => Some(u),
+            Target::ServerRoot | Target::Root | Target::Principals => None,
+        }
+    }
+}
+
+pub(crate) fn principal_href(uid: &str) -> String {
+    format!("/dav/principals/{}/", encode_segment(uid))
+}
+
+pub(crate) fn calendar_href(uid: &str) -> String {
+    format!("/dav/principals/{}/meetings/", encode_segment(uid))
+}
+
+pub(crate) fn object_href(uid: &str, name: &str) -> String {
+    format!("/dav/principals/{}/meetings/{}", encode_segment(uid), encode_segment(name))
+}
+
+/// Per-request context shared by PROPFIND and REPORT.
+pub(crate) struct Ctx<'a> {
+    pub backend: &'a dyn CalendarBackend,
+    pub config: &'a DavConfig,
+    pub principal: &'a Principal,
+    /// `Prefer: return-minimal` or `Brief: t`: 404 propstats may be left out.
+    pub minimal: bool,
+}
+
+fn is_write_method(m: &str) -> bool {
+    matches!(
+        m,
+        "PUT"
+            | "DELETE"
+            | "PATCH"
+            | "POST"
+            | "PROPPATCH"
+            | "MKCALENDAR"
+            | "MKCOL"
+            | "MOVE"
+            | "COPY"
+            | "LOCK"
+            | "UNLOCK"
+            | "ACL"
+            | "BIND"
+            | "UNBIND"
+            | "REBIND"
+    )
+}
+
+async fn dav(State(st): State<DavState>, req: Request) -> Response {
+    let mut res = match handle(&st, req).await {
+        Ok(res) => res,
+        Err(e) => e.into_response(),
+    };
+    res.headers_mut().insert("dav", HeaderValue::from_static(DAV_HEADER));
+    res
+}
+
+async fn handle(st: &DavState, req: Request) -> Result<Response, DavError> {
+    let (parts, body) = req.into_parts();
+    let method = parts.method.as_str();
+    if parts.method == Method::OPTIONS {
+        // Unauthenticated: it reveals nothing, and some clients probe capabilities first.
+        return Ok((StatusCode::OK, [(header::ALLOW, ALLOW), (header::CONTENT_LENGTH, "0")]).into_response());
+    }
+    let principal = authenticate(st.backend.as_ref(), &parts.headers).await?;
+    if is_write_method(method) {
+        return Err(DavError::Forbidden(Precondition::NeedPrivileges));
+    }
+    let target = Target::parse(parts.uri.path()).ok_or(DavError::NotFound)?;
+    if let Some(uid) = target.uid()
+        && uid != principal.uid
+    {
+        // Another user's resources: do not even confirm they exist.
+        return Err(DavError::NotFound);
+    }
+    let ctx = Ctx {
+        backend: st.backend.as_ref(),
+        config: &st.config,
+        principal: &principal,
+        minimal: wants_minimal(&parts.headers),
+    };
+    match method {
+        "GET" | "HEAD" => get(&ctx, &target, &parts.headers, parts.method == Method::HEAD).await,
+        "PROPFIND" => {
+            let depth = parse_depth(&parts.headers)?;
+            let body = read_body(body, &parts.headers).await?;
+            propfind::propfind(&ctx, &target, depth, &body).await
+        }
+        "REPORT" => {
+            let body = read_body(body, &parts.headers).await?;
+            report::report(&ctx, &target, &body).await
+        }
+        _ => Err(DavError::MethodNotAllowed),
+    }
+}
+
+/// HTTP Basic (RFC 7617), UTF-8. Wrong or missing credentials are both a plain 401.
+async fn authenticate(backend: &dyn CalendarBackend, headers: &HeaderMap) -> Result<Principal, DavError> {
+    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or(DavError::Unauthorized)?;
+    let (scheme, encoded) = value.trim().split_once(' ').ok_or(DavError::Unauthorized)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(DavError::Unauthorized);
+    }
+    let decoded =
+        base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| DavError::Unauthorized)?;
+    let decoded = String::from_utf8(decoded).map_err(|_| DavError::Unauthorized)?;
+    let (user, password) = decoded.split_once(':').ok_or(DavError::Unauthorized)?;
+    if user.is_empty() || password.is_empty() {
+        return Err(DavError::Unauthorized);
+    }
+    backend.authenticate(user, password).await?.ok_or(DavError::Unauthorized)
+}
+
+fn wants_minimal(headers: &HeaderMap) -> bool {
+    let prefer =
+        headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|p| {
+            p.trim().eq_ignore_ascii_case("return-minimal") || p.trim().eq_ignore_ascii_case("return=minimal")
+        });
+    let brief = headers.get("brief").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim().eq_ignore_ascii_case("t"));
+    prefer || brief
+}
+
+/// PROPFIND depth. A missing header means infinity per RFC 4918, but clients that omit it
+/// expect a listing, so it is treated as 1 (as sabre/dav does); an explicit `infinity` is
+/// refused with `propfind-finite-depth`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Depth {
+    Zero,
+    One,
+}
+
+fn parse_depth(headers: &HeaderMap) -> Result<Depth, DavError> {
+    match headers.get("depth").map(|v| v.to_str().map(str::trim)) {
+        None => Ok(Depth::One),
+        Some(Ok("0")) => Ok(Depth::Zero),
+        Some(Ok("1")) => Ok(Depth::One),
+        Some(Ok(v)) if v.eq_ignore_ascii_case("infinity") => {
+            Err(DavError::Forbidden(Precondition::PropfindFiniteDepth))
+        }
+        Some(_) => Err(DavError::BadRequest("invalid Depth header")),
+    }
+}
+
+async fn read_body(body: Body, headers: &HeaderMap) -> Result<Bytes, DavError> {
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(DavError::PayloadTooLarge);
+    }
+    // Chunked bodies have no Content-Length: the limit applies while reading.
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| DavError::PayloadTooLarge)
+}
+
+pub(crate) fn http_date(dt: DateTime<Utc>) -> String {
+    dt.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// `If-None-Match` against a strong ETag (weak comparison, as RFC 9110 §13.1.2 says for GET).
+fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim() == "*" || bare(t) == etag)
+}
+
+async fn get(ctx: &Ctx<'_>, target: &Target, headers: &HeaderMap, head: bool) -> Result<Response, DavError> {
+    let uid = ctx.principal.uid.as_str();
+    let (body, etag, last_modified): (Bytes, String, Option<DateTime<Utc>>) = match target {
+        Target::Object(_, name) => {
+            let obj = ctx.backend.object(uid, name).await?.ok_or(DavError::NotFound)?;
+            let body = Bytes::copy_from_slice(obj.body.as_bytes());
+            (body, obj.etag, Some(obj.last_modified))
+        }
+        Target::Calendar(_) => {
+            let ics = ctx.backend.calendar_ics(uid).await?;
+            let etag = crate::ics::etag(ics.as_bytes());
+            (Bytes::from(ics), etag, None)
+        }
+        Target::ServerRoot | Target::Root | Target::Principals | Target::Principal(_) => {
+            let text = "jmb CalDAV server (read-only): add this address to your calendar client.\n";
+            return Ok((
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                if head { "" } else { text },
+            )
+                .into_response());
+        }
+    };
+    let mut res = if none_match(headers, &etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let len = body.len().to_string();
+        let mut res = if head { Response::new(Body::empty()) } else { Response::new(Body::from(body)) };
+        let h = res.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8"));
+        if let Ok(v) = HeaderValue::from_str(&len) {
+            h.insert(header::CONTENT_LENGTH, v);
+        }
+        res
+    };
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Some(lm) = last_modified
+        && let Ok(v) = HeaderValue::from_str(&http_date(lm))
+    {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    Ok(res)
+}
+
+/// A 207 Multi-Status response around a finished document.
+pub(crate) fn multistatus(body: Vec<u8>) -> Response {
+    (StatusCode::MULTI_STATUS, [(header::CONTENT_TYPE, XML_CONTENT_TYPE)], body).into_response()
+}

@@ -1,0 +1,414 @@
+//! The properties served for each kind of resource, and the `<d:response>` writer shared by
+//! PROPFIND and the REPORTs.
+//!
+//! Privileges are read-only on purpose: `read` and `read-current-user-privilege-set`, never
+//! `write-properties` (Thunderbird would treat the calendar as writable), and always present
+//! (DAVx5 treats a missing privilege set as writable).
+
+use super::xml::{Element, NS_CALDAV, NS_CS, NS_DAV, NS_ICAL, Name, XmlOut, is_safe_local_name};
+use super::{CalObject, Ctx, http_date, principal_href};
+
+/// A resource being described.
+#[derive(Clone, Copy)]
+pub(crate) enum Res<'a> {
+    Root,
+    Principals,
+    Principal,
+    Calendar { ctag: i64 },
+    Object(&'a CalObject),
+}
+
+/// The properties jmb knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Prop {
+    ResourceType,
+    DisplayName,
+    CurrentUserPrincipal,
+    PrincipalUrl,
+    PrincipalCollectionSet,
+    CalendarHomeSet,
+    CalendarUserAddressSet,
+    SupportedReportSet,
+    CurrentUserPrivilegeSet,
+    Owner,
+    CalendarDescription,
+    CalendarColor,
+    SupportedCalendarComponentSet,
+    SupportedCalendarData,
+    GetCtag,
+    SyncToken,
+    GetEtag,
+    GetContentType,
+    GetLastModified,
+    GetContentLength,
+    CalendarData,
+}
+
+impl Prop {
+    pub(crate) fn from_name(ns: &str, local: &str) -> Option<Prop> {
+        use Prop::*;
+        Some(match (ns, local) {
+            (NS_DAV, "resourcetype") => ResourceType,
+            (NS_DAV, "displayname") => DisplayName,
+            (NS_DAV, "current-user-principal") => CurrentUserPrincipal,
+            (NS_DAV, "principal-URL") => PrincipalUrl,
+            (NS_DAV, "principal-collection-set") => PrincipalCollectionSet,
+            (NS_CALDAV, "calendar-home-set") => CalendarHomeSet,
+            (NS_CALDAV, "calendar-user-address-set") => CalendarUserAddressSet,
+            (NS_DAV, "supported-report-set") => SupportedReportSet,
+            (NS_DAV, "current-user-privilege-set") => CurrentUserPrivilegeSet,
+            (NS_DAV, "owner") => Owner,
+            (NS_CALDAV, "calendar-description") => CalendarDescription,
+            (NS_ICAL, "calendar-color") => CalendarColor,
+            (NS_CALDAV, "supported-calendar-component-set") => SupportedCalendarComponentSet,
+            (NS_CALDAV, "supported-calendar-data") => SupportedCalendarData,
+            (NS_CS, "getctag") => GetCtag,
+            (NS_DAV, "sync-token") => SyncToken,
+            (NS_DAV, "getetag") => GetEtag,
+            (NS_DAV, "getcontenttype") => GetContentType,
+            (NS_DAV, "getlastmodified") => GetLastModified,
+            (NS_DAV, "getcontentlength") => GetContentLength,
+            (NS_CALDAV, "calendar-data") => CalendarData,
+            _ => return None,
+        })
+    }
+
+    fn qname(self) -> &'static str {
+        use Prop::*;
+        match self {
+            ResourceType => "d:resourcetype",
+            DisplayName => "d:displayname",
+            CurrentUserPrincipal => "d:current-user-principal",
+            PrincipalUrl => "d:principal-URL",
+            PrincipalCollectionSet => "d:principal-collection-set",
+            CalendarHomeSet => "c:calendar-home-set",
+            CalendarUserAddressSet => "c:calendar-user-address-set",
+            SupportedReportSet => "d:supported-report-set",
+            CurrentUserPrivilegeSet => "d:current-user-privilege-set",
+            Owner => "d:owner",
+            CalendarDescription => "c:calendar-description",
+            CalendarColor => "ical:calendar-color",
+            SupportedCalendarComponentSet => "c:supported-calendar-component-set",
+            SupportedCalendarData => "c:supported-calendar-data",
+            GetCtag => "cs:getctag",
+            SyncToken => "d:sync-token",
+            GetEtag => "d:getetag",
+            GetContentType => "d:getcontenttype",
+            GetLastModified => "d:getlastmodified",
+            GetContentLength => "d:getcontentlength",
+            CalendarData => "c:calendar-data",
+        }
+    }
+}
+
+/// Properties a resource has, in the order `allprop` and `propname` list them.
+fn props_of(res: Res<'_>, ctx: &Ctx<'_>) -> &'static [Prop] {
+    use Prop::*;
+    const ROOT: &[Prop] = &[
+        ResourceType,
+        CurrentUserPrincipal,
+        PrincipalUrl,
+        PrincipalCollectionSet,
+        CalendarHomeSet,
+        CalendarUserAddressSet,
+        SupportedReportSet,
+        CurrentUserPrivilegeSet,
+    ];
+    const ROOT_NO_MAIL: &[Prop] = &[
+        ResourceType,
+        CurrentUserPrincipal,
+        PrincipalUrl,
+        PrincipalCollectionSet,
+        CalendarHomeSet,
+        SupportedReportSet,
+        CurrentUserPrivilegeSet,
+    ];
+    const PRINCIPAL: &[Prop] = &[
+        ResourceType,
+        DisplayName,
+        CurrentUserPrincipal,
+        PrincipalUrl,
+        PrincipalCollectionSet,
+        CalendarHomeSet,
+        CalendarUserAddressSet,
+        SupportedReportSet,
+        CurrentUserPrivilegeSet,
+        Owner,
+    ];
+    const PRINCIPAL_NO_MAIL: &[Prop] = &[
+        ResourceType,
+        DisplayName,
+        CurrentUserPrincipal,
+        PrincipalUrl,
+        PrincipalCollectionSet,
+        CalendarHomeSet,
+        SupportedReportSet,
+        CurrentUserPrivilegeSet,
+        Owner,
+    ];
+    const CALENDAR: &[Prop] = &[
+        ResourceType,
+        DisplayName,
+        CalendarDescription,
+        CalendarColor,
+        SupportedCalendarComponentSet,
+        SupportedCalendarData,
+        GetCtag,
+        SyncToken,
+        SupportedReportSet,
+        CurrentUserPrincipal,
+        CurrentUserPrivilegeSet,
+        Owner,
+    ];
+    const OBJECT: &[Prop] =
+        &[ResourceType, GetEtag, GetContentType, GetLastModified, GetContentLength, CurrentUserPrivilegeSet, Owner];
+    let has_mail = !ctx.principal.mail.is_empty();
+    match res {
+        Res::Root | Res::Principals if has_mail => ROOT,
+        Res::Root | Res::Principals => ROOT_NO_MAIL,
+        Res::Principal if has_mail => PRINCIPAL,
+        Res::Principal => PRINCIPAL_NO_MAIL,
+        Res::Calendar { .. } => CALENDAR,
+        Res::Object(_) => OBJECT,
+    }
+}
+
+/// Whether `res` serves `prop` (calendar-data is only served on objects, and only on request).
+fn has(res: Res<'_>, prop: Prop, ctx: &Ctx<'_>) -> bool {
+    match (res, prop) {
+        (Res::Object(_), Prop::CalendarData) => true,
+        (Res::Calendar { .. }, Prop::DisplayName) => true,
+        _ => props_of(res, ctx).contains(&prop),
+    }
+}
+
+/// What a PROPFIND or REPORT asked for.
+#[derive(Debug)]
+pub(crate) enum PropRequest {
+    All,
+    Names,
+    Some(Vec<Name>),
+}
+
+impl PropRequest {
+    /// Reads the `<d:prop>` / `<d:allprop>` / `<d:propname>` children of a request element.
+    /// No selector at all means `allprop` (RFC 4918 §9.1, and reports default to getetag-like
+    /// behaviour through this too).
+    pub(crate) fn from_parent(parent: &Element) -> PropRequest {
+        if let Some(prop) = parent.child(NS_DAV, "prop") {
+            return PropRequest::Some(prop.children.iter().map(Element::name).collect());
+        }
+        if parent.child(NS_DAV, "propname").is_some() {
+            return PropRequest::Names;
+        }
+        PropRequest::All
+    }
+
+    /// Adds `getetag` to an explicit property list: DAVx5 fails on a multiget response without
+    /// it, and every client needs it to track objects.
+    pub(crate) fn with_getetag(self) -> PropRequest {
+        match self {
+            PropRequest::Some(mut names) => {
+                if !names.iter().any(|n| n.ns == NS_DAV && n.local == "getetag") {
+                    names.insert(0, Name::new(NS_DAV, "getetag"));
+                }
+                PropRequest::Some(names)
+            }
+            other => other,
+        }
+    }
+}
+
+const OK: &str = "HTTP/1.1 200 OK";
+const NOT_FOUND: &str = "HTTP/1.1 404 Not Found";
+
+/// Writes one `<d:response>` for `res` at `href`.
+pub(crate) fn write_response(out: &mut XmlOut, ctx: &Ctx<'_>, href: &str, res: Res<'_>, req: &PropRequest) {
+    out.start("d:response");
+    out.href(href);
+    match req {
+        PropRequest::All => {
+            out.start("d:propstat");
+            out.start("d:prop");
+            for p in props_of(res, ctx) {
+                write_value(out, ctx, res, *p);
+            }
+            out.end("d:prop");
+            out.leaf("d:status", OK);
+            out.end("d:propstat");
+        }
+        PropRequest::Names => {
+            out.start("d:propstat");
+            out.start("d:prop");
+            for p in props_of(res, ctx) {
+                out.empty(p.qname());
+            }
+            out.end("d:prop");
+            out.leaf("d:status", OK);
+            out.end("d:propstat");
+        }
+        PropRequest::Some(names) => {
+            let mut missing: Vec<&Name> = Vec::new();
+            let mut found = 0usize;
+            for n in names {
+                match Prop::from_name(&n.ns, &n.local) {
+                    Some(p) if has(res, p, ctx) => {
+                        if found == 0 {
+                            out.start("d:propstat");
+                            out.start("d:prop");
+                        }
+                        found += 1;
+                        write_value(out, ctx, res, p);
+                    }
+                    _ => missing.push(n),
+                }
+            }
+            if found > 0 {
+                out.end("d:prop");
+                out.leaf("d:status", OK);
+                out.end("d:propstat");
+            }
+            // A response needs at least one propstat, even in minimal mode.
+            if !missing.is_empty() && (!ctx.minimal || found == 0) {
+                out.start("d:propstat");
+                out.start("d:prop");
+                for n in missing {
+                    if is_safe_local_name(&n.local) {
+                        out.empty_foreign(n);
+                    }
+                }
+                out.end("d:prop");
+                out.leaf("d:status", NOT_FOUND);
+                out.end("d:propstat");
+            } else if found == 0 {
+                out.start("d:propstat");
+                out.empty("d:prop");
+                out.leaf("d:status", OK);
+                out.end("d:propstat");
+            }
+        }
+    }
+    out.end("d:response");
+}
+
+/// `<d:response><d:href>…</d:href><d:status>HTTP/1.1 404 Not Found</d:status></d:response>`
+pub(crate) fn write_status_response(out: &mut XmlOut, href: &str) {
+    out.start("d:response");
+    out.href(href);
+    out.leaf("d:status", NOT_FOUND);
+    out.end("d:response");
+}
+
+fn write_value(out: &mut XmlOut, ctx: &Ctx<'_>, res: Res<'_>, prop: Prop) {
+    let uid = ctx.principal.uid.as_str();
+    let q = prop.qname();
+    match prop {
+        Prop::ResourceType => match res {
+            Res::Root | Res::Principals => {
+                out.start(q);
+                out.empty("d:collection");
+                out.end(q);
+            }
+            Res::Principal => {
+                out.start(q);
+                out.empty("d:collection");
+                out.empty("d:principal");
+                out.end(q);
+            }
+            Res::Calendar { .. } => {
+                out.start(q);
+                out.empty("d:collection");
+                out.empty("c:calendar");
+                out.end(q);
+            }
+            Res::Object(_) => out.empty(q),
+        },
+        Prop::DisplayName => match res {
+            Res::Calendar { .. } => out.leaf(q, &ctx.config.calendar_name),
+            _ => out.leaf(q, &ctx.principal.display_name),
+        },
+        Prop::CurrentUserPrincipal | Prop::PrincipalUrl | Prop::CalendarHomeSet | Prop::Owner => {
+            // The principal is its own calendar home set (one home, one calendar).
+            out.start(q);
+            out.href(&principal_href(uid));
+            out.end(q);
+        }
+        Prop::PrincipalCollectionSet => {
+            out.start(q);
+            out.href("/dav/principals/");
+            out.end(q);
+        }
+        Prop::CalendarUserAddressSet => {
+            out.start(q);
+            out.href(&format!("mailto:{}", ctx.principal.mail));
+            out.href(&principal_href(uid));
+            out.end(q);
+        }
+        Prop::SupportedReportSet => {
+            out.start(q);
+            if let Res::Calendar { .. } = res {
+                for report in ["c:calendar-query", "c:calendar-multiget", "d:sync-collection"] {
+                    out.start("d:supported-report");
+                    out.start("d:report");
+                    out.empty(report);
+                    out.end("d:report");
+                    out.end("d:supported-report");
+                }
+            }
+            out.end(q);
+        }
+        Prop::CurrentUserPrivilegeSet => {
+            out.start(q);
+            for privilege in ["d:read", "d:read-current-user-privilege-set"] {
+                out.start("d:privilege");
+                out.empty(privilege);
+                out.end("d:privilege");
+            }
+            out.end(q);
+        }
+        Prop::CalendarDescription => out.leaf(q, &ctx.config.calendar_description),
+        Prop::CalendarColor => out.leaf(q, &ctx.config.color),
+        Prop::SupportedCalendarComponentSet => {
+            out.start(q);
+            out.empty_attrs("c:comp", &[("name", "VEVENT")]);
+            out.end(q);
+        }
+        Prop::SupportedCalendarData => {
+            out.start(q);
+            out.empty_attrs("c:calendar-data", &[("content-type", "text/calendar"), ("version", "2.0")]);
+            out.end(q);
+        }
+        Prop::GetCtag => {
+            if let Res::Calendar { ctag } = res {
+                out.leaf(q, &ctag.to_string());
+            }
+        }
+        Prop::SyncToken => {
+            if let Res::Calendar { ctag } = res {
+                out.leaf(q, &format!("{}{ctag}", ctx.config.sync_token_prefix));
+            }
+        }
+        Prop::GetEtag => {
+            if let Res::Object(o) = res {
+                out.leaf(q, &o.etag);
+            }
+        }
+        Prop::GetContentType => out.leaf(q, "text/calendar; charset=utf-8; component=vevent"),
+        Prop::GetLastModified => {
+            if let Res::Object(o) = res {
+                out.leaf(q, &http_date(o.last_modified));
+            }
+        }
+        Prop::GetContentLength => {
+            if let Res::Object(o) = res {
+                out.leaf(q, &o.body.len().to_string());
+            }
+        }
+        Prop::CalendarData => {
+            if let Res::Object(o) = res {
+                // Full data even when a partial `<c:comp>` selection was asked (RFC 4791 allows it).
+                out.leaf(q, &o.body);
+            }
+        }
+    }
+}

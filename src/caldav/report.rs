@@ -1,0 +1,223 @@
+//! REPORT: `calendar-query` (RFC 4791 §7.8) with an optional time range, `calendar-multiget`
+//! (§7.9) and `sync-collection` (RFC 6578). Anything else is 403 `supported-report`.
+
+use axum::response::Response;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use percent_encoding::percent_decode_str;
+
+use super::props::{PropRequest, Res, write_response, write_status_response};
+use super::xml::{Element, NS_CALDAV, NS_DAV, XmlOut, parse};
+use super::{Ctx, DavError, Precondition, SyncError, Target, multistatus, object_href};
+
+pub(crate) async fn report(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> Result<Response, DavError> {
+    let root = parse(body)?.ok_or(DavError::BadRequest("REPORT needs a body"))?;
+    let on_calendar = matches!(target, Target::Calendar(_));
+    if root.is(NS_CALDAV, "calendar-query") && on_calendar {
+        calendar_query(ctx, &root).await
+    } else if root.is(NS_CALDAV, "calendar-multiget") && matches!(target, Target::Calendar(_) | Target::Object(..)) {
+        multiget(ctx, target, &root).await
+    } else if root.is(NS_DAV, "sync-collection") && on_calendar {
+        sync_collection(ctx, &root).await
+    } else {
+        Err(DavError::Forbidden(Precondition::SupportedReport))
+    }
+}
+
+/// What a calendar-query filter selects.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum QueryFilter {
+    All,
+    Nothing,
+    Range(Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+}
+
+fn comp_name(el: &Element) -> String {
+    el.attr("name").unwrap_or_default().trim().to_ascii_uppercase()
+}
+
+/// Interprets `<c:filter>`: `VCALENDAR` ⊃ optional `VEVENT` ⊃ optional `time-range`.
+/// Other component names match nothing (there are only events); property and parameter
+/// filters are not supported (403 `supported-filter`).
+pub(crate) fn interpret_filter(filter: Option<&Element>) -> Result<QueryFilter, DavError> {
+    let unsupported = DavError::Forbidden(Precondition::SupportedFilter);
+    let invalid = DavError::Forbidden(Precondition::ValidFilter);
+    let Some(filter) = filter else {
+        return Ok(QueryFilter::All);
+    };
+    let vcal = match filter.children.as_slice() {
+        [] => return Ok(QueryFilter::All),
+        [one] if one.is(NS_CALDAV, "comp-filter") && comp_name(one) == "VCALENDAR" => one,
+        _ => return Err(invalid),
+    };
+    let mut comps = Vec::new();
+    for child in &vcal.children {
+        if child.is(NS_CALDAV, "is-not-defined") {
+            return Ok(QueryFilter::Nothing);
+        } else if child.is(NS_CALDAV, "comp-filter") {
+            comps.push(child);
+        } else {
+            return Err(unsupported);
+        }
+    }
+    let comp = match comps.as_slice() {
+        [] => return Ok(QueryFilter::All),
+        [one] => *one,
+        _ => return Err(unsupported),
+    };
+    if comp_name(comp) != "VEVENT" {
+        return Ok(QueryFilter::Nothing);
+    }
+    let mut range = None;
+    for child in &comp.children {
+        if child.is(NS_CALDAV, "is-not-defined") {
+            return Ok(QueryFilter::Nothing);
+        } else if child.is(NS_CALDAV, "time-range") && range.is_none() {
+            let start = child.attr("start").map(parse_utc).transpose().map_err(|()| invalid_filter())?;
+            let end = child.attr("end").map(parse_utc).transpose().map_err(|()| invalid_filter())?;
+            range = Some((start, end));
+        } else {
+            return Err(unsupported);
+        }
+    }
+    Ok(match range {
+        Some((None, None)) | None => QueryFilter::All,
+        Some((start, end)) => QueryFilter::Range(start, end),
+    })
+}
+
+fn invalid_filter() -> DavError {
+    DavError::Forbidden(Precondition::ValidFilter)
+}
+
+/// A CalDAV UTC date-time, `20261205T000000Z`.
+fn parse_utc(s: &str) -> Result<DateTime<Utc>, ()> {
+    let s = s.trim();
+    let s = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')).ok_or(())?;
+    NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%S").map(|n| n.and_utc()).map_err(|_| ())
+}
+
+async fn calendar_query(ctx: &Ctx<'_>, root: &Element) -> Result<Response, DavError> {
+    let req = PropRequest::from_parent(root).with_getetag();
+    let uid = ctx.principal.uid.as_str();
+    // Depth is ignored: Evolution sends Depth 0 and still means the members.
+    let objects = match interpret_filter(root.child(NS_CALDAV, "filter"))? {
+        QueryFilter::All => ctx.backend.objects(uid, None).await?,
+        QueryFilter::Nothing => Vec::new(),
+        QueryFilter::Range(start, end) => ctx.backend.objects(uid, Some((start, end))).await?,
+    };
+    let mut out = XmlOut::new("d:multistatus", 1024 + objects.len() * 1500);
+    for obj in &objects {
+        write_response(&mut out, ctx, &object_href(uid, &obj.name), Res::Object(obj), &req);
+    }
+    Ok(multistatus(out.finish("d:multistatus")))
+}
+
+/// Turns a multiget href (a path or an absolute URL, percent-encoded, possibly relative to
+/// the calendar) into the object name it addresses for this user, if any.
+fn object_name_of(href: &str, uid: &str) -> Option<String> {
+    let href = href.trim();
+    let path = if let Some(i) = href.find("://") {
+        let after = &href[i + 3..];
+        &after[after.find('/')?..]
+    } else {
+        href
+    };
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let target = if path.starts_with('/') {
+        Target::parse(path)?
+    } else {
+        // Relative to the calendar collection (the request URI).
+        let name = percent_decode_str(path).decode_utf8().ok()?;
+        Target::Object(uid.to_owned(), name.into_owned())
+    };
+    match target {
+        Target::Object(u, name) if u == uid => Some(name),
+        _ => None,
+    }
+}
+
+async fn multiget(ctx: &Ctx<'_>, target: &Target, root: &Element) -> Result<Response, DavError> {
+    let req = PropRequest::from_parent(root).with_getetag();
+    let uid = ctx.principal.uid.as_str();
+    let hrefs: Vec<&str> =
+        root.children_named(NS_DAV, "href").map(|h| h.text.trim()).filter(|h| !h.is_empty()).collect();
+    if hrefs.is_empty() && matches!(target, Target::Calendar(_)) {
+        return Err(DavError::BadRequest("calendar-multiget needs at least one href"));
+    }
+    let mut out = XmlOut::new("d:multistatus", 1024 + hrefs.len() * 1500);
+    for href in hrefs {
+        let obj = match object_name_of(href, uid) {
+            Some(name) => ctx.backend.object(uid, &name).await?,
+            None => None,
+        };
+        // The client's href is echoed as sent: that is what clients match responses on.
+        match obj {
+            Some(obj) => write_response(&mut out, ctx, href, Res::Object(&obj), &req),
+            None => write_status_response(&mut out, href),
+        }
+    }
+    Ok(multistatus(out.finish("d:multistatus")))
+}
+
+async fn sync_collection(ctx: &Ctx<'_>, root: &Element) -> Result<Response, DavError> {
+    let req = PropRequest::from_parent(root).with_getetag();
+    let uid = ctx.principal.uid.as_str();
+    match root.child(NS_DAV, "sync-level").map(|l| l.text.trim()) {
+        // No child collections here, so "infinite" is the same as 1 (RFC 6578 §3.3).
+        None | Some("1") => {}
+        Some(l) if l.eq_ignore_ascii_case("infinite") || l.eq_ignore_ascii_case("infinity") => {}
+        Some(_) => return Err(DavError::BadRequest("invalid sync-level")),
+    }
+    let token = root.child(NS_DAV, "sync-token").map(|t| t.text.trim()).unwrap_or_default();
+    let (changed, removed, ctag) = if token.is_empty() {
+        // Initial sync: counter first, so a concurrent change is reported again next time.
+        let ctag = ctx.backend.state(uid).await?.ctag;
+        (ctx.backend.objects(uid, None).await?, Vec::new(), ctag)
+    } else {
+        let since = token
+            .strip_prefix(ctx.config.sync_token_prefix.as_str())
+            .and_then(|n| n.parse::<i64>().ok())
+            .filter(|n| *n >= 0)
+            .ok_or(DavError::Forbidden(Precondition::ValidSyncToken))?;
+        match ctx.backend.changes_since(uid, since).await? {
+            Ok(c) => (c.changed, c.removed, c.ctag),
+            Err(SyncError::InvalidToken) => {
+                return Err(DavError::Forbidden(Precondition::ValidSyncToken));
+            }
+        }
+    };
+    let mut out = XmlOut::new("d:multistatus", 1024 + changed.len() * 1500 + removed.len() * 200);
+    for obj in &changed {
+        write_response(&mut out, ctx, &object_href(uid, &obj.name), Res::Object(obj), &req);
+    }
+    for name in &removed {
+        write_status_response(&mut out, &object_href(uid, name));
+    }
+    out.leaf("d:sync-token", &format!("{}{ctag}", ctx.config.sync_token_prefix));
+    Ok(multistatus(out.finish("d:multistatus")))
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn multiget_hrefs_resolve() {
+        let r = |h: &str| object_name_of(h, "alice");
+        assert_eq!(r("/dav/principals/alice/meetings/1@x.ics").as_deref(), Some("1@x.ics"));
+        assert_eq!(r("/dav/principals/alice/meetings/1%40x.ics").as_deref(), Some("1@x.ics"));
+        assert_eq!(r("https://meet.example.org/dav/principals/alice/meetings/a%20b.ics").as_deref(), Some("a b.ics"));
+        assert_eq!(r("1@x.ics").as_deref(), Some("1@x.ics"));
+        assert_eq!(r("/dav/principals/bob/meetings/1@x.ics"), None);
+        assert_eq!(r("/dav/principals/alice/meetings/../../bob/meetings/x.ics"), None);
+        assert_eq!(r("/dav/principals/alice/meetings/%FF.ics"), None);
+        assert_eq!(r("https://host"), None);
+    }
+
+    #[test]
+    fn utc_times_parse() {
+        assert!(parse_utc("20261205T090000Z").is_ok());
+        assert!(parse_utc("20261205T090000").is_err());
+        assert!(parse_utc("2026-12-05").is_err());
+    }
+}

@@ -1,0 +1,653 @@
+//! Router tests over the in-memory backend: request bodies as Thunderbird, Apple, DAVx5,
+//! Evolution and vdirsyncer send them (with their namespace prefix styles), exact XML for the
+//! main shapes, the sync-token flow, write refusals, authentication and hostile bodies.
+
+use std::sync::Arc;
+
+use axum::body::{Body, to_bytes};
+use axum::http::{HeaderMap, Request, StatusCode};
+use tower::ServiceExt;
+
+use super::memory::{MemoryBackend, demo};
+use super::*;
+use crate::ics::tests::at;
+
+const ALICE: &str = "Basic YWxpY2U6YWxpY2UtYXBwLXBhc3N3b3Jk"; // alice:alice-app-password
+const CAL: &str = "/dav/principals/alice/meetings/";
+const PREFIX: &str = "https://meet.example.org/ns/sync/";
+const XML_HEAD: &str = r#"<?xml version="1.0" encoding="utf-8"?><d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:cs="http://calendarserver.org/ns/" xmlns:ical="http://apple.com/ns/ical/">"#;
+const PRIVS: &str = "<d:current-user-privilege-set><d:privilege><d:read/></d:privilege><d:privilege><d:read-current-user-privilege-set/></d:privilege></d:current-user-privilege-set>";
+
+fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/caldav/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+struct TestApp {
+    router: axum::Router,
+    backend: Arc<MemoryBackend>,
+}
+
+fn app() -> TestApp {
+    let backend = Arc::new(demo(at(2026, 11, 28, 12, 0)));
+    let config = Arc::new(DavConfig {
+        calendar_name: "Réunions Jitsi".into(),
+        calendar_description: "Mes <réunions> & co".into(),
+        color: "#1E88E5FF".into(),
+        sync_token_prefix: PREFIX.into(),
+    });
+    TestApp { router: router(backend.clone(), config), backend }
+}
+
+struct Res {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl TestApp {
+    async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Res {
+        self.send_bytes(method, path, headers, body.as_bytes().to_vec()).await
+    }
+
+    async fn send_bytes(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Res {
+        let mut req = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Body::from(body)).expect("request");
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = to_bytes(res.into_body(), usize::MAX).await.expect("body");
+        Res { status, headers, body: String::from_utf8(bytes.to_vec()).expect("utf-8 body") }
+    }
+
+    /// Authenticated as alice.
+    async fn dav(&self, method: &str, path: &str, depth: Option<&str>, body: &str) -> Res {
+        let mut headers = vec![("authorization", ALICE), ("content-type", "application/xml; charset=utf-8")];
+        if let Some(d) = depth {
+            headers.push(("depth", d));
+        }
+        self.send(method, path, &headers, body).await
+    }
+}
+
+fn header<'a>(res: &'a Res, name: &str) -> &'a str {
+    res.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+}
+
+/// Number of `<d:response>` elements.
+fn responses(body: &str) -> usize {
+    body.matches("<d:response>").count()
+}
+
+// ---------------------------------------------------------------- discovery, auth, OPTIONS
+
+#[tokio::test]
+async fn well_known_redirects_before_auth() {
+    let app = app();
+    for method in ["GET", "PROPFIND", "OPTIONS"] {
+        let res = app.send(method, "/.well-known/caldav", &[], "").await;
+        assert_eq!(res.status, StatusCode::MOVED_PERMANENTLY, "{method}");
+        assert_eq!(header(&res, "location"), "/dav/");
+    }
+}
+
+#[tokio::test]
+async fn options_advertises_read_only_caldav() {
+    let app = app();
+    for path in ["/dav/", "/dav/principals/alice/", CAL] {
+        let res = app.send("OPTIONS", path, &[], "").await;
+        assert_eq!(res.status, StatusCode::OK);
+        assert_eq!(header(&res, "dav"), "1, 3, calendar-access");
+        assert_eq!(header(&res, "allow"), "OPTIONS, GET, HEAD, PROPFIND, REPORT");
+    }
+}
+
+#[tokio::test]
+async fn missing_or_wrong_credentials_get_401_with_realm() {
+    let app = app();
+    for auth in [
+        None,
+        Some("Basic YWxpY2U6d3Jvbmc="), // alice:wrong
+        Some("Basic !!!"),
+        Some("Bearer abc"),
+        Some("Basic YWxpY2U="), // no colon
+        Some("Basic //79/w=="), // not UTF-8
+    ] {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+        let res = app.send("PROPFIND", "/dav/", &headers, "").await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert_eq!(header(&res, "www-authenticate"), r#"Basic realm="jmb", charset="UTF-8""#);
+        assert_eq!(header(&res, "dav"), "1, 3, calendar-access");
+    }
+}
+
+#[tokio::test]
+async fn write_verbs_are_refused_with_need_privileges() {
+    let app = app();
+    let expected = r#"<?xml version="1.0" encoding="utf-8"?><d:error xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:cs="http://calendarserver.org/ns/" xmlns:ical="http://apple.com/ns/ical/"><d:need-privileges/></d:error>"#;
+    for method in
+        ["PUT", "DELETE", "PROPPATCH", "MKCALENDAR", "MKCOL", "MOVE", "COPY", "LOCK", "UNLOCK", "POST", "ACL", "PATCH"]
+    {
+        for path in ["/dav/", CAL, "/dav/principals/alice/meetings/1@meet.example.org.ics", "/dav/nowhere"] {
+            let res = app.dav(method, path, None, "<x/>").await;
+            assert_eq!(res.status, StatusCode::FORBIDDEN, "{method} {path}");
+            assert_eq!(res.body, expected);
+            assert_eq!(header(&res, "content-type"), "application/xml; charset=utf-8");
+        }
+    }
+    let res = app.dav("FROBNICATE", CAL, None, "").await;
+    assert_eq!(res.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(header(&res, "allow"), ALLOW);
+}
+
+#[tokio::test]
+async fn other_users_are_invisible() {
+    let app = app();
+    for path in
+        ["/dav/principals/bob/", "/dav/principals/bob/meetings/", "/dav/principals/bob/meetings/4@meet.example.org.ics"]
+    {
+        assert_eq!(app.dav("PROPFIND", path, Some("0"), "").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(app.dav("GET", path, None, "").await.status, StatusCode::NOT_FOUND);
+    }
+    let res = app.dav("REPORT", "/dav/principals/bob/meetings/", None, &fixture("sync_initial_thunderbird.xml")).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.dav("PROPFIND", "/dav/elsewhere/", Some("0"), "").await.status, StatusCode::NOT_FOUND);
+}
+
+// ---------------------------------------------------------------- PROPFIND
+
+#[tokio::test]
+async fn current_user_principal_with_every_prefix_style() {
+    let app = app();
+    let expected = format!(
+        "{XML_HEAD}<d:response><d:href>/dav/</d:href><d:propstat><d:prop><d:current-user-principal><d:href>/dav/principals/alice/</d:href></d:current-user-principal></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>"
+    );
+    for body in [
+        r#"<?xml version="1.0" encoding="UTF-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:current-user-principal/></D:prop></D:propfind>"#,
+        r#"<A:propfind xmlns:A="DAV:"><A:prop><A:current-user-principal/></A:prop></A:propfind>"#,
+        r#"<propfind xmlns="DAV:"><prop><current-user-principal/></prop></propfind>"#,
+        "\u{feff}<d:propfind xmlns:d=\"DAV:\">\n  <d:prop>\n    <d:current-user-principal />\n  </d:prop>\n</d:propfind>\n",
+    ] {
+        let res = app.dav("PROPFIND", "/dav/", Some("0"), body).await;
+        assert_eq!(res.status, StatusCode::MULTI_STATUS);
+        assert_eq!(header(&res, "content-type"), "application/xml; charset=utf-8");
+        assert_eq!(res.body, expected, "request: {body}");
+    }
+}
+
+#[tokio::test]
+async fn server_root_answers_propfind_for_bare_url_clients() {
+    let res = app()
+        .dav("PROPFIND", "/", Some("0"), r#"<propfind xmlns="DAV:"><prop><current-user-principal/></prop></propfind>"#)
+        .await;
+    assert_eq!(res.status, StatusCode::MULTI_STATUS);
+    assert!(res.body.contains("<d:href>/</d:href>"));
+    assert!(res.body.contains("<d:current-user-principal><d:href>/dav/principals/alice/</d:href>"));
+}
+
+#[tokio::test]
+async fn merging_with_the_core_home_page_keeps_get_for_the_core() {
+    let app = app();
+    let core = axum::Router::new().route("/", axum::routing::get(|| async { "home" })).merge(app.router.clone());
+    let req = Request::builder().uri("/").body(Body::empty()).expect("request");
+    let res = core.clone().oneshot(req).await.expect("infallible");
+    let body = to_bytes(res.into_body(), 100).await.expect("body");
+    assert_eq!(&body[..], b"home");
+    let req = Request::builder()
+        .method("PROPFIND")
+        .uri("/")
+        .header("authorization", ALICE)
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(core.oneshot(req).await.expect("infallible").status(), StatusCode::MULTI_STATUS);
+}
+
+#[tokio::test]
+async fn principal_properties_and_unknown_ones_in_404() {
+    let app = app();
+    let res = app.dav("PROPFIND", "/dav/principals/alice/", Some("0"), &fixture("propfind_principal_davx5.xml")).await;
+    assert_eq!(res.status, StatusCode::MULTI_STATUS);
+    let expected = format!(
+        "{XML_HEAD}<d:response><d:href>/dav/principals/alice/</d:href><d:propstat><d:prop>\
+<d:resourcetype><d:collection/><d:principal/></d:resourcetype>\
+<d:displayname>Alice Martin</d:displayname>\
+<c:calendar-home-set><d:href>/dav/principals/alice/</d:href></c:calendar-home-set>\
+<c:calendar-user-address-set><d:href>mailto:alice@example.org</d:href><d:href>/dav/principals/alice/</d:href></c:calendar-user-address-set>\
+<d:principal-URL><d:href>/dav/principals/alice/</d:href></d:principal-URL>\
+</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>\
+<d:propstat><d:prop><c:schedule-inbox-URL/><x:addressbook-home-set xmlns:x=\"urn:ietf:params:xml:ns:carddav\"/><cs:email-address-set/></d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>\
+</d:response></d:multistatus>"
+    );
+    assert_eq!(res.body, expected);
+}
+
+#[tokio::test]
+async fn home_set_depth_1_lists_the_calendar() {
+    let app = app();
+    let body = r#"<d:propfind xmlns:d="DAV:" xmlns:cs="http://calendarserver.org/ns/" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:resourcetype/><d:displayname/><cs:getctag/><c:supported-calendar-component-set/></d:prop></d:propfind>"#;
+    let res = app.dav("PROPFIND", "/dav/principals/alice/", Some("1"), body).await;
+    assert_eq!(res.status, StatusCode::MULTI_STATUS);
+    assert_eq!(responses(&res.body), 2);
+    assert!(res.body.contains(&format!(
+        "<d:response><d:href>{CAL}</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><c:calendar/></d:resourcetype><d:displayname>Réunions Jitsi</d:displayname><cs:getctag>3</cs:getctag><c:supported-calendar-component-set><c:comp name=\"VEVENT\"/></c:supported-calendar-component-set></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>"
+    )));
+    // No principal path without the trailing slash breaks it.
+    let res = app.dav("PROPFIND", "/dav/principals/alice", Some("0"), body).await;
+    assert_eq!(res.status, StatusCode::MULTI_STATUS);
+}
+
+#[tokio::test]
+async fn thunderbird_calendar_propfind() {
+    let app = app();
+    let res = app.dav("PROPFIND", CAL, Some("0"), &fixture("propfind_calendar_thunderbird.xml")).await;
+    assert_eq!(res.status, StatusCode::MULTI_STATUS);
+    let expected = format!(
+        "{XML_HEAD}<d:response><d:href>{CAL}</d:href><d:propstat><d:prop>\
+<d:resourcetype><d:collection/><c:calendar/></d:resourcetype>\
+<d:owner><d:href>/dav/principals/alice/</d:href></d:owner>\
+<d:current-user-principal><d:href>/dav/principals/alice/</d:href></d:current-user-principal>\
+{PRIVS}\
+<d:supported-report-set><d:supported-report><d:report><c:calendar-query/></d:report></d:supported-report><d:supported-report><d:report><c:calendar-multiget/></d:report></d:supported-report><d:supported-report><d:report><d:sync-collection/></d:report></d:supported-report></d:supported-report-set>\
+<c:supported-calendar-component-set><c:comp name=\"VEVENT\"/></c:supported-calendar-component-set>\
+<cs:getctag>3</cs:getctag>\
+</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>"
+    );
+    assert_eq!(res.body, expected);
+    assert!(!res.body.contains("write"));
+}
+
+#[tokio::test]
+async fn apple_calendar_propfind_with_return_minimal() {
+    let app = app();
+    let body = fixture("propfind_calendar_apple.xml");
+    let headers = [("authorization", ALICE), ("depth", "0"), ("prefer", "return-minimal"), ("brief", "t")];
+    let res = app.send("PROPFIND", CAL, &headers, &body).await;
+    assert_eq!(res.status, StatusCode::MULTI_STATUS);
+    assert!(!res.body.contains("404"), "minimal: no 404 propstat");
+    assert!(res.body.contains("<ical:calendar-color>#1E88E5FF</ical:calendar-color>"));
+    assert!(res.body.contains("<c:calendar-description>Mes &lt;réunions&gt; &amp; co</c:calendar-description>"));
+    assert!(res.body.contains(&format!("<d:sync-token>{PREFIX}3</d:sync-token>")));
+    // Without the preference, the Apple-only properties are listed as 404.
+    let res = app.dav("PROPFIND", CAL, Some("0"), &body).await;
+    assert!(res.body.contains("<ical:calendar-order/>"));
+    assert!(res.body.contains("<cs:pushkey/>"));
+    assert!(res.body.contains("HTTP/1.1 404 Not Found"));
+}
+
+#[tokio::test]
+async fn davx5_sync_probe() {
+    let app = app();
+    let res = app.dav("PROPFIND", CAL, Some("0"), &fixture("propfind_calendar_davx5.xml")).await;
+    assert_eq!(res.status, StatusCode::MULTI_STATUS);
+    assert!(res.body.contains("<cs:getctag>3</cs:getctag>"));
+    assert!(res.body.contains(&format!("<d:sync-token>{PREFIX}3</d:sync-token>")));
+    assert!(res.body.contains("<d:sync-collection/>"));
+    assert!(res.body.contains(PRIVS));
+    assert!(res.body.contains(
+        "<d:propstat><d:prop><c:max-resource-size/></d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>"
+    ));
+}
+
+#[tokio::test]
+async fn calendar_depth_1_lists_members() {
+    let app = app();
+    let res = app.dav("PROPFIND", CAL, Some("1"), &fixture("propfind_members_vdirsyncer.xml")).await;
+    assert_eq!(res.status, StatusCode::MULTI_STATUS);
+    assert_eq!(responses(&res.body), 4);
+    let obj = app.backend.object("alice", "1@meet.example.org.ics").await.expect("ok").expect("exists");
+    assert!(res.body.contains(&format!(
+        "<d:response><d:href>{CAL}1@meet.example.org.ics</d:href><d:propstat><d:prop><d:resourcetype/><d:getcontenttype>text/calendar; charset=utf-8; component=vevent</d:getcontenttype><d:getetag>{}</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>",
+        obj.etag
+    )));
+    // Missing Depth header is treated as 1.
+    let res = app.dav("PROPFIND", CAL, None, &fixture("propfind_members_vdirsyncer.xml")).await;
+    assert_eq!(responses(&res.body), 4);
+}
+
+#[tokio::test]
+async fn depth_infinity_is_refused() {
+    let res = app().dav("PROPFIND", CAL, Some("infinity"), "").await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert!(res.body.contains("<d:propfind-finite-depth/>"));
+    let res = app().dav("PROPFIND", CAL, Some("2"), "").await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn empty_body_is_allprop_and_propname_lists_names() {
+    let app = app();
+    let res = app.dav("PROPFIND", CAL, Some("0"), "").await;
+    assert_eq!(res.status, StatusCode::MULTI_STATUS);
+    for needle in ["<cs:getctag>3</cs:getctag>", "<d:displayname>Réunions Jitsi</d:displayname>", PRIVS] {
+        assert!(res.body.contains(needle), "{needle}");
+    }
+    let allprop = app.dav("PROPFIND", CAL, Some("0"), r#"<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>"#).await;
+    assert_eq!(allprop.body, res.body);
+    let names = app.dav("PROPFIND", CAL, Some("0"), r#"<propfind xmlns="DAV:"><propname/></propfind>"#).await;
+    assert!(names.body.contains("<cs:getctag/><d:sync-token/>"));
+    assert!(!names.body.contains("<cs:getctag>"));
+}
+
+#[tokio::test]
+async fn object_propfind() {
+    let app = app();
+    let res = app
+        .dav("PROPFIND", &format!("{CAL}1@meet.example.org.ics"), Some("0"), r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><d:getlastmodified/><d:getcontentlength/></d:prop></d:propfind>"#)
+        .await;
+    assert_eq!(res.status, StatusCode::MULTI_STATUS);
+    assert!(res.body.contains("<d:getlastmodified>Tue, 01 Dec 2026 09:00:00 GMT</d:getlastmodified>"));
+    assert_eq!(app.dav("PROPFIND", &format!("{CAL}nope.ics"), Some("0"), "").await.status, StatusCode::NOT_FOUND);
+}
+
+// ---------------------------------------------------------------- REPORT calendar-query
+
+#[tokio::test]
+async fn calendar_query_time_ranges() {
+    let app = app();
+    let query = |start: Option<&str>, end: Option<&str>| {
+        let mut attrs = String::new();
+        if let Some(s) = start {
+            attrs.push_str(&format!(" start=\"{s}\""));
+        }
+        if let Some(e) = end {
+            attrs.push_str(&format!(" end=\"{e}\""));
+        }
+        format!(
+            r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range{attrs}/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"#
+        )
+    };
+    for (start, end, depth, expected) in [
+        (Some("20261205T000000Z"), Some("20261208T000000Z"), Some("1"), 2),
+        (Some("20261205T100000Z"), Some("20261206T140000Z"), Some("1"), 0), // touching bounds do not overlap
+        (Some("20261205T095959Z"), Some("20261206T140001Z"), Some("1"), 2),
+        (Some("20261210T000000Z"), None, Some("0"), 1), // Evolution: Depth 0 still means members
+        (None, Some("20261206T000000Z"), None, 1),
+        (None, None, Some("1"), 3),
+    ] {
+        let res = app.dav("REPORT", CAL, depth, &query(start, end)).await;
+        assert_eq!(res.status, StatusCode::MULTI_STATUS, "{start:?} {end:?}");
+        assert_eq!(responses(&res.body), expected, "{start:?} {end:?}");
+    }
+}
+
+#[tokio::test]
+async fn calendar_query_as_clients_send_it() {
+    let app = app();
+    for (file, expected) in
+        [("query_davx5.xml", 3), ("query_vdirsyncer.xml", 2), ("query_evolution.xml", 2), ("query_vtodo.xml", 0)]
+    {
+        let res = app.dav("REPORT", CAL, Some("1"), &fixture(file)).await;
+        assert_eq!(res.status, StatusCode::MULTI_STATUS, "{file}");
+        assert_eq!(responses(&res.body), expected, "{file}");
+        // getetag is always there, even when only calendar-data was asked.
+        assert_eq!(res.body.matches("<d:getetag>").count(), expected, "{file}");
+    }
+}
+
+#[tokio::test]
+async fn calendar_data_is_escaped_and_complete() {
+    let app = app();
+    let res = app.dav("REPORT", CAL, Some("1"), &fixture("query_evolution.xml")).await;
+    let obj = app.backend.object("alice", "2@meet.example.org.ics").await.expect("ok").expect("exists");
+    // CR is written as a character reference so that XML end-of-line normalisation does not
+    // turn CRLF into LF: the parsed text is then byte-identical to the GET body and its ETag.
+    let escaped = obj.body.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('\r', "&#13;");
+    assert!(res.body.contains(&format!("<c:calendar-data>{escaped}</c:calendar-data>")));
+    assert!(obj.body.contains("<script>"));
+    assert!(!res.body.contains("<script>") && !res.body.contains("]]>"));
+}
+
+#[tokio::test]
+async fn unsupported_and_invalid_filters() {
+    let app = app();
+    let res = app.dav("REPORT", CAL, Some("1"), &fixture("query_prop_filter.xml")).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert!(res.body.contains("<c:supported-filter/>"));
+    let bad_date = r#"<c:calendar-query xmlns:c="urn:ietf:params:xml:ns:caldav"><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT"><c:time-range start="2026-12-05"/></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"#;
+    let res = app.dav("REPORT", CAL, Some("1"), bad_date).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert!(res.body.contains("<c:valid-filter/>"));
+    let wrong_root = r#"<c:calendar-query xmlns:c="urn:ietf:params:xml:ns:caldav"><c:filter><c:comp-filter name="VEVENT"/></c:filter></c:calendar-query>"#;
+    assert_eq!(app.dav("REPORT", CAL, Some("1"), wrong_root).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn unknown_reports_are_refused() {
+    let app = app();
+    for (path, body) in [
+        (CAL, r#"<D:expand-property xmlns:D="DAV:"/>"#),
+        ("/dav/principals/alice/", r#"<D:principal-search-property-set xmlns:D="DAV:"/>"#),
+        (
+            CAL,
+            r#"<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="20261201T000000Z"/></C:free-busy-query>"#,
+        ),
+        ("/dav/principals/alice/", r#"<C:calendar-query xmlns:C="urn:ietf:params:xml:ns:caldav"/>"#),
+        ("/dav/", r#"<D:sync-collection xmlns:D="DAV:"><D:sync-token/></D:sync-collection>"#),
+    ] {
+        let res = app.dav("REPORT", path, Some("0"), body).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{body}");
+        assert!(res.body.contains("<d:supported-report/>"));
+    }
+    assert_eq!(app.dav("REPORT", CAL, Some("0"), "").await.status, StatusCode::BAD_REQUEST);
+}
+
+// ---------------------------------------------------------------- REPORT calendar-multiget
+
+#[tokio::test]
+async fn multiget_paths_urls_encodings_and_missing() {
+    let app = app();
+    let res = app.dav("REPORT", CAL, Some("1"), &fixture("multiget_davx5.xml")).await;
+    assert_eq!(res.status, StatusCode::MULTI_STATUS);
+    assert_eq!(responses(&res.body), 5);
+    assert_eq!(res.body.matches("<c:calendar-data>").count(), 3);
+    assert_eq!(res.body.matches("<d:getetag>").count(), 3);
+    // Hrefs are echoed as sent; missing and foreign ones are a 404 response without propstat.
+    assert!(res.body.contains(
+        "<d:href>https://meet.example.org/dav/principals/alice/meetings/2%40meet.example.org.ics</d:href><d:propstat>"
+    ));
+    assert!(res.body.contains(&format!(
+        "<d:response><d:href>{CAL}gone.ics</d:href><d:status>HTTP/1.1 404 Not Found</d:status></d:response>"
+    )));
+    assert!(res.body.contains("<d:response><d:href>/dav/principals/bob/meetings/4@meet.example.org.ics</d:href><d:status>HTTP/1.1 404 Not Found</d:status></d:response>"));
+    assert!(!res.body.contains("Bob only"));
+}
+
+#[tokio::test]
+async fn multiget_with_apple_prefixes_and_default_namespace() {
+    let app = app();
+    let a = r#"<B:calendar-multiget xmlns:A="DAV:" xmlns:B="urn:ietf:params:xml:ns:caldav"><A:prop><A:getetag/><B:calendar-data/></A:prop><A:href>/dav/principals/alice/meetings/1@meet.example.org.ics</A:href></B:calendar-multiget>"#;
+    let b = r#"<calendar-multiget xmlns="urn:ietf:params:xml:ns:caldav"><prop xmlns="DAV:"><getetag/><calendar-data xmlns="urn:ietf:params:xml:ns:caldav"/></prop><href xmlns="DAV:">/dav/principals/alice/meetings/1@meet.example.org.ics</href></calendar-multiget>"#;
+    let ra = app.dav("REPORT", CAL, Some("1"), a).await;
+    let rb = app.dav("REPORT", CAL, Some("1"), b).await;
+    assert_eq!(ra.status, StatusCode::MULTI_STATUS);
+    assert_eq!(ra.body, rb.body);
+    assert!(ra.body.contains("BEGIN:VCALENDAR"));
+}
+
+// ---------------------------------------------------------------- REPORT sync-collection
+
+async fn sync(app: &TestApp, token: &str) -> Res {
+    let body = fixture("sync_initial_thunderbird.xml")
+        .replace("<D:sync-token/>", &format!("<D:sync-token>{token}</D:sync-token>"));
+    app.dav("REPORT", CAL, Some("1"), &body).await
+}
+
+#[tokio::test]
+async fn sync_token_flow() {
+    let app = app();
+    let res = app.dav("REPORT", CAL, Some("1"), &fixture("sync_initial_thunderbird.xml")).await;
+    assert_eq!(res.status, StatusCode::MULTI_STATUS);
+    assert_eq!(responses(&res.body), 3);
+    assert!(res.body.ends_with(&format!("<d:sync-token>{PREFIX}3</d:sync-token></d:multistatus>")));
+
+    // Nothing changed.
+    let res = sync(&app, &format!("{PREFIX}3")).await;
+    assert_eq!(res.status, StatusCode::MULTI_STATUS);
+    assert_eq!(responses(&res.body), 0);
+    assert!(res.body.contains(&format!("<d:sync-token>{PREFIX}3</d:sync-token>")));
+
+    // A change and a removal.
+    let mut ev = crate::ics::tests::sample_event(1, "Réunion déplacée");
+    ev.sequence = 2;
+    app.backend.put_event("alice", ev);
+    assert!(app.backend.remove("alice", "3@meet.example.org.ics"));
+    let res = sync(&app, &format!("{PREFIX}3")).await;
+    assert_eq!(res.status, StatusCode::MULTI_STATUS);
+    assert_eq!(responses(&res.body), 2);
+    assert!(res.body.contains(&format!("<d:response><d:href>{CAL}3@meet.example.org.ics</d:href><d:status>HTTP/1.1 404 Not Found</d:status></d:response>")));
+    assert!(
+        res.body
+            .contains(&format!("<d:href>{CAL}1@meet.example.org.ics</d:href><d:propstat><d:prop><d:getcontenttype>"))
+    );
+    assert!(res.body.contains(&format!("<d:sync-token>{PREFIX}5</d:sync-token>")));
+    // ctag moved too.
+    let res = app.dav("PROPFIND", CAL, Some("0"), &fixture("propfind_calendar_thunderbird.xml")).await;
+    assert!(res.body.contains("<cs:getctag>5</cs:getctag>"));
+
+    // Unknown, foreign, future and pruned tokens.
+    for token in [
+        "garbage",
+        "http://other.example/ns/sync/3",
+        &format!("{PREFIX}99"),
+        &format!("{PREFIX}-1"),
+        &format!("{PREFIX}abc"),
+    ] {
+        let res = sync(&app, token).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{token}");
+        assert!(res.body.contains("<d:valid-sync-token/>"));
+    }
+    app.backend.prune_log("alice");
+    let res = sync(&app, &format!("{PREFIX}3")).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let res = sync(&app, &format!("{PREFIX}5")).await;
+    assert_eq!(res.status, StatusCode::MULTI_STATUS);
+}
+
+#[tokio::test]
+async fn sync_level_is_checked() {
+    let app = app();
+    let body = fixture("sync_initial_thunderbird.xml")
+        .replace("<D:sync-level>1</D:sync-level>", "<D:sync-level>7</D:sync-level>");
+    assert_eq!(app.dav("REPORT", CAL, Some("1"), &body).await.status, StatusCode::BAD_REQUEST);
+    let body = fixture("sync_initial_thunderbird.xml")
+        .replace("<D:sync-level>1</D:sync-level>", "<D:sync-level>infinite</D:sync-level>");
+    assert_eq!(app.dav("REPORT", CAL, Some("0"), &body).await.status, StatusCode::MULTI_STATUS);
+}
+
+// ---------------------------------------------------------------- GET / HEAD
+
+#[tokio::test]
+async fn get_head_and_conditional_get() {
+    let app = app();
+    let path = format!("{CAL}2@meet.example.org.ics");
+    let obj = app.backend.object("alice", "2@meet.example.org.ics").await.expect("ok").expect("exists");
+    let res = app.dav("GET", &path, None, "").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(header(&res, "content-type"), "text/calendar; charset=utf-8");
+    assert_eq!(header(&res, "etag"), obj.etag);
+    assert_eq!(header(&res, "last-modified"), "Tue, 01 Dec 2026 09:00:00 GMT");
+    assert_eq!(res.body, &*obj.body);
+    assert_eq!(crate::ics::etag(res.body.as_bytes()), obj.etag);
+
+    let res = app.dav("HEAD", &path, None, "").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.body, "");
+    assert_eq!(header(&res, "content-length"), obj.body.len().to_string());
+    assert_eq!(header(&res, "etag"), obj.etag);
+
+    for inm in [obj.etag.as_str(), "\"other\", ", "*"] {
+        let inm = if inm.ends_with(", ") { format!("{inm}{}", obj.etag) } else { inm.to_owned() };
+        let res = app.send("GET", &path, &[("authorization", ALICE), ("if-none-match", &inm)], "").await;
+        assert_eq!(res.status, StatusCode::NOT_MODIFIED, "{inm}");
+        assert_eq!(res.body, "");
+        assert_eq!(header(&res, "etag"), obj.etag);
+    }
+    let res = app.send("GET", &path, &[("authorization", ALICE), ("if-none-match", "\"stale\"")], "").await;
+    assert_eq!(res.status, StatusCode::OK);
+
+    assert_eq!(app.dav("GET", &format!("{CAL}nope.ics"), None, "").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.send("GET", &path, &[], "").await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn get_on_the_collection_returns_the_whole_calendar() {
+    let app = app();
+    let res = app.dav("GET", CAL, None, "").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(header(&res, "content-type"), "text/calendar; charset=utf-8");
+    assert_eq!(res.body.matches("BEGIN:VEVENT").count(), 3);
+    assert_eq!(header(&res, "etag"), crate::ics::etag(res.body.as_bytes()));
+    let etag = header(&res, "etag").to_owned();
+    let res = app.send("GET", CAL, &[("authorization", ALICE), ("if-none-match", &etag)], "").await;
+    assert_eq!(res.status, StatusCode::NOT_MODIFIED);
+}
+
+// ---------------------------------------------------------------- hostile bodies
+
+#[tokio::test]
+async fn hostile_bodies_are_4xx() {
+    let app = app();
+    let deep =
+        format!("<d:propfind xmlns:d=\"DAV:\">{}{}</d:propfind>", "<d:prop>".repeat(100), "</d:prop>".repeat(100));
+    let many = format!("<d:propfind xmlns:d=\"DAV:\"><d:prop>{}</d:prop></d:propfind>", "<d:x/>".repeat(20_000));
+    let cases: Vec<(&str, String, StatusCode)> = vec![
+        ("malformed", "<d:propfind xmlns:d=\"DAV:\"><d:prop>".into(), StatusCode::BAD_REQUEST),
+        ("mismatched", "<d:propfind xmlns:d=\"DAV:\"></d:prop>".into(), StatusCode::BAD_REQUEST),
+        ("not xml", "hello".into(), StatusCode::BAD_REQUEST),
+        ("two roots", "<a xmlns=\"DAV:\"/><b/>".into(), StatusCode::BAD_REQUEST),
+        ("undeclared prefix", "<x:propfind><x:prop/></x:propfind>".into(), StatusCode::BAD_REQUEST),
+        ("billion laughs", fixture("billion_laughs.xml"), StatusCode::BAD_REQUEST),
+        ("xxe", "<?xml version=\"1.0\"?><!DOCTYPE d [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><d:propfind xmlns:d=\"DAV:\"><d:prop><d:displayname>&x;</d:displayname></d:prop></d:propfind>".into(), StatusCode::BAD_REQUEST),
+        ("unknown entity", "<d:propfind xmlns:d=\"DAV:\"><d:prop>&x;</d:prop></d:propfind>".into(), StatusCode::BAD_REQUEST),
+        ("deep", deep, StatusCode::BAD_REQUEST),
+        ("many elements", many, StatusCode::BAD_REQUEST),
+        ("huge", format!("<d:propfind xmlns:d=\"DAV:\"><!-- {} --></d:propfind>", "x".repeat(300 * 1024)), StatusCode::PAYLOAD_TOO_LARGE),
+        ("wrong root", "<d:propertyupdate xmlns:d=\"DAV:\"/>".into(), StatusCode::BAD_REQUEST),
+    ];
+    for (name, body, status) in cases {
+        let res = app.dav("PROPFIND", CAL, Some("0"), &body).await;
+        assert_eq!(res.status, status, "PROPFIND {name}");
+        let res = app.dav("REPORT", CAL, Some("0"), &body).await;
+        assert!(res.status.is_client_error(), "REPORT {name}: {}", res.status);
+    }
+    let res = app.send_bytes("PROPFIND", CAL, &[("authorization", ALICE)], vec![0xff, 0xfe, b'<']).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    // Predefined and character references are fine.
+    let ok = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:displayname/></d:prop><!-- &amp; &#65; --></d:propfind>"#;
+    assert_eq!(app.dav("PROPFIND", CAL, Some("0"), ok).await.status, StatusCode::MULTI_STATUS);
+}
+
+#[tokio::test]
+async fn chunked_oversized_body_is_413() {
+    let app = app();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..300).map(|_| Ok(vec![b' '; 1024])).collect();
+    let stream = futures_util::stream::iter(chunks);
+    let req = Request::builder()
+        .method("REPORT")
+        .uri(CAL)
+        .header("authorization", ALICE)
+        .body(Body::from_stream(stream))
+        .expect("request");
+    let res = app.router.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+// ---------------------------------------------------------------- cost
+
+#[tokio::test]
+async fn two_hundred_events_respond_quickly() {
+    let app = app();
+    for i in 100..300 {
+        app.backend.put_event("alice", crate::ics::tests::sample_event(i, crate::ics::tests::NASTY));
+    }
+    let t = std::time::Instant::now();
+    for _ in 0..20 {
+        let res = app.dav("REPORT", CAL, Some("1"), &fixture("query_evolution.xml")).await;
+        assert_eq!(res.status, StatusCode::MULTI_STATUS);
+    }
+    // Generous: debug build on a slow 2-core CI machine.
+    assert!(t.elapsed().as_secs_f64() < 10.0, "{:?}", t.elapsed());
+}

@@ -1,0 +1,289 @@
+//! XML in and out for CalDAV.
+//!
+//! Reading: request bodies are parsed with quick-xml's `NsReader` into a small bounded tree
+//! whose element names are resolved to `(namespace URI, local name)`; prefixes never matter
+//! (Thunderbird writes `D:`/`C:`, Apple `A:`/`B:`, others a default namespace). DOCTYPE
+//! declarations and non-predefined entity references are refused (no entity is ever expanded),
+//! and element count, depth and text size are capped, so a hostile body costs little.
+//!
+//! Writing: responses go through quick-xml's `Writer` with fixed prefixes declared once on the
+//! root (`d:` DAV, `c:` CalDAV, `cs:` CalendarServer, `ical:` Apple); every text and attribute
+//! value is escaped by the writer.
+
+use std::borrow::Cow;
+
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::name::ResolveResult;
+use quick_xml::{NsReader, Writer, XmlVersion};
+
+pub(crate) const NS_DAV: &str = "DAV:";
+pub(crate) const NS_CALDAV: &str = "urn:ietf:params:xml:ns:caldav";
+pub(crate) const NS_CS: &str = "http://calendarserver.org/ns/";
+pub(crate) const NS_ICAL: &str = "http://apple.com/ns/ical/";
+
+/// Limits on request documents (bodies themselves are capped by size before parsing).
+const MAX_ELEMENTS: usize = 10_000;
+const MAX_DEPTH: usize = 32;
+
+/// Why a request body was refused; every variant is a 400.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum XmlError {
+    #[error("malformed XML: {0}")]
+    Malformed(String),
+    #[error("DTD or entity declarations are not accepted")]
+    Doctype,
+    #[error("unknown entity reference")]
+    Entity,
+    #[error("document too large or too deep")]
+    TooLarge,
+}
+
+/// A namespace-resolved element name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Name {
+    /// Namespace URI; empty when the element is in no namespace.
+    pub ns: String,
+    pub local: String,
+}
+
+impl Name {
+    pub(crate) fn new(ns: &str, local: &str) -> Self {
+        Name { ns: ns.to_owned(), local: local.to_owned() }
+    }
+}
+
+/// One element of a parsed request body.
+#[derive(Debug, Default)]
+pub(crate) struct Element {
+    pub ns: String,
+    pub local: String,
+    /// Unprefixed attributes (CalDAV only uses those: `name`, `start`, `end`…).
+    pub attrs: Vec<(String, String)>,
+    pub text: String,
+    pub children: Vec<Element>,
+}
+
+impl Element {
+    pub(crate) fn is(&self, ns: &str, local: &str) -> bool {
+        self.ns == ns && self.local == local
+    }
+
+    pub(crate) fn name(&self) -> Name {
+        Name::new(&self.ns, &self.local)
+    }
+
+    pub(crate) fn child(&self, ns: &str, local: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.is(ns, local))
+    }
+
+    pub(crate) fn children_named<'a>(&'a self, ns: &'a str, local: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
+        self.children.iter().filter(move |c| c.is(ns, local))
+    }
+
+    pub(crate) fn attr(&self, key: &str) -> Option<&str> {
+        self.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+fn malformed(e: impl std::fmt::Display) -> XmlError {
+    XmlError::Malformed(e.to_string())
+}
+
+/// Parses a request body into its document element. `Ok(None)` for an empty (whitespace) body.
+pub(crate) fn parse(body: &[u8]) -> Result<Option<Element>, XmlError> {
+    let text = std::str::from_utf8(body).map_err(|_| malformed("body is not UTF-8"))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let mut reader = NsReader::from_str(text);
+    reader.config_mut().expand_empty_elements = true;
+    reader.config_mut().check_end_names = true;
+
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    let mut count = 0usize;
+    loop {
+        let (ns, event) = reader.read_resolved_event().map_err(malformed)?;
+        match event {
+            Event::Start(start) => {
+                if root.is_some() {
+                    return Err(malformed("content after the document element"));
+                }
+                count += 1;
+                if count > MAX_ELEMENTS || stack.len() >= MAX_DEPTH {
+                    return Err(XmlError::TooLarge);
+                }
+                let ns = match ns {
+                    ResolveResult::Bound(n) => n.as_ref().to_owned(),
+                    ResolveResult::Unbound => String::new(),
+                    ResolveResult::Unknown(p) => {
+                        return Err(malformed(format!("undeclared prefix {p}")));
+                    }
+                };
+                let mut el = Element { ns, local: start.local_name().as_ref().to_owned(), ..Element::default() };
+                for attr in start.attributes() {
+                    let attr = attr.map_err(malformed)?;
+                    let key = attr.key.as_ref();
+                    if key.contains(':') || key == "xmlns" {
+                        continue; // namespace declarations and prefixed attributes: unused
+                    }
+                    let value = attr.normalized_value(XmlVersion::Implicit1_0).map_err(|_| XmlError::Entity)?;
+                    el.attrs.push((key.to_owned(), value.into_owned()));
+                }
+                stack.push(el);
+            }
+            Event::End(_) => {
+                let done = stack.pop().ok_or_else(|| malformed("unbalanced end tag"))?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(done),
+                    None => root = Some(done),
+                }
+            }
+            Event::Text(t) => push_text(&mut stack, &t.xml10_content())?,
+            Event::CData(c) => push_text(&mut stack, &c.xml10_content())?,
+            Event::GeneralRef(r) => {
+                let resolved: Cow<'_, str> = match r.resolve_char_ref() {
+                    Ok(Some(c)) => Cow::Owned(c.to_string()),
+                    Ok(None) => {
+                        let name = r.xml10_content();
+                        match quick_xml::escape::resolve_predefined_entity(&name) {
+                            Some(s) => Cow::Borrowed(s),
+                            None => return Err(XmlError::Entity),
+                        }
+                    }
+                    Err(_) => return Err(XmlError::Entity),
+                };
+                push_text(&mut stack, &resolved)?;
+            }
+            Event::DocType(_) => return Err(XmlError::Doctype),
+            Event::Eof => break,
+            // Declaration, comments, processing instructions carry nothing for us.
+            _ => {}
+        }
+    }
+    if !stack.is_empty() {
+        return Err(malformed("unclosed element"));
+    }
+    root.map(Some).ok_or_else(|| malformed("no document element"))
+}
+
+fn push_text(stack: &mut [Element], text: &str) -> Result<(), XmlError> {
+    const MAX_TEXT: usize = 64 * 1024;
+    match stack.last_mut() {
+        Some(el) => {
+            if el.text.len() + text.len() > MAX_TEXT {
+                return Err(XmlError::TooLarge);
+            }
+            el.text.push_str(text);
+            Ok(())
+        }
+        // Whitespace around the document element is fine; anything else is not XML.
+        None if text.trim().is_empty() => Ok(()),
+        None => Err(malformed("text outside the document element")),
+    }
+}
+
+/// Response writer with the four namespaces bound to fixed prefixes on the root element.
+pub(crate) struct XmlOut {
+    w: Writer<Vec<u8>>,
+}
+
+impl XmlOut {
+    /// Starts a document whose root element is `root` (a prefixed name such as `d:multistatus`).
+    pub(crate) fn new(root: &str, capacity: usize) -> Self {
+        let mut out = XmlOut { w: Writer::new(Vec::with_capacity(capacity)) };
+        out.event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)));
+        let start = BytesStart::new(root).with_attributes([
+            ("xmlns:d", NS_DAV),
+            ("xmlns:c", NS_CALDAV),
+            ("xmlns:cs", NS_CS),
+            ("xmlns:ical", NS_ICAL),
+        ]);
+        out.event(Event::Start(start));
+        out
+    }
+
+    /// Closes the root element and returns the bytes.
+    pub(crate) fn finish(mut self, root: &str) -> Vec<u8> {
+        self.end(root);
+        self.w.into_inner()
+    }
+
+    fn event(&mut self, e: Event<'_>) {
+        // Writing into a Vec<u8> cannot fail.
+        let _ = self.w.write_event(e);
+    }
+
+    pub(crate) fn start(&mut self, name: &str) {
+        self.event(Event::Start(BytesStart::new(name)));
+    }
+
+    pub(crate) fn end(&mut self, name: &str) {
+        self.event(Event::End(BytesEnd::new(name)));
+    }
+
+    pub(crate) fn empty(&mut self, name: &str) {
+        self.event(Event::Empty(BytesStart::new(name)));
+    }
+
+    pub(crate) fn empty_attrs(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        let start = BytesStart::new(name).with_attributes(attrs.iter().copied());
+        self.event(Event::Empty(start));
+    }
+
+    pub(crate) fn text(&mut self, text: &str) {
+        // Only `<`, `>` and `&` need escaping in element content; leaving quotes alone keeps
+        // ETags readable (`"abc"`, not `&quot;abc&quot;`) and calendar-data smaller.
+        let escaped = quick_xml::escape::partial_escape(text);
+        self.event(Event::Text(BytesText::from_escaped(escaped)));
+    }
+
+    /// `<name>text</name>`
+    pub(crate) fn leaf(&mut self, name: &str, text: &str) {
+        self.start(name);
+        self.text(text);
+        self.end(name);
+    }
+
+    /// `<d:href>…</d:href>`
+    pub(crate) fn href(&mut self, href: &str) {
+        self.leaf("d:href", href);
+    }
+
+    /// An empty element for a property name that may be in any namespace (used to echo
+    /// unknown properties back in a 404 propstat).
+    pub(crate) fn empty_foreign(&mut self, name: &Name) {
+        match prefix_of(&name.ns) {
+            Some(prefix) => {
+                let qname = format!("{prefix}:{}", name.local);
+                self.empty(&qname);
+            }
+            None if name.ns.is_empty() => {
+                // No namespace: undeclare the default one explicitly (none is declared on the
+                // root, but a client's parser must not guess).
+                self.empty_attrs(&name.local, &[("xmlns", "")]);
+            }
+            None => self.empty_attrs(&format!("x:{}", name.local), &[("xmlns:x", &name.ns)]),
+        }
+    }
+}
+
+/// Prefix bound on the root for a well-known namespace.
+pub(crate) fn prefix_of(ns: &str) -> Option<&'static str> {
+    match ns {
+        NS_DAV => Some("d"),
+        NS_CALDAV => Some("c"),
+        NS_CS => Some("cs"),
+        NS_ICAL => Some("ical"),
+        _ => None,
+    }
+}
+
+/// Whether `s` may be used as an XML local name in our output (element names of unknown
+/// properties come from the client and were parsed as names, but be strict anyway).
+pub(crate) fn is_safe_local_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}

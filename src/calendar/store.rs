@@ -1,0 +1,429 @@
+//! A user's calendar, rendered: one CalDAV object per meeting and the whole feed, built from the store
+//! in one read transaction and kept in memory while the user's calendar version (`ctag`) is unchanged
+//! and nothing time-dependent (an alarm passing, a meeting leaving the past-days window) has expired.
+//! Each request still reads the version from SQLite, so the cache can never serve stale data after a
+//! change; it only saves re-rendering. Implements [`CalendarBackend`] for the CalDAV server.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+use super::changes;
+use crate::booking::model::{Attendee, Meeting, MeetingDetails, PartStat, Role};
+use crate::booking::repo::{from_ts, ts};
+use crate::caldav::{
+    BackendError, BoxFuture, CalObject, CalendarBackend, CalendarState, Changes, Principal, SyncError, TimeRange,
+};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::{Db, DbError};
+use crate::ics;
+use crate::web::i18n::{Lang, Tr};
+
+/// A user's calendar as rendered at one version.
+pub struct Snapshot {
+    pub ctag: i64,
+    mail: String,
+    /// Rendering must be redone from this instant (an alarm passes, a meeting leaves the window).
+    valid_until: DateTime<Utc>,
+    /// Sorted by start.
+    pub objects: Vec<CalObject>,
+    by_name: HashMap<String, usize>,
+    pub feed: Bytes,
+    pub feed_etag: String,
+    pub last_modified: DateTime<Utc>,
+}
+
+pub struct CalendarStore {
+    db: Db,
+    config: Arc<Config>,
+    clock: Arc<dyn Clock>,
+    cache: Mutex<HashMap<String, Arc<Snapshot>>>,
+}
+
+/// A user as the calendar side knows them.
+#[derive(Debug, Clone)]
+pub struct CalendarUser {
+    pub uid: String,
+    pub mail: String,
+    pub name: String,
+}
+
+impl CalendarStore {
+    pub fn new(db: Db, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
+        Self { db, config, clock, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// The user's calendar, from the cache when still current.
+    pub async fn snapshot(&self, uid: &str) -> Result<Arc<Snapshot>, DbError> {
+        let now = self.clock.now();
+        let key = uid.to_string();
+        let (ctag, mail) = self
+            .db
+            .read(move |c| -> Result<_, DbError> {
+                let mail: Option<String> =
+                    c.query_row("SELECT mail FROM users WHERE uid = ?1", [&key], |r| r.get(0)).optional()?;
+                Ok((changes::state(c, &key)?.0, mail.unwrap_or_default()))
+            })
+            .await?;
+        if let Some(s) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(uid)
+            && s.ctag == ctag
+            && s.mail == mail
+            && now < s.valid_until
+        {
+            return Ok(s.clone());
+        }
+        let config = self.config.clone();
+        let uid_owned = uid.to_string();
+        let snapshot = self
+            .db
+            .read(move |c| -> Result<_, DbError> {
+                // One read transaction: the version and the data come from the same database state.
+                let tx = c.unchecked_transaction()?;
+                let (ctag, _) = changes::state(&tx, &uid_owned)?;
+                let mail: String = tx
+                    .query_row("SELECT mail FROM users WHERE uid = ?1", [&uid_owned], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or_default();
+                let meetings =
+                    meetings_of(&tx, &uid_owned, &mail, now - Duration::days(i64::from(config.calendar.past_days)))?;
+                drop(tx);
+                Ok(render(&config, &uid_owned, &mail, ctag, meetings, now))
+            })
+            .await?;
+        let snapshot = Arc::new(snapshot);
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= self.config.calendar.cache_users.max(1) && !cache.contains_key(uid) {
+            // Simple bound: drop everything; rebuilding is cheap compared with unbounded growth.
+            cache.clear();
+        }
+        cache.insert(uid.to_string(), snapshot.clone());
+        Ok(snapshot)
+    }
+
+    /// The user holding a feed token, or whether the token was revoked.
+    pub async fn feed_owner(&self, token: &str) -> Result<FeedLookup, DbError> {
+        let token = token.to_string();
+        self.db
+            .read(move |c| -> Result<_, DbError> {
+                if let Some(uid) =
+                    c.query_row("SELECT uid FROM users WHERE feed_token = ?1", [&token], |r| r.get(0)).optional()?
+                {
+                    return Ok(FeedLookup::User(uid));
+                }
+                let revoked: bool =
+                    c.query_row("SELECT EXISTS (SELECT 1 FROM revoked_feed_tokens WHERE token = ?1)", [&token], |r| {
+                        r.get(0)
+                    })?;
+                Ok(if revoked { FeedLookup::Revoked } else { FeedLookup::Unknown })
+            })
+            .await
+    }
+}
+
+pub enum FeedLookup {
+    User(String),
+    Revoked,
+    Unknown,
+}
+
+/// SHA-256 (hex) of a calendar password.
+pub fn password_hash(password: &str) -> String {
+    hex::encode(Sha256::digest(password.as_bytes()))
+}
+
+/// The meetings in a user's calendar: every role, not ended before `since`.
+fn meetings_of(c: &Connection, uid: &str, mail: &str, since: DateTime<Utc>) -> rusqlite::Result<Vec<MeetingDetails>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT m.id, m.ical_uid, m.room, m.subject, m.start_at, m.duration_min, m.owner_uid, m.created_at, m.updated_at,
+                m.sequence, a.id, a.role, a.mail, a.name, a.token, a.partstat, a.answered_at
+         FROM meetings m JOIN attendees a ON a.meeting_id = m.id
+         WHERE m.id IN (SELECT meeting_id FROM attendees WHERE mail = ?1 UNION SELECT id FROM meetings WHERE owner_uid = ?2)
+           AND m.end_at > ?3
+         ORDER BY m.start_at, m.id, CASE a.role WHEN 'owner' THEN 0 WHEN 'moderator' THEN 1 ELSE 2 END, a.id",
+    )?;
+    let mut rows = stmt.query(params![mail, uid, ts(since)])?;
+    let mut out: Vec<MeetingDetails> = Vec::new();
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        if out.last().is_none_or(|d| d.meeting.id != id) {
+            out.push(MeetingDetails {
+                meeting: Meeting {
+                    id: id.clone(),
+                    ical_uid: r.get(1)?,
+                    room: r.get(2)?,
+                    subject: r.get(3)?,
+                    start: from_ts(r.get(4)?),
+                    duration_min: r.get(5)?,
+                    owner_uid: r.get(6)?,
+                    created: from_ts(r.get(7)?),
+                    updated: from_ts(r.get(8)?),
+                    sequence: r.get(9)?,
+                },
+                attendees: Vec::new(),
+            });
+        }
+        let role: String = r.get(11)?;
+        if let Some(d) = out.last_mut() {
+            d.attendees.push(Attendee {
+                id: r.get(10)?,
+                meeting_id: id,
+                role: Role::parse(&role).unwrap_or(Role::Guest),
+                mail: r.get(12)?,
+                name: r.get(13)?,
+                token: r.get(14)?,
+                partstat: PartStat::from_code(r.get(15)?),
+                answered_at: r.get::<_, Option<i64>>(16)?.map(from_ts),
+                join_count: 0,
+                first_join: None,
+                last_join: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn ics_partstat(p: PartStat) -> ics::PartStat {
+    match p {
+        PartStat::NeedsAction => ics::PartStat::NeedsAction,
+        PartStat::Accepted => ics::PartStat::Accepted,
+        PartStat::Declined => ics::PartStat::Declined,
+    }
+}
+
+/// Renders a user's meetings into CalDAV objects and a feed.
+fn render(
+    config: &Config,
+    uid: &str,
+    mail: &str,
+    ctag: i64,
+    meetings: Vec<MeetingDetails>,
+    now: DateTime<Utc>,
+) -> Snapshot {
+    let base = config.public_base();
+    let tr = Tr::new(Lang::parse(&config.server.default_language).unwrap_or(Lang::Fr), config.display_tz());
+    let prodid = format!("-//{}//jmb//{}", config.server.site_name.replace("//", "/"), tr.lang.code().to_uppercase());
+    let past = Duration::days(i64::from(config.calendar.past_days));
+    let mut valid_until = now + Duration::days(1);
+    let mut events = Vec::with_capacity(meetings.len());
+    for d in &meetings {
+        let m = &d.meeting;
+        let mine = if m.owner_uid == uid { d.owner() } else { d.attendee_by_mail(mail) };
+        let Some(mine) = mine else { continue };
+        if mine.partstat == PartStat::Declined && !config.calendar.show_declined {
+            continue;
+        }
+        let join_url =
+            if mine.role == Role::Owner { format!("{base}/m/{}", m.room) } else { format!("{base}/j/{}", mine.token) };
+        let organizer = d
+            .owner()
+            .map(|o| ics::Person { mail: o.mail.clone(), name: o.name.clone() })
+            .unwrap_or(ics::Person { mail: String::new(), name: String::new() });
+        let last_answer = d.attendees.iter().filter_map(|a| a.answered_at).max();
+        let last_modified = last_answer.map_or(m.updated, |a| a.max(m.updated));
+        let description =
+            tr.ta("ical-description", &[("url", join_url.clone()), ("rsvp", format!("{base}/rsvp/{}", mine.token))]);
+        events.push(ics::Event {
+            uid: m.ical_uid.clone(),
+            sequence: m.sequence,
+            summary: m.subject.clone(),
+            description,
+            start: m.start,
+            end: m.end(),
+            created: m.created,
+            last_modified,
+            status: ics::EventStatus::Confirmed,
+            join_url,
+            organizer,
+            attendees: d
+                .attendees
+                .iter()
+                .filter(|a| a.role != Role::Owner)
+                .map(|a| ics::EventAttendee {
+                    person: ics::Person { mail: a.mail.clone(), name: a.name.clone() },
+                    role: if a.role == Role::Moderator {
+                        ics::AttendeeRole::Chair
+                    } else {
+                        ics::AttendeeRole::Participant
+                    },
+                    partstat: ics_partstat(a.partstat),
+                })
+                .collect(),
+            alarm_minutes_before: config.calendar.alarm_minutes.clone(),
+        });
+        // The rendering changes when an alarm passes or the meeting leaves the window.
+        for minutes in &config.calendar.alarm_minutes {
+            let trigger = m.start - Duration::minutes(i64::from(*minutes));
+            if trigger > now {
+                valid_until = valid_until.min(trigger);
+            }
+        }
+        valid_until = valid_until.min(m.end() + past);
+    }
+    let mut objects = Vec::with_capacity(events.len());
+    let mut by_name = HashMap::with_capacity(events.len());
+    for e in &events {
+        let body = ics::render_resource(&prodid, e, now);
+        let name = ics::object_name_for_uid(&e.uid);
+        by_name.insert(name.clone(), objects.len());
+        objects.push(CalObject {
+            name,
+            etag: ics::etag(body.as_bytes()),
+            body: Arc::from(body),
+            last_modified: e.last_modified,
+            start: e.start,
+            end: e.end,
+        });
+    }
+    let info = ics::CalendarInfo {
+        prodid: prodid.clone(),
+        name: config.calendar_name(),
+        description: if config.calendar.description.is_empty() {
+            config.calendar_name()
+        } else {
+            config.calendar.description.clone()
+        },
+        refresh_minutes: config.calendar.refresh_minutes,
+        time_zone: config.server.display_time_zone.clone(),
+    };
+    let feed = ics::render_feed(&info, &events, now);
+    let feed_etag = ics::etag(feed.as_bytes());
+    let last_modified = events.iter().map(|e| e.last_modified).max().unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    Snapshot {
+        ctag,
+        mail: mail.to_string(),
+        valid_until,
+        objects,
+        by_name,
+        feed: Bytes::from(feed),
+        feed_etag,
+        last_modified,
+    }
+}
+
+fn backend_err(e: DbError) -> BackendError {
+    BackendError::new(e)
+}
+
+impl CalendarBackend for CalendarStore {
+    fn authenticate<'a>(
+        &'a self,
+        user: &'a str,
+        password: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Principal>, BackendError>> {
+        Box::pin(async move {
+            let user = user.trim().to_lowercase();
+            if user.is_empty() || password.is_empty() || password.len() > 512 {
+                return Ok(None);
+            }
+            let found = self
+                .db
+                .read(move |c| -> Result<_, DbError> {
+                    Ok(c.query_row(
+                        "SELECT uid, mail, name, dav_password_hash FROM users WHERE uid = ?1",
+                        [&user],
+                        |r| {
+                            Ok((
+                                r.get::<_, String>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, String>(2)?,
+                                r.get::<_, Option<String>>(3)?,
+                            ))
+                        },
+                    )
+                    .optional()?)
+                })
+                .await
+                .map_err(backend_err)?;
+            let Some((uid, mail, name, Some(hash))) = found else { return Ok(None) };
+            let given = password_hash(password);
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), hash.as_bytes())) {
+                tracing::info!(target: "audit", route = "/dav", who = %uid, decision = "DENIED", "calendar password refused");
+                return Ok(None);
+            }
+            Ok(Some(Principal { uid, mail, display_name: name }))
+        })
+    }
+
+    fn state<'a>(&'a self, uid: &'a str) -> BoxFuture<'a, Result<CalendarState, BackendError>> {
+        Box::pin(async move {
+            let uid = uid.to_string();
+            let (ctag, _) =
+                self.db.read(move |c| Ok::<_, DbError>(changes::state(c, &uid)?)).await.map_err(backend_err)?;
+            Ok(CalendarState { ctag })
+        })
+    }
+
+    fn objects<'a>(
+        &'a self,
+        uid: &'a str,
+        range: Option<TimeRange>,
+    ) -> BoxFuture<'a, Result<Vec<CalObject>, BackendError>> {
+        Box::pin(async move {
+            let s = self.snapshot(uid).await.map_err(backend_err)?;
+            Ok(match range {
+                None => s.objects.clone(),
+                Some((start, end)) => {
+                    // Objects are sorted by start: everything from the first one starting at or
+                    // after `end` on is out.
+                    let upper = end.map_or(s.objects.len(), |e| s.objects.partition_point(|o| o.start < e));
+                    s.objects[..upper].iter().filter(|o| start.is_none_or(|st| st < o.end)).cloned().collect()
+                }
+            })
+        })
+    }
+
+    fn object<'a>(&'a self, uid: &'a str, name: &'a str) -> BoxFuture<'a, Result<Option<CalObject>, BackendError>> {
+        Box::pin(async move {
+            let s = self.snapshot(uid).await.map_err(backend_err)?;
+            Ok(s.by_name.get(name).map(|i| s.objects[*i].clone()))
+        })
+    }
+
+    fn changes_since<'a>(
+        &'a self,
+        uid: &'a str,
+        ctag: i64,
+    ) -> BoxFuture<'a, Result<Result<Changes, SyncError>, BackendError>> {
+        Box::pin(async move {
+            let key = uid.to_string();
+            let (current, oldest, names) = self
+                .db
+                .read(move |c| -> Result<_, DbError> {
+                    let (current, oldest) = changes::state(c, &key)?;
+                    let names = if ctag >= oldest && ctag <= current {
+                        changes::changed_since(c, &key, ctag)?
+                    } else {
+                        Vec::new()
+                    };
+                    Ok((current, oldest, names))
+                })
+                .await
+                .map_err(backend_err)?;
+            if ctag < oldest || ctag > current {
+                return Ok(Err(SyncError::InvalidToken));
+            }
+            let s = self.snapshot(uid).await.map_err(backend_err)?;
+            // The token handed out is the version the change list was read at: anything later comes again next time.
+            let mut out = Changes { changed: Vec::new(), removed: Vec::new(), ctag: current };
+            for name in names {
+                match s.by_name.get(&name) {
+                    Some(i) => out.changed.push(s.objects[*i].clone()),
+                    None => out.removed.push(name),
+                }
+            }
+            Ok(Ok(out))
+        })
+    }
+
+    fn calendar_ics<'a>(&'a self, uid: &'a str) -> BoxFuture<'a, Result<String, BackendError>> {
+        Box::pin(async move {
+            let s = self.snapshot(uid).await.map_err(backend_err)?;
+            Ok(String::from_utf8_lossy(&s.feed).into_owned())
+        })
+    }
+}

@@ -1,0 +1,241 @@
+"""Shared fixtures for the interop suite: a real `jmb serve` on a free loopback port, per test module.
+
+Run the whole suite with (after `scripts/install-test-deps` and `cargo build`):
+
+    .venv-it/bin/pytest -q tests/interop
+
+The binary is `$JMB_BIN`, else `$CARGO_TARGET_DIR/debug/jmb`, else `target/debug/jmb`. Each test module
+gets its own server and database (module-scoped fixture), so counts of meetings are exact per module.
+Identity comes from the trusted proxy headers (requests from 127.0.0.1 are trusted).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "interop-test-secret-0123456789abcdef0123"
+JITSI = "https://meet.example.org"
+
+USERS = {
+    "jdupont": ("jean.dupont@example.org", "Jean Dupont"),
+    "mmartin": ("marie.martin@example.org", "Marie Martin"),
+    "visitor": ("paul.visiteur@example.org", "Paul Visiteur"),
+}
+
+
+def jmb_binary() -> Path:
+    candidates = []
+    if os.environ.get("JMB_BIN"):
+        candidates.append(Path(os.environ["JMB_BIN"]))
+    if os.environ.get("CARGO_TARGET_DIR"):
+        candidates.append(Path(os.environ["CARGO_TARGET_DIR"]) / "debug" / "jmb")
+    candidates.append(ROOT / "target" / "debug" / "jmb")
+    for c in candidates:
+        if c.is_file() and os.access(c, os.X_OK):
+            return c
+    pytest.fail(
+        "jmb binary not found (looked at: " + ", ".join(map(str, candidates)) + "). "
+        "Build it with `cargo build` or run `scripts/test`, which installs the test peers and builds first.",
+        pytrace=False,
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def identity(uid: str) -> dict[str, str]:
+    mail, name = USERS[uid]
+    return {"X-Remote-User": uid, "X-Remote-Mail": mail, "X-Remote-Name": name}
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def quarter_in(days: int, hour: int = 9, minute: int = 0) -> dt.datetime:
+    """A start `days` days from today at hour:minute UTC (always in the future for days >= 1)."""
+    d = utc_now().date() + dt.timedelta(days=days)
+    return dt.datetime(d.year, d.month, d.day, hour, minute, tzinfo=dt.timezone.utc)
+
+
+def next_quarter_soon() -> dt.datetime:
+    """The next quarter hour that is in the future and at most 14.5 minutes away (sleeps ≤ 50 s if needed),
+    so a moderator (15 min early) may already enter it."""
+    now = utc_now()
+    base = (now + dt.timedelta(seconds=20)).replace(second=0, microsecond=0)
+    start = base + dt.timedelta(minutes=(-base.minute) % 15)
+    if start <= now + dt.timedelta(seconds=20):
+        start += dt.timedelta(minutes=15)
+    wait = (start - now).total_seconds() - 14.5 * 60
+    if wait > 0:
+        time.sleep(wait)
+    return start
+
+
+def extract(pattern: str, text: str) -> str:
+    m = re.search(pattern, text)
+    assert m, f"pattern {pattern!r} not found in page:\n{text[:2000]}"
+    return html.unescape(m.group(1))
+
+
+def as_entry(attendee: dict) -> str:
+    """An attendee as typed in the booking form: `Name <mail>` or the bare address."""
+    return f"{attendee['name']} <{attendee['mail']}>" if attendee.get("name") else attendee["mail"]
+
+
+@dataclass
+class Jmb:
+    url: str
+    proc: subprocess.Popen
+    log: Path
+    _passwords: dict[str, str] = field(default_factory=dict)
+    _feeds: dict[str, str] = field(default_factory=dict)
+
+    def session(self, uid: str | None = None) -> requests.Session:
+        s = requests.Session()
+        if uid:
+            s.headers.update(identity(uid))
+        return s
+
+    def api(self, method: str, path: str, uid: str, body=None) -> requests.Response:
+        return requests.request(method, self.url + path, headers=identity(uid), json=body, timeout=10,
+                                allow_redirects=False)
+
+    def book(self, subject: str, start: dt.datetime, duration: int = 60, *, uid: str = "jdupont",
+             moderators=(), guests=("guest.one@example.com",)) -> dict:
+        body = {"subject": subject, "start": iso(start), "duration": duration,
+                "moderators": list(moderators), "guests": list(guests)}
+        r = self.api("POST", "/api/v1/meetings", uid, body)
+        assert r.status_code == 201, f"booking failed: {r.status_code} {r.text}"
+        return r.json()
+
+    def update(self, meeting: dict, **changes) -> dict:
+        body = {
+            "subject": meeting["subject"],
+            "start": meeting["start"],
+            "duration": meeting["duration"],
+            "moderators": [as_entry(a) for a in meeting["attendees"] if a["role"] == "moderator"],
+            "guests": [as_entry(a) for a in meeting["attendees"] if a["role"] == "guest"],
+        }
+        body.update(changes)
+        r = self.api("PUT", f"/api/v1/meetings/{meeting['id']}", "jdupont", body)
+        assert r.status_code == 200, f"update failed: {r.status_code} {r.text}"
+        return r.json()
+
+    def delete(self, meeting: dict) -> None:
+        r = self.api("DELETE", f"/api/v1/meetings/{meeting['id']}", "jdupont")
+        assert r.status_code == 204, f"delete failed: {r.status_code} {r.text}"
+
+    def _access_page(self, uid: str) -> tuple[requests.Session, str]:
+        s = self.session(uid)
+        r = s.get(self.url + "/calendar", timeout=10)
+        assert r.status_code == 200, r.text
+        return s, r.text
+
+    def feed_url(self, uid: str = "jdupont") -> str:
+        if uid not in self._feeds:
+            _, page = self._access_page(uid)
+            self._feeds[uid] = extract(r'id="feed-https"[^>]*value="([^"]+)"', page)
+        return self._feeds[uid]
+
+    def dav_password(self, uid: str = "jdupont") -> str:
+        """Generates the user's CalDAV password once per server (a new one replaces the old)."""
+        if uid not in self._passwords:
+            s, page = self._access_page(uid)
+            csrf = extract(r'name="csrf" value="([^"]+)"', page)
+            assert "jmb_csrf" in s.cookies, "the access page sets the CSRF cookie"
+            r = s.post(self.url + "/calendar/password", data={"csrf": csrf}, timeout=10)
+            assert r.status_code == 200, r.text
+            self._passwords[uid] = extract(r'id="dav-password"[^>]*value="([^"]+)"', r.text)
+        return self._passwords[uid]
+
+    def rsvp(self, rsvp_url: str, answer: str) -> requests.Response:
+        """Answers through the web flow as a browser would: show the page, then POST with its CSRF token."""
+        token = rsvp_url.rstrip("/").rsplit("/", 1)[-1]
+        s = requests.Session()
+        r = s.get(f"{self.url}/rsvp/{token}", timeout=10)
+        assert r.status_code == 200, r.text
+        csrf = extract(r'name="csrf" value="([^"]+)"', r.text)
+        r = s.post(f"{self.url}/rsvp/{token}", data={"answer": answer, "csrf": csrf}, timeout=10)
+        assert r.status_code == 200, f"{r.status_code} {r.text[:500]}"
+        return r
+
+    def dav_url(self, uid: str = "jdupont") -> str:
+        return f"{self.url}/dav/principals/{uid}/meetings/"
+
+
+def start_jmb(workdir: Path) -> Jmb:
+    binary = jmb_binary()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    config = workdir / "jmb.toml"
+    config.write_text(f"""\
+[server]
+listen = "127.0.0.1:{port}"
+public_url = "{url}"
+[database]
+path = "{workdir / 'jmb.sqlite3'}"
+[jitsi]
+base_url = "{JITSI}"
+app_secret = "{SECRET}"
+[auth]
+mode = "trusted-header"
+editors = ["jdupont", "mmartin"]
+[mail]
+internal_domains = ["example.org"]
+""")
+    log = workdir / "jmb.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(binary), "serve", "--config", str(config)], stdout=out,
+                                stderr=subprocess.STDOUT, cwd=workdir)
+    for _ in range(100):  # bounded: 10 s
+        if proc.poll() is not None:
+            pytest.fail(f"jmb exited with {proc.returncode}:\n{log.read_text()}", pytrace=False)
+        try:
+            if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                return Jmb(url=url, proc=proc, log=log)
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    pytest.fail(f"jmb did not answer /healthz within 10 s:\n{log.read_text()}", pytrace=False)
+
+
+def stop_jmb(server: Jmb) -> None:
+    server.proc.terminate()
+    try:
+        server.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        server.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def jmb():
+    workdir = Path(tempfile.mkdtemp(prefix="jmb-interop-"))
+    server = start_jmb(workdir)
+    try:
+        yield server
+    finally:
+        stop_jmb(server)
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,239 @@
+//! The calendar side on the running server: the feed (ETag, 304, 404, 410, PARTSTAT), CalDAV with a
+//! generated password, and sync-collection after an answer.
+
+use crate::common::*;
+
+/// Signs `uid` in through the proxy headers and generates a CalDAV password; returns (feed path, password).
+pub async fn calendar_access(app: &TestApp, uid: &str) -> (String, String) {
+    let resp = app.get_as("/calendar", uid).await;
+    assert_eq!(resp.status(), 200);
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("jmb_csrf="))
+        .unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let html = resp.text().await.unwrap();
+    let feed = html
+        .split("id=\"feed-https\" type=\"text\" readonly value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let resp = app
+        .client
+        .post(app.url("/calendar/password"))
+        .headers(TestApp::as_user(uid))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    let password = html
+        .split("id=\"dav-password\" type=\"text\" readonly value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    (path_of(&feed), password)
+}
+
+#[tokio::test]
+async fn feed_etag_partstat_and_rotation() {
+    let app = TestApp::spawn().await;
+    let (feed, _) = calendar_access(&app, "jdupont").await;
+    let m = app.book("jdupont", meeting_body()).await;
+    let resp = app.get(&feed).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/calendar; charset=utf-8");
+    let etag = resp.headers()["etag"].to_str().unwrap().to_string();
+    assert!(etag.starts_with('"'), "strong ETag");
+    let last_modified = resp.headers()["last-modified"].to_str().unwrap().to_string();
+    let body = resp.text().await.unwrap();
+    assert!(body.contains(&format!("UID:{}", m["uid"].as_str().unwrap())));
+    assert!(body.contains("PARTSTAT=NEEDS-ACTION"));
+    assert!(body.contains("REFRESH-INTERVAL;VALUE=DURATION:PT1H"));
+    assert!(body.contains(&format!("LOCATION:https://meet.example.org/m/{}", m["room"].as_str().unwrap())));
+    assert!(body.lines().all(|l| l.len() <= 76), "folded");
+
+    // Conditional requests.
+    let resp = app.client.get(app.url(&feed)).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(resp.status(), 304);
+    let resp = app.client.get(app.url(&feed)).header("if-modified-since", &last_modified).send().await.unwrap();
+    assert_eq!(resp.status(), 304);
+
+    // An answer changes the feed.
+    let id = m["id"].as_str().unwrap();
+    app.set_now("2026-12-01T09:00:00Z");
+    let (s, _) = app
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/meetings/{id}/answer"),
+            "visitor",
+            Some(serde_json::json!({"answer": "accept"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let resp = app.client.get(app.url(&feed)).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("PARTSTAT=ACCEPTED"));
+
+    // Legacy address shape, unknown secret, replaced secret.
+    let token = feed.trim_start_matches("/ical/").trim_end_matches(".ics");
+    assert_eq!(app.get(&format!("/ical.cgi?{token}")).await.status(), 200);
+    assert_eq!(app.get("/ical/unknown-secret-000000000000000.ics").await.status(), 404);
+    assert_eq!(app.get("/ical.cgi?").await.status(), 404);
+    let resp = app.get_as("/calendar", "jdupont").await;
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("jmb_csrf="))
+        .unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let html = resp.text().await.unwrap();
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    // Without CSRF: refused, nothing changes.
+    let resp = app
+        .client
+        .post(app.url("/calendar/feed"))
+        .headers(TestApp::as_user("jdupont"))
+        .form(&[("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(app.get(&feed).await.status(), 200);
+    let resp = app
+        .client
+        .post(app.url("/calendar/feed"))
+        .headers(TestApp::as_user("jdupont"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(app.get(&feed).await.status(), 410, "the replaced address is gone");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn caldav_reads_and_syncs() {
+    let app = TestApp::spawn().await;
+    let (_, password) = calendar_access(&app, "jdupont").await;
+    let m = app.book("jdupont", meeting_body()).await;
+    let dav = |method: &str, path: &str, body: &'static str, depth: &str| {
+        app.client
+            .request(method.parse().unwrap(), app.url(path))
+            .basic_auth("jdupont", Some(&password))
+            .header("Depth", depth)
+            .header("Content-Type", "application/xml; charset=utf-8")
+            .body(body)
+    };
+    // Discovery.
+    let resp = app.get("/.well-known/caldav").await;
+    assert_eq!(resp.status(), 301);
+    assert_eq!(location(&resp), "/dav/");
+    let resp =
+        app.client.request("PROPFIND".parse().unwrap(), app.url("/dav/")).header("Depth", "0").send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(resp.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic realm=\"jmb\""));
+    let wrong = app
+        .client
+        .request("PROPFIND".parse().unwrap(), app.url("/dav/"))
+        .basic_auth("jdupont", Some("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    const PRINCIPAL: &str =
+        r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/></d:prop></d:propfind>"#;
+    let body = dav("PROPFIND", "/dav/", PRINCIPAL, "0").send().await.unwrap().text().await.unwrap();
+    assert!(body.contains("/dav/principals/jdupont/"), "{body}");
+
+    // The sync token before the answer.
+    const SYNC0: &str = r#"<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#;
+    let resp = dav("REPORT", "/dav/principals/jdupont/meetings/", SYNC0, "1").send().await.unwrap();
+    assert_eq!(resp.status(), 207);
+    let body = resp.text().await.unwrap();
+    let token = body
+        .split("<d:sync-token>")
+        .nth(1)
+        .or_else(|| body.split("sync-token>").nth(1))
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    let object = format!("/dav/principals/jdupont/meetings/{}.ics", m["uid"].as_str().unwrap());
+    assert!(body.contains(&object), "{body}");
+
+    // An answer shows up as a change with the new PARTSTAT.
+    app.set_now("2026-12-01T09:00:00Z");
+    let id = m["id"].as_str().unwrap();
+    app.api(
+        reqwest::Method::POST,
+        &format!("/api/v1/meetings/{id}/answer"),
+        "visitor",
+        Some(serde_json::json!({"answer": "decline"})),
+    )
+    .await;
+    let sync1: &'static str = Box::leak(format!(r#"<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#).into_boxed_str());
+    let body =
+        dav("REPORT", "/dav/principals/jdupont/meetings/", sync1, "1").send().await.unwrap().text().await.unwrap();
+    assert!(body.contains(&object), "changed object listed: {body}");
+    let ics = app
+        .client
+        .get(app.url(&object))
+        .basic_auth("jdupont", Some(&password))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(ics.contains("PARTSTAT=DECLINED"), "{ics}");
+    assert!(!ics.contains("METHOD:"), "no METHOD in a CalDAV resource");
+
+    // Deletion: reported as removed.
+    let body2 =
+        dav("REPORT", "/dav/principals/jdupont/meetings/", SYNC0, "1").send().await.unwrap().text().await.unwrap();
+    let token2 = body2.split("sync-token>").nth(1).unwrap().split('<').next().unwrap().to_string();
+    app.api(reqwest::Method::DELETE, &format!("/api/v1/meetings/{id}"), "jdupont", None).await;
+    let sync2: &'static str = Box::leak(format!(r#"<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>{token2}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#).into_boxed_str());
+    let body =
+        dav("REPORT", "/dav/principals/jdupont/meetings/", sync2, "1").send().await.unwrap().text().await.unwrap();
+    assert!(body.contains(&object) && body.contains("404"), "{body}");
+
+    // Writes are refused, another user's calendar is invisible, a foreign token is 403.
+    let put = app
+        .client
+        .put(app.url(&object))
+        .basic_auth("jdupont", Some(&password))
+        .body("BEGIN:VCALENDAR")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 403);
+    assert!(put.text().await.unwrap().contains("need-privileges"));
+    let other = dav("PROPFIND", "/dav/principals/mmartin/meetings/", PRINCIPAL, "0").send().await.unwrap();
+    assert_eq!(other.status(), 404);
+    const BAD: &str = r#"<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>https://meet.example.org/ns/sync/999999</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#;
+    let resp = dav("REPORT", "/dav/principals/jdupont/meetings/", BAD, "1").send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(resp.text().await.unwrap().contains("valid-sync-token"));
+    // The booking pages still answer on `/` next to CalDAV's PROPFIND.
+    assert_eq!(app.get_as("/", "jdupont").await.status(), 200);
+    app.stop().await;
+}

@@ -1,0 +1,11 @@
+//! The one integration-test binary: jmb served on a real loopback socket, driven over HTTP.
+
+mod api;
+mod calendar;
+mod cli;
+mod common;
+mod concurrency;
+mod hostile;
+mod legacy;
+mod links;
+mod openapi;
