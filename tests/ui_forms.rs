@@ -258,6 +258,9 @@ async fn every_validation_error_shows_next_to_its_field_with_the_input_kept() {
     assert_eq!(app.meeting_count().await, 1);
     let list = app.get(Some("jdupont"), "/?done=created").await;
     assert!(list.text().contains("Réunion de l'équipe <b>") && list.body.contains("Réunion créée"));
+    // The calendar addresses: the feed with its secret, CalDAV, and the form that replaces the secret.
+    assert!(list.body.contains("id=\"feed-url\"") && list.body.contains("/ical/") && list.body.contains("/dav/"));
+    assert!(list.body.contains("action=\"/calendar/feed\""));
 }
 
 #[tokio::test]

@@ -41,6 +41,7 @@ home-calendar-feed = My iCal feed (Thunderbird, phones, Nextcloud…):
 home-calendar-caldav = My CalDAV address:
 home-calendar-rotate = Replace the secret address
 home-calendar-rotate-hint = If the address has leaked, replace it: the old one stops working at once and your calendars must use the new one.
+home-calendar-manage = CalDAV password and other addresses
 home-calendar-rotate-confirm = Replace the address? The old one will stop working.
 
 ## Notices after a form

@@ -41,6 +41,7 @@ home-calendar-feed = Mon flux iCal (Thunderbird, smartphones, Nextcloud…) :
 home-calendar-caldav = Mon adresse CalDAV :
 home-calendar-rotate = Remplacer l'adresse secrète
 home-calendar-rotate-hint = Si l'adresse a été divulguée, remplacez-la : l'ancienne cesse aussitôt de fonctionner et vos agendas devront utiliser la nouvelle.
+home-calendar-manage = Mot de passe CalDAV et autres adresses
 home-calendar-rotate-confirm = Remplacer l'adresse ? L'ancienne cessera de fonctionner.
 
 ## Notices after a form

@@ -97,13 +97,16 @@ pub struct Row {
 
 /// The calendar addresses (iCal feed, CalDAV) and the action that replaces their secret.
 ///
-/// SLOT for the calendar-access capability, built in parallel: the list renders this section only
-/// when [`HomePage::calendar`] is `Some`. This module never creates feed secrets.
+/// Filled from [`crate::calendar::access::links_for`]; the list renders this section only when
+/// [`HomePage::calendar`] is `Some`. This module never creates or replaces feed secrets itself: the
+/// rotation form posts to the calendar-access page.
 pub struct CalendarLinks {
     pub feed_url: String,
     pub caldav_url: String,
     /// POST target (with the CSRF token) that replaces the secret; the old addresses stop working.
     pub rotate_action: String,
+    /// The calendar-access page (CalDAV password, webcal address).
+    pub manage_url: String,
 }
 
 #[derive(Template)]
@@ -241,6 +244,14 @@ pub async fn home(
             Ok((upcoming, repo::list_for_user(c, &uid, &mail, scope)?, total, page))
         })
         .await?;
+    // The calendar addresses come from the calendar-access capability (it owns the feed secret).
+    let links = crate::calendar::access::links_for(&state, &user).await?;
+    let calendar = CalendarLinks {
+        feed_url: links.feed_https,
+        caldav_url: links.dav_url,
+        rotate_action: "/calendar/feed".into(),
+        manage_url: "/calendar".into(),
+    };
     let rows = upcoming.iter().map(|l| row(&state, &tr, l, &user, now)).collect();
     let archives = archived.iter().map(|l| row(&state, &tr, l, &user, now)).collect();
     let private_room =
@@ -255,7 +266,7 @@ pub async fn home(
         archive_pages: total.div_ceil(ARCHIVE_PAGE_SIZE),
         is_editor: user.is_editor,
         private_room,
-        calendar: None,
+        calendar: Some(calendar),
         notice: notice(&tr, q.done.as_deref()),
     };
     let mut resp = html(StatusCode::OK, &page);
