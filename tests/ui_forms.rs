@@ -493,7 +493,7 @@ async fn edit_and_delete_only_by_the_owner_before_the_start() {
     form = with(&form, "subject", "Point d'équipe (déplacé)");
     form = with(&form, "guests", "paul.visiteur@example.org");
     let r = app.post(Some("jdupont"), &format!("/meetings/{id}/edit"), &pairs(&form)).await;
-    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/?done=updated"));
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/?done=moved"), "the subject changed");
     let d = service::get(&app.state.db, &id).await.unwrap();
     assert_eq!(d.meeting.subject, "Point d'équipe (déplacé)");
     assert_eq!(d.meeting.duration_min, 90);

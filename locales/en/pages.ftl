@@ -47,6 +47,7 @@ home-calendar-rotate-confirm = Replace the address? The old one will stop workin
 ## Notices after a form
 notice-created = Meeting booked! The attendees will receive their invitation.
 notice-updated = Meeting updated!
+notice-moved = Meeting updated! The attendees will be told of the change.
 notice-deleted = Meeting deleted!
 notice-accepted = You accepted the invitation.
 notice-declined = You declined the invitation.

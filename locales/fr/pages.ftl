@@ -47,6 +47,7 @@ home-calendar-rotate-confirm = Remplacer l'adresse ? L'ancienne cessera de fonct
 ## Notices after a form
 notice-created = Réunion créée ! Les participants recevront leur invitation.
 notice-updated = Réunion modifiée !
+notice-moved = Réunion modifiée ! Les participants seront informés du changement.
 notice-deleted = Réunion supprimée !
 notice-accepted = Vous avez accepté l'invitation.
 notice-declined = Vous avez décliné l'invitation.

@@ -157,6 +157,7 @@ fn notice(tr: &Tr, done: Option<&str>) -> Option<String> {
     let id = match done? {
         "created" => "notice-created",
         "updated" => "notice-updated",
+        "moved" => "notice-moved",
         "deleted" => "notice-deleted",
         "accepted" => "notice-accepted",
         "declined" => "notice-declined",

@@ -368,7 +368,8 @@ pub async fn update(
             let outcome = service::update(&state.db, &user.identity, &id, valid, now).await?;
             tracing::info!(target: "audit", action = "edit", meeting = %id, room = %outcome.details.meeting.room, uid = %user.identity.uid,
                 added = outcome.added.len(), removed = outcome.removed.len(), significant = outcome.significant, "booking");
-            Ok(see_other("/?done=updated"))
+            // A change of date, time, duration or subject is announced to every attendee: say so.
+            Ok(see_other(if outcome.significant { "/?done=moved" } else { "/?done=updated" }))
         }
     }
 }

@@ -163,7 +163,7 @@ def test_booking_flow(jmb_server, browser, screenshot_dir):
     page.get_by_label("Objet").fill("Revue de projet (v2)")
     page.get_by_label("Heure").fill("11:30")
     page.get_by_role("button", name="Modifier la réunion").click()
-    expect(page.get_by_role("status")).to_contain_text("Réunion modifiée")
+    expect(page.get_by_role("status")).to_contain_text("Les participants seront informés du changement")
     row = meeting_row(page, "Revue de projet (v2)")
     expect(row).to_contain_text("11:30")
 
