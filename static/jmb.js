@@ -22,3 +22,11 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+// Booking form: after a refused submit, bring the error summary into view and focus for screen readers.
+document.addEventListener("DOMContentLoaded", () => {
+  const summary = document.getElementById("error-summary");
+  if (summary) {
+    summary.setAttribute("tabindex", "-1");
+    summary.focus();
+  }
+});

@@ -615,3 +615,90 @@ async fn legacy_booking_urls_reach_the_pages() {
     }
     assert_eq!(app.get(Some("jdupont"), "/meetings/new").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn archives_are_paginated() {
+    let app = App::new();
+    let owner = app.identity("jdupont");
+    let first: DateTime<Utc> = "2026-12-02T09:00:00Z".parse().unwrap();
+    let mut ids = Vec::new();
+    for i in 0..23 {
+        let valid = rules::ValidMeeting {
+            subject: format!("Archive {i:02}"),
+            start: first + Duration::hours(i),
+            duration_min: 30,
+            moderators: vec![],
+            guests: vec![rules::Invitee {
+                mail: jmb::booking::model::MailAddress::parse("g@x.org").unwrap(),
+                name: String::new(),
+            }],
+        };
+        ids.push(service::create(&app.state.db, &owner, valid, app.clock_now(), "h").await.unwrap().meeting.id);
+    }
+    app.clock.set("2026-12-10T00:00:00Z".parse().unwrap());
+    let page0 = app.get(Some("jdupont"), "/").await;
+    assert_eq!(page0.status, StatusCode::OK);
+    assert_eq!(page0.body.matches("class=\"state-finished\"").count(), 20);
+    assert!(page0.body.contains("Archive 22") && !page0.body.contains("Archive 02"), "newest first");
+    assert!(page0.body.contains("Page 1 sur 2") && page0.body.contains("href=\"/?archives=1#archives\""));
+    let page1 = app.get(Some("jdupont"), "/?archives=1").await;
+    assert_eq!(page1.body.matches("class=\"state-finished\"").count(), 3);
+    assert!(page1.body.contains("Archive 00") && page1.body.contains("href=\"/?archives=0#archives\""));
+    // Out of range or nonsense page numbers show a page, never an error.
+    assert_eq!(app.get(Some("jdupont"), "/?archives=99").await.body.matches("class=\"state-finished\"").count(), 3);
+    assert_eq!(app.get(Some("jdupont"), "/?archives=x&archives=y").await.status, StatusCode::OK);
+    let mut config = (*app.state.config).clone();
+    config.booking.archive_days = 0;
+    let mut state = app.state.clone();
+    state.config = Arc::new(config);
+    let req = Request::get("/").header(header::COOKIE, app.cookies(Some("jdupont"))).body(Body::empty()).unwrap();
+    let resp = jmb::app::router(state).oneshot(req).await.unwrap();
+    let body = String::from_utf8(axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+    assert!(!body.contains("id=\"archives\""), "archive_days = 0 hides the archives");
+}
+
+#[tokio::test]
+async fn cookies_and_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::embedded_default();
+    config.database.path = dir.path().join("jmb.db");
+    config.server.public_url = "https://meet.example.org".into();
+    let state = jmb::app::build_state(config, Arc::new(FixedClock::new(now0()))).unwrap();
+    let expires = Utc::now().timestamp() + 3600;
+    let session = DemoProvider::session_value(&state.keys, "jdupont", expires);
+    let req = Request::get("/").header(header::COOKIE, format!("jmb_session={session}")).body(Body::empty()).unwrap();
+    let resp = jmb::app::router(state).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let cookies: Vec<&str> = resp.headers().get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
+    assert!(cookies.iter().any(|c| c.starts_with("jmb_csrf=")), "{cookies:?}");
+    for c in &cookies {
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure"), "{c}");
+    }
+    let csp = resp.headers().get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline") && csp.contains("frame-ancestors 'none'")
+    );
+    assert_eq!(resp.headers().get(header::REFERRER_POLICY).unwrap(), "no-referrer");
+}
+
+#[test]
+fn templates_have_no_inline_script_style_or_handlers() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lower = text.to_lowercase();
+        assert!(!lower.contains(" style="), "{}: style attribute", path.display());
+        assert!(!lower.contains("<style"), "{}: style element", path.display());
+        for (i, _) in lower.match_indices("<script") {
+            let tag = &lower[i..i + lower[i..].find('>').unwrap()];
+            assert!(tag.contains(" src="), "{}: inline script", path.display());
+        }
+        for word in lower.split(|c: char| c.is_whitespace()) {
+            let is_handler = word.starts_with("on")
+                && word.contains('=')
+                && word[2..word.find('=').unwrap()].chars().all(|c| c.is_ascii_lowercase());
+            assert!(!is_handler, "{}: event handler attribute {word}", path.display());
+        }
+    }
+}
