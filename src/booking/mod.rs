@@ -17,6 +17,7 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home::home))
+        .route("/meetings", get(home::home))
         .route("/m/{room}", get(links::moderator_entry))
         .route("/j/{token}", get(links::personal_join))
         .route("/rsvp/{token}", get(links::rsvp_show).post(links::rsvp_submit))
