@@ -103,14 +103,14 @@ async fn booking_cgi(RawQuery(q): RawQuery) -> Response {
         (Some("new"), _) => "/meetings/new".to_string(),
         (Some("edit"), Some(id)) => format!("/meetings/{}/edit", encode(id)),
         (Some("attendees"), Some(id)) => format!("/meetings/{}/attendees", encode(id)),
-        _ => "/".to_string(),
+        _ => "/meetings".to_string(),
     };
     Redirect::to(&target).into_response()
 }
 
 /// Old forms posted here; nothing is changed, the user lands on the list.
 async fn booking_cgi_post() -> Response {
-    Redirect::to("/").into_response()
+    Redirect::to("/meetings").into_response()
 }
 
 /// After a call Jitsi sends people to `/`, which the proxy points here: UI users go back to their
@@ -119,7 +119,8 @@ async fn close(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let from_ui = cookie_value(&headers, UI_COOKIE).is_some();
     let target = match (&state.config.server.close_redirect, from_ui) {
         (Some(url), false) if !url.is_empty() => url.clone(),
-        _ => "/".to_string(),
+        // The list lives at `/meetings` too: behind the Jitsi vhost, `/` itself points to `/close.cgi`.
+        _ => "/meetings".to_string(),
     };
     Redirect::to(&target).into_response()
 }

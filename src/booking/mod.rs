@@ -20,6 +20,7 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home::home))
+        .route("/meetings", get(home::home))
         .route("/meetings/new", get(pages::new_form).post(pages::create))
         .route("/meetings/{id}/edit", get(pages::edit_form).post(pages::update))
         .route("/meetings/{id}/delete", get(pages::delete_confirm).post(pages::delete))

@@ -97,7 +97,7 @@ pub async fn render_error_pages(State(state): State<AppState>, req: Request, nex
     let page = MessagePage {
         chrome: Chrome::new(&state, tr, title, None, String::new(), &here),
         paragraphs: vec![text],
-        link: Some(("/".to_string(), tr.t("error-back-home"))),
+        link: Some(("/meetings".to_string(), tr.t("error-back-home"))),
         refresh_seconds: None,
     };
     let status = resp.status();

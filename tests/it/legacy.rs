@@ -30,8 +30,8 @@ async fn legacy_urls() {
 
     // booking.cgi: to the new pages.
     for (q, to) in [
-        ("", "/".to_string()),
-        ("?list", "/".to_string()),
+        ("", "/meetings".to_string()),
+        ("?list", "/meetings".to_string()),
         ("?new", "/meetings/new".to_string()),
         ("?edit&id=1708712345123456789", "/meetings/1708712345123456789/edit".to_string()),
         ("?attendees&id=abc", "/meetings/abc/attendees".to_string()),
@@ -40,12 +40,12 @@ async fn legacy_urls() {
         assert_eq!(location(&resp), to, "{q}");
     }
     // close.cgi: UI users back to the list, others to the configured page.
-    assert_eq!(location(&app.get("/close.cgi").await), "/");
+    assert_eq!(location(&app.get("/close.cgi").await), "/meetings");
     app.stop().await;
 
     let app = TestApp::spawn_with(|c| c.server.close_redirect = Some("https://www.example.org/".into())).await;
     assert_eq!(location(&app.get("/close.cgi").await), "https://www.example.org/");
     let resp = app.client.get(app.url("/close.cgi")).header("cookie", "jmb_ui=1").send().await.unwrap();
-    assert_eq!(location(&resp), "/");
+    assert_eq!(location(&resp), "/meetings");
     app.stop().await;
 }
