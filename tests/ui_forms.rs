@@ -254,9 +254,9 @@ async fn every_validation_error_shows_next_to_its_field_with_the_input_kept() {
     // And the valid form books, then goes back to the list.
     let r = app.post(Some("jdupont"), "/meetings/new", &pairs(&base)).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert_eq!(r.location(), "/?done=created");
+    assert_eq!(r.location(), "/meetings?done=created");
     assert_eq!(app.meeting_count().await, 1);
-    let list = app.get(Some("jdupont"), "/?done=created").await;
+    let list = app.get(Some("jdupont"), "/meetings?done=created").await;
     assert!(list.text().contains("Réunion de l'équipe <b>") && list.body.contains("Réunion créée"));
     // The calendar addresses: the feed with its secret, CalDAV, and the form that replaces the secret.
     assert!(list.body.contains("id=\"feed-url\"") && list.body.contains("/ical/") && list.body.contains("/dav/"));
@@ -360,7 +360,7 @@ async fn list_states_and_colours_follow_the_clock() {
         let id = id.clone();
         async move {
             app.clock.set(at);
-            let r = app.get(Some(who), "/").await;
+            let r = app.get(Some(who), "/meetings").await;
             assert_eq!(r.status, StatusCode::OK);
             let row = row(&r.body, &id).to_string();
             assert!(row.contains(&format!("class=\"state-{state}\"")), "{who} at {at}: {row}");
@@ -422,8 +422,8 @@ async fn inline_answers_from_the_list() {
     let r = app
         .post(Some("visitor"), &format!("/meetings/{id}/answer"), &[("csrf", &app.csrf()), ("answer", "accept")])
         .await;
-    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/?done=accepted"));
-    let r = app.get(Some("visitor"), "/?done=accepted").await;
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/meetings?done=accepted"));
+    let r = app.get(Some("visitor"), "/meetings?done=accepted").await;
     let row_after = self::row(&r.body, &id).to_string();
     assert!(
         row_after.contains("Acceptée")
@@ -493,7 +493,7 @@ async fn edit_and_delete_only_by_the_owner_before_the_start() {
     form = with(&form, "subject", "Point d'équipe (déplacé)");
     form = with(&form, "guests", "paul.visiteur@example.org");
     let r = app.post(Some("jdupont"), &format!("/meetings/{id}/edit"), &pairs(&form)).await;
-    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/?done=moved"), "the subject changed");
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/meetings?done=moved"), "the subject changed");
     let d = service::get(&app.state.db, &id).await.unwrap();
     assert_eq!(d.meeting.subject, "Point d'équipe (déplacé)");
     assert_eq!(d.meeting.duration_min, 90);
@@ -525,7 +525,7 @@ async fn edit_and_delete_only_by_the_owner_before_the_start() {
     assert!(r.text().contains("Point d'équipe") && r.body.contains(&format!("action=\"/meetings/{id2}/delete\"")));
     assert!(service::get(&app.state.db, &id2).await.is_ok());
     let r = app.post(Some("jdupont"), &format!("/meetings/{id2}/delete"), &[("csrf", &app.csrf())]).await;
-    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/?done=deleted"));
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/meetings?done=deleted"));
     assert!(service::get(&app.state.db, &id2).await.is_err());
     assert_eq!(app.get(Some("jdupont"), &format!("/meetings/{id2}/edit")).await.status, StatusCode::NOT_FOUND);
 }
@@ -608,7 +608,7 @@ async fn legacy_booking_urls_reach_the_pages() {
         ("/booking.cgi?new", "/meetings/new"),
         ("/booking.cgi?edit&id=abc", "/meetings/abc/edit"),
         ("/booking.cgi?attendees&id=abc", "/meetings/abc/attendees"),
-        ("/booking.cgi?list", "/"),
+        ("/booking.cgi?list", "/meetings"),
     ] {
         let r = app.get(Some("jdupont"), from).await;
         assert_eq!(r.location(), to, "{from}");
@@ -640,13 +640,13 @@ async fn archives_are_paginated() {
     assert_eq!(page0.status, StatusCode::OK);
     assert_eq!(page0.body.matches("class=\"state-finished\"").count(), 20);
     assert!(page0.body.contains("Archive 22") && !page0.body.contains("Archive 02"), "newest first");
-    assert!(page0.body.contains("Page 1 sur 2") && page0.body.contains("href=\"/?archives=1#archives\""));
-    let page1 = app.get(Some("jdupont"), "/?archives=1").await;
+    assert!(page0.body.contains("Page 1 sur 2") && page0.body.contains("href=\"/meetings?archives=1#archives\""));
+    let page1 = app.get(Some("jdupont"), "/meetings?archives=1").await;
     assert_eq!(page1.body.matches("class=\"state-finished\"").count(), 3);
-    assert!(page1.body.contains("Archive 00") && page1.body.contains("href=\"/?archives=0#archives\""));
+    assert!(page1.body.contains("Archive 00") && page1.body.contains("href=\"/meetings?archives=0#archives\""));
     // Out of range or nonsense page numbers show a page, never an error.
-    assert_eq!(app.get(Some("jdupont"), "/?archives=99").await.body.matches("class=\"state-finished\"").count(), 3);
-    assert_eq!(app.get(Some("jdupont"), "/?archives=x&archives=y").await.status, StatusCode::OK);
+    assert_eq!(app.get(Some("jdupont"), "/meetings?archives=99").await.body.matches("class=\"state-finished\"").count(), 3);
+    assert_eq!(app.get(Some("jdupont"), "/meetings?archives=x&archives=y").await.status, StatusCode::OK);
     let mut config = (*app.state.config).clone();
     config.booking.archive_days = 0;
     let mut state = app.state.clone();

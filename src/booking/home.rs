@@ -128,7 +128,7 @@ pub struct HomePage {
 
 impl HomePage {
     fn archive_page_link(&self, page: u32) -> String {
-        format!("/?archives={page}#archives")
+        format!("/meetings?archives={page}#archives")
     }
     pub fn prev_link(&self) -> Option<String> {
         (self.archive_page > 0).then(|| self.archive_page_link(self.archive_page - 1))
@@ -258,7 +258,7 @@ pub async fn home(
     let private_room =
         user.is_editor.then(|| (format!("/m/{}", user.identity.uid), state.jitsi.room_url(&user.identity.uid)));
     let page = HomePage {
-        chrome: Chrome::new(&state, tr, tr.t("home-title"), Some(&user.identity), csrf.0, "/"),
+        chrome: Chrome::new(&state, tr, tr.t("home-title"), Some(&user.identity), csrf.0, "/meetings"),
         rows,
         archives,
         archive_days,

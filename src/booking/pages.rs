@@ -294,7 +294,7 @@ pub async fn create(
         Ok(valid) => {
             let d = service::create(&state.db, &user.identity, valid, now, &state.config.public_host()).await?;
             tracing::info!(target: "audit", action = "new", meeting = %d.meeting.id, room = %d.meeting.room, uid = %user.identity.uid, "booking");
-            Ok(see_other("/?done=created"))
+            Ok(see_other("/meetings?done=created"))
         }
     }
 }
@@ -369,7 +369,7 @@ pub async fn update(
             tracing::info!(target: "audit", action = "edit", meeting = %id, room = %outcome.details.meeting.room, uid = %user.identity.uid,
                 added = outcome.added.len(), removed = outcome.removed.len(), significant = outcome.significant, "booking");
             // A change of date, time, duration or subject is announced to every attendee: say so.
-            Ok(see_other(if outcome.significant { "/?done=moved" } else { "/?done=updated" }))
+            Ok(see_other(if outcome.significant { "/meetings?done=moved" } else { "/meetings?done=updated" }))
         }
     }
 }
@@ -447,7 +447,7 @@ pub async fn delete(
     ensure_not_started(&d, state.clock.now())?;
     let deleted = service::delete(&state.db, &user.identity, &id, state.clock.now()).await?;
     tracing::info!(target: "audit", action = "del", meeting = %id, room = %deleted.meeting.room, uid = %user.identity.uid, "booking");
-    Ok(see_other("/?done=deleted"))
+    Ok(see_other("/meetings?done=deleted"))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -479,7 +479,7 @@ pub async fn answer(
     })?;
     tracing::info!(target: "audit", route = "/meetings/answer", room = %outcome.meeting.room, who = %user.identity.mail,
         answer = outcome.attendee.partstat.as_ical(), decision = "ALLOWED");
-    Ok(see_other(if answer == Answer::Accept { "/?done=accepted" } else { "/?done=declined" }))
+    Ok(see_other(if answer == Answer::Accept { "/meetings?done=accepted" } else { "/meetings?done=declined" }))
 }
 
 #[cfg(test)]

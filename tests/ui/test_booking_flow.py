@@ -104,8 +104,8 @@ def test_booking_flow(jmb_server, browser, screenshot_dir):
     page = owner_ctx.new_page()
 
     # Sign in (demo) as an editor.
-    page.goto(base + "/")
-    expect(page).to_have_url(re.compile(r"/login\?next=%2F$"))
+    page.goto(base + "/meetings")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fmeetings$"))
     shoot(page, shots, "login", base)
     page.get_by_role("button", name="Se connecter en tant que Jean Dupont").click()
     expect(page.get_by_role("heading", name="Mes réunions", level=1)).to_be_visible()
@@ -202,7 +202,7 @@ def test_booking_flow(jmb_server, browser, screenshot_dir):
     visitor_ctx = new_context(browser, base)
     visitor_watch = Watch(visitor_ctx)
     visitor = visitor_ctx.new_page()
-    visitor.goto(base + "/")
+    visitor.goto(base + "/meetings")
     visitor.get_by_role("button", name="Se connecter en tant que Paul Visiteur").click()
     vrow = meeting_row(visitor, "Revue de projet (v2)")
     expect(vrow).to_contain_text("Invité")
@@ -221,7 +221,7 @@ def test_booking_flow(jmb_server, browser, screenshot_dir):
     visitor_ctx.close()
 
     # Delete, after confirming on a page that works without JavaScript.
-    page.goto(base + "/")
+    page.goto(base + "/meetings")
     meeting_row(page, "Revue de projet (v2)").get_by_role("link", name="Supprimer").click()
     expect(page.get_by_role("heading", name="Supprimer la réunion", level=1)).to_be_visible()
     expect(page.get_by_text("paul.visiteur@example.org")).to_be_visible()
