@@ -645,7 +645,10 @@ async fn archives_are_paginated() {
     assert_eq!(page1.body.matches("class=\"state-finished\"").count(), 3);
     assert!(page1.body.contains("Archive 00") && page1.body.contains("href=\"/meetings?archives=0#archives\""));
     // Out of range or nonsense page numbers show a page, never an error.
-    assert_eq!(app.get(Some("jdupont"), "/meetings?archives=99").await.body.matches("class=\"state-finished\"").count(), 3);
+    assert_eq!(
+        app.get(Some("jdupont"), "/meetings?archives=99").await.body.matches("class=\"state-finished\"").count(),
+        3
+    );
     assert_eq!(app.get(Some("jdupont"), "/meetings?archives=x&archives=y").await.status, StatusCode::OK);
     let mut config = (*app.state.config).clone();
     config.booking.archive_days = 0;
