@@ -26,10 +26,10 @@ pub mod db;
 pub mod ics;
 /// Who is calling: sign-in modes and the editor policy.
 pub mod identity;
-/// Background jobs.
-pub mod jobs;
 /// Jitsi tokens and room URLs.
 pub mod jitsi;
+/// Background jobs.
+pub mod jobs;
 /// Random identifiers and signing keys.
 pub mod secrets;
 /// Application state.

@@ -11,7 +11,8 @@ fn jmb() -> Command {
 fn check_config_names_the_key() {
     let dir = jmb::db::tempdir::TempDirGuard::new().unwrap();
     let file = dir.path().join("jmb.toml");
-    std::fs::write(&file, "[jitsi]\napp_secret = \"0123456789abcdef0123456789abcdef\"\n[booking]\nmax_gests = 3\n").unwrap();
+    std::fs::write(&file, "[jitsi]\napp_secret = \"0123456789abcdef0123456789abcdef\"\n[booking]\nmax_gests = 3\n")
+        .unwrap();
     let out = jmb().arg("check-config").arg(&file).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);

@@ -9,3 +9,4 @@ mod hostile;
 mod legacy;
 mod links;
 mod openapi;
+mod pages;

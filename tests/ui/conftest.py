@@ -130,7 +130,10 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def screenshot_dir() -> Path:
-    d = Path(os.environ.get("JMB_SCREENSHOTS", REPO / "docs" / "screenshots"))
+def screenshot_dir(tmp_path_factory) -> Path:
+    """Where screenshots go: a temporary folder, or the user guide's folder when refreshing it with
+    `JMB_SCREENSHOTS=docs/screenshots scripts/test` (so ordinary runs leave the work tree clean)."""
+    wanted = os.environ.get("JMB_SCREENSHOTS")
+    d = Path(wanted) if wanted else tmp_path_factory.mktemp("screenshots")
     d.mkdir(parents=True, exist_ok=True)
     return d

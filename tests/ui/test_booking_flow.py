@@ -2,11 +2,11 @@
 the demo sign-in: create a meeting with two moderators and three guests, see it listed, edit it, open a
 guest's answer link and accept, see the answer on the tracking page, delete it after confirming.
 
-Every page is screenshotted in French and English, at desktop (1280) and phone (390) widths, into
-docs/screenshots/ (the user guide shows them). A console error, an uncaught exception, a failed request
+Every page is screenshotted in French and English, at desktop (1280) and phone (390) widths, into a
+temporary folder, or into docs/screenshots/ (the user guide shows them) with JMB_SCREENSHOTS=docs/screenshots. A console error, an uncaught exception, a failed request
 or a 4xx/5xx response fails the test, except the deliberate ones listed in `Watch.allowed`.
 
-Run: cargo build && /work/main/.venv-it/bin/python -m pytest tests/ui -q
+Run: cargo build && .venv-it/bin/python -m pytest tests/ui -q
 """
 
 import datetime as dt
