@@ -321,7 +321,9 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        Self::from_figment(figment.merge(Env::prefixed("JMB_").split("__")))
+        // Only `JMB_SECTION__KEY` variables are configuration; `JMB_CONFIG`, `JMB_BIN` and the like are not.
+        let env = Env::prefixed("JMB_").filter(|k| k.as_str().contains("__")).split("__");
+        Self::from_figment(figment.merge(env))
     }
 
     /// Parses a TOML string without environment overrides (tests, `check-config`).
@@ -645,6 +647,28 @@ mod tests {
                 assert!(doc.contains(&format!("`{section}.{key}`")), "docs/configuration.md lacks `{section}.{key}`");
             }
         }
+    }
+
+    #[test]
+    fn environment_overrides_only_nested_keys() {
+        let dir = crate::db::tempdir::TempDirGuard::new().unwrap();
+        let file = dir.path().join("jmb.toml");
+        std::fs::write(&file, with_secret("")).unwrap();
+        temp_env(&[("JMB_BOOKING__MAX_GUESTS", "7"), ("JMB_SOMETHING_ELSE", "x")], || {
+            let c = Config::load(Some(&file)).unwrap();
+            assert_eq!(c.booking.max_guests, 7);
+        });
+    }
+
+    /// Runs `f` with environment variables set (figment's Jail would need its test feature).
+    fn temp_env(vars: &[(&str, &str)], f: impl FnOnce()) {
+        figment::Jail::expect_with(|jail| {
+            for (k, v) in vars {
+                jail.set_env(k, v);
+            }
+            f();
+            Ok(())
+        });
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub enum Precondition {
     PropfindFiniteDepth,
     SupportedReport,
     SupportedFilter,
+    SupportedCollation,
     ValidFilter,
     ValidSyncToken,
 }
@@ -26,6 +27,7 @@ impl Precondition {
             Precondition::PropfindFiniteDepth => "d:propfind-finite-depth",
             Precondition::SupportedReport => "d:supported-report",
             Precondition::SupportedFilter => "c:supported-filter",
+            Precondition::SupportedCollation => "c:supported-collation",
             Precondition::ValidFilter => "c:valid-filter",
             Precondition::ValidSyncToken => "d:valid-sync-token",
         }

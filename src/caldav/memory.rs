@@ -4,7 +4,7 @@
 //! for the real implementation.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
@@ -57,16 +57,9 @@ impl MemoryBackend {
 
     /// Inserts or replaces an event in `uid`'s calendar; returns its object name.
     pub fn put_event(&self, uid: &str, event: Event) -> String {
-        let body: Arc<str> = ics::render_resource(&self.info.prodid, &event, self.now).into();
+        let body = ics::render_resource(&self.info.prodid, &event, self.now);
         let name = ics::object_name_for_uid(&event.uid);
-        let obj = CalObject {
-            name: name.clone(),
-            etag: ics::etag(body.as_bytes()),
-            body,
-            last_modified: event.last_modified,
-            start: event.start,
-            end: event.end,
-        };
+        let obj = CalObject::new(name.clone(), body, event.last_modified, event.start, event.end);
         let mut inner = self.lock();
         let cal = inner.calendars.entry(uid.to_owned()).or_default();
         cal.ctag += 1;

@@ -81,6 +81,24 @@ pub struct CalObject {
     pub last_modified: DateTime<Utc>,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
+    /// `body` escaped for XML element content, computed once: REPORTs send it many times, and
+    /// escaping it on every request was most of their cost.
+    pub body_xml: Arc<str>,
+}
+
+impl CalObject {
+    /// An object for `body`, with its ETag and escaped form.
+    pub fn new(
+        name: String,
+        body: String,
+        last_modified: DateTime<Utc>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Self {
+        let etag = crate::ics::etag(body.as_bytes());
+        let body_xml: Arc<str> = xml::escape_text(&body).into();
+        CalObject { name, body: body.into(), etag, last_modified, start, end, body_xml }
+    }
 }
 
 /// Collection state: a counter bumped on every change of the user's calendar.

@@ -407,7 +407,9 @@ fn write_value(out: &mut XmlOut, ctx: &Ctx<'_>, res: Res<'_>, prop: Prop) {
         Prop::CalendarData => {
             if let Res::Object(o) = res {
                 // Full data even when a partial `<c:comp>` selection was asked (RFC 4791 allows it).
-                out.leaf(q, &o.body);
+                out.start(q);
+                out.escaped_text(&o.body_xml);
+                out.end(q);
             }
         }
     }

@@ -31,6 +31,73 @@ pub(crate) enum QueryFilter {
     Range(Option<DateTime<Utc>>, Option<DateTime<Utc>>),
 }
 
+/// A `prop-filter` on `UID` with a `text-match` (RFC 4791 §9.7.2, §9.7.5): how clients such as
+/// python caldav look an event up by UID. Other properties are not supported.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct UidMatch {
+    text: String,
+    /// `i;octet` compares bytes; `i;ascii-casemap` (the default) ignores ASCII case.
+    casemap: bool,
+    /// `equals`, `contains` (the default), `starts-with` or `ends-with`.
+    match_type: String,
+    negate: bool,
+}
+
+impl UidMatch {
+    fn parse(prop_filter: &Element) -> Result<Self, DavError> {
+        let unsupported = DavError::Forbidden(Precondition::SupportedFilter);
+        if !prop_filter.attr("name").unwrap_or_default().trim().eq_ignore_ascii_case("UID") {
+            return Err(unsupported);
+        }
+        let [tm] = prop_filter.children.as_slice() else { return Err(unsupported) };
+        if !tm.is(NS_CALDAV, "text-match") {
+            return Err(unsupported);
+        }
+        let casemap = match tm.attr("collation").unwrap_or("i;ascii-casemap") {
+            "i;ascii-casemap" => true,
+            "i;octet" => false,
+            _ => return Err(DavError::Forbidden(Precondition::SupportedCollation)),
+        };
+        let match_type = tm.attr("match-type").unwrap_or("contains").to_string();
+        if !["equals", "contains", "starts-with", "ends-with"].contains(&match_type.as_str()) {
+            return Err(DavError::Forbidden(Precondition::ValidFilter));
+        }
+        let negate = tm.attr("negate-condition").is_some_and(|v| v == "yes");
+        Ok(UidMatch { text: tm.text.trim().to_string(), casemap, match_type, negate })
+    }
+
+    fn matches(&self, uid: &str) -> bool {
+        let (hay, needle) = if self.casemap {
+            (uid.to_ascii_lowercase(), self.text.to_ascii_lowercase())
+        } else {
+            (uid.to_string(), self.text.clone())
+        };
+        let hit = match self.match_type.as_str() {
+            "equals" => hay == needle,
+            "starts-with" => hay.starts_with(&needle),
+            "ends-with" => hay.ends_with(&needle),
+            _ => hay.contains(&needle),
+        };
+        hit != self.negate
+    }
+}
+
+/// The UID of a rendered object (unfolded: the line may continue on lines starting with a space).
+fn object_uid(body: &str) -> String {
+    let Some(start) = body.find("\r\nUID:") else { return String::new() };
+    let mut out = String::new();
+    for (i, line) in body[start + 2..].split("\r\n").enumerate() {
+        if i == 0 {
+            out.push_str(&line[4..]);
+        } else if let Some(cont) = line.strip_prefix(' ') {
+            out.push_str(cont);
+        } else {
+            break;
+        }
+    }
+    out
+}
+
 fn comp_name(el: &Element) -> String {
     el.attr("name").unwrap_or_default().trim().to_ascii_uppercase()
 }
@@ -38,7 +105,13 @@ fn comp_name(el: &Element) -> String {
 /// Interprets `<c:filter>`: `VCALENDAR` ⊃ optional `VEVENT` ⊃ optional `time-range`.
 /// Other component names match nothing (there are only events); property and parameter
 /// filters are not supported (403 `supported-filter`).
-pub(crate) fn interpret_filter(filter: Option<&Element>) -> Result<QueryFilter, DavError> {
+pub(crate) fn interpret_filter(filter: Option<&Element>) -> Result<(QueryFilter, Option<UidMatch>), DavError> {
+    let mut uid_match = None;
+    let base = interpret_filter_inner(filter, &mut uid_match)?;
+    Ok((base, uid_match))
+}
+
+fn interpret_filter_inner(filter: Option<&Element>, uid_match: &mut Option<UidMatch>) -> Result<QueryFilter, DavError> {
     let unsupported = DavError::Forbidden(Precondition::SupportedFilter);
     let invalid = DavError::Forbidden(Precondition::ValidFilter);
     let Some(filter) = filter else {
@@ -75,6 +148,8 @@ pub(crate) fn interpret_filter(filter: Option<&Element>) -> Result<QueryFilter, 
             let start = child.attr("start").map(parse_utc).transpose().map_err(|()| invalid_filter())?;
             let end = child.attr("end").map(parse_utc).transpose().map_err(|()| invalid_filter())?;
             range = Some((start, end));
+        } else if child.is(NS_CALDAV, "prop-filter") && uid_match.is_none() {
+            *uid_match = Some(UidMatch::parse(child)?);
         } else {
             return Err(unsupported);
         }
@@ -100,11 +175,15 @@ async fn calendar_query(ctx: &Ctx<'_>, root: &Element) -> Result<Response, DavEr
     let req = PropRequest::from_parent(root).with_getetag();
     let uid = ctx.principal.uid.as_str();
     // Depth is ignored: Evolution sends Depth 0 and still means the members.
-    let objects = match interpret_filter(root.child(NS_CALDAV, "filter"))? {
+    let (filter, uid_match) = interpret_filter(root.child(NS_CALDAV, "filter"))?;
+    let mut objects = match filter {
         QueryFilter::All => ctx.backend.objects(uid, None).await?,
         QueryFilter::Nothing => Vec::new(),
         QueryFilter::Range(start, end) => ctx.backend.objects(uid, Some((start, end))).await?,
     };
+    if let Some(m) = uid_match {
+        objects.retain(|o| m.matches(&object_uid(&o.body)));
+    }
     let mut out = XmlOut::new("d:multistatus", 1024 + objects.len() * 1500);
     for obj in &objects {
         write_response(&mut out, ctx, &object_href(uid, &obj.name), Res::Object(obj), &req);

@@ -403,9 +403,21 @@ async fn calendar_data_is_escaped_and_complete() {
 #[tokio::test]
 async fn unsupported_and_invalid_filters() {
     let app = app();
+    // A UID lookup (python caldav's event_by_uid) is supported; other property filters are not.
     let res = app.dav("REPORT", CAL, Some("1"), &fixture("query_prop_filter.xml")).await;
+    assert_eq!(res.status, StatusCode::MULTI_STATUS);
+    assert_eq!(responses(&res.body), 1, "{}", res.body);
+    assert!(res.body.contains("1@meet.example.org.ics"));
+    let summary = fixture("query_prop_filter.xml").replace("name=\"UID\"", "name=\"SUMMARY\"");
+    let res = app.dav("REPORT", CAL, Some("1"), &summary).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert!(res.body.contains("<c:supported-filter/>"));
+    let negated = fixture("query_prop_filter.xml").replace("collation=\"i;octet\"", "negate-condition=\"yes\"");
+    let res = app.dav("REPORT", CAL, Some("1"), &negated).await;
+    assert_eq!(responses(&res.body), 2, "every other event: {}", res.body);
+    let collation = fixture("query_prop_filter.xml").replace("i;octet", "i;unicode-casemap");
+    let res = app.dav("REPORT", CAL, Some("1"), &collation).await;
+    assert!(res.body.contains("<c:supported-collation/>"));
     let bad_date = r#"<c:calendar-query xmlns:c="urn:ietf:params:xml:ns:caldav"><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT"><c:time-range start="2026-12-05"/></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"#;
     let res = app.dav("REPORT", CAL, Some("1"), bad_date).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);

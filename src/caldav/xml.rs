@@ -184,6 +184,12 @@ fn push_text(stack: &mut [Element], text: &str) -> Result<(), XmlError> {
     }
 }
 
+/// Escapes element content. Only `<`, `>` and `&` need it; leaving quotes alone keeps ETags readable
+/// (`"abc"`, not `&quot;abc&quot;`) and calendar-data smaller.
+pub(crate) fn escape_text(text: &str) -> std::borrow::Cow<'_, str> {
+    quick_xml::escape::partial_escape(text)
+}
+
 /// Response writer with the four namespaces bound to fixed prefixes on the root element.
 pub(crate) struct XmlOut {
     w: Writer<Vec<u8>>,
@@ -233,9 +239,11 @@ impl XmlOut {
     }
 
     pub(crate) fn text(&mut self, text: &str) {
-        // Only `<`, `>` and `&` need escaping in element content; leaving quotes alone keeps
-        // ETags readable (`"abc"`, not `&quot;abc&quot;`) and calendar-data smaller.
-        let escaped = quick_xml::escape::partial_escape(text);
+        self.event(Event::Text(BytesText::from_escaped(escape_text(text))));
+    }
+
+    /// Text already escaped with [`escape_text`].
+    pub(crate) fn escaped_text(&mut self, escaped: &str) {
         self.event(Event::Text(BytesText::from_escaped(escaped)));
     }
 

@@ -28,19 +28,12 @@ async fn serve(state: &AppState, headers: &HeaderMap, token: &str) -> Response {
     if token.is_empty() || token.len() > 128 {
         return plain(StatusCode::NOT_FOUND, "unknown calendar\n");
     }
-    let uid = match state.calendars.feed_owner(token).await {
-        Ok(FeedLookup::User(uid)) => uid,
+    let snapshot = match state.calendars.feed(token).await {
+        Ok(FeedLookup::Calendar(snapshot)) => snapshot,
         Ok(FeedLookup::Revoked) => return plain(StatusCode::GONE, "this calendar address was replaced\n"),
         Ok(FeedLookup::Unknown) => return plain(StatusCode::NOT_FOUND, "unknown calendar\n"),
         Err(e) => {
-            tracing::error!(error.message = %e, "feed lookup failed");
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
-        }
-    };
-    let snapshot = match state.calendars.snapshot(&uid).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error.message = %e, "feed rendering failed");
+            tracing::error!(error.message = %e, "feed failed");
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
         }
     };

@@ -60,7 +60,6 @@ impl CalendarStore {
 
     /// The user's calendar, from the cache when still current.
     pub async fn snapshot(&self, uid: &str) -> Result<Arc<Snapshot>, DbError> {
-        let now = self.clock.now();
         let key = uid.to_string();
         let (ctag, mail) = self
             .db
@@ -70,6 +69,12 @@ impl CalendarStore {
                 Ok((changes::state(c, &key)?.0, mail.unwrap_or_default()))
             })
             .await?;
+        self.snapshot_at(uid, ctag, &mail).await
+    }
+
+    /// The user's calendar, given the version and mail address just read from the store.
+    async fn snapshot_at(&self, uid: &str, ctag: i64, mail: &str) -> Result<Arc<Snapshot>, DbError> {
+        let now = self.clock.now();
         if let Some(s) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(uid)
             && s.ctag == ctag
             && s.mail == mail
@@ -105,28 +110,40 @@ impl CalendarStore {
         Ok(snapshot)
     }
 
-    /// The user holding a feed token, or whether the token was revoked.
-    pub async fn feed_owner(&self, token: &str) -> Result<FeedLookup, DbError> {
+    /// The calendar behind a feed token (one store read: user, version and address together), or
+    /// whether the token was revoked.
+    pub async fn feed(&self, token: &str) -> Result<FeedLookup, DbError> {
         let token = token.to_string();
-        self.db
+        let found = self
+            .db
             .read(move |c| -> Result<_, DbError> {
-                if let Some(uid) =
-                    c.query_row("SELECT uid FROM users WHERE feed_token = ?1", [&token], |r| r.get(0)).optional()?
+                if let Some(found) = c
+                    .query_row(
+                        "SELECT u.uid, u.mail, COALESCE(s.ctag, 0) FROM users u
+                         LEFT JOIN calendar_state s ON s.uid = u.uid WHERE u.feed_token = ?1",
+                        [&token],
+                        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)),
+                    )
+                    .optional()?
                 {
-                    return Ok(FeedLookup::User(uid));
+                    return Ok(Ok(found));
                 }
                 let revoked: bool =
                     c.query_row("SELECT EXISTS (SELECT 1 FROM revoked_feed_tokens WHERE token = ?1)", [&token], |r| {
                         r.get(0)
                     })?;
-                Ok(if revoked { FeedLookup::Revoked } else { FeedLookup::Unknown })
+                Ok(Err(if revoked { FeedLookup::Revoked } else { FeedLookup::Unknown }))
             })
-            .await
+            .await?;
+        match found {
+            Ok((uid, mail, ctag)) => Ok(FeedLookup::Calendar(self.snapshot_at(&uid, ctag, &mail).await?)),
+            Err(other) => Ok(other),
+        }
     }
 }
 
 pub enum FeedLookup {
-    User(String),
+    Calendar(Arc<Snapshot>),
     Revoked,
     Unknown,
 }
@@ -270,14 +287,7 @@ fn render(
         let body = ics::render_resource(&prodid, e, now);
         let name = ics::object_name_for_uid(&e.uid);
         by_name.insert(name.clone(), objects.len());
-        objects.push(CalObject {
-            name,
-            etag: ics::etag(body.as_bytes()),
-            body: Arc::from(body),
-            last_modified: e.last_modified,
-            start: e.start,
-            end: e.end,
-        });
+        objects.push(CalObject::new(name, body, e.last_modified, e.start, e.end));
     }
     let info = ics::CalendarInfo {
         prodid: prodid.clone(),
@@ -290,7 +300,8 @@ fn render(
         refresh_minutes: config.calendar.refresh_minutes,
         time_zone: config.server.display_time_zone.clone(),
     };
-    let feed = ics::render_feed(&info, &events, now);
+    // The feed reuses the rendered objects: each event is rendered once.
+    let feed = ics::assemble_feed(&info, objects.iter().map(|o| &*o.body), now);
     let feed_etag = ics::etag(feed.as_bytes());
     let last_modified = events.iter().map(|e| e.last_modified).max().unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     Snapshot {

@@ -160,6 +160,30 @@ pub fn render_feed(info: &CalendarInfo, events: &[Event], now: DateTime<Utc>) ->
     text::finish(&cal.to_string())
 }
 
+/// The feed assembled from objects already rendered by [`render_resource`]: their `VEVENT` blocks are
+/// exactly what [`render_feed`] writes (DTSTAMP is the revision time in both), so a calendar's events
+/// are rendered once for CalDAV and the feed together — half the work and a much smaller peak of
+/// temporary allocations for large calendars.
+pub fn assemble_feed<'a>(
+    info: &CalendarInfo,
+    resources: impl IntoIterator<Item = &'a str>,
+    now: DateTime<Utc>,
+) -> String {
+    const END: &str = "END:VCALENDAR\r\n";
+    const BEGIN_EVENT: &str = "BEGIN:VEVENT\r\n";
+    const END_EVENT: &str = "END:VEVENT\r\n";
+    let head = render_feed(info, &[], now);
+    let mut out = String::with_capacity(head.len() + 4096);
+    out.push_str(head.strip_suffix(END).unwrap_or(&head));
+    for r in resources {
+        if let (Some(s), Some(e)) = (r.find(BEGIN_EVENT), r.rfind(END_EVENT)) {
+            out.push_str(&r[s..e + END_EVENT.len()]);
+        }
+    }
+    out.push_str(END);
+    out
+}
+
 /// One CalDAV object: a calendar with exactly one `VEVENT` and no `METHOD` (RFC 4791 §4.1).
 pub fn render_resource(prodid: &str, event: &Event, now: DateTime<Utc>) -> String {
     let mut cal = base_calendar(prodid);

@@ -265,3 +265,20 @@ fn feed_of_2000_events_renders_fast() {
     // Generous bound for unoptimised test builds on a slow CI machine; release is ~10x faster.
     assert!(elapsed.as_secs_f64() < 5.0, "render took {elapsed:?}");
 }
+
+#[test]
+fn assembled_feed_equals_rendered_feed() {
+    let info = CalendarInfo {
+        prodid: "-//Example//jmb//FR".into(),
+        name: "Visio".into(),
+        description: "Réunions".into(),
+        refresh_minutes: 60,
+        time_zone: "Europe/Paris".into(),
+    };
+    let now = at(2026, 12, 1, 8, 0);
+    let events = vec![sample_event(1, "l'équipe, \"quoted\"; semi"), sample_event(2, &"é".repeat(300))];
+    let resources: Vec<String> = events.iter().map(|e| render_resource(&info.prodid, e, now)).collect();
+    let assembled = assemble_feed(&info, resources.iter().map(String::as_str), now);
+    assert_eq!(assembled, render_feed(&info, &events, now));
+    assert_eq!(assemble_feed(&info, [], now), render_feed(&info, &[], now));
+}
