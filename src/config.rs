@@ -660,7 +660,8 @@ mod tests {
         });
     }
 
-    /// Runs `f` with environment variables set (figment's Jail would need its test feature).
+    /// Runs `f` with environment variables set, in figment's jail (which also serialises such tests).
+    #[allow(clippy::result_large_err)] // figment's own closure signature
     fn temp_env(vars: &[(&str, &str)], f: impl FnOnce()) {
         figment::Jail::expect_with(|jail| {
             for (k, v) in vars {

@@ -110,7 +110,8 @@ impl CalendarBackend for MemoryBackend {
         Box::pin(async move {
             let inner = self.lock();
             let ctag = inner.calendars.get(uid).map_or(0, |c| c.ctag);
-            Ok(CalendarState { ctag })
+            // The fake's content changes only with its counter.
+            Ok(CalendarState { ctag, generation: ctag as u64 })
         })
     }
 

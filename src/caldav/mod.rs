@@ -105,6 +105,9 @@ impl CalObject {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CalendarState {
     pub ctag: i64,
+    /// Changes whenever anything served for this calendar may change (a new version, or a
+    /// re-rendering because an alarm passed). Responses are cached under it.
+    pub generation: u64,
 }
 
 /// The backend does not know the sync token (pruned from the change log, or from the future).
@@ -184,6 +187,51 @@ pub struct DavConfig {
 struct DavState {
     backend: Arc<dyn CalendarBackend>,
     config: Arc<DavConfig>,
+    cache: Arc<ResponseCache>,
+}
+
+/// What makes two PROPFIND or REPORT answers identical: the same user, the same calendar generation
+/// and the same request. Clients poll with the same request again and again (Thunderbird's
+/// PROPFIND, DAVx5's calendar-query), so the second answer is a copy of the first.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    uid: String,
+    generation: u64,
+    method: String,
+    path: String,
+    depth: Option<String>,
+    minimal: bool,
+    body: Bytes,
+}
+
+/// A small, byte-bounded cache of multistatus answers; emptied when full (cheap to rebuild).
+struct ResponseCache {
+    entries: std::sync::Mutex<(std::collections::HashMap<CacheKey, Bytes>, usize)>,
+}
+
+impl ResponseCache {
+    /// Total bytes kept; a single answer above an eighth of it is not kept.
+    const BUDGET: usize = 16 * 1024 * 1024;
+
+    fn get(&self, key: &CacheKey) -> Option<Bytes> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).0.get(key).cloned()
+    }
+
+    fn put(&self, key: CacheKey, body: Bytes) {
+        if body.len() > Self::BUDGET / 8 {
+            return;
+        }
+        let mut guard = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, bytes) = &mut *guard;
+        if *bytes + body.len() > Self::BUDGET {
+            map.clear();
+            *bytes = 0;
+        }
+        *bytes += body.len();
+        if let Some(old) = map.insert(key, body) {
+            *bytes -= old.len();
+        }
+    }
 }
 
 /// The CalDAV router, to be merged at the root of the application.
@@ -193,7 +241,8 @@ struct DavState {
 /// serve its home page there: `Router::merge` combines method routers of the same path, so
 /// a `get(home)` on `/` takes GET and HEAD and this router keeps the other methods.
 pub fn router(backend: Arc<dyn CalendarBackend>, config: Arc<DavConfig>) -> axum::Router {
-    let state = DavState { backend, config };
+    let cache = Arc::new(ResponseCache { entries: std::sync::Mutex::new((std::collections::HashMap::new(), 0)) });
+    let state = DavState { backend, config, cache };
     axum::Router::new()
         .route("/", axum::routing::MethodRouter::new().fallback(dav))
         .route("/.well-known/caldav", any(well_known))
@@ -345,19 +394,52 @@ async fn handle(st: &DavState, req: Request) -> Result<Response, DavError> {
         principal: &principal,
         minimal: wants_minimal(&parts.headers),
     };
-    match method {
-        "GET" | "HEAD" => get(&ctx, &target, &parts.headers, parts.method == Method::HEAD).await,
-        "PROPFIND" => {
-            let depth = parse_depth(&parts.headers)?;
-            let body = read_body(body, &parts.headers).await?;
-            propfind::propfind(&ctx, &target, depth, &body).await
-        }
-        "REPORT" => {
-            let body = read_body(body, &parts.headers).await?;
-            report::report(&ctx, &target, &body).await
-        }
-        _ => Err(DavError::MethodNotAllowed),
+    if method == "GET" || method == "HEAD" {
+        return get(&ctx, &target, &parts.headers, parts.method == Method::HEAD).await;
     }
+    if method != "PROPFIND" && method != "REPORT" {
+        return Err(DavError::MethodNotAllowed);
+    }
+    let depth = if method == "PROPFIND" { Some(parse_depth(&parts.headers)?) } else { None };
+    let body = read_body(body, &parts.headers).await?;
+    // sync-collection answers depend on the change log as well: never cached.
+    let cacheable = method == "PROPFIND" || !contains(&body, b"sync-collection");
+    let key = if cacheable {
+        let generation = ctx.backend.state(&principal.uid).await?.generation;
+        let key = CacheKey {
+            uid: principal.uid.clone(),
+            generation,
+            method: method.to_string(),
+            path: parts.uri.path().to_string(),
+            depth: parts.headers.get("depth").and_then(|v| v.to_str().ok()).map(str::to_string),
+            minimal: ctx.minimal,
+            body: body.clone(),
+        };
+        if let Some(hit) = st.cache.get(&key) {
+            return Ok(multistatus(hit));
+        }
+        Some(key)
+    } else {
+        None
+    };
+    let response = match depth {
+        Some(depth) => propfind::propfind(&ctx, &target, depth, &body).await?,
+        None => report::report(&ctx, &target, &body).await?,
+    };
+    match key {
+        Some(key) if response.status() == StatusCode::MULTI_STATUS => {
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .map_err(|e| DavError::Backend(BackendError::new(e.to_string())))?;
+            st.cache.put(key, bytes.clone());
+            Ok(multistatus(bytes))
+        }
+        _ => Ok(response),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// HTTP Basic (RFC 7617), UTF-8. Wrong or missing credentials are both a plain 401.
@@ -481,6 +563,7 @@ async fn get(ctx: &Ctx<'_>, target: &Target, headers: &HeaderMap, head: bool) ->
 }
 
 /// A 207 Multi-Status response around a finished document.
-pub(crate) fn multistatus(body: Vec<u8>) -> Response {
+pub(crate) fn multistatus(body: impl Into<Body>) -> Response {
+    let body: Body = body.into();
     (StatusCode::MULTI_STATUS, [(header::CONTENT_TYPE, XML_CONTENT_TYPE)], body).into_response()
 }

@@ -120,6 +120,7 @@ pub async fn new_password(
             Ok(())
         })
         .await?;
+    state.calendars.forget_password(&user.identity.uid);
     tracing::info!(target: "audit", uid = %user.identity.uid, "calendar password replaced");
     let tr = state.tr(&headers);
     render(&state, &user, &headers, csrf.0, Some(password), Some(tr.t("calendar-password-new"))).await

@@ -24,9 +24,16 @@ use crate::db::{Db, DbError};
 use crate::ics;
 use crate::web::i18n::{Lang, Tr};
 
+static NEXT_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// How long a checked calendar password is remembered. Replacing the password forgets it at once.
+const AUTH_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A user's calendar as rendered at one version.
 pub struct Snapshot {
     pub ctag: i64,
+    /// Unique per rendering: CalDAV answers are cached under it.
+    pub generation: u64,
     mail: String,
     /// Rendering must be redone from this instant (an alarm passes, a meeting leaves the window).
     valid_until: DateTime<Utc>,
@@ -43,6 +50,9 @@ pub struct CalendarStore {
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
     cache: Mutex<HashMap<String, Arc<Snapshot>>>,
+    /// `(uid, SHA-256 of the password)` of recent successful sign-ins: calendar clients send the
+    /// password with every request, and checking it against the store each time doubled their cost.
+    auth: Mutex<HashMap<(String, String), (Principal, std::time::Instant)>>,
 }
 
 /// A user as the calendar side knows them.
@@ -55,7 +65,7 @@ pub struct CalendarUser {
 
 impl CalendarStore {
     pub fn new(db: Db, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
-        Self { db, config, clock, cache: Mutex::new(HashMap::new()) }
+        Self { db, config, clock, cache: Mutex::new(HashMap::new()), auth: Mutex::new(HashMap::new()) }
     }
 
     /// The user's calendar, from the cache when still current.
@@ -108,6 +118,11 @@ impl CalendarStore {
         }
         cache.insert(uid.to_string(), snapshot.clone());
         Ok(snapshot)
+    }
+
+    /// Forgets remembered sign-ins of `uid` (their calendar password was replaced).
+    pub fn forget_password(&self, uid: &str) {
+        self.auth.lock().unwrap_or_else(|p| p.into_inner()).retain(|(u, _), _| u != uid);
     }
 
     /// The calendar behind a feed token (one store read: user, version and address together), or
@@ -306,6 +321,7 @@ fn render(
     let last_modified = events.iter().map(|e| e.last_modified).max().unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     Snapshot {
         ctag,
+        generation: NEXT_GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         mail: mail.to_string(),
         valid_until,
         objects,
@@ -331,6 +347,13 @@ impl CalendarBackend for CalendarStore {
             if user.is_empty() || password.is_empty() || password.len() > 512 {
                 return Ok(None);
             }
+            let given = password_hash(password);
+            let key = (user.clone(), given.clone());
+            if let Some((principal, at)) = self.auth.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
+                && at.elapsed() < AUTH_TTL
+            {
+                return Ok(Some(principal.clone()));
+            }
             let found = self
                 .db
                 .read(move |c| -> Result<_, DbError> {
@@ -351,21 +374,25 @@ impl CalendarBackend for CalendarStore {
                 .await
                 .map_err(backend_err)?;
             let Some((uid, mail, name, Some(hash))) = found else { return Ok(None) };
-            let given = password_hash(password);
             if !bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), hash.as_bytes())) {
                 tracing::info!(target: "audit", route = "/dav", who = %uid, decision = "DENIED", "calendar password refused");
                 return Ok(None);
             }
-            Ok(Some(Principal { uid, mail, display_name: name }))
+            let principal = Principal { uid, mail, display_name: name };
+            let mut auth = self.auth.lock().unwrap_or_else(|p| p.into_inner());
+            if auth.len() >= 4096 {
+                auth.clear();
+            }
+            auth.insert(key, (principal.clone(), std::time::Instant::now()));
+            Ok(Some(principal))
         })
     }
 
     fn state<'a>(&'a self, uid: &'a str) -> BoxFuture<'a, Result<CalendarState, BackendError>> {
         Box::pin(async move {
-            let uid = uid.to_string();
-            let (ctag, _) =
-                self.db.read(move |c| Ok::<_, DbError>(changes::state(c, &uid)?)).await.map_err(backend_err)?;
-            Ok(CalendarState { ctag })
+            // The version and the rendering it belongs to, read together.
+            let s = self.snapshot(uid).await.map_err(backend_err)?;
+            Ok(CalendarState { ctag: s.ctag, generation: s.generation })
         })
     }
 
