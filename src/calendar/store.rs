@@ -29,6 +29,17 @@ static NEXT_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::Atomic
 /// How long a checked calendar password is remembered. Replacing the password forgets it at once.
 const AUTH_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How long a cached calendar is trusted without asking the store, when this process wrote nothing
+/// in between. Writes by other processes (an import, a manual fix) show up after at most this long.
+const TRUST_WITHOUT_READING: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A rendered calendar and when it was last checked against the store.
+struct Cached {
+    snapshot: Arc<Snapshot>,
+    checked_epoch: u64,
+    checked_at: std::time::Instant,
+}
+
 /// A user's calendar as rendered at one version.
 pub struct Snapshot {
     pub ctag: i64,
@@ -49,7 +60,7 @@ pub struct CalendarStore {
     db: Db,
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
-    cache: Mutex<HashMap<String, Arc<Snapshot>>>,
+    cache: Mutex<HashMap<String, Cached>>,
     /// `(uid, SHA-256 of the password)` of recent successful sign-ins: calendar clients send the
     /// password with every request, and checking it against the store each time doubled their cost.
     auth: Mutex<HashMap<(String, String), (Principal, std::time::Instant)>>,
@@ -70,6 +81,16 @@ impl CalendarStore {
 
     /// The user's calendar, from the cache when still current.
     pub async fn snapshot(&self, uid: &str) -> Result<Arc<Snapshot>, DbError> {
+        // Read the epoch first: a write committing after this point bumps it, so the next request
+        // checks again.
+        let epoch = self.db.write_epoch();
+        if let Some(c) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(uid)
+            && c.checked_epoch == epoch
+            && c.checked_at.elapsed() < TRUST_WITHOUT_READING
+            && self.clock.now() < c.snapshot.valid_until
+        {
+            return Ok(c.snapshot.clone());
+        }
         let key = uid.to_string();
         let (ctag, mail) = self
             .db
@@ -79,18 +100,24 @@ impl CalendarStore {
                 Ok((changes::state(c, &key)?.0, mail.unwrap_or_default()))
             })
             .await?;
-        self.snapshot_at(uid, ctag, &mail).await
+        self.snapshot_at(uid, ctag, &mail, epoch).await
     }
 
-    /// The user's calendar, given the version and mail address just read from the store.
-    async fn snapshot_at(&self, uid: &str, ctag: i64, mail: &str) -> Result<Arc<Snapshot>, DbError> {
+    /// The user's calendar, given the version and mail address just read from the store (after
+    /// `epoch` was read).
+    async fn snapshot_at(&self, uid: &str, ctag: i64, mail: &str, epoch: u64) -> Result<Arc<Snapshot>, DbError> {
         let now = self.clock.now();
-        if let Some(s) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(uid)
-            && s.ctag == ctag
-            && s.mail == mail
-            && now < s.valid_until
         {
-            return Ok(s.clone());
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = cache.get_mut(uid)
+                && c.snapshot.ctag == ctag
+                && c.snapshot.mail == mail
+                && now < c.snapshot.valid_until
+            {
+                c.checked_epoch = epoch;
+                c.checked_at = std::time::Instant::now();
+                return Ok(c.snapshot.clone());
+            }
         }
         let config = self.config.clone();
         let uid_owned = uid.to_string();
@@ -104,8 +131,8 @@ impl CalendarStore {
                     .query_row("SELECT mail FROM users WHERE uid = ?1", [&uid_owned], |r| r.get(0))
                     .optional()?
                     .unwrap_or_default();
-                let meetings =
-                    meetings_of(&tx, &uid_owned, &mail, now - Duration::days(i64::from(config.calendar.past_days)))?;
+                let since = now - Duration::days(i64::from(config.calendar.past_days));
+                let meetings = meetings_of(&tx, &uid_owned, &mail, since)?;
                 drop(tx);
                 Ok(render(&config, &uid_owned, &mail, ctag, meetings, now))
             })
@@ -116,7 +143,10 @@ impl CalendarStore {
             // Simple bound: drop everything; rebuilding is cheap compared with unbounded growth.
             cache.clear();
         }
-        cache.insert(uid.to_string(), snapshot.clone());
+        cache.insert(
+            uid.to_string(),
+            Cached { snapshot: snapshot.clone(), checked_epoch: epoch, checked_at: std::time::Instant::now() },
+        );
         Ok(snapshot)
     }
 
@@ -128,6 +158,7 @@ impl CalendarStore {
     /// The calendar behind a feed token (one store read: user, version and address together), or
     /// whether the token was revoked.
     pub async fn feed(&self, token: &str) -> Result<FeedLookup, DbError> {
+        let epoch = self.db.write_epoch();
         let token = token.to_string();
         let found = self
             .db
@@ -151,7 +182,7 @@ impl CalendarStore {
             })
             .await?;
         match found {
-            Ok((uid, mail, ctag)) => Ok(FeedLookup::Calendar(self.snapshot_at(&uid, ctag, &mail).await?)),
+            Ok((uid, mail, ctag)) => Ok(FeedLookup::Calendar(self.snapshot_at(&uid, ctag, &mail, epoch).await?)),
             Err(other) => Ok(other),
         }
     }

@@ -33,6 +33,9 @@ pub struct Db {
 }
 
 struct Inner {
+    /// Bumped after every committed write: in-memory caches derived from the store use it to know
+    /// that nothing was written since they last looked.
+    write_epoch: std::sync::atomic::AtomicU64,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     reader_slots: Semaphore,
@@ -62,6 +65,7 @@ impl Db {
         let slots = readers.len();
         Self {
             inner: Arc::new(Inner {
+                write_epoch: std::sync::atomic::AtomicU64::new(0),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(readers),
                 reader_slots: Semaphore::new(slots),
@@ -111,10 +115,16 @@ impl Db {
                 .map_err(|e| E::from(DbError::from(e)))?;
             let value = f(&tx)?;
             tx.commit().map_err(|e| E::from(DbError::from(e)))?;
+            inner.write_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok(value)
         })
         .await;
         join_result(result)
+    }
+
+    /// Counts this process's committed writes (see [`Inner::write_epoch`]).
+    pub fn write_epoch(&self) -> u64 {
+        self.inner.write_epoch.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Answers whether the store responds (for `/healthz`).

@@ -206,6 +206,24 @@ async fn caldav_reads_and_syncs() {
     assert!(ics.contains("PARTSTAT=DECLINED"), "{ics}");
     assert!(!ics.contains("METHOD:"), "no METHOD in a CalDAV resource");
 
+    // A repeated PROPFIND (answered from the cache) still follows changes.
+    const ETAGS: &str = r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:cs="http://calendarserver.org/ns/"><d:prop><d:getetag/><cs:getctag/></d:prop></d:propfind>"#;
+    let first =
+        dav("PROPFIND", "/dav/principals/jdupont/meetings/", ETAGS, "1").send().await.unwrap().text().await.unwrap();
+    let again =
+        dav("PROPFIND", "/dav/principals/jdupont/meetings/", ETAGS, "1").send().await.unwrap().text().await.unwrap();
+    assert_eq!(first, again);
+    app.api(
+        reqwest::Method::POST,
+        &format!("/api/v1/meetings/{id}/answer"),
+        "visitor",
+        Some(serde_json::json!({"answer": "accept"})),
+    )
+    .await;
+    let after =
+        dav("PROPFIND", "/dav/principals/jdupont/meetings/", ETAGS, "1").send().await.unwrap().text().await.unwrap();
+    assert_ne!(first, after, "new ctag and ETag after an answer");
+
     // Deletion: reported as removed.
     let body2 =
         dav("REPORT", "/dav/principals/jdupont/meetings/", SYNC0, "1").send().await.unwrap().text().await.unwrap();
