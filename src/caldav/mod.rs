@@ -74,16 +74,17 @@ pub struct Principal {
 pub struct CalObject {
     /// URL-safe file name ending in `.ics` (see [`crate::ics::object_name_for_uid`]).
     pub name: String,
-    /// Output of [`crate::ics::render_resource`].
-    pub body: Arc<str>,
+    /// Output of [`crate::ics::render_resource`] (UTF-8). Often a slice of one buffer shared by a
+    /// whole calendar.
+    pub body: Bytes,
     /// Quoted strong ETag of exactly `body` (see [`crate::ics::etag`]).
     pub etag: String,
     pub last_modified: DateTime<Utc>,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
-    /// `body` escaped for XML element content, computed once: REPORTs send it many times, and
-    /// escaping it on every request was most of their cost.
-    pub body_xml: Arc<str>,
+    /// `body` escaped for XML element content (see [`escape_calendar_data`]), computed once:
+    /// REPORTs send it many times, and escaping it on every request was most of their cost.
+    pub body_xml: Bytes,
 }
 
 impl CalObject {
@@ -96,9 +97,19 @@ impl CalObject {
         end: DateTime<Utc>,
     ) -> Self {
         let etag = crate::ics::etag(body.as_bytes());
-        let body_xml: Arc<str> = xml::escape_text(&body).into();
-        CalObject { name, body: body.into(), etag, last_modified, start, end, body_xml }
+        let body_xml = Bytes::from(escape_calendar_data(&body).into_owned());
+        CalObject { name, body: Bytes::from(body), etag, last_modified, start, end, body_xml }
     }
+
+    /// The body as text (it is always UTF-8: it comes from a `String`).
+    pub fn body_str(&self) -> &str {
+        std::str::from_utf8(&self.body).unwrap_or_default()
+    }
+}
+
+/// Escapes an iCalendar body for `calendar-data` exactly as the multistatus writer would.
+pub fn escape_calendar_data(body: &str) -> std::borrow::Cow<'_, str> {
+    xml::escape_text(body)
 }
 
 /// Collection state: a counter bumped on every change of the user's calendar.
@@ -519,7 +530,7 @@ async fn get(ctx: &Ctx<'_>, target: &Target, headers: &HeaderMap, head: bool) ->
     let (body, etag, last_modified): (Bytes, String, Option<DateTime<Utc>>) = match target {
         Target::Object(_, name) => {
             let obj = ctx.backend.object(uid, name).await?.ok_or(DavError::NotFound)?;
-            let body = Bytes::copy_from_slice(obj.body.as_bytes());
+            let body = obj.body.clone();
             (body, obj.etag, Some(obj.last_modified))
         }
         Target::Calendar(_) => {

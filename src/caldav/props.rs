@@ -408,7 +408,7 @@ fn write_value(out: &mut XmlOut, ctx: &Ctx<'_>, res: Res<'_>, prop: Prop) {
             if let Res::Object(o) = res {
                 // Full data even when a partial `<c:comp>` selection was asked (RFC 4791 allows it).
                 out.start(q);
-                out.escaped_text(&o.body_xml);
+                out.escaped_text(std::str::from_utf8(&o.body_xml).unwrap_or_default());
                 out.end(q);
             }
         }

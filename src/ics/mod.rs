@@ -173,7 +173,9 @@ pub fn assemble_feed<'a>(
     const BEGIN_EVENT: &str = "BEGIN:VEVENT\r\n";
     const END_EVENT: &str = "END:VEVENT\r\n";
     let head = render_feed(info, &[], now);
-    let mut out = String::with_capacity(head.len() + 4096);
+    let resources: Vec<&str> = resources.into_iter().collect();
+    // Sized once: growing a multi-megabyte string by doubling copies it again and again.
+    let mut out = String::with_capacity(head.len() + resources.iter().map(|r| r.len()).sum::<usize>());
     out.push_str(head.strip_suffix(END).unwrap_or(&head));
     for r in resources {
         if let (Some(s), Some(e)) = (r.find(BEGIN_EVENT), r.rfind(END_EVENT)) {
