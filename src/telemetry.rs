@@ -25,3 +25,14 @@ pub fn trace_layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, Mak
     };
     TraceLayer::new_for_http().make_span_with(make_span).on_response(DefaultOnResponse::new().level(Level::DEBUG))
 }
+
+/// A path fit for logs: the segment after `/j/`, `/rsvp/` or `/ical/` is a personal secret.
+pub fn redact_path(path: &str) -> String {
+    for prefix in ["/j/", "/rsvp/", "/ical/"] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let tail = rest.find('/').map(|i| &rest[i..]).unwrap_or("");
+            return format!("{prefix}…{tail}");
+        }
+    }
+    path.to_string()
+}

@@ -4,7 +4,6 @@
 //! follow links change nothing). Every allow and deny is logged as an audit line.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +15,7 @@ use super::{repo, service};
 use crate::identity::{SignedIn, is_internal};
 use crate::jitsi::TokenUser;
 use crate::state::AppState;
-use crate::web::csrf::{self, CsrfToken};
+use crate::web::csrf::{CarriesCsrf, CheckedForm, CsrfToken};
 use crate::web::i18n::Tr;
 use crate::web::{Chrome, MessagePage, PageError, html};
 
@@ -311,12 +310,8 @@ pub async fn rsvp_submit(
     headers: HeaderMap,
     csrf: CsrfToken,
     Path(token): Path<String>,
-    Form(form): Form<RsvpForm>,
+    CheckedForm(form): CheckedForm<RsvpForm>,
 ) -> Result<Response, PageError> {
-    if !csrf::verify(&state, &headers, &form.csrf) {
-        audit_deny("/rsvp", "", "token holder", "bad CSRF token");
-        return Err(PageError::Csrf);
-    }
     let answer =
         Answer::parse(&form.answer).ok_or_else(|| PageError::BadRequest("answer must be accept or decline".into()))?;
     let now = state.clock.now();
@@ -330,5 +325,11 @@ pub async fn rsvp_submit(
             audit_deny("/rsvp", "", "token holder", &e.to_string());
             Err(e.into())
         }
+    }
+}
+
+impl CarriesCsrf for RsvpForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
     }
 }

@@ -8,8 +8,6 @@
 //! After a successful POST the browser is sent (303) back to the list with a fixed notice word.
 
 use askama::Template;
-use axum::Form;
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -22,7 +20,7 @@ use super::rules::{self, Field, FieldErrors, RawMeeting, RawStart};
 use super::service::{self, BookingError};
 use crate::identity::SignedIn;
 use crate::state::AppState;
-use crate::web::csrf::{self, CsrfToken};
+use crate::web::csrf::{CarriesCsrf, CheckedForm, CsrfToken};
 use crate::web::i18n::Tr;
 use crate::web::{Chrome, PageError, html};
 
@@ -38,11 +36,6 @@ pub struct MeetingForm {
     pub duration: String,
     pub moderators: String,
     pub guests: String,
-}
-
-/// A form body that does not decode answers 400 with a page.
-pub fn form_or_400<T>(form: Result<Form<T>, FormRejection>) -> Result<T, PageError> {
-    form.map(|Form(f)| f).map_err(|e| PageError::BadRequest(e.body_text()))
 }
 
 /// One input with its value as typed and its messages.
@@ -280,12 +273,8 @@ pub async fn create(
     user: SignedIn,
     headers: HeaderMap,
     csrf: CsrfToken,
-    form: Result<Form<MeetingForm>, FormRejection>,
+    CheckedForm(form): CheckedForm<MeetingForm>,
 ) -> Result<Response, PageError> {
-    let form = form_or_400(form)?;
-    if !csrf::verify(&state, &headers, &form.csrf) {
-        return Err(PageError::Csrf);
-    }
     ensure_editor(&user)?;
     let tr = state.tr(&headers);
     let now = state.clock.now();
@@ -349,12 +338,8 @@ pub async fn update(
     headers: HeaderMap,
     csrf: CsrfToken,
     Path(id): Path<String>,
-    form: Result<Form<MeetingForm>, FormRejection>,
+    CheckedForm(form): CheckedForm<MeetingForm>,
 ) -> Result<Response, PageError> {
-    let form = form_or_400(form)?;
-    if !csrf::verify(&state, &headers, &form.csrf) {
-        return Err(PageError::Csrf);
-    }
     let d = owned(&state, &user, &id, "edit").await?;
     ensure_editor(&user)?;
     let now = state.clock.now();
@@ -435,14 +420,9 @@ pub struct CsrfOnly {
 pub async fn delete(
     State(state): State<AppState>,
     user: SignedIn,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    form: Result<Form<CsrfOnly>, FormRejection>,
+    CheckedForm(_): CheckedForm<CsrfOnly>,
 ) -> Result<Response, PageError> {
-    let form = form_or_400(form)?;
-    if !csrf::verify(&state, &headers, &form.csrf) {
-        return Err(PageError::Csrf);
-    }
     let d = owned(&state, &user, &id, "del").await?;
     ensure_not_started(&d, state.clock.now())?;
     let deleted = service::delete(&state.db, &user.identity, &id, state.clock.now()).await?;
@@ -461,14 +441,9 @@ pub struct AnswerForm {
 pub async fn answer(
     State(state): State<AppState>,
     user: SignedIn,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    form: Result<Form<AnswerForm>, FormRejection>,
+    CheckedForm(form): CheckedForm<AnswerForm>,
 ) -> Result<Response, PageError> {
-    let form = form_or_400(form)?;
-    if !csrf::verify(&state, &headers, &form.csrf) {
-        return Err(PageError::Csrf);
-    }
     let answer =
         Answer::parse(&form.answer).ok_or_else(|| PageError::BadRequest("answer must be accept or decline".into()))?;
     let now = state.clock.now();
@@ -480,6 +455,24 @@ pub async fn answer(
     tracing::info!(target: "audit", route = "/meetings/answer", room = %outcome.meeting.room, who = %user.identity.mail,
         answer = outcome.attendee.partstat.as_ical(), decision = "ALLOWED");
     Ok(see_other(if answer == Answer::Accept { "/meetings?done=accepted" } else { "/meetings?done=declined" }))
+}
+
+impl CarriesCsrf for MeetingForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl CarriesCsrf for CsrfOnly {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl CarriesCsrf for AnswerForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! the previous one stops working) and one that replaces the feed secret (the old address answers 410).
 
 use askama::Template;
-use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -16,7 +15,7 @@ use crate::booking::service::{self, BookingError};
 use crate::db::DbError;
 use crate::identity::SignedIn;
 use crate::state::AppState;
-use crate::web::csrf::{self, CsrfToken};
+use crate::web::csrf::{CarriesCsrf, CheckedForm, CsrfToken};
 use crate::web::{Chrome, PageError, html};
 
 /// The addresses shown to a user.
@@ -104,11 +103,8 @@ pub async fn new_password(
     user: SignedIn,
     headers: HeaderMap,
     csrf: CsrfToken,
-    Form(form): Form<CsrfForm>,
+    CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> Result<Response, PageError> {
-    if !csrf::verify(&state, &headers, &form.csrf) {
-        return Err(PageError::Csrf);
-    }
     service::remember_user(&state.db, &user.identity, state.clock.now()).await?;
     let password = crate::secrets::token();
     let hash = password_hash(&password);
@@ -132,11 +128,8 @@ pub async fn replace_feed(
     user: SignedIn,
     headers: HeaderMap,
     csrf: CsrfToken,
-    Form(form): Form<CsrfForm>,
+    CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> Result<Response, PageError> {
-    if !csrf::verify(&state, &headers, &form.csrf) {
-        return Err(PageError::Csrf);
-    }
     let now = state.clock.now();
     service::remember_user(&state.db, &user.identity, now).await?;
     let uid = user.identity.uid.clone();
@@ -160,4 +153,10 @@ pub async fn replace_feed(
     tracing::info!(target: "audit", uid = %user.identity.uid, "feed address replaced");
     let tr = state.tr(&headers);
     render(&state, &user, &headers, csrf.0, None, Some(tr.t("calendar-feed-replaced"))).await
+}
+
+impl CarriesCsrf for CsrfForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }

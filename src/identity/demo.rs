@@ -2,7 +2,6 @@
 //! kept in a signed, HttpOnly cookie. The configuration refuses this mode on non-loopback addresses.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -13,7 +12,7 @@ use super::{AuthError, BoxFuture, Identity, IdentityProvider, Peer};
 use crate::config::DemoUser;
 use crate::secrets::Keys;
 use crate::state::AppState;
-use crate::web::csrf::{self, CsrfToken, cookie_header};
+use crate::web::csrf::{CarriesCsrf, CheckedForm, CsrfToken, cookie_header};
 use crate::web::i18n::cookie_value;
 use crate::web::{Chrome, PageError, html};
 
@@ -123,12 +122,8 @@ pub struct LoginForm {
 
 pub async fn login_submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    CheckedForm(form): CheckedForm<LoginForm>,
 ) -> Result<Response, PageError> {
-    if !csrf::verify(&state, &headers, &form.csrf) {
-        return Err(PageError::Csrf);
-    }
     if !state.config.auth.demo_users.iter().any(|u| u.uid == form.uid) {
         return Err(PageError::BadRequest("unknown demo user".into()));
     }
@@ -150,16 +145,24 @@ pub struct CsrfForm {
 
 pub async fn logout(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> Result<Response, PageError> {
-    if !csrf::verify(&state, &headers, &form.csrf) {
-        return Err(PageError::Csrf);
-    }
     let mut resp = Redirect::to("/login").into_response();
     let cookie = cookie_header(SESSION_COOKIE, "", state.config.public_is_https(), Some(0));
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(resp)
+}
+
+impl CarriesCsrf for LoginForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl CarriesCsrf for CsrfForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
 }

@@ -2,7 +2,8 @@
 //! in each form an HMAC of that value under the server key. A forged cross-site post cannot read the
 //! cookie, so it cannot produce the token. The cookie is SameSite=Lax as a second line of defence.
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::Form;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
@@ -10,6 +11,7 @@ use axum::response::Response;
 
 use super::i18n::cookie_value;
 use crate::state::AppState;
+use crate::web::PageError;
 
 pub const CSRF_COOKIE: &str = "jmb_csrf";
 const PURPOSE: &str = "csrf";
@@ -33,6 +35,33 @@ impl FromRequestParts<AppState> for CsrfToken {
             .or_else(|| cookie_value(&parts.headers, CSRF_COOKIE))
             .unwrap_or_default();
         Ok(CsrfToken(state.keys.sign(PURPOSE, &seed)))
+    }
+}
+
+/// A form that carries a CSRF token in a field.
+pub trait CarriesCsrf {
+    fn csrf(&self) -> &str;
+}
+
+/// A form body whose CSRF token was checked: 400 when the body cannot be read, 403 (logged) when the
+/// token is missing or wrong, in which case nothing is changed.
+pub struct CheckedForm<T>(pub T);
+
+impl<T> FromRequest<AppState> for CheckedForm<T>
+where
+    T: serde::de::DeserializeOwned + CarriesCsrf + Send,
+{
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        let path = req.uri().path().to_string();
+        let Form(form) = Form::<T>::from_request(req, state).await.map_err(|e| PageError::BadRequest(e.body_text()))?;
+        if !verify(state, &headers, form.csrf()) {
+            tracing::info!(target: "audit", path = %crate::telemetry::redact_path(&path), decision = "DENIED", "form refused: bad CSRF token");
+            return Err(PageError::Csrf);
+        }
+        Ok(CheckedForm(form))
     }
 }
 
