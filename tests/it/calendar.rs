@@ -3,9 +3,9 @@
 
 use crate::common::*;
 
-/// Signs `uid` in through the proxy headers and generates a CalDAV password; returns (feed path, password).
-pub async fn calendar_access(app: &TestApp, uid: &str) -> (String, String) {
-    let resp = app.get_as("/calendar", uid).await;
+/// Opens a page with a form as `uid`: returns the CSRF cookie (`name=value`), the form's token and the page.
+async fn form_page(app: &TestApp, path: &str, uid: &str) -> (String, String, String) {
+    let resp = app.get_as(path, uid).await;
     assert_eq!(resp.status(), 200);
     let cookie = resp
         .headers()
@@ -13,9 +13,17 @@ pub async fn calendar_access(app: &TestApp, uid: &str) -> (String, String) {
         .iter()
         .map(|v| v.to_str().unwrap().to_string())
         .find(|c| c.starts_with("jmb_csrf="))
-        .unwrap();
+        .expect("a CSRF cookie");
     let cookie = cookie.split(';').next().unwrap().to_string();
     let html = resp.text().await.unwrap();
+    let csrf =
+        html.split("name=\"csrf\" value=\"").nth(1).expect("a CSRF field").split('"').next().unwrap().to_string();
+    (cookie, csrf, html)
+}
+
+/// Signs `uid` in through the proxy headers and generates a CalDAV password; returns (feed path, password).
+pub async fn calendar_access(app: &TestApp, uid: &str) -> (String, String) {
+    let (cookie, csrf, html) = form_page(app, "/calendar", uid).await;
     let feed = html
         .split("id=\"feed-https\" type=\"text\" readonly value=\"")
         .nth(1)
@@ -24,7 +32,6 @@ pub async fn calendar_access(app: &TestApp, uid: &str) -> (String, String) {
         .next()
         .unwrap()
         .to_string();
-    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
     let resp = app
         .client
         .post(app.url("/calendar/password"))
@@ -92,17 +99,7 @@ async fn feed_etag_partstat_and_rotation() {
     assert_eq!(app.get(&format!("/ical.cgi?{token}")).await.status(), 200);
     assert_eq!(app.get("/ical/unknown-secret-000000000000000.ics").await.status(), 404);
     assert_eq!(app.get("/ical.cgi?").await.status(), 404);
-    let resp = app.get_as("/calendar", "jdupont").await;
-    let cookie = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("jmb_csrf="))
-        .unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_string();
-    let html = resp.text().await.unwrap();
-    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let (cookie, csrf, _) = form_page(&app, "/calendar", "jdupont").await;
     // Without CSRF: refused, nothing changes.
     let resp = app
         .client
