@@ -417,6 +417,32 @@ impl Config {
         if b.max_subject_chars == 0 {
             return Err(invalid("booking.max_subject_chars", "must be at least 1"));
         }
+        // Day counts are subtracted from "now": keep them where date arithmetic cannot overflow.
+        if self.booking.archive_days > 36_500 {
+            return Err(invalid("booking.archive_days", "must be at most 36500 (100 years)"));
+        }
+        if self.calendar.past_days > 36_500 {
+            return Err(invalid("calendar.past_days", "must be at most 36500 (100 years)"));
+        }
+        if self.calendar.change_log_days > 36_500 {
+            return Err(invalid("calendar.change_log_days", "must be at most 36500 (100 years)"));
+        }
+        for (key, minutes) in [
+            ("booking.highlight_owner_minutes", self.booking.highlight_owner_minutes),
+            ("booking.highlight_guest_minutes", self.booking.highlight_guest_minutes),
+            ("jitsi.moderator_join_early_minutes", self.jitsi.moderator_join_early_minutes),
+            ("jitsi.guest_join_early_minutes", self.jitsi.guest_join_early_minutes),
+        ] {
+            if minutes > 7 * 24 * 60 {
+                return Err(invalid(key, "must be at most 10080 (one week)"));
+            }
+        }
+        if self.jitsi.token_lifetime_seconds > 86_400 || self.jitsi.external_moderator_token_lifetime_seconds > 86_400 {
+            return Err(invalid(
+                "jitsi.token_lifetime_seconds",
+                "token lifetimes must be at most 86400 seconds (a day)",
+            ));
+        }
         if self.calendar.refresh_minutes == 0 {
             return Err(invalid("calendar.refresh_minutes", "must be at least 1"));
         }
@@ -611,6 +637,18 @@ mod tests {
         let err =
             Config::from_toml(&with_secret("[auth]\ntrusted_proxies = [\"10.0.0.0/33\"]\n")).unwrap_err().to_string();
         assert!(err.contains("auth.trusted_proxies"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_are_named() {
+        for (toml, key) in [
+            ("[booking]\narchive_days = 4000000000\n", "booking.archive_days"),
+            ("[calendar]\npast_days = 99999\n", "calendar.past_days"),
+            ("guest_join_early_minutes = 99999\n", "jitsi.guest_join_early_minutes"),
+        ] {
+            let err = Config::from_toml(&with_secret(toml)).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
     }
 
     #[test]
