@@ -94,13 +94,17 @@ pub fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
+            // Blocking threads only ever wait for a database connection (readers plus the writer), so
+            // more of them than that only add stacks and allocator arenas.
+            let blocking = config.database.read_connections + 4;
+            let runtime =
+                match tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(blocking).build() {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("cannot start the runtime: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
             match runtime.block_on(serve(config, embedded)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
