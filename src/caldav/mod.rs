@@ -74,21 +74,23 @@ pub struct Principal {
 pub struct CalObject {
     /// URL-safe file name ending in `.ics` (see [`crate::ics::object_name_for_uid`]).
     pub name: String,
-    /// Output of [`crate::ics::render_resource`] (UTF-8). Often a slice of one buffer shared by a
-    /// whole calendar.
-    pub body: Bytes,
-    /// Quoted strong ETag of exactly `body` (see [`crate::ics::etag`]).
+    /// Output of [`crate::ics::render_resource`] (UTF-8), in three consecutive parts: served, they
+    /// are concatenated. A calendar's objects share the first and last part (the calendar header and
+    /// footer) and take the middle one (the event) from the buffer that also holds the feed, so a
+    /// large calendar is kept in memory once, not twice.
+    pub body_parts: [Bytes; 3],
+    /// Quoted strong ETag of exactly the concatenated body (see [`crate::ics::etag`]).
     pub etag: String,
     pub last_modified: DateTime<Utc>,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
-    /// `body` escaped for XML element content (see [`escape_calendar_data`]), computed once:
-    /// REPORTs send it many times, and escaping it on every request was most of their cost.
-    pub body_xml: Bytes,
+    /// The same three parts escaped for XML element content (see [`escape_calendar_data`]), computed
+    /// once: REPORTs send them many times, and escaping on every request was most of their cost.
+    pub body_xml_parts: [Bytes; 3],
 }
 
 impl CalObject {
-    /// An object for `body`, with its ETag and escaped form.
+    /// An object for a whole `body`, with its ETag and escaped form.
     pub fn new(
         name: String,
         body: String,
@@ -97,13 +99,34 @@ impl CalObject {
         end: DateTime<Utc>,
     ) -> Self {
         let etag = crate::ics::etag(body.as_bytes());
-        let body_xml = Bytes::from(escape_calendar_data(&body).into_owned());
-        CalObject { name, body: Bytes::from(body), etag, last_modified, start, end, body_xml }
+        let xml = Bytes::from(escape_calendar_data(&body).into_owned());
+        CalObject {
+            name,
+            body_parts: [Bytes::new(), Bytes::from(body), Bytes::new()],
+            etag,
+            last_modified,
+            start,
+            end,
+            body_xml_parts: [Bytes::new(), xml, Bytes::new()],
+        }
     }
 
-    /// The body as text (it is always UTF-8: it comes from a `String`).
-    pub fn body_str(&self) -> &str {
-        std::str::from_utf8(&self.body).unwrap_or_default()
+    /// The bytes served.
+    pub fn body(&self) -> Bytes {
+        match &self.body_parts {
+            [a, b, c] if a.is_empty() && c.is_empty() => b.clone(),
+            parts => Bytes::from(parts.concat()),
+        }
+    }
+
+    /// Length of the bytes served.
+    pub fn body_len(&self) -> usize {
+        self.body_parts.iter().map(Bytes::len).sum()
+    }
+
+    /// The body as text (it is always UTF-8: it is rendered from strings).
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body()).into_owned()
     }
 }
 
@@ -530,7 +553,7 @@ async fn get(ctx: &Ctx<'_>, target: &Target, headers: &HeaderMap, head: bool) ->
     let (body, etag, last_modified): (Bytes, String, Option<DateTime<Utc>>) = match target {
         Target::Object(_, name) => {
             let obj = ctx.backend.object(uid, name).await?.ok_or(DavError::NotFound)?;
-            let body = obj.body.clone();
+            let body = obj.body();
             (body, obj.etag, Some(obj.last_modified))
         }
         Target::Calendar(_) => {

@@ -401,14 +401,16 @@ fn write_value(out: &mut XmlOut, ctx: &Ctx<'_>, res: Res<'_>, prop: Prop) {
         }
         Prop::GetContentLength => {
             if let Res::Object(o) = res {
-                out.leaf(q, &o.body.len().to_string());
+                out.leaf(q, &o.body_len().to_string());
             }
         }
         Prop::CalendarData => {
             if let Res::Object(o) = res {
                 // Full data even when a partial `<c:comp>` selection was asked (RFC 4791 allows it).
                 out.start(q);
-                out.escaped_text(std::str::from_utf8(&o.body_xml).unwrap_or_default());
+                for part in &o.body_xml_parts {
+                    out.escaped_text(std::str::from_utf8(part).unwrap_or_default());
+                }
                 out.end(q);
             }
         }

@@ -182,7 +182,7 @@ async fn calendar_query(ctx: &Ctx<'_>, root: &Element) -> Result<Response, DavEr
         QueryFilter::Range(start, end) => ctx.backend.objects(uid, Some((start, end))).await?,
     };
     if let Some(m) = uid_match {
-        objects.retain(|o| m.matches(&object_uid(o.body_str())));
+        objects.retain(|o| m.matches(&object_uid(&o.body_text())));
     }
     let mut out = XmlOut::new("d:multistatus", 1024 + objects.len() * 1500);
     for obj in &objects {

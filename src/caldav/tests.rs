@@ -394,9 +394,10 @@ async fn calendar_data_is_escaped_and_complete() {
     let obj = app.backend.object("alice", "2@meet.example.org.ics").await.expect("ok").expect("exists");
     // CR is written as a character reference so that XML end-of-line normalisation does not
     // turn CRLF into LF: the parsed text is then byte-identical to the GET body and its ETag.
-    let escaped = obj.body_str().replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('\r', "&#13;");
+    let escaped =
+        obj.body_text().replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('\r', "&#13;");
     assert!(res.body.contains(&format!("<c:calendar-data>{escaped}</c:calendar-data>")));
-    assert!(obj.body_str().contains("<script>"));
+    assert!(obj.body_text().contains("<script>"));
     assert!(!res.body.contains("<script>") && !res.body.contains("]]>"));
 }
 
@@ -561,13 +562,13 @@ async fn get_head_and_conditional_get() {
     assert_eq!(header(&res, "content-type"), "text/calendar; charset=utf-8");
     assert_eq!(header(&res, "etag"), obj.etag);
     assert_eq!(header(&res, "last-modified"), "Tue, 01 Dec 2026 09:00:00 GMT");
-    assert_eq!(res.body, obj.body_str());
+    assert_eq!(res.body, obj.body_text());
     assert_eq!(crate::ics::etag(res.body.as_bytes()), obj.etag);
 
     let res = app.dav("HEAD", &path, None, "").await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.body, "");
-    assert_eq!(header(&res, "content-length"), obj.body.len().to_string());
+    assert_eq!(header(&res, "content-length"), obj.body_len().to_string());
     assert_eq!(header(&res, "etag"), obj.etag);
 
     for inm in [obj.etag.as_str(), "\"other\", ", "*"] {

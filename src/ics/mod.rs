@@ -160,30 +160,28 @@ pub fn render_feed(info: &CalendarInfo, events: &[Event], now: DateTime<Utc>) ->
     text::finish(&cal.to_string())
 }
 
-/// The feed assembled from objects already rendered by [`render_resource`]: their `VEVENT` blocks are
-/// exactly what [`render_feed`] writes (DTSTAMP is the revision time in both), so a calendar's events
-/// are rendered once for CalDAV and the feed together — half the work and a much smaller peak of
-/// temporary allocations for large calendars.
-pub fn assemble_feed<'a>(
-    info: &CalendarInfo,
-    resources: impl IntoIterator<Item = &'a str>,
-    now: DateTime<Utc>,
-) -> String {
-    const END: &str = "END:VCALENDAR\r\n";
+/// The last line of every calendar.
+pub const CALENDAR_END: &str = "END:VCALENDAR\r\n";
+
+/// Everything [`render_feed`] writes before the first event. A feed is this, then the `VEVENT` blocks
+/// of the events' resources (see [`split_resource`]: they are exactly what `render_feed` writes, since
+/// DTSTAMP is the revision time in both), then [`CALENDAR_END`]. Calendars are assembled this way so
+/// that each event is rendered once for CalDAV and the feed together.
+pub fn feed_head(info: &CalendarInfo, now: DateTime<Utc>) -> String {
+    let mut head = render_feed(info, &[], now);
+    head.truncate(head.len() - CALENDAR_END.len());
+    head
+}
+
+/// Splits a rendered resource into its calendar header, its `VEVENT` block and its footer.
+pub fn split_resource(
+    resource: &str,
+) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>, std::ops::Range<usize>)> {
     const BEGIN_EVENT: &str = "BEGIN:VEVENT\r\n";
     const END_EVENT: &str = "END:VEVENT\r\n";
-    let head = render_feed(info, &[], now);
-    let resources: Vec<&str> = resources.into_iter().collect();
-    // Sized once: growing a multi-megabyte string by doubling copies it again and again.
-    let mut out = String::with_capacity(head.len() + resources.iter().map(|r| r.len()).sum::<usize>());
-    out.push_str(head.strip_suffix(END).unwrap_or(&head));
-    for r in resources {
-        if let (Some(s), Some(e)) = (r.find(BEGIN_EVENT), r.rfind(END_EVENT)) {
-            out.push_str(&r[s..e + END_EVENT.len()]);
-        }
-    }
-    out.push_str(END);
-    out
+    let start = resource.find(BEGIN_EVENT)?;
+    let end = resource.rfind(END_EVENT)? + END_EVENT.len();
+    (start < end).then_some((0..start, start..end, end..resource.len()))
 }
 
 /// One CalDAV object: a calendar with exactly one `VEVENT` and no `METHOD` (RFC 4791 §4.1).
@@ -196,8 +194,16 @@ pub fn render_resource(prodid: &str, event: &Event, now: DateTime<Utc>) -> Strin
 /// A strong HTTP entity tag for rendered bytes: the first 16 hex digits of their SHA-256, quoted.
 /// Used as `getetag`/`ETag` by CalDAV and by the webcal feed.
 pub fn etag(body: &[u8]) -> String {
-    let digest = Sha256::digest(body);
-    format!("\"{}\"", hex::encode(&digest[..8]))
+    etag_of_parts(&[body])
+}
+
+/// [`etag`] of the concatenation of `parts`.
+pub fn etag_of_parts(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    format!("\"{}\"", hex::encode(&hasher.finalize()[..8]))
 }
 
 /// A URL-safe CalDAV object name (`….ics`) derived from a UID: the UID itself when it only holds

@@ -267,7 +267,7 @@ fn feed_of_2000_events_renders_fast() {
 }
 
 #[test]
-fn assembled_feed_equals_rendered_feed() {
+fn feed_assembled_from_resources_equals_rendered_feed() {
     let info = CalendarInfo {
         prodid: "-//Example//jmb//FR".into(),
         name: "Visio".into(),
@@ -277,8 +277,19 @@ fn assembled_feed_equals_rendered_feed() {
     };
     let now = at(2026, 12, 1, 8, 0);
     let events = vec![sample_event(1, "l'équipe, \"quoted\"; semi"), sample_event(2, &"é".repeat(300))];
-    let resources: Vec<String> = events.iter().map(|e| render_resource(&info.prodid, e, now)).collect();
-    let assembled = assemble_feed(&info, resources.iter().map(String::as_str), now);
-    assert_eq!(assembled, render_feed(&info, &events, now));
-    assert_eq!(assemble_feed(&info, [], now), render_feed(&info, &[], now));
+    let mut feed = feed_head(&info, now);
+    let mut headers = Vec::new();
+    for e in &events {
+        let r = render_resource(&info.prodid, e, now);
+        let (head, event, tail) = split_resource(&r).expect("one VEVENT");
+        headers.push(r[head].to_string());
+        assert_eq!(&r[tail], CALENDAR_END);
+        feed.push_str(&r[event]);
+    }
+    feed.push_str(CALENDAR_END);
+    assert_eq!(feed, render_feed(&info, &events, now));
+    assert_eq!(headers[0], headers[1], "every resource of a calendar has the same header");
+    assert_eq!(format!("{}{}", feed_head(&info, now), CALENDAR_END), render_feed(&info, &[], now));
+    assert_eq!(etag_of_parts(&[b"ab", b"c"]), etag(b"abc"));
+    assert!(split_resource("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n").is_none());
 }
