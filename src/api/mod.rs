@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::booking::model::{Answer, Attendee, MeetingDetails, PartStat, Role};
 use crate::booking::repo::{self, Scope};
-use crate::booking::rules::{self, Field, FieldErrors, RawMeeting, RawStart};
+use crate::booking::rules::{self, FieldErrors, RawMeeting, RawStart};
 use crate::booking::service::{self, BookingError};
 use crate::identity::SignedIn;
 use crate::state::AppState;
@@ -128,19 +128,19 @@ impl axum::extract::FromRequestParts<AppState> for Lang {
     }
 }
 
-fn err(tr: Tr, e: impl Into<ApiErrorKindFrom>) -> ApiError {
-    ApiError { tr, kind: e.into().0 }
+fn err(tr: Tr, e: impl Into<ApiErrorKind>) -> ApiError {
+    ApiError { tr, kind: e.into() }
 }
 
-struct ApiErrorKindFrom(ApiErrorKind);
-impl From<BookingError> for ApiErrorKindFrom {
+impl From<BookingError> for ApiErrorKind {
     fn from(e: BookingError) -> Self {
-        ApiErrorKindFrom(ApiErrorKind::Booking(e))
+        ApiErrorKind::Booking(e)
     }
 }
-impl From<FieldErrors> for ApiErrorKindFrom {
+
+impl From<FieldErrors> for ApiErrorKind {
     fn from(e: FieldErrors) -> Self {
-        ApiErrorKindFrom(ApiErrorKind::Validation(e))
+        ApiErrorKind::Validation(e)
     }
 }
 
@@ -417,13 +417,7 @@ fn validate(
     input: MeetingInput,
     now: DateTime<Utc>,
 ) -> Result<rules::ValidMeeting, FieldErrors> {
-    let ctx = rules::Context {
-        limits: &state.config.booking,
-        now,
-        tz: state.config.display_tz(),
-        owner_mail: &user.identity.mail,
-    };
-    rules::validate(&input.into_raw(), &ctx)
+    rules::validate(&input.into_raw(), &rules::Context::new(&state.config, now, &user.identity.mail))
 }
 
 async fn update(
@@ -435,12 +429,7 @@ async fn update(
 ) -> Result<Json<MeetingView>, ApiError> {
     let now = state.clock.now();
     // Ownership first: a stranger learns nothing from validation messages.
-    let existing = service::get(&state.db, &id).await.map_err(|e| err(tr, e))?;
-    if !service::is_owner(&existing.meeting, &user.identity) {
-        tracing::info!(target: "audit", action = "edit", meeting = %id, uid = %user.identity.uid, decision = "DENIED", "booking");
-        let visible = existing.attendee_by_mail(&user.identity.mail).is_some();
-        return Err(err(tr, if visible { BookingError::Forbidden("not-owner") } else { BookingError::NotFound }));
-    }
+    ensure_owner(&state, tr, &user, &id, "edit").await?;
     if !user.is_editor {
         return Err(ApiError { tr, kind: ApiErrorKind::NotEditor });
     }
@@ -457,15 +446,28 @@ async fn remove(
     user: SignedIn,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let existing = service::get(&state.db, &id).await.map_err(|e| err(tr, e))?;
-    if !service::is_owner(&existing.meeting, &user.identity) {
-        tracing::info!(target: "audit", action = "del", meeting = %id, uid = %user.identity.uid, decision = "DENIED", "booking");
-        let visible = existing.attendee_by_mail(&user.identity.mail).is_some();
-        return Err(err(tr, if visible { BookingError::Forbidden("not-owner") } else { BookingError::NotFound }));
-    }
+    ensure_owner(&state, tr, &user, &id, "del").await?;
     let d = service::delete(&state.db, &user.identity, &id, state.clock.now()).await.map_err(|e| err(tr, e))?;
     tracing::info!(target: "audit", action = "del", meeting = %id, room = %d.meeting.room, uid = %user.identity.uid, "booking");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Refuses a meeting the caller does not own: 403 for an invitee, 404 for a stranger (who must not
+/// learn that it exists). Audited.
+async fn ensure_owner(
+    state: &AppState,
+    tr: Tr,
+    user: &SignedIn,
+    id: &str,
+    action: &'static str,
+) -> Result<(), ApiError> {
+    let existing = service::get(&state.db, id).await.map_err(|e| err(tr, e))?;
+    if service::is_owner(&existing.meeting, &user.identity) {
+        return Ok(());
+    }
+    tracing::info!(target: "audit", action, meeting = %id, uid = %user.identity.uid, decision = "DENIED", "booking");
+    let visible = existing.attendee_by_mail(&user.identity.mail).is_some();
+    Err(err(tr, if visible { BookingError::Forbidden("not-owner") } else { BookingError::NotFound }))
 }
 
 #[derive(Deserialize)]
@@ -492,6 +494,3 @@ async fn answer(
     let d = service::get(&state.db, &id).await.map_err(|e| err(tr, e))?;
     view(&state, &d, &user, now).map(Json).ok_or_else(|| err(tr, BookingError::NotFound))
 }
-
-/// Names of the validated fields, for documentation and tests.
-pub const FIELDS: &[Field] = &[Field::Subject, Field::Start, Field::Duration, Field::Moderators, Field::Guests];

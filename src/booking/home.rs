@@ -225,7 +225,6 @@ pub async fn home(
     // A malformed query string shows the plain list rather than an error.
     let q = query.map(|Query(q)| q).unwrap_or(HomeQuery { archives: None, done: None });
     let now = state.clock.now();
-    service::remember_user(&state.db, &user.identity, now).await?;
     let archive_days = state.config.booking.archive_days;
     // A page number that does not parse shows the first page rather than an error.
     let requested_page = q.archives.as_deref().and_then(|p| p.trim().parse::<u32>().ok()).unwrap_or(0).min(100_000);
@@ -245,7 +244,8 @@ pub async fn home(
             Ok((upcoming, repo::list_for_user(c, &uid, &mail, scope)?, total, page))
         })
         .await?;
-    // The calendar addresses come from the calendar-access capability (it owns the feed secret).
+    // The calendar addresses come from the calendar-access capability (it owns the feed secret, and
+    // records the user on the way).
     let links = crate::calendar::access::links_for(&state, &user).await?;
     let calendar = CalendarLinks {
         feed_url: links.feed_https,

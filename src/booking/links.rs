@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
-use super::model::{Answer, Attendee, Meeting, PartStat, Role, name_from_mail};
+use super::model::{Answer, Attendee, Meeting, MeetingDetails, PartStat, Role, name_from_mail};
 use super::{repo, service};
 use crate::identity::{SignedIn, is_internal};
 use crate::jitsi::TokenUser;
@@ -73,17 +73,9 @@ pub(crate) async fn enter_room(
     let lookup_room = room.clone();
     let found_meeting = state
         .db
-        .read(move |c| -> Result<_, service::BookingError> {
-            match repo::meeting_by_room(c, &lookup_room)? {
-                Some(m) => {
-                    let attendees = repo::attendees_of(c, &m.id)?;
-                    Ok(Some((m, attendees)))
-                }
-                None => Ok(None),
-            }
-        })
+        .read(move |c| -> Result<_, service::BookingError> { Ok(repo::details_by_room(c, &lookup_room)?) })
         .await?;
-    let Some((meeting, attendees)) = found_meeting else {
+    let Some(MeetingDetails { meeting, attendees }) = found_meeting else {
         // Not a booked room: only the user's own private room, for editors.
         if room == me.uid && user.is_editor {
             let token = state.jitsi.moderator_token(&room, &token_user(me), now, state.jitsi.signed_in_lifetime);

@@ -198,13 +198,7 @@ fn validate(
     form: &MeetingForm,
     now: DateTime<Utc>,
 ) -> Result<rules::ValidMeeting, FieldErrors> {
-    let ctx = rules::Context {
-        limits: &state.config.booking,
-        now,
-        tz: state.config.display_tz(),
-        owner_mail: &user.identity.mail,
-    };
-    rules::validate(&raw(form), &ctx)
+    rules::validate(&raw(form), &rules::Context::new(&state.config, now, &user.identity.mail))
 }
 
 fn ensure_editor(user: &SignedIn) -> Result<(), PageError> {

@@ -37,23 +37,36 @@ const ATTENDEE_COLUMNS: &str = "a.id, a.meeting_id, a.role, a.mail, a.name, a.to
      a.join_count, a.first_join_at, a.last_join_at";
 
 fn attendee_row(row: &Row<'_>) -> Result<Attendee> {
-    let role: String = row.get(2)?;
+    attendee_row_at(row, 0)
+}
+
+/// An attendee read from [`ATTENDEE_COLUMNS`] starting at column `at` (after a meeting's columns in a
+/// join).
+fn attendee_row_at(row: &Row<'_>, at: usize) -> Result<Attendee> {
+    let role: String = row.get(at + 2)?;
     Ok(Attendee {
-        id: row.get(0)?,
-        meeting_id: row.get(1)?,
+        id: row.get(at)?,
+        meeting_id: row.get(at + 1)?,
         role: Role::parse(&role).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, format!("role {role}").into())
+            rusqlite::Error::FromSqlConversionFailure(
+                at + 2,
+                rusqlite::types::Type::Text,
+                format!("role {role}").into(),
+            )
         })?,
-        mail: row.get(3)?,
-        name: row.get(4)?,
-        token: row.get(5)?,
-        partstat: PartStat::from_code(row.get(6)?),
-        answered_at: row.get::<_, Option<i64>>(7)?.map(from_ts),
-        join_count: row.get(8)?,
-        first_join: row.get::<_, Option<i64>>(9)?.map(from_ts),
-        last_join: row.get::<_, Option<i64>>(10)?.map(from_ts),
+        mail: row.get(at + 3)?,
+        name: row.get(at + 4)?,
+        token: row.get(at + 5)?,
+        partstat: PartStat::from_code(row.get(at + 6)?),
+        answered_at: row.get::<_, Option<i64>>(at + 7)?.map(from_ts),
+        join_count: row.get(at + 8)?,
+        first_join: row.get::<_, Option<i64>>(at + 9)?.map(from_ts),
+        last_join: row.get::<_, Option<i64>>(at + 10)?.map(from_ts),
     })
 }
+
+/// Number of columns in [`MEETING_COLUMNS`].
+const MEETING_COLUMN_COUNT: usize = 10;
 
 // ---- users ----
 
@@ -85,6 +98,15 @@ pub fn upsert_user(conn: &Connection, uid: &str, mail: &str, name: &str, now: Da
         }
     }
     Ok(())
+}
+
+/// Whether the user's row exists, matches this identity and has its feed secret (no upsert needed).
+pub fn user_is_current(conn: &Connection, uid: &str, mail: &str, name: &str) -> Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE uid = ?1 AND mail = ?2 AND name = ?3 AND feed_token IS NOT NULL)",
+        params![uid, mail, name],
+        |r| r.get(0),
+    )
 }
 
 pub fn uid_exists(conn: &Connection, uid: &str) -> Result<bool> {
@@ -159,7 +181,15 @@ pub fn attendees_of(conn: &Connection, meeting_id: &str) -> Result<Vec<Attendee>
 }
 
 pub fn details_by_id(conn: &Connection, id: &str) -> Result<Option<MeetingDetails>> {
-    match meeting_by_id(conn, id)? {
+    with_attendees(conn, meeting_by_id(conn, id)?)
+}
+
+pub fn details_by_room(conn: &Connection, room: &str) -> Result<Option<MeetingDetails>> {
+    with_attendees(conn, meeting_by_room(conn, room)?)
+}
+
+fn with_attendees(conn: &Connection, meeting: Option<Meeting>) -> Result<Option<MeetingDetails>> {
+    match meeting {
         Some(meeting) => {
             let attendees = attendees_of(conn, &meeting.id)?;
             Ok(Some(MeetingDetails { meeting, attendees }))
@@ -176,27 +206,35 @@ pub fn by_token(conn: &Connection, token: &str) -> Result<Option<(Meeting, Atten
              WHERE a.token = ?1"
         ),
         [token],
-        |row| {
-            let meeting = meeting_row(row)?;
-            let offset = 10;
-            let role: String = row.get(offset + 2)?;
-            let attendee = Attendee {
-                id: row.get(offset)?,
-                meeting_id: row.get(offset + 1)?,
-                role: Role::parse(&role).unwrap_or(Role::Guest),
-                mail: row.get(offset + 3)?,
-                name: row.get(offset + 4)?,
-                token: row.get(offset + 5)?,
-                partstat: PartStat::from_code(row.get(offset + 6)?),
-                answered_at: row.get::<_, Option<i64>>(offset + 7)?.map(from_ts),
-                join_count: row.get(offset + 8)?,
-                first_join: row.get::<_, Option<i64>>(offset + 9)?.map(from_ts),
-                last_join: row.get::<_, Option<i64>>(offset + 10)?.map(from_ts),
-            };
-            Ok((meeting, attendee))
-        },
+        |row| Ok((meeting_row(row)?, attendee_row_at(row, MEETING_COLUMN_COUNT)?)),
     )
     .optional()
+}
+
+/// The meetings in a user's calendar, with all their attendees, in one query: every role (by mail, or
+/// as owner by uid), not ended before `since`, by start.
+pub fn calendar_meetings(
+    conn: &Connection,
+    uid: &str,
+    mail: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<MeetingDetails>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MEETING_COLUMNS}, {ATTENDEE_COLUMNS} FROM meetings m JOIN attendees a ON a.meeting_id = m.id
+         WHERE m.id IN (SELECT meeting_id FROM attendees WHERE mail = ?1 UNION SELECT id FROM meetings WHERE owner_uid = ?2)
+           AND m.end_at > ?3
+         ORDER BY m.start_at, m.id, CASE a.role WHEN 'owner' THEN 0 WHEN 'moderator' THEN 1 ELSE 2 END, a.id"
+    ))?;
+    let mut rows = stmt.query(params![mail, uid, ts(since)])?;
+    let mut out: Vec<MeetingDetails> = Vec::new();
+    while let Some(row) = rows.next()? {
+        let attendee = attendee_row_at(row, MEETING_COLUMN_COUNT)?;
+        match out.last_mut() {
+            Some(d) if d.meeting.id == attendee.meeting_id => d.attendees.push(attendee),
+            _ => out.push(MeetingDetails { meeting: meeting_row(row)?, attendees: vec![attendee] }),
+        }
+    }
+    Ok(out)
 }
 
 /// Which meetings to list.

@@ -169,6 +169,13 @@ pub struct Context<'a> {
     pub owner_mail: &'a str,
 }
 
+impl<'a> Context<'a> {
+    /// The configured limits and display time zone, for a booking by `owner_mail`.
+    pub fn new(config: &'a crate::config::Config, now: DateTime<Utc>, owner_mail: &'a str) -> Self {
+        Context { limits: &config.booking, now, tz: config.display_tz(), owner_mail }
+    }
+}
+
 /// Validates a booking for creation or update.
 pub fn validate(raw: &RawMeeting, ctx: &Context<'_>) -> Result<ValidMeeting, FieldErrors> {
     let mut errors = FieldErrors::default();

@@ -256,7 +256,15 @@ pub async fn record_private_room_use(db: &Db, uid: &str, now: DateTime<Utc>) -> 
 }
 
 /// Records the signed-in user (uid, mail, name) so feeds and lists can find them.
+/// Pages call this on every view, so the usual case (nothing changed) is a read, not a write.
 pub async fn remember_user(db: &Db, who: &Identity, now: DateTime<Utc>) -> Result<(), BookingError> {
+    let probe = who.clone();
+    let current = db
+        .read(move |c| Ok::<_, BookingError>(repo::user_is_current(c, &probe.uid, &probe.mail, &probe.name)?))
+        .await?;
+    if current {
+        return Ok(());
+    }
     let who = who.clone();
     db.write(move |tx| Ok(repo::upsert_user(tx, &who.uid, &who.mail, &who.name, now)?)).await
 }

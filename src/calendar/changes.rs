@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::booking::repo::ts;
+use crate::booking::repo::{self, ts};
 
 /// The users (uids) whose calendars show a meeting with these attendee addresses and this owner.
 pub fn users_for(conn: &Connection, mails: &[&str], owner_uid: &str) -> rusqlite::Result<BTreeSet<String>> {
@@ -18,9 +18,7 @@ pub fn users_for(conn: &Connection, mails: &[&str], owner_uid: &str) -> rusqlite
             out.insert(uid?);
         }
     }
-    let owner_known: bool =
-        conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE uid = ?1)", [owner_uid], |r| r.get(0))?;
-    if owner_known {
+    if repo::uid_exists(conn, owner_uid)? {
         out.insert(owner_uid.to_string());
     }
     Ok(out)

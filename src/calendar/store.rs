@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::OptionalExtension;
 use sha2::{Digest, Sha256};
 
 use super::changes;
-use crate::booking::model::{Attendee, Meeting, MeetingDetails, PartStat, Role};
-use crate::booking::repo::{from_ts, ts};
+use crate::booking::model::{MeetingDetails, PartStat, Role};
+use crate::booking::repo;
 use crate::caldav::{
     BackendError, BoxFuture, CalObject, CalendarBackend, CalendarState, Changes, Principal, SyncError, TimeRange,
 };
@@ -132,7 +132,7 @@ impl CalendarStore {
                     .optional()?
                     .unwrap_or_default();
                 let since = now - Duration::days(i64::from(config.calendar.past_days));
-                let meetings = meetings_of(&tx, &uid_owned, &mail, since)?;
+                let meetings = repo::calendar_meetings(&tx, &uid_owned, &mail, since)?;
                 drop(tx);
                 Ok(render(&config, &uid_owned, &mail, ctag, meetings, now))
             })
@@ -197,57 +197,6 @@ pub enum FeedLookup {
 /// SHA-256 (hex) of a calendar password.
 pub fn password_hash(password: &str) -> String {
     hex::encode(Sha256::digest(password.as_bytes()))
-}
-
-/// The meetings in a user's calendar: every role, not ended before `since`.
-fn meetings_of(c: &Connection, uid: &str, mail: &str, since: DateTime<Utc>) -> rusqlite::Result<Vec<MeetingDetails>> {
-    let mut stmt = c.prepare_cached(
-        "SELECT m.id, m.ical_uid, m.room, m.subject, m.start_at, m.duration_min, m.owner_uid, m.created_at, m.updated_at,
-                m.sequence, a.id, a.role, a.mail, a.name, a.token, a.partstat, a.answered_at
-         FROM meetings m JOIN attendees a ON a.meeting_id = m.id
-         WHERE m.id IN (SELECT meeting_id FROM attendees WHERE mail = ?1 UNION SELECT id FROM meetings WHERE owner_uid = ?2)
-           AND m.end_at > ?3
-         ORDER BY m.start_at, m.id, CASE a.role WHEN 'owner' THEN 0 WHEN 'moderator' THEN 1 ELSE 2 END, a.id",
-    )?;
-    let mut rows = stmt.query(params![mail, uid, ts(since)])?;
-    let mut out: Vec<MeetingDetails> = Vec::new();
-    while let Some(r) = rows.next()? {
-        let id: String = r.get(0)?;
-        if out.last().is_none_or(|d| d.meeting.id != id) {
-            out.push(MeetingDetails {
-                meeting: Meeting {
-                    id: id.clone(),
-                    ical_uid: r.get(1)?,
-                    room: r.get(2)?,
-                    subject: r.get(3)?,
-                    start: from_ts(r.get(4)?),
-                    duration_min: r.get(5)?,
-                    owner_uid: r.get(6)?,
-                    created: from_ts(r.get(7)?),
-                    updated: from_ts(r.get(8)?),
-                    sequence: r.get(9)?,
-                },
-                attendees: Vec::new(),
-            });
-        }
-        let role: String = r.get(11)?;
-        if let Some(d) = out.last_mut() {
-            d.attendees.push(Attendee {
-                id: r.get(10)?,
-                meeting_id: id,
-                role: Role::parse(&role).unwrap_or(Role::Guest),
-                mail: r.get(12)?,
-                name: r.get(13)?,
-                token: r.get(14)?,
-                partstat: PartStat::from_code(r.get(15)?),
-                answered_at: r.get::<_, Option<i64>>(16)?.map(from_ts),
-                join_count: 0,
-                first_join: None,
-                last_join: None,
-            });
-        }
-    }
-    Ok(out)
 }
 
 fn ics_partstat(p: PartStat) -> ics::PartStat {

@@ -33,8 +33,8 @@ pub struct Db {
 }
 
 struct Inner {
-    /// Bumped after every committed write: in-memory caches derived from the store use it to know
-    /// that nothing was written since they last looked.
+    /// Bumped after every committed write that changed rows: in-memory caches derived from the store
+    /// use it to know that nothing was written since they last looked.
     write_epoch: std::sync::atomic::AtomicU64,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
@@ -52,13 +52,6 @@ impl Db {
         let readers =
             (0..readers.max(1)).map(|_| open_connection(path, busy_timeout, true)).collect::<Result<Vec<_>, _>>()?;
         Ok(Self::from_parts(writer, readers))
-    }
-
-    /// A private in-memory-like database for tests: a temporary file shared by all connections.
-    pub fn open_temporary() -> Result<(Self, tempdir::TempDirGuard), DbError> {
-        let guard = tempdir::TempDirGuard::new()?;
-        let db = Self::open(&guard.path().join("test.sqlite3"), Duration::from_secs(5), 2)?;
-        Ok((db, guard))
     }
 
     fn from_parts(writer: Connection, readers: Vec<Connection>) -> Self {
@@ -113,16 +106,21 @@ impl Db {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(|e| E::from(DbError::from(e)))?;
+            let changes_before = tx.total_changes();
             let value = f(&tx)?;
+            let changed = tx.total_changes() != changes_before;
             tx.commit().map_err(|e| E::from(DbError::from(e)))?;
-            inner.write_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // Only a transaction that changed rows invalidates what caches derived from the store.
+            if changed {
+                inner.write_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
             Ok(value)
         })
         .await;
         join_result(result)
     }
 
-    /// Counts this process's committed writes (see [`Inner::write_epoch`]).
+    /// Counts this process's committed writes that changed rows (see [`Inner::write_epoch`]).
     pub fn write_epoch(&self) -> u64 {
         self.inner.write_epoch.load(std::sync::atomic::Ordering::SeqCst)
     }

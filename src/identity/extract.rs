@@ -1,4 +1,4 @@
-//! Extractors for handlers: [`SignedIn`] requires an identity, [`MaybeUser`] accepts anonymous callers.
+//! The [`SignedIn`] extractor: handlers that take it require an identity.
 //! A refused request is answered in the caller's format: a problem document under `/api/`, a page (or
 //! a redirect to the demo sign-in) elsewhere. Every refusal of an untrusted peer is logged.
 
@@ -18,10 +18,6 @@ pub struct SignedIn {
     pub identity: Identity,
     pub is_editor: bool,
 }
-
-/// The caller, if signed in.
-#[derive(Debug, Clone)]
-pub struct MaybeUser(pub Option<SignedIn>);
 
 pub struct AuthRejection {
     error: AuthError,
@@ -103,13 +99,5 @@ impl FromRequestParts<AppState> for SignedIn {
         let user = identify(parts, state).await?;
         parts.extensions.insert(user.clone());
         Ok(user)
-    }
-}
-
-impl FromRequestParts<AppState> for MaybeUser {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(MaybeUser(SignedIn::from_request_parts(parts, state).await.ok()))
     }
 }

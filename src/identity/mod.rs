@@ -13,7 +13,7 @@ use std::pin::Pin;
 
 use axum::http::request::Parts;
 
-pub use extract::{MaybeUser, SignedIn};
+pub use extract::SignedIn;
 
 /// A signed-in person, as the organisation's single sign-on describes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
