@@ -3,6 +3,13 @@
 
 use crate::common::*;
 
+/// A sync-collection request from `token` (empty: the initial sync).
+fn sync_request(token: &str) -> String {
+    format!(
+        r#"<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#
+    )
+}
+
 /// Opens a page with a form as `uid`: returns the CSRF cookie (`name=value`), the form's token and the page.
 async fn form_page(app: &TestApp, path: &str, uid: &str) -> (String, String, String) {
     let resp = app.get_as(path, uid).await;
@@ -130,7 +137,7 @@ async fn caldav_reads_and_syncs() {
     let app = TestApp::spawn().await;
     let (_, password) = calendar_access(&app, "jdupont").await;
     let m = app.book("jdupont", meeting_body()).await;
-    let dav = |method: &str, path: &str, body: &'static str, depth: &str| {
+    let dav = |method: &str, path: &str, body: String, depth: &str| {
         app.client
             .request(method.parse().unwrap(), app.url(path))
             .basic_auth("jdupont", Some(&password))
@@ -156,12 +163,11 @@ async fn caldav_reads_and_syncs() {
     assert_eq!(wrong.status(), 401);
     const PRINCIPAL: &str =
         r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/></d:prop></d:propfind>"#;
-    let body = dav("PROPFIND", "/dav/", PRINCIPAL, "0").send().await.unwrap().text().await.unwrap();
+    let body = dav("PROPFIND", "/dav/", PRINCIPAL.to_string(), "0").send().await.unwrap().text().await.unwrap();
     assert!(body.contains("/dav/principals/jdupont/"), "{body}");
 
     // The sync token before the answer.
-    const SYNC0: &str = r#"<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#;
-    let resp = dav("REPORT", "/dav/principals/jdupont/meetings/", SYNC0, "1").send().await.unwrap();
+    let resp = dav("REPORT", "/dav/principals/jdupont/meetings/", sync_request(""), "1").send().await.unwrap();
     assert_eq!(resp.status(), 207);
     let body = resp.text().await.unwrap();
     let token = body
@@ -186,9 +192,13 @@ async fn caldav_reads_and_syncs() {
         Some(serde_json::json!({"answer": "decline"})),
     )
     .await;
-    let sync1: &'static str = Box::leak(format!(r#"<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#).into_boxed_str());
-    let body =
-        dav("REPORT", "/dav/principals/jdupont/meetings/", sync1, "1").send().await.unwrap().text().await.unwrap();
+    let body = dav("REPORT", "/dav/principals/jdupont/meetings/", sync_request(&token), "1")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(body.contains(&object), "changed object listed: {body}");
     let ics = app
         .client
@@ -205,10 +215,20 @@ async fn caldav_reads_and_syncs() {
 
     // A repeated PROPFIND (answered from the cache) still follows changes.
     const ETAGS: &str = r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:cs="http://calendarserver.org/ns/"><d:prop><d:getetag/><cs:getctag/></d:prop></d:propfind>"#;
-    let first =
-        dav("PROPFIND", "/dav/principals/jdupont/meetings/", ETAGS, "1").send().await.unwrap().text().await.unwrap();
-    let again =
-        dav("PROPFIND", "/dav/principals/jdupont/meetings/", ETAGS, "1").send().await.unwrap().text().await.unwrap();
+    let first = dav("PROPFIND", "/dav/principals/jdupont/meetings/", ETAGS.to_string(), "1")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let again = dav("PROPFIND", "/dav/principals/jdupont/meetings/", ETAGS.to_string(), "1")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(first, again);
     app.api(
         reqwest::Method::POST,
@@ -217,18 +237,32 @@ async fn caldav_reads_and_syncs() {
         Some(serde_json::json!({"answer": "accept"})),
     )
     .await;
-    let after =
-        dav("PROPFIND", "/dav/principals/jdupont/meetings/", ETAGS, "1").send().await.unwrap().text().await.unwrap();
+    let after = dav("PROPFIND", "/dav/principals/jdupont/meetings/", ETAGS.to_string(), "1")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_ne!(first, after, "new ctag and ETag after an answer");
 
     // Deletion: reported as removed.
-    let body2 =
-        dav("REPORT", "/dav/principals/jdupont/meetings/", SYNC0, "1").send().await.unwrap().text().await.unwrap();
+    let body2 = dav("REPORT", "/dav/principals/jdupont/meetings/", sync_request(""), "1")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let token2 = body2.split("sync-token>").nth(1).unwrap().split('<').next().unwrap().to_string();
     app.api(reqwest::Method::DELETE, &format!("/api/v1/meetings/{id}"), "jdupont", None).await;
-    let sync2: &'static str = Box::leak(format!(r#"<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>{token2}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#).into_boxed_str());
-    let body =
-        dav("REPORT", "/dav/principals/jdupont/meetings/", sync2, "1").send().await.unwrap().text().await.unwrap();
+    let body = dav("REPORT", "/dav/principals/jdupont/meetings/", sync_request(&token2), "1")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(body.contains(&object) && body.contains("404"), "{body}");
 
     // Writes are refused, another user's calendar is invisible, a foreign token is 403.
@@ -242,10 +276,10 @@ async fn caldav_reads_and_syncs() {
         .unwrap();
     assert_eq!(put.status(), 403);
     assert!(put.text().await.unwrap().contains("need-privileges"));
-    let other = dav("PROPFIND", "/dav/principals/mmartin/meetings/", PRINCIPAL, "0").send().await.unwrap();
+    let other = dav("PROPFIND", "/dav/principals/mmartin/meetings/", PRINCIPAL.to_string(), "0").send().await.unwrap();
     assert_eq!(other.status(), 404);
     const BAD: &str = r#"<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>https://meet.example.org/ns/sync/999999</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#;
-    let resp = dav("REPORT", "/dav/principals/jdupont/meetings/", BAD, "1").send().await.unwrap();
+    let resp = dav("REPORT", "/dav/principals/jdupont/meetings/", BAD.to_string(), "1").send().await.unwrap();
     assert_eq!(resp.status(), 403);
     assert!(resp.text().await.unwrap().contains("valid-sync-token"));
     // The booking pages still answer on `/` next to CalDAV's PROPFIND.
