@@ -1,32 +1,50 @@
-//! Builds the application: state from configuration, and the router that merges every feature's routes
-//! and adds the shared layers (tracing, timeout, body limit, security headers, CSRF cookie, error pages).
+//! Builds the application (the edge's root): the core's services from configuration, with the hooks
+//! that react to booking changes registered here (one line each), and the router that merges every
+//! feature's routes and adds the shared layers (tracing, timeout, body limit, security headers, CSRF
+//! cookie, error pages).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, middleware};
 use serde::Deserialize;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::auth::IdentityProvider;
+use crate::auth::demo::{self, DemoProvider};
+use crate::auth::proxy::TrustedHeaderProvider;
+use crate::booking::Bookings;
+use crate::calendar::changes::ChangeLog;
 use crate::calendar::store::CalendarStore;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{AuthMode, Config};
 use crate::db::Db;
-use crate::identity::demo::{self, DemoProvider};
-use crate::identity::proxy::TrustedHeaderProvider;
-use crate::identity::{IdentityProvider, StaticEditors};
+use crate::events::{Hook, Hooks};
+use crate::i18n::Lang;
+use crate::identity::StaticEditors;
 use crate::jitsi::Jitsi;
 use crate::secrets::{Keys, load_or_create_secret};
 use crate::state::AppState;
-use crate::web::i18n::{LANG_COOKIE, Lang};
-use crate::web::{PageError, assets, csrf, error, security};
+use crate::users::Users;
+use crate::web::csrf::{CarriesCsrf, CheckedForm};
+use crate::web::{LANG_COOKIE, PageError, assets, cookies, csrf, error, security};
 
-/// Builds the state: opens (and migrates) the store, loads secrets, picks the sign-in mode.
+/// The reactions to booking changes, in the order they run inside each booking's transaction.
+pub fn hooks() -> Hooks {
+    let hooks: Vec<Arc<dyn Hook>> = vec![
+        // Calendar versions and the sync-collection log.
+        Arc::new(ChangeLog),
+    ];
+    Hooks::new(hooks)
+}
+
+/// Builds the state: opens (and migrates) the store, loads secrets, picks the sign-in mode, wires the
+/// core's services with the hooks.
 pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let db = Db::open(
         &config.database.path,
@@ -42,13 +60,21 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
     let keys = Keys::new(&secret);
     let identity: Arc<dyn IdentityProvider> = match config.auth.mode {
         AuthMode::TrustedHeader => Arc::new(TrustedHeaderProvider::from_config(&config.auth)),
-        AuthMode::Demo => Arc::new(DemoProvider { users: config.auth.demo_users.clone(), keys: keys.clone() }),
+        AuthMode::Demo => Arc::new(DemoProvider {
+            users: config.auth.demo_users.clone(),
+            keys: keys.clone(),
+            clock: clock.clone(),
+        }),
     };
     let editors = Arc::new(StaticEditors::from_config(&config.auth.editors));
     let jitsi = Arc::new(Jitsi::from_config(&config)?);
+    let hooks = hooks();
+    tracing::debug!(hooks = ?hooks, "booking hooks");
+    let bookings = Bookings::new(db.clone(), hooks.clone(), config.public_host());
+    let users = Users::new(db.clone(), hooks);
     let config = Arc::new(config);
     let calendars = Arc::new(CalendarStore::new(db.clone(), config.clone(), clock.clone()));
-    Ok(AppState { config, db, identity, editors, jitsi, clock, keys, calendars })
+    Ok(AppState { config, db, bookings, users, calendars, identity, editors, jitsi, clock, keys })
 }
 
 /// The default state: system clock.
@@ -56,13 +82,18 @@ pub fn build_default_state(config: Config) -> anyhow::Result<AppState> {
     build_state(config, Arc::new(SystemClock))
 }
 
+/// What the background jobs need from the state.
+pub fn job_deps(state: &AppState) -> crate::jobs::JobDeps {
+    crate::jobs::JobDeps { db: state.db.clone(), config: state.config.clone(), clock: state.clock.clone() }
+}
+
 /// Request bodies above this are refused with 413 (forms and JSON are small).
 pub const BODY_LIMIT: usize = 256 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
-        .merge(crate::booking::router())
-        .merge(crate::calendar::router())
+        .merge(crate::pages::router())
+        .merge(crate::feed::router())
         .route("/healthz", get(healthz))
         .route("/lang", post(set_language))
         .route("/assets/{name}", get(assets::serve));
@@ -70,7 +101,7 @@ pub fn router(state: AppState) -> Router {
         app = app.route("/login", get(demo::login_page).post(demo::login_submit)).route("/logout", post(demo::logout));
     }
     let timeout = Duration::from_secs(state.config.server.request_timeout_seconds);
-    let dav = crate::calendar::dav_router(&state);
+    let dav = dav_router(&state);
     app.merge(crate::api::router())
         .fallback(fallback)
         .with_state(state.clone())
@@ -84,8 +115,24 @@ pub fn router(state: AppState) -> Router {
         .layer(crate::telemetry::trace_layer())
 }
 
+/// The CalDAV server over the calendar store.
+fn dav_router(state: &AppState) -> Router {
+    let config = &state.config;
+    let dav = crate::caldav::DavConfig {
+        calendar_name: config.calendar_name(),
+        calendar_description: if config.calendar.description.is_empty() {
+            config.calendar_name()
+        } else {
+            config.calendar.description.clone()
+        },
+        color: config.calendar.color.clone(),
+        sync_token_prefix: format!("{}/ns/sync/", config.public_base()),
+    };
+    crate::caldav::router(state.calendars.clone() as Arc<dyn crate::caldav::CalendarBackend>, Arc::new(dav))
+}
+
 async fn fallback() -> PageError {
-    PageError::NotFound("error-not-found")
+    PageError::not_found("error-not-found")
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
@@ -102,15 +149,24 @@ async fn healthz(State(state): State<AppState>) -> Response {
 struct LangForm {
     lang: String,
     next: Option<String>,
+    #[serde(default)]
+    csrf: String,
 }
 
-/// Remembers the chosen language in a cookie (a browser preference, no server state).
-async fn set_language(State(state): State<AppState>, Form(form): Form<LangForm>) -> Result<Response, PageError> {
+impl CarriesCsrf for LangForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// Remembers the chosen language in a cookie (a browser preference, no server state). A form like any
+/// other: without the CSRF token, nothing is set.
+async fn set_language(
+    State(state): State<AppState>,
+    CheckedForm(form): CheckedForm<LangForm>,
+) -> Result<Response, PageError> {
     let lang = Lang::parse(&form.lang).ok_or_else(|| PageError::BadRequest("language must be fr or en".into()))?;
     let mut resp = Redirect::to(&demo::safe_next(form.next.as_deref())).into_response();
-    let cookie = csrf::cookie_header(LANG_COOKIE, lang.code(), state.config.public_is_https(), Some(365 * 86400));
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        resp.headers_mut().append(header::SET_COOKIE, v);
-    }
+    cookies::set(resp.headers_mut(), LANG_COOKIE, lang.code(), state.config.public_is_https(), Some(365 * 86400));
     Ok(resp)
 }

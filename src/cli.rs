@@ -94,17 +94,13 @@ pub fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            // Blocking threads only ever wait for a database connection (readers plus the writer), so
-            // more of them than that only add stacks and allocator arenas.
-            let blocking = config.database.read_connections + 4;
-            let runtime =
-                match tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(blocking).build() {
-                    Ok(r) => r,
-                    Err(e) => {
-                        eprintln!("cannot start the runtime: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                };
+            let runtime = match crate::runtime(&config) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             match runtime.block_on(serve(config, embedded)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -458,7 +458,7 @@ impl Config {
             }
         }
         for h in [&self.auth.user_header, &self.auth.mail_header, &self.auth.name_header] {
-            if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+            if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
                 return Err(invalid("auth.user_header", format!("{h:?} is not a valid header name")));
             }
         }

@@ -3,45 +3,74 @@
 //! Authenticated users (behind the organisation's single sign-on) book Jitsi meetings and invite people
 //! as guests or moderators; every invitee gets a personal link to join and to answer. This crate is
 //! the whole server; `main.rs` only parses the command line.
+//!
+//! Three layers, arrows only downwards (`docs/architecture.md` draws them from the code, and a test
+//! fails when a core module reaches up):
+//! * **edge**: `cli`, `app`, `state`, `auth`, `web`, `pages`, `feed`, `api` — parse input into domain
+//!   types, call one core operation, render;
+//! * **core**: `booking`, `events`, `users`, `calendar`, `identity`, `i18n`, `jobs` — decide, store,
+//!   react; never names axum or the edge;
+//! * **leaves**: `db`, `ics`, `jitsi`, `config`, `clock`, `secrets`, `telemetry`, `conditional`, and
+//!   `caldav` (the protocol, over a backend trait the core implements).
 
+// ---- edge ----
 /// The JSON API under `/api/v1` and its OpenAPI document.
 pub mod api;
-/// Builds the state and the router.
+/// Builds the state and the router; registers the booking hooks.
 pub mod app;
-/// Meetings, invitations, answers, personal links and the legacy URLs.
-pub mod booking;
-/// Read-only CalDAV server over a calendar backend.
-pub mod caldav;
-/// Per-user iCal feed, CalDAV backend and change log.
-pub mod calendar;
+/// Sign-in over HTTP: trusted proxy headers, demo sign-in, the `SignedIn` extractor.
+pub mod auth;
 /// Command-line interface (`serve`, `check-config`, `migrate`).
 pub mod cli;
+/// The iCal feed route.
+pub mod feed;
+/// The HTML pages and the routes behind personal links and legacy URLs.
+pub mod pages;
+/// Application state (edge only).
+pub mod state;
+/// What every page shares: layout data, cookies, language, CSRF, security headers, error pages, assets.
+pub mod web;
+
+// ---- core ----
+/// Meetings, invitations and answers: model, rules, store queries, operations, errors.
+pub mod booking;
+/// Calendars: the viewer's event, the change log, the calendar clock, the rendered calendar store.
+pub mod calendar;
+/// Booking changes as events, and the hooks that react to them inside the same transaction.
+pub mod events;
+/// Languages and message catalogues.
+pub mod i18n;
+/// Who a signed-in person is, and who may book.
+pub mod identity;
+/// Background jobs.
+pub mod jobs;
+/// Users, their feed secrets and calendar passwords.
+pub mod users;
+
+// ---- leaves ----
+/// Read-only CalDAV server over a calendar backend.
+pub mod caldav;
 /// Time source.
 pub mod clock;
+/// Conditional GET and HTTP dates.
+pub mod conditional;
 /// Configuration file and environment overrides.
 pub mod config;
 /// The SQLite store gateway and migrations.
 pub mod db;
-/// The only iCalendar writer (feed, CalDAV, later mails).
+/// The only iCalendar writer (feed, CalDAV, mails).
 pub mod ics;
-/// Who is calling: sign-in modes and the editor policy.
-pub mod identity;
 /// Jitsi tokens and room URLs.
 pub mod jitsi;
-/// Background jobs.
-pub mod jobs;
 /// Random identifiers and signing keys.
 pub mod secrets;
-/// Application state.
-pub mod state;
 /// Logging and request spans.
 pub mod telemetry;
-/// HTML pages: catalogues, templates, CSRF, security headers, static assets.
-pub mod web;
 
 use std::future::Future;
 
-use crate::identity::Peer;
+use crate::auth::Peer;
+use crate::config::Config;
 use crate::state::AppState;
 
 /// A bound listener: TCP, or a unix socket.
@@ -51,7 +80,18 @@ pub enum Listener {
     Unix(tokio::net::UnixListener),
 }
 
+/// The runtime `jmb serve` runs on. Blocking threads only ever wait for a database connection (readers
+/// plus the writer, and writes queue before taking one), so more of them than that only add stacks and
+/// allocator arenas.
+pub fn runtime(config: &Config) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(config.database.read_connections + 4)
+        .build()
+}
+
 /// Serves `state` on `listener` until `shutdown` completes; requests in flight are finished first.
+/// The background jobs run meanwhile and stop with the server.
 pub async fn run(
     state: AppState,
     listener: Listener,
@@ -59,7 +99,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let app = app::router(state.clone());
     let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
-    let jobs = tokio::spawn(jobs::run_until_stopped(state, async {
+    let jobs = tokio::spawn(jobs::run_until_stopped(app::job_deps(&state), async {
         let _ = jobs_stopped.await;
     }));
     match listener {

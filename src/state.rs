@@ -1,27 +1,33 @@
-//! The application state handed to every handler: the store, the seams (identity, editor policy,
-//! clock) as trait objects, the Jitsi signer, keys and configuration. No global statics.
+//! The application state handed to every handler (the edge): the core's services (bookings, users,
+//! calendars), the seams (identity provider, editor policy, clock) as trait objects, the Jitsi signer,
+//! keys and configuration. No global statics. The core never sees this type.
 
 use std::sync::Arc;
 
+use crate::auth::IdentityProvider;
+use crate::booking::Bookings;
 use crate::calendar::store::CalendarStore;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
-use crate::identity::{EditorPolicy, IdentityProvider};
+use crate::i18n::{Lang, Tr};
+use crate::identity::EditorPolicy;
 use crate::jitsi::Jitsi;
 use crate::secrets::Keys;
-use crate::web::i18n::{Lang, Tr};
+use crate::users::Users;
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
+    pub bookings: Bookings,
+    pub users: Users,
+    pub calendars: Arc<CalendarStore>,
     pub identity: Arc<dyn IdentityProvider>,
     pub editors: Arc<dyn EditorPolicy>,
     pub jitsi: Arc<Jitsi>,
     pub clock: Arc<dyn Clock>,
     pub keys: Keys,
-    pub calendars: Arc<CalendarStore>,
 }
 
 impl AppState {
@@ -31,7 +37,7 @@ impl AppState {
 
     /// Translations for a request with these headers.
     pub fn tr(&self, headers: &axum::http::HeaderMap) -> Tr {
-        Tr::new(Lang::negotiate(headers, self.default_lang()), self.config.display_tz())
+        Tr::new(crate::web::negotiate_lang(headers, self.default_lang()), self.config.display_tz())
     }
 
     /// An absolute URL under the public base.

@@ -23,6 +23,7 @@ role-guest = Guest
 partstat-needs-action = No answer
 partstat-accepted = Accepted
 partstat-declined = Declined
+partstat-tentative = Maybe
 minutes = { $count } minutes
 
 ## Sign-in (demo)
@@ -58,12 +59,15 @@ rsvp-intro = { $organiser } invites you to a video meeting.
 rsvp-question = Will you attend?
 rsvp-accept = Accept the invitation
 rsvp-decline = Decline the invitation
+rsvp-tentative = Maybe
 rsvp-suggested = You followed the link to { $answer ->
+    [tentative] answer "maybe"
     [accept] accept
    *[decline] decline
   }: confirm with the button below.
 rsvp-recorded-accepted = Your attendance is recorded. The organiser will see it on the attendee page.
 rsvp-recorded-declined = Your absence is recorded. The organiser will see it on the attendee page.
+rsvp-recorded-tentative = Your "maybe" is recorded. The organiser will see it on the attendee page.
 rsvp-close-tab = You can close this tab.
 rsvp-finished = This meeting has ended: the answer can no longer be changed.
 rsvp-owner = You organise this meeting: there is nothing to answer.

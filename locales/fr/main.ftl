@@ -23,6 +23,7 @@ role-guest = Invité
 partstat-needs-action = Sans réponse
 partstat-accepted = Acceptée
 partstat-declined = Déclinée
+partstat-tentative = Peut-être
 minutes = { $count } minutes
 
 ## Sign-in (demo)
@@ -58,12 +59,15 @@ rsvp-intro = { $organiser } vous invite à une visioconférence.
 rsvp-question = Serez-vous présent ?
 rsvp-accept = Accepter l'invitation
 rsvp-decline = Décliner l'invitation
+rsvp-tentative = Peut-être
 rsvp-suggested = Vous avez suivi le lien pour { $answer ->
+    [tentative] répondre « peut-être »
     [accept] accepter
    *[decline] décliner
   } : confirmez avec le bouton ci-dessous.
 rsvp-recorded-accepted = Votre présence est enregistrée. L'organisateur la verra dans le suivi des participants.
 rsvp-recorded-declined = Votre absence est enregistrée. L'organisateur la verra dans le suivi des participants.
+rsvp-recorded-tentative = Votre réponse « peut-être » est enregistrée. L'organisateur la verra dans le suivi des participants.
 rsvp-close-tab = Vous pouvez fermer cet onglet.
 rsvp-finished = Cette réunion est terminée : la réponse ne peut plus être modifiée.
 rsvp-owner = Vous organisez cette réunion : vous n'avez pas à y répondre.

@@ -17,13 +17,12 @@ use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::SignedIn;
+use crate::booking::BookingError;
 use crate::booking::model::{Answer, Attendee, MeetingDetails, PartStat, Role};
-use crate::booking::repo::{self, Scope};
 use crate::booking::rules::{self, FieldErrors, RawMeeting, RawStart};
-use crate::booking::service::{self, BookingError};
-use crate::identity::SignedIn;
+use crate::i18n::Tr;
 use crate::state::AppState;
-use crate::web::i18n::Tr;
 use problem::Problem;
 
 /// Every API route, as (method, path template) pairs; the OpenAPI document must list exactly these.
@@ -71,7 +70,6 @@ enum ApiErrorKind {
     Validation(FieldErrors),
     BadBody(String),
     TooLarge,
-    NotEditor,
 }
 
 impl IntoResponse for ApiError {
@@ -95,21 +93,12 @@ impl IntoResponse for ApiError {
                 tr.ta("error-bad-request", &[("detail", "body too large".into())]),
             )
             .into_response(),
-            ApiErrorKind::NotEditor => Problem::new(StatusCode::FORBIDDEN, tr.t("error-not-editor")).into_response(),
             ApiErrorKind::Booking(e) => {
-                let (status, id) = match &e {
-                    BookingError::NotFound => (StatusCode::NOT_FOUND, "error-meeting-not-found"),
-                    BookingError::Forbidden(_) => (StatusCode::FORBIDDEN, "error-not-owner"),
-                    BookingError::Conflict("meeting-started") => (StatusCode::CONFLICT, "error-meeting-started"),
-                    BookingError::Conflict("owner-answers") => (StatusCode::CONFLICT, "error-owner-answers"),
-                    BookingError::Conflict(_) => (StatusCode::CONFLICT, "error-no-free-identifier"),
-                    BookingError::Ended => (StatusCode::GONE, "error-gone-plain"),
-                    BookingError::Db(err) => {
-                        tracing::error!(error.message = %err, "API request failed");
-                        (StatusCode::INTERNAL_SERVER_ERROR, "error-internal")
-                    }
-                };
-                Problem::new(status, tr.t(id)).into_response()
+                if e.is_internal() {
+                    tracing::error!(error.message = %e, "API request failed");
+                }
+                let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                Problem::new(status, tr.ta(e.message_id(), &e.args())).into_response()
             }
         }
     }
@@ -246,8 +235,8 @@ pub struct MeetingView {
 
 fn view(state: &AppState, d: &MeetingDetails, viewer: &SignedIn, now: DateTime<Utc>) -> Option<MeetingView> {
     let me = &viewer.identity;
-    let is_owner = service::is_owner(&d.meeting, me);
-    let mine: &Attendee = if is_owner { d.owner()? } else { d.attendee_by_mail(&me.mail)? };
+    let is_owner = d.is_owned_by(me);
+    let mine: &Attendee = d.row_of(me)?;
     let early = if mine.role.is_host() {
         state.config.booking.highlight_owner_minutes
     } else {
@@ -354,24 +343,15 @@ async fn list(
             });
         }
     };
-    let (uid, mail) = (user.identity.uid.clone(), user.identity.mail.clone());
-    let since = now - Duration::days(i64::from(state.config.booking.archive_days));
     let page = q.page.unwrap_or(0).min(100_000);
-    let (rows, total) = state
-        .db
-        .read(move |c| -> Result<_, BookingError> {
-            if archived {
-                let scope = Scope::Archived { now, since, limit: PAGE_SIZE, offset: page * PAGE_SIZE };
-                Ok((
-                    repo::list_for_user(c, &uid, &mail, scope)?,
-                    Some(repo::count_archived(c, &uid, &mail, now, since)?),
-                ))
-            } else {
-                Ok((repo::list_for_user(c, &uid, &mail, Scope::Upcoming { now })?, None))
-            }
-        })
-        .await
-        .map_err(|e| err(tr, e))?;
+    let (rows, total) = if archived {
+        let days = state.config.booking.archive_days;
+        let (rows, total) =
+            state.bookings.archived(&user.identity, now, days, page, PAGE_SIZE).await.map_err(|e| err(tr, e))?;
+        (rows, Some(total))
+    } else {
+        (state.bookings.upcoming(&user.identity, now).await.map_err(|e| err(tr, e))?, None)
+    };
     let meetings = rows.iter().filter_map(|l| view(&state, &l.details, &user, now)).collect();
     Ok(Json(ListView { meetings, total }))
 }
@@ -382,8 +362,8 @@ async fn show(
     user: SignedIn,
     Path(id): Path<String>,
 ) -> Result<Json<MeetingView>, ApiError> {
-    let d = service::get(&state.db, &id).await.map_err(|e| err(tr, e))?;
     // Someone with no role in the meeting learns nothing, not even that it exists.
+    let d = state.bookings.visible(&user.identity, &id).await.map_err(|e| err(tr, e))?;
     view(&state, &d, &user, state.clock.now()).map(Json).ok_or_else(|| err(tr, BookingError::NotFound))
 }
 
@@ -394,14 +374,13 @@ async fn create(
     ApiJson(input): ApiJson<MeetingInput>,
 ) -> Result<Response, ApiError> {
     if !user.is_editor {
+        // Refused before validation: a non-editor learns nothing from validation messages.
         tracing::info!(target: "audit", uid = %user.identity.uid, decision = "DENIED", "create meeting: not an editor");
-        return Err(ApiError { tr, kind: ApiErrorKind::NotEditor });
+        return Err(err(tr, BookingError::NotEditor));
     }
     let now = state.clock.now();
     let valid = validate(&state, &user, input, now).map_err(|e| err(tr, e))?;
-    let d = service::create(&state.db, &user.identity, valid, now, &state.config.public_host())
-        .await
-        .map_err(|e| err(tr, e))?;
+    let d = state.bookings.create(&user.actor(), valid, now).await.map_err(|e| audited(tr, "new", "", &user, e))?;
     tracing::info!(target: "audit", action = "new", meeting = %d.meeting.id, room = %d.meeting.room, uid = %user.identity.uid, "booking");
     let body = view(&state, &d, &user, now).ok_or_else(|| err(tr, BookingError::NotFound))?;
     let mut resp = (StatusCode::CREATED, Json(body)).into_response();
@@ -428,13 +407,11 @@ async fn update(
     ApiJson(input): ApiJson<MeetingInput>,
 ) -> Result<Json<MeetingView>, ApiError> {
     let now = state.clock.now();
-    // Ownership first: a stranger learns nothing from validation messages.
-    ensure_owner(&state, tr, &user, &id, "edit").await?;
-    if !user.is_editor {
-        return Err(ApiError { tr, kind: ApiErrorKind::NotEditor });
-    }
+    // Ownership, editor right and time window first: a stranger learns nothing from validation messages.
+    state.bookings.editable(&user.actor(), &id, now).await.map_err(|e| audited(tr, "edit", &id, &user, e))?;
     let valid = validate(&state, &user, input, now).map_err(|e| err(tr, e))?;
-    let outcome = service::update(&state.db, &user.identity, &id, valid, now).await.map_err(|e| err(tr, e))?;
+    let outcome =
+        state.bookings.update(&user.actor(), &id, valid, now).await.map_err(|e| audited(tr, "edit", &id, &user, e))?;
     tracing::info!(target: "audit", action = "edit", meeting = %id, room = %outcome.details.meeting.room, uid = %user.identity.uid,
         added = outcome.added.len(), removed = outcome.removed.len(), "booking");
     view(&state, &outcome.details, &user, now).map(Json).ok_or_else(|| err(tr, BookingError::NotFound))
@@ -446,28 +423,22 @@ async fn remove(
     user: SignedIn,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    ensure_owner(&state, tr, &user, &id, "del").await?;
-    let d = service::delete(&state.db, &user.identity, &id, state.clock.now()).await.map_err(|e| err(tr, e))?;
+    let d = state
+        .bookings
+        .delete(&user.actor(), &id, state.clock.now())
+        .await
+        .map_err(|e| audited(tr, "del", &id, &user, e))?;
     tracing::info!(target: "audit", action = "del", meeting = %id, room = %d.meeting.room, uid = %user.identity.uid, "booking");
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Refuses a meeting the caller does not own: 403 for an invitee, 404 for a stranger (who must not
-/// learn that it exists). Audited.
-async fn ensure_owner(
-    state: &AppState,
-    tr: Tr,
-    user: &SignedIn,
-    id: &str,
-    action: &'static str,
-) -> Result<(), ApiError> {
-    let existing = service::get(&state.db, id).await.map_err(|e| err(tr, e))?;
-    if service::is_owner(&existing.meeting, &user.identity) {
-        return Ok(());
+/// An API error for a core refusal, with an audit line when someone reached for a meeting that is not
+/// theirs to change.
+fn audited(tr: Tr, action: &'static str, meeting: &str, user: &SignedIn, e: BookingError) -> ApiError {
+    if matches!(e, BookingError::NotFound | BookingError::NotOwner | BookingError::NotEditor) {
+        tracing::info!(target: "audit", action, meeting, uid = %user.identity.uid, reason = %e, decision = "DENIED", "booking");
     }
-    tracing::info!(target: "audit", action, meeting = %id, uid = %user.identity.uid, decision = "DENIED", "booking");
-    let visible = existing.attendee_by_mail(&user.identity.mail).is_some();
-    Err(err(tr, if visible { BookingError::Forbidden("not-owner") } else { BookingError::NotFound }))
+    err(tr, e)
 }
 
 #[derive(Deserialize)]
@@ -485,12 +456,12 @@ async fn answer(
 ) -> Result<Json<MeetingView>, ApiError> {
     let answer = Answer::parse(&input.answer).ok_or_else(|| ApiError {
         tr,
-        kind: ApiErrorKind::BadBody("answer must be \"accept\" or \"decline\"".into()),
+        kind: ApiErrorKind::BadBody("answer must be \"accept\", \"tentative\" or \"decline\"".into()),
     })?;
     let now = state.clock.now();
-    let outcome = service::answer_as_user(&state.db, &user.identity, &id, answer, now).await.map_err(|e| err(tr, e))?;
+    let outcome = state.bookings.answer_as(&user.identity, &id, answer, now).await.map_err(|e| err(tr, e))?;
     tracing::info!(target: "audit", route = "/api/v1/answer", room = %outcome.meeting.room, who = %user.identity.mail,
         answer = outcome.attendee.partstat.as_ical(), decision = "ALLOWED");
-    let d = service::get(&state.db, &id).await.map_err(|e| err(tr, e))?;
+    let d = state.bookings.visible(&user.identity, &id).await.map_err(|e| err(tr, e))?;
     view(&state, &d, &user, now).map(Json).ok_or_else(|| err(tr, BookingError::NotFound))
 }

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::identity::Identity;
+
 /// A meeting as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meeting {
@@ -55,13 +57,29 @@ impl Attendee {
 }
 
 /// A meeting with all its attendees, owner first.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeetingDetails {
     pub meeting: Meeting,
     pub attendees: Vec<Attendee>,
 }
 
 impl MeetingDetails {
+    /// Whether `who` owns the meeting (by uid: the owner row keeps the address used when booking).
+    pub fn is_owned_by(&self, who: &Identity) -> bool {
+        self.meeting.owner_uid == who.uid
+    }
+
+    /// The row through which `who` sees the meeting: the owner row for the owner, else their own
+    /// invitation (by mail). `None`: the meeting is not theirs to see.
+    pub fn row_of(&self, who: &Identity) -> Option<&Attendee> {
+        self.row_for(&who.uid, &who.mail)
+    }
+
+    /// [`MeetingDetails::row_of`] for a user known by uid and primary address.
+    pub fn row_for(&self, uid: &str, mail: &str) -> Option<&Attendee> {
+        if self.meeting.owner_uid == uid { self.owner() } else { self.attendee_by_mail(mail) }
+    }
+
     pub fn owner(&self) -> Option<&Attendee> {
         self.attendees.iter().find(|a| a.role == Role::Owner)
     }
@@ -103,27 +121,34 @@ impl Role {
     }
 }
 
-/// Participation status, stored with the legacy codes 0, 1, 2.
+/// Participation status, stored with the legacy codes 0, 1, 2 and jmb's 3 for a tentative answer
+/// (the original had no such answer; every calendar client offers it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING-KEBAB-CASE")]
 pub enum PartStat {
     NeedsAction,
     Accepted,
     Declined,
+    Tentative,
 }
 
 impl PartStat {
+    pub const ALL: [PartStat; 4] = [PartStat::NeedsAction, PartStat::Accepted, PartStat::Tentative, PartStat::Declined];
+
     pub fn code(self) -> i64 {
         match self {
             PartStat::NeedsAction => 0,
             PartStat::Accepted => 1,
             PartStat::Declined => 2,
+            PartStat::Tentative => 3,
         }
     }
+    /// Reads a stored code; anything unknown (the original's damaged `''` rows) is "no answer".
     pub fn from_code(code: i64) -> Self {
         match code {
             1 => PartStat::Accepted,
             2 => PartStat::Declined,
+            3 => PartStat::Tentative,
             _ => PartStat::NeedsAction,
         }
     }
@@ -133,6 +158,7 @@ impl PartStat {
             PartStat::NeedsAction => "NEEDS-ACTION",
             PartStat::Accepted => "ACCEPTED",
             PartStat::Declined => "DECLINED",
+            PartStat::Tentative => "TENTATIVE",
         }
     }
 }
@@ -142,19 +168,32 @@ impl PartStat {
 #[serde(rename_all = "lowercase")]
 pub enum Answer {
     Accept,
+    Tentative,
     Decline,
 }
 
 impl Answer {
+    pub const ALL: [Answer; 3] = [Answer::Accept, Answer::Tentative, Answer::Decline];
+
     pub fn partstat(self) -> PartStat {
         match self {
             Answer::Accept => PartStat::Accepted,
+            Answer::Tentative => PartStat::Tentative,
             Answer::Decline => PartStat::Declined,
         }
     }
+    /// The word used in forms, links and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Answer::Accept => "accept",
+            Answer::Tentative => "tentative",
+            Answer::Decline => "decline",
+        }
+    }
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
+        match s.trim().to_ascii_lowercase().as_str() {
             "accept" | "accepted" => Some(Answer::Accept),
+            "tentative" | "maybe" => Some(Answer::Tentative),
             "decline" | "declined" => Some(Answer::Decline),
             _ => None,
         }
@@ -285,9 +324,13 @@ mod tests {
 
     #[test]
     fn partstat_codes_round_trip() {
-        for p in [PartStat::NeedsAction, PartStat::Accepted, PartStat::Declined] {
+        for p in PartStat::ALL {
             assert_eq!(PartStat::from_code(p.code()), p);
         }
         assert_eq!(PartStat::from_code(7), PartStat::NeedsAction);
+        for a in Answer::ALL {
+            assert_eq!(Answer::parse(a.as_str()), Some(a));
+        }
+        assert_eq!(Answer::parse(" Maybe "), Some(Answer::Tentative));
     }
 }

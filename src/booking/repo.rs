@@ -1,5 +1,6 @@
-//! Every SQL statement about bookings, as synchronous functions over a connection or a transaction.
-//! All statements are parameterised; rows are read through private `…Row` helpers into domain types.
+//! Every SQL statement about bookings (the `meetings`, `attendees` and `private_rooms` tables, which
+//! this module alone owns), as synchronous functions over a connection or a transaction. All
+//! statements are parameterised; rows are read through private `…Row` helpers into domain types.
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -68,51 +69,6 @@ fn attendee_row_at(row: &Row<'_>, at: usize) -> Result<Attendee> {
 /// Number of columns in [`MEETING_COLUMNS`].
 const MEETING_COLUMN_COUNT: usize = 10;
 
-// ---- users ----
-
-/// Records who signed in (uid, mail, name), creating the row (with its feed secret) or refreshing it.
-/// A changed mail address changes the whole calendar, so its sync tokens are invalidated.
-pub fn upsert_user(conn: &Connection, uid: &str, mail: &str, name: &str, now: DateTime<Utc>) -> Result<()> {
-    let existing: Option<(String, String, Option<String>)> = conn
-        .query_row("SELECT mail, name, feed_token FROM users WHERE uid = ?1", [uid], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?;
-    match existing {
-        None => {
-            conn.execute(
-                "INSERT INTO users (uid, mail, name, feed_token, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                params![uid, mail, name, crate::secrets::token(), ts(now)],
-            )?;
-        }
-        Some((old_mail, old_name, token)) => {
-            if old_mail != mail || old_name != name || token.is_none() {
-                conn.execute(
-                    "UPDATE users SET mail = ?2, name = ?3, feed_token = COALESCE(feed_token, ?4), updated_at = ?5 WHERE uid = ?1",
-                    params![uid, mail, name, crate::secrets::token(), ts(now)],
-                )?;
-            }
-            if old_mail != mail {
-                crate::calendar::changes::reset(conn, uid)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Whether the user's row exists, matches this identity and has its feed secret (no upsert needed).
-pub fn user_is_current(conn: &Connection, uid: &str, mail: &str, name: &str) -> Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM users WHERE uid = ?1 AND mail = ?2 AND name = ?3 AND feed_token IS NOT NULL)",
-        params![uid, mail, name],
-        |r| r.get(0),
-    )
-}
-
-pub fn uid_exists(conn: &Connection, uid: &str) -> Result<bool> {
-    conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE uid = ?1)", [uid], |r| r.get(0))
-}
-
 // ---- meetings ----
 
 pub fn insert_meeting(conn: &Connection, m: &Meeting) -> Result<()> {
@@ -153,12 +109,9 @@ pub fn delete_meeting(conn: &Connection, id: &str) -> Result<bool> {
     Ok(conn.execute("DELETE FROM meetings WHERE id = ?1", [id])? > 0)
 }
 
+/// Whether a booked meeting uses `room` (a uid's private room is checked by the caller).
 pub fn room_in_use(conn: &Connection, room: &str) -> Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM meetings WHERE room = ?1) OR EXISTS (SELECT 1 FROM users WHERE uid = ?1)",
-        [room],
-        |r| r.get(0),
-    )
+    conn.query_row("SELECT EXISTS (SELECT 1 FROM meetings WHERE room = ?1)", [room], |r| r.get(0))
 }
 
 pub fn meeting_by_id(conn: &Connection, id: &str) -> Result<Option<Meeting>> {
@@ -206,6 +159,19 @@ pub fn by_token(conn: &Connection, token: &str) -> Result<Option<(Meeting, Atten
              WHERE a.token = ?1"
         ),
         [token],
+        |row| Ok((meeting_row(row)?, attendee_row_at(row, MEETING_COLUMN_COUNT)?)),
+    )
+    .optional()
+}
+
+/// An attendee row by id, with its meeting.
+pub fn attendee_by_id(conn: &Connection, id: i64) -> Result<Option<(Meeting, Attendee)>> {
+    conn.query_row(
+        &format!(
+            "SELECT {MEETING_COLUMNS}, {ATTENDEE_COLUMNS} FROM attendees a JOIN meetings m ON m.id = a.meeting_id
+             WHERE a.id = ?1"
+        ),
+        [id],
         |row| Ok((meeting_row(row)?, attendee_row_at(row, MEETING_COLUMN_COUNT)?)),
     )
     .optional()

@@ -1,40 +1,26 @@
-//! The booking operations. Each one owns its transaction (`BEGIN IMMEDIATE` through [`Db::write`]) and
-//! decides everything from what is stored, never from what a client claims was there before. Later
-//! capabilities (mail outbox, reminders, calendar change log) add their rows inside these same
-//! transactions.
+//! The booking operations, for pages and API alike. Each one owns its transaction (`BEGIN IMMEDIATE`
+//! through [`Db::write`]), decides everything from what is stored (never from what a client claims was
+//! there before), applies the rules (only editors book; only the owner edits or deletes, and only
+//! before the start; strangers learn nothing of a meeting, not even that it exists) and hands the
+//! committed change to the registered hooks ([`crate::events`]) inside that same transaction.
+//!
+//! Visibility, in one place: the owner (by uid) and every invitee (by primary address) see a meeting;
+//! for anyone else it does not exist ([`BookingError::NotFound`]). An invitee who tries an owner's
+//! action gets [`BookingError::NotOwner`].
 
 use chrono::{DateTime, Utc};
-use rusqlite::Transaction;
+use rusqlite::{Connection, Transaction};
 
+use super::error::BookingError;
 use super::model::{Answer, Attendee, Meeting, MeetingDetails, PartStat, Role};
-use super::repo::{self, NewAttendee};
+use super::repo::{self, Listed, NewAttendee, Scope};
 use super::rules::{Invitee, ValidMeeting, display_name};
-use crate::db::{Db, DbError};
-use crate::identity::Identity;
-use crate::secrets;
+use crate::db::Db;
+use crate::events::{Change, Hooks};
+use crate::identity::{Actor, Identity};
+use crate::{secrets, users};
 
-/// Why an operation was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum BookingError {
-    #[error("not found")]
-    NotFound,
-    #[error("forbidden: {0}")]
-    Forbidden(&'static str),
-    #[error("conflict: {0}")]
-    Conflict(&'static str),
-    #[error("gone: the meeting has ended")]
-    Ended,
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
-
-impl From<rusqlite::Error> for BookingError {
-    fn from(e: rusqlite::Error) -> Self {
-        BookingError::Db(DbError::Sqlite(e))
-    }
-}
-
-/// What an update changed, for the notifications a later capability sends.
+/// What an update changed.
 #[derive(Debug, Clone)]
 pub struct UpdateOutcome {
     pub details: MeetingDetails,
@@ -42,139 +28,6 @@ pub struct UpdateOutcome {
     pub removed: Vec<Attendee>,
     /// Start, duration or subject changed: every attendee must hear about it.
     pub significant: bool,
-}
-
-/// Books a meeting for `owner`. Ids, room and tokens are generated here.
-pub async fn create(
-    db: &Db,
-    owner: &Identity,
-    valid: ValidMeeting,
-    now: DateTime<Utc>,
-    host: &str,
-) -> Result<MeetingDetails, BookingError> {
-    let owner = owner.clone();
-    let host = host.to_string();
-    db.write(move |tx| {
-        repo::upsert_user(tx, &owner.uid, &owner.mail, &owner.name, now)?;
-        let id = unique(tx, secrets::meeting_id, |tx, v| Ok(repo::meeting_by_id(tx, v)?.is_some()))?;
-        let room = unique(tx, secrets::room_name, |tx, v| repo::room_in_use(tx, v))?;
-        let meeting = Meeting {
-            ical_uid: format!("{id}@{host}"),
-            id,
-            room,
-            subject: valid.subject,
-            start: valid.start,
-            duration_min: valid.duration_min,
-            owner_uid: owner.uid.clone(),
-            created: now,
-            updated: now,
-            sequence: 0,
-        };
-        repo::insert_meeting(tx, &meeting)?;
-        // The owner is implicitly accepted, as in the original.
-        insert(tx, &meeting.id, Role::Owner, &owner.mail, &owner.name, PartStat::Accepted, now)?;
-        for m in &valid.moderators {
-            insert(tx, &meeting.id, Role::Moderator, m.mail.as_str(), &display_name(m), PartStat::NeedsAction, now)?;
-        }
-        for g in &valid.guests {
-            insert(tx, &meeting.id, Role::Guest, g.mail.as_str(), &display_name(g), PartStat::NeedsAction, now)?;
-        }
-        let details = load(tx, &meeting.id)?;
-        calendar_changed(tx, &details.meeting, details.attendees.iter(), now)?;
-        Ok(details)
-    })
-    .await
-}
-
-/// Rewrites a meeting and its attendee lists. Only the owner, only before the start.
-pub async fn update(
-    db: &Db,
-    caller: &Identity,
-    id: &str,
-    valid: ValidMeeting,
-    now: DateTime<Utc>,
-) -> Result<UpdateOutcome, BookingError> {
-    let caller = caller.clone();
-    let id = id.to_string();
-    db.write(move |tx| {
-        let before = load(tx, &id)?;
-        ensure_owner(&before.meeting, &caller)?;
-        if before.meeting.has_ended(now) {
-            return Err(BookingError::Ended);
-        }
-        if before.meeting.has_started(now) {
-            return Err(BookingError::Conflict("meeting-started"));
-        }
-        let mut meeting = before.meeting.clone();
-        let significant = meeting.start != valid.start
-            || meeting.duration_min != valid.duration_min
-            || meeting.subject != valid.subject;
-        meeting.subject = valid.subject.clone();
-        meeting.start = valid.start;
-        meeting.duration_min = valid.duration_min;
-        meeting.updated = now;
-        let wanted: Vec<(Role, &Invitee)> = valid
-            .moderators
-            .iter()
-            .map(|m| (Role::Moderator, m))
-            .chain(valid.guests.iter().map(|g| (Role::Guest, g)))
-            .collect();
-        let mut removed = Vec::new();
-        let mut roles_changed = false;
-        for a in before.attendees.iter().filter(|a| a.role != Role::Owner) {
-            match wanted.iter().find(|(_, i)| i.mail.as_str() == a.mail) {
-                None => {
-                    repo::delete_attendee(tx, a.id)?;
-                    removed.push(a.clone());
-                }
-                Some((role, invitee)) => {
-                    let name = if invitee.name.is_empty() { a.name.clone() } else { invitee.name.clone() };
-                    if *role != a.role || name != a.name {
-                        roles_changed |= *role != a.role;
-                        repo::update_attendee_role(tx, a.id, *role, &name)?;
-                    }
-                }
-            }
-        }
-        let mut added_ids = Vec::new();
-        for (role, invitee) in &wanted {
-            if before.attendee_by_mail(invitee.mail.as_str()).is_none() {
-                let id = insert(
-                    tx,
-                    &meeting.id,
-                    *role,
-                    invitee.mail.as_str(),
-                    &display_name(invitee),
-                    PartStat::NeedsAction,
-                    now,
-                )?;
-                added_ids.push(id);
-            }
-        }
-        if significant || roles_changed || !removed.is_empty() || !added_ids.is_empty() {
-            meeting.sequence += 1;
-        }
-        repo::update_meeting(tx, &meeting)?;
-        let details = load(tx, &meeting.id)?;
-        calendar_changed(tx, &details.meeting, before.attendees.iter().chain(details.attendees.iter()), now)?;
-        let added = details.attendees.iter().filter(|a| added_ids.contains(&a.id)).cloned().collect();
-        Ok(UpdateOutcome { details, added, removed, significant })
-    })
-    .await
-}
-
-/// Deletes a meeting. Only the owner. Returns what was deleted (cancellations go to these attendees).
-pub async fn delete(db: &Db, caller: &Identity, id: &str, now: DateTime<Utc>) -> Result<MeetingDetails, BookingError> {
-    let caller = caller.clone();
-    let id = id.to_string();
-    db.write(move |tx| {
-        let details = load(tx, &id)?;
-        ensure_owner(&details.meeting, &caller)?;
-        repo::delete_meeting(tx, &id)?;
-        calendar_changed(tx, &details.meeting, details.attendees.iter(), now)?;
-        Ok(details)
-    })
-    .await
 }
 
 /// What an answer did.
@@ -185,120 +38,391 @@ pub struct AnswerOutcome {
     pub changed: bool,
 }
 
-/// Records an answer given through a personal link.
-pub async fn answer_by_token(
-    db: &Db,
-    token: &str,
-    answer: Answer,
-    now: DateTime<Utc>,
-) -> Result<AnswerOutcome, BookingError> {
-    let token = token.to_string();
-    db.write(move |tx| {
-        let (meeting, attendee) = repo::by_token(tx, &token)?.ok_or(BookingError::NotFound)?;
-        apply_answer(tx, meeting, attendee, answer, now)
-    })
-    .await
+/// A user's lists: upcoming meetings, and one page of archives with their total.
+#[derive(Debug, Clone, Default)]
+pub struct Lists {
+    pub upcoming: Vec<Listed>,
+    pub archived: Vec<Listed>,
+    pub archived_total: u32,
+    /// The archive page actually returned (a page past the end gives the last one).
+    pub archive_page: u32,
 }
 
-/// Records an answer given by a signed-in invitee for a meeting id.
-pub async fn answer_as_user(
-    db: &Db,
-    caller: &Identity,
-    id: &str,
-    answer: Answer,
-    now: DateTime<Utc>,
-) -> Result<AnswerOutcome, BookingError> {
-    let caller = caller.clone();
-    let id = id.to_string();
-    db.write(move |tx| {
-        let details = load(tx, &id)?;
-        let attendee = details.attendee_by_mail(&caller.mail).cloned().ok_or(BookingError::NotFound)?;
-        apply_answer(tx, details.meeting, attendee, answer, now)
-    })
-    .await
+/// The booking capability: the store, the hooks, and the host name that ends every iCalendar UID.
+#[derive(Clone)]
+pub struct Bookings {
+    db: Db,
+    hooks: Hooks,
+    uid_host: String,
+}
+
+impl Bookings {
+    pub fn new(db: Db, hooks: Hooks, uid_host: impl Into<String>) -> Self {
+        Self { db, hooks, uid_host: uid_host.into() }
+    }
+
+    /// Books a meeting for `actor`, who must be an editor. Ids, room and tokens are generated here.
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        valid: ValidMeeting,
+        now: DateTime<Utc>,
+    ) -> Result<MeetingDetails, BookingError> {
+        if !actor.is_editor {
+            return Err(BookingError::NotEditor);
+        }
+        let owner = actor.identity.clone();
+        let host = self.uid_host.clone();
+        let hooks = self.hooks.clone();
+        self.db
+            .write(move |tx| {
+                // The owner's calendar must exist to show the meeting.
+                users::remember(tx, &owner, now, &hooks)?;
+                let id = unique(tx, secrets::meeting_id, |tx, v| Ok(repo::meeting_by_id(tx, v)?.is_some()))?;
+                let room = unique(tx, secrets::room_name, |tx, v| Ok(repo::room_in_use(tx, v)? || users::exists(tx, v)?))?;
+                let meeting = Meeting {
+                    ical_uid: format!("{id}@{host}"),
+                    id,
+                    room,
+                    subject: valid.subject,
+                    start: valid.start,
+                    duration_min: valid.duration_min,
+                    owner_uid: owner.uid.clone(),
+                    created: now,
+                    updated: now,
+                    sequence: 0,
+                };
+                repo::insert_meeting(tx, &meeting)?;
+                // The owner is implicitly accepted, as in the original.
+                insert(tx, &meeting.id, Role::Owner, &owner.mail, &owner.name, PartStat::Accepted, now)?;
+                for (role, invitee) in invitees(&valid.moderators, &valid.guests) {
+                    insert(tx, &meeting.id, role, invitee.mail.as_str(), &display_name(invitee), PartStat::NeedsAction, now)?;
+                }
+                let details = load(tx, &meeting.id)?;
+                hooks.emit(tx, &Change::Created { meeting: &details }, now)?;
+                Ok(details)
+            })
+            .await
+    }
+
+    /// A meeting the actor may edit now: theirs, they are an editor, not started. What the edit form
+    /// shows; [`Bookings::update`] checks the same again inside its transaction.
+    pub async fn editable(&self, actor: &Actor, id: &str, now: DateTime<Utc>) -> Result<MeetingDetails, BookingError> {
+        let d = self.owned(actor, id).await?;
+        if !actor.is_editor {
+            return Err(BookingError::NotEditor);
+        }
+        ensure_before_start(&d.meeting, now)?;
+        Ok(d)
+    }
+
+    /// A meeting the actor may delete now: theirs, not started (someone who lost the right to book
+    /// can still cancel what they booked). What the delete confirmation shows.
+    pub async fn deletable(&self, actor: &Actor, id: &str, now: DateTime<Utc>) -> Result<MeetingDetails, BookingError> {
+        let d = self.owned(actor, id).await?;
+        ensure_before_start(&d.meeting, now)?;
+        Ok(d)
+    }
+
+    /// A meeting the actor owns, whatever its time (attendee tracking works for archives too).
+    pub async fn owned(&self, actor: &Actor, id: &str) -> Result<MeetingDetails, BookingError> {
+        let d = self.get(id).await?;
+        ensure_owner(&d, &actor.identity)?;
+        Ok(d)
+    }
+
+    /// A meeting the actor is part of (owner or invitee); strangers get [`BookingError::NotFound`].
+    pub async fn visible(&self, who: &Identity, id: &str) -> Result<MeetingDetails, BookingError> {
+        let d = self.get(id).await?;
+        if d.row_of(who).is_none() {
+            return Err(BookingError::NotFound);
+        }
+        Ok(d)
+    }
+
+    /// Rewrites a meeting and its attendee lists. Only the owner, an editor, before the start.
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        id: &str,
+        valid: ValidMeeting,
+        now: DateTime<Utc>,
+    ) -> Result<UpdateOutcome, BookingError> {
+        let actor = actor.clone();
+        let id = id.to_string();
+        let hooks = self.hooks.clone();
+        self.db
+            .write(move |tx| {
+                let before = load(tx, &id)?;
+                ensure_owner(&before, &actor.identity)?;
+                if !actor.is_editor {
+                    return Err(BookingError::NotEditor);
+                }
+                ensure_before_start(&before.meeting, now)?;
+                let mut meeting = before.meeting.clone();
+                let significant = meeting.start != valid.start
+                    || meeting.duration_min != valid.duration_min
+                    || meeting.subject != valid.subject;
+                meeting.subject = valid.subject.clone();
+                meeting.start = valid.start;
+                meeting.duration_min = valid.duration_min;
+                meeting.updated = now;
+                let wanted: Vec<(Role, &Invitee)> = invitees(&valid.moderators, &valid.guests).collect();
+                let mut removed = Vec::new();
+                let mut roles_changed = false;
+                for a in before.attendees.iter().filter(|a| a.role != Role::Owner) {
+                    match wanted.iter().find(|(_, i)| i.mail.as_str() == a.mail) {
+                        None => {
+                            repo::delete_attendee(tx, a.id)?;
+                            removed.push(a.clone());
+                        }
+                        Some((role, invitee)) => {
+                            let name = if invitee.name.is_empty() { a.name.clone() } else { invitee.name.clone() };
+                            if *role != a.role || name != a.name {
+                                roles_changed |= *role != a.role;
+                                repo::update_attendee_role(tx, a.id, *role, &name)?;
+                            }
+                        }
+                    }
+                }
+                let mut added_ids = Vec::new();
+                for (role, invitee) in &wanted {
+                    if before.attendee_by_mail(invitee.mail.as_str()).is_none() {
+                        let mail = invitee.mail.as_str();
+                        added_ids.push(insert(tx, &meeting.id, *role, mail, &display_name(invitee), PartStat::NeedsAction, now)?);
+                    }
+                }
+                if significant || roles_changed || !removed.is_empty() || !added_ids.is_empty() {
+                    meeting.sequence += 1;
+                }
+                repo::update_meeting(tx, &meeting)?;
+                let details = load(tx, &meeting.id)?;
+                let added: Vec<Attendee> =
+                    details.attendees.iter().filter(|a| added_ids.contains(&a.id)).cloned().collect();
+                hooks.emit(
+                    tx,
+                    &Change::Updated { before: &before, after: &details, added: &added, removed: &removed, significant },
+                    now,
+                )?;
+                Ok(UpdateOutcome { details, added, removed, significant })
+            })
+            .await
+    }
+
+    /// Deletes a meeting. Only the owner, before the start (a meeting that took place stays in the
+    /// archives). Returns what was deleted.
+    pub async fn delete(&self, actor: &Actor, id: &str, now: DateTime<Utc>) -> Result<MeetingDetails, BookingError> {
+        let who = actor.identity.clone();
+        let id = id.to_string();
+        let hooks = self.hooks.clone();
+        self.db
+            .write(move |tx| {
+                let details = load(tx, &id)?;
+                ensure_owner(&details, &who)?;
+                ensure_before_start(&details.meeting, now)?;
+                repo::delete_meeting(tx, &id)?;
+                hooks.emit(tx, &Change::Deleted { meeting: &details }, now)?;
+                Ok(details)
+            })
+            .await
+    }
+
+    /// Records an answer given through a personal link.
+    pub async fn answer_by_token(
+        &self,
+        token: &str,
+        answer: Answer,
+        now: DateTime<Utc>,
+    ) -> Result<AnswerOutcome, BookingError> {
+        let token = token.to_string();
+        let hooks = self.hooks.clone();
+        self.db
+            .write(move |tx| {
+                let (meeting, attendee) = repo::by_token(tx, &token)?.ok_or(BookingError::NotFound)?;
+                apply_answer(tx, &hooks, meeting, attendee, answer, now)
+            })
+            .await
+    }
+
+    /// Records an answer given by a signed-in invitee for a meeting id.
+    pub async fn answer_as(
+        &self,
+        who: &Identity,
+        id: &str,
+        answer: Answer,
+        now: DateTime<Utc>,
+    ) -> Result<AnswerOutcome, BookingError> {
+        let who = who.clone();
+        let id = id.to_string();
+        let hooks = self.hooks.clone();
+        self.db
+            .write(move |tx| {
+                let details = load(tx, &id)?;
+                let attendee = details.row_of(&who).cloned().ok_or(BookingError::NotFound)?;
+                apply_answer(tx, &hooks, details.meeting, attendee, answer, now)
+            })
+            .await
+    }
+
+    /// Counts a use of a personal link or of a host's entry, and reports it.
+    pub async fn record_join(&self, attendee_id: i64, now: DateTime<Utc>) -> Result<(), BookingError> {
+        let hooks = self.hooks.clone();
+        self.db
+            .write(move |tx| {
+                repo::record_join(tx, attendee_id, now)?;
+                if let Some((meeting, attendee)) = repo::attendee_by_id(tx, attendee_id)? {
+                    hooks.emit(tx, &Change::Joined { meeting: &meeting, attendee: &attendee }, now)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// Counts a use of a private room.
+    pub async fn record_private_room_use(&self, uid: &str, now: DateTime<Utc>) -> Result<(), BookingError> {
+        let uid = uid.to_string();
+        self.db.write(move |tx| Ok(repo::record_private_room_use(tx, &uid, now)?)).await
+    }
+
+    /// The invitation holding a personal-link token, with its meeting.
+    pub async fn by_token(&self, token: &str) -> Result<Option<(Meeting, Attendee)>, BookingError> {
+        let token = token.to_string();
+        self.db.read(move |c| Ok(repo::by_token(c, &token)?)).await
+    }
+
+    /// A personal link's meeting with every attendee, and the holder's row.
+    pub async fn by_token_with_attendees(&self, token: &str) -> Result<(MeetingDetails, Attendee), BookingError> {
+        let token = token.to_string();
+        self.db
+            .read(move |c| {
+                let (meeting, mine) = repo::by_token(c, &token)?.ok_or(BookingError::NotFound)?;
+                let attendees = repo::attendees_of(c, &meeting.id)?;
+                Ok((MeetingDetails { meeting, attendees }, mine))
+            })
+            .await
+    }
+
+    /// The booked meeting using `room`, if any.
+    pub async fn by_room(&self, room: &str) -> Result<Option<MeetingDetails>, BookingError> {
+        let room = room.to_string();
+        self.db.read(move |c| Ok(repo::details_by_room(c, &room)?)).await
+    }
+
+    /// The upcoming meetings of `who` (every role), and one page of those that ended within
+    /// `archive_days` (none when 0).
+    pub async fn lists(
+        &self,
+        who: &Identity,
+        now: DateTime<Utc>,
+        archive_days: u32,
+        page: u32,
+        page_size: u32,
+    ) -> Result<Lists, BookingError> {
+        let (uid, mail) = (who.uid.clone(), who.mail.clone());
+        self.db
+            .read(move |c| {
+                let upcoming = repo::list_for_user(c, &uid, &mail, Scope::Upcoming { now })?;
+                if archive_days == 0 {
+                    return Ok(Lists { upcoming, ..Lists::default() });
+                }
+                let since = now - chrono::Duration::days(i64::from(archive_days));
+                let total = repo::count_archived(c, &uid, &mail, now, since)?;
+                let last = total.saturating_sub(1) / page_size.max(1);
+                let page = page.min(last);
+                let scope = Scope::Archived { now, since, limit: page_size, offset: page * page_size };
+                let archived = repo::list_for_user(c, &uid, &mail, scope)?;
+                Ok(Lists { upcoming, archived, archived_total: total, archive_page: page })
+            })
+            .await
+    }
+
+    /// The upcoming meetings of `who` (every role), by start.
+    pub async fn upcoming(&self, who: &Identity, now: DateTime<Utc>) -> Result<Vec<Listed>, BookingError> {
+        let (uid, mail) = (who.uid.clone(), who.mail.clone());
+        self.db.read(move |c| Ok(repo::list_for_user(c, &uid, &mail, Scope::Upcoming { now })?)).await
+    }
+
+    /// One page of the meetings of `who` that ended within `archive_days`, latest first, with their total.
+    pub async fn archived(
+        &self,
+        who: &Identity,
+        now: DateTime<Utc>,
+        archive_days: u32,
+        page: u32,
+        page_size: u32,
+    ) -> Result<(Vec<Listed>, u32), BookingError> {
+        let (uid, mail) = (who.uid.clone(), who.mail.clone());
+        let since = now - chrono::Duration::days(i64::from(archive_days));
+        self.db
+            .read(move |c| {
+                let scope = Scope::Archived { now, since, limit: page_size, offset: page.saturating_mul(page_size) };
+                Ok((repo::list_for_user(c, &uid, &mail, scope)?, repo::count_archived(c, &uid, &mail, now, since)?))
+            })
+            .await
+    }
+
+    async fn get(&self, id: &str) -> Result<MeetingDetails, BookingError> {
+        let id = id.to_string();
+        self.db.read(move |conn| load(conn, &id)).await
+    }
+}
+
+/// The invitees of a booking with their roles: moderators, then guests.
+fn invitees<'a>(moderators: &'a [Invitee], guests: &'a [Invitee]) -> impl Iterator<Item = (Role, &'a Invitee)> + 'a {
+    moderators.iter().map(|m| (Role::Moderator, m)).chain(guests.iter().map(|g| (Role::Guest, g)))
 }
 
 fn apply_answer(
     tx: &Transaction<'_>,
+    hooks: &Hooks,
     meeting: Meeting,
     mut attendee: Attendee,
     answer: Answer,
     now: DateTime<Utc>,
 ) -> Result<AnswerOutcome, BookingError> {
     if meeting.has_ended(now) {
-        return Err(BookingError::Ended);
+        return Err(BookingError::Ended { subject: meeting.subject });
     }
     if attendee.role == Role::Owner {
-        return Err(BookingError::Conflict("owner-answers"));
+        return Err(BookingError::OwnerAnswers);
     }
+    let previous = attendee.partstat;
     let partstat = answer.partstat();
-    let changed = attendee.partstat != partstat;
+    let changed = previous != partstat;
     if changed {
         repo::set_partstat(tx, attendee.id, partstat, now)?;
         attendee.partstat = partstat;
         attendee.answered_at = Some(now);
-        // Every attendee's calendar shows this answer.
-        let all = repo::attendees_of(tx, &meeting.id)?;
-        calendar_changed(tx, &meeting, all.iter(), now)?;
+        let details = load(tx, &meeting.id)?;
+        hooks.emit(tx, &Change::Answered { meeting: &details, attendee: &attendee, previous }, now)?;
     }
     Ok(AnswerOutcome { meeting, attendee, changed })
 }
 
-/// Counts a use of a personal link.
-pub async fn record_join(db: &Db, attendee_id: i64, now: DateTime<Utc>) -> Result<(), BookingError> {
-    db.write(move |tx| Ok(repo::record_join(tx, attendee_id, now)?)).await
-}
-
-/// Counts a use of a private room.
-pub async fn record_private_room_use(db: &Db, uid: &str, now: DateTime<Utc>) -> Result<(), BookingError> {
-    let uid = uid.to_string();
-    db.write(move |tx| Ok(repo::record_private_room_use(tx, &uid, now)?)).await
-}
-
-/// Records the signed-in user (uid, mail, name) so feeds and lists can find them.
-/// Pages call this on every view, so the usual case (nothing changed) is a read, not a write.
-pub async fn remember_user(db: &Db, who: &Identity, now: DateTime<Utc>) -> Result<(), BookingError> {
-    let probe = who.clone();
-    let current = db
-        .read(move |c| Ok::<_, BookingError>(repo::user_is_current(c, &probe.uid, &probe.mail, &probe.name)?))
-        .await?;
-    if current {
-        return Ok(());
+/// The owner passes; an invitee is told they are not the owner; anyone else learns nothing.
+fn ensure_owner(d: &MeetingDetails, who: &Identity) -> Result<(), BookingError> {
+    if d.is_owned_by(who) {
+        Ok(())
+    } else if d.row_of(who).is_some() {
+        Err(BookingError::NotOwner)
+    } else {
+        Err(BookingError::NotFound)
     }
-    let who = who.clone();
-    db.write(move |tx| Ok(repo::upsert_user(tx, &who.uid, &who.mail, &who.name, now)?)).await
 }
 
-/// Loads a meeting with its attendees.
-pub async fn get(db: &Db, id: &str) -> Result<MeetingDetails, BookingError> {
-    let id = id.to_string();
-    db.read(move |conn| repo::details_by_id(conn, &id)?.ok_or(BookingError::NotFound)).await
+/// Editing and deleting stop at the start.
+fn ensure_before_start(m: &Meeting, now: DateTime<Utc>) -> Result<(), BookingError> {
+    if m.has_ended(now) {
+        Err(BookingError::Ended { subject: m.subject.clone() })
+    } else if m.has_started(now) {
+        Err(BookingError::Started)
+    } else {
+        Ok(())
+    }
 }
 
-/// Whether `who` owns the meeting.
-pub fn is_owner(meeting: &Meeting, who: &Identity) -> bool {
-    meeting.owner_uid == who.uid
-}
-
-/// Logs a change of `meeting` in the calendar of everyone concerned (the owner and these attendees).
-fn calendar_changed<'a>(
-    tx: &Transaction<'_>,
-    meeting: &Meeting,
-    attendees: impl Iterator<Item = &'a Attendee>,
-    now: DateTime<Utc>,
-) -> Result<(), BookingError> {
-    let mails: Vec<&str> = attendees.map(|a| a.mail.as_str()).collect();
-    let users = crate::calendar::changes::users_for(tx, &mails, &meeting.owner_uid)?;
-    crate::calendar::changes::touch(tx, &users, &crate::ics::object_name_for_uid(&meeting.ical_uid), now)?;
-    Ok(())
-}
-
-fn ensure_owner(meeting: &Meeting, caller: &Identity) -> Result<(), BookingError> {
-    if is_owner(meeting, caller) { Ok(()) } else { Err(BookingError::Forbidden("not-owner")) }
-}
-
-fn load(tx: &rusqlite::Connection, id: &str) -> Result<MeetingDetails, BookingError> {
-    repo::details_by_id(tx, id)?.ok_or(BookingError::NotFound)
+fn load(conn: &Connection, id: &str) -> Result<MeetingDetails, BookingError> {
+    repo::details_by_id(conn, id)?.ok_or(BookingError::NotFound)
 }
 
 fn insert(
@@ -327,5 +451,5 @@ fn unique(
             return Ok(value);
         }
     }
-    Err(BookingError::Conflict("no-free-identifier"))
+    Err(BookingError::NoFreeIdentifier)
 }

@@ -1,27 +1,61 @@
-//! The calendar change log. Every booking change bumps the version (`ctag`) of each affected user's
-//! calendar and records which object changed at which version; `sync-collection` reads it back.
-//! Called inside the booking operations' transactions.
+//! The calendar change log, the one owner of the `calendar_state` and `calendar_changes` tables. Every
+//! change to what a user's calendar shows bumps that calendar's version (`ctag`), records which object
+//! changed at which version (what `sync-collection` reads back) and when (the feed's Last-Modified).
+//!
+//! What changes a calendar:
+//! * booking changes and answers, through [`ChangeLog`], a hook run inside the booking's transaction,
+//!   so a calendar version never runs ahead of the data;
+//! * a user's address changing, which resets their log (every sync token becomes invalid);
+//! * time: an alarm passing (its `VALARM` leaves the object) or a meeting leaving the `past_days`
+//!   window (the object leaves the calendar). [`crate::calendar::clock`] records those at their time.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use crate::booking::repo::{self, ts};
+use crate::booking::model::MeetingDetails;
+use crate::events::{Change, Hook, HookError};
+use crate::users;
 
-/// The users (uids) whose calendars show a meeting with these attendee addresses and this owner.
-pub fn users_for(conn: &Connection, mails: &[&str], owner_uid: &str) -> rusqlite::Result<BTreeSet<String>> {
-    let mut out = BTreeSet::new();
-    let mut stmt = conn.prepare_cached("SELECT uid FROM users WHERE mail = ?1")?;
-    for mail in mails {
-        for uid in stmt.query_map([mail], |r| r.get::<_, String>(0))? {
-            out.insert(uid?);
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+/// The hook that keeps the log in step with bookings.
+pub struct ChangeLog;
+
+impl Hook for ChangeLog {
+    fn name(&self) -> &'static str {
+        "calendar-change-log"
+    }
+
+    fn on_change(&self, tx: &Transaction<'_>, change: &Change<'_>, now: DateTime<Utc>) -> Result<(), HookError> {
+        match change {
+            Change::Created { meeting } | Change::Deleted { meeting } | Change::Answered { meeting, .. } => {
+                touch_meeting(tx, &[meeting], now)?;
+            }
+            // Removed attendees lose the object, added ones gain it, the others see it change.
+            Change::Updated { before, after, .. } => touch_meeting(tx, &[before, after], now)?,
+            Change::UserAddressChanged { uid, .. } => reset(tx, uid, now)?,
+            Change::Joined { .. } => {}
+        }
+        Ok(())
+    }
+}
+
+/// Records a change of a meeting (as it is in each of `versions`) in the calendar of everyone it
+/// concerns: its owner and every attendee who is a user.
+pub fn touch_meeting(conn: &Connection, versions: &[&MeetingDetails], now: DateTime<Utc>) -> rusqlite::Result<()> {
+    let Some(first) = versions.first() else { return Ok(()) };
+    let mails = versions.iter().flat_map(|d| d.attendees.iter().map(|a| a.mail.as_str()));
+    let mut uids = users::uids_by_mails(conn, mails)?;
+    for d in versions {
+        if users::exists(conn, &d.meeting.owner_uid)? {
+            uids.insert(d.meeting.owner_uid.clone());
         }
     }
-    if repo::uid_exists(conn, owner_uid)? {
-        out.insert(owner_uid.to_string());
-    }
-    Ok(out)
+    touch(conn, &uids, &crate::ics::object_name_for_uid(&first.meeting.ical_uid), now)
 }
 
 /// Records that `object_name` changed (or disappeared) in each of these users' calendars.
@@ -32,44 +66,60 @@ pub fn touch(
     now: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
     let mut bump = conn.prepare_cached(
-        "INSERT INTO calendar_state (uid, ctag) VALUES (?1, 1)
-         ON CONFLICT (uid) DO UPDATE SET ctag = ctag + 1
+        "INSERT INTO calendar_state (uid, ctag, changed_at) VALUES (?1, 1, ?2)
+         ON CONFLICT (uid) DO UPDATE SET ctag = ctag + 1, changed_at = MAX(changed_at, excluded.changed_at)
          RETURNING ctag",
     )?;
     let mut log = conn
         .prepare_cached("INSERT INTO calendar_changes (uid, object_name, ctag, changed_at) VALUES (?1, ?2, ?3, ?4)")?;
     for uid in uids {
-        let ctag: i64 = bump.query_row([uid], |r| r.get(0))?;
+        let ctag: i64 = bump.query_row(params![uid, ts(now)], |r| r.get(0))?;
         log.execute(params![uid, object_name, ctag, ts(now)])?;
     }
     Ok(())
 }
 
-/// Invalidates every sync token of a user (their calendar's content changed wholesale, e.g. their
-/// mail address changed): the next sync starts over.
-pub fn reset(conn: &Connection, uid: &str) -> rusqlite::Result<()> {
+/// Invalidates every sync token of a user (their calendar's content changed wholesale): the next sync
+/// starts over.
+pub fn reset(conn: &Connection, uid: &str, now: DateTime<Utc>) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO calendar_state (uid, ctag, oldest_ctag) VALUES (?1, 1, 1)
-         ON CONFLICT (uid) DO UPDATE SET ctag = ctag + 1, oldest_ctag = ctag + 1",
-        [uid],
+        "INSERT INTO calendar_state (uid, ctag, oldest_ctag, changed_at) VALUES (?1, 1, 1, ?2)
+         ON CONFLICT (uid) DO UPDATE SET ctag = ctag + 1, oldest_ctag = ctag + 1,
+                                         changed_at = MAX(changed_at, excluded.changed_at)",
+        params![uid, ts(now)],
     )?;
     Ok(())
 }
 
-/// The current version of a user's calendar and the oldest token still answerable.
-pub fn state(conn: &Connection, uid: &str) -> rusqlite::Result<(i64, i64)> {
-    Ok(conn
-        .query_row("SELECT ctag, oldest_ctag FROM calendar_state WHERE uid = ?1", [uid], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?
-        .unwrap_or((0, 0)))
+/// A calendar's version, the oldest token still answerable, and when its content last changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Version {
+    pub ctag: i64,
+    pub oldest: i64,
+    pub changed_at: Option<DateTime<Utc>>,
 }
 
-/// Names of objects changed after version `since`.
-pub fn changed_since(conn: &Connection, uid: &str, since: i64) -> rusqlite::Result<Vec<String>> {
+pub fn version(conn: &Connection, uid: &str) -> rusqlite::Result<Version> {
+    Ok(conn
+        .query_row("SELECT ctag, oldest_ctag, changed_at FROM calendar_state WHERE uid = ?1", [uid], |r| {
+            Ok(Version {
+                ctag: r.get(0)?,
+                oldest: r.get(1)?,
+                changed_at: DateTime::from_timestamp(r.get(2)?, 0).filter(|t| t.timestamp() > 0),
+            })
+        })
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// Names of the objects changed after version `since` up to version `until` (inclusive), each with
+/// the version of its latest change in that range, oldest first.
+pub fn changed_between(conn: &Connection, uid: &str, since: i64, until: i64) -> rusqlite::Result<Vec<(String, i64)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT object_name FROM calendar_changes WHERE uid = ?1 AND ctag > ?2 GROUP BY object_name ORDER BY MAX(ctag)",
+        "SELECT object_name, MAX(ctag) AS last FROM calendar_changes WHERE uid = ?1 AND ctag > ?2 AND ctag <= ?3
+         GROUP BY object_name ORDER BY last",
     )?;
-    let names = stmt.query_map(params![uid, since], |r| r.get(0))?;
+    let names = stmt.query_map(params![uid, since, until], |r| Ok((r.get(0)?, r.get(1)?)))?;
     names.collect()
 }
 
@@ -88,38 +138,50 @@ pub fn prune(conn: &Connection, now: DateTime<Utc>, days: u32) -> rusqlite::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::Hooks;
+    use crate::identity::Identity;
 
     fn conn() -> Connection {
         let mut c = Connection::open_in_memory().unwrap();
         crate::db::migrate::apply(&mut c).unwrap();
-        for (uid, mail) in [("alice", "alice@x.org"), ("bob", "bob@x.org")] {
-            crate::booking::repo::upsert_user(&c, uid, mail, "", Utc::now()).unwrap();
+        {
+            let tx = c.transaction().unwrap();
+            for (uid, mail) in [("alice", "alice@x.org"), ("bob", "bob@x.org")] {
+                let who = Identity { uid: uid.into(), mail: mail.into(), name: String::new() };
+                users::remember(&tx, &who, Utc::now(), &Hooks::default()).unwrap();
+            }
+            tx.commit().unwrap();
         }
         c
+    }
+
+    fn set(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|s| s.to_string()).collect()
     }
 
     #[test]
     fn log_and_versions() {
         let c = conn();
         let t0: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
-        let users = users_for(&c, &["bob@x.org", "carol@x.org"], "alice").unwrap();
-        assert_eq!(
-            users.iter().map(String::as_str).collect::<Vec<_>>(),
-            ["alice", "bob"],
-            "unknown addresses have no calendar"
-        );
+        let users = set(&["alice", "bob"]);
         touch(&c, &users, "m1.ics", t0).unwrap();
         touch(&c, &users, "m2.ics", t0).unwrap();
         touch(&c, &users, "m1.ics", t0 + Duration::days(10)).unwrap();
-        assert_eq!(state(&c, "bob").unwrap(), (3, 0));
-        assert_eq!(changed_since(&c, "bob", 0).unwrap(), ["m2.ics", "m1.ics"]);
-        assert_eq!(changed_since(&c, "bob", 2).unwrap(), ["m1.ics"]);
-        assert!(changed_since(&c, "bob", 3).unwrap().is_empty());
-        assert_eq!(state(&c, "nobody").unwrap(), (0, 0));
+        let v = version(&c, "bob").unwrap();
+        assert_eq!((v.ctag, v.oldest, v.changed_at), (3, 0, Some(t0 + Duration::days(10))));
+        assert_eq!(changed_between(&c, "bob", 0, 3).unwrap(), [("m2.ics".to_string(), 2), ("m1.ics".to_string(), 3)]);
+        assert_eq!(changed_between(&c, "bob", 0, 2).unwrap(), [("m1.ics".to_string(), 1), ("m2.ics".to_string(), 2)]);
+        assert_eq!(changed_between(&c, "bob", 2, 3).unwrap(), [("m1.ics".to_string(), 3)]);
+        assert!(changed_between(&c, "bob", 3, 3).unwrap().is_empty());
+        assert_eq!(version(&c, "nobody").unwrap(), Version::default());
 
         assert_eq!(prune(&c, t0 + Duration::days(5), 1).unwrap(), 4);
-        assert_eq!(state(&c, "bob").unwrap(), (3, 2), "tokens before version 2 are gone");
-        reset(&c, "bob").unwrap();
-        assert_eq!(state(&c, "bob").unwrap(), (4, 4));
+        assert_eq!(version(&c, "bob").unwrap().oldest, 2, "tokens before version 2 are gone");
+        reset(&c, "bob", t0 + Duration::days(11)).unwrap();
+        let v = version(&c, "bob").unwrap();
+        assert_eq!((v.ctag, v.oldest, v.changed_at), (4, 4, Some(t0 + Duration::days(11))));
+        // changed_at never goes backwards.
+        touch(&c, &set(&["bob"]), "m3.ics", t0).unwrap();
+        assert_eq!(version(&c, "bob").unwrap().changed_at, Some(t0 + Duration::days(11)));
     }
 }

@@ -1,19 +1,21 @@
 //! A user's calendar, rendered: one CalDAV object per meeting and the whole feed, built from the store
 //! in one read transaction and kept in memory while the user's calendar version (`ctag`) is unchanged
 //! and nothing time-dependent (an alarm passing, a meeting leaving the past-days window) has expired.
-//! Each request still reads the version from SQLite, so the cache can never serve stale data after a
-//! change; it only saves re-rendering. Implements [`CalendarBackend`] for the CalDAV server.
+//! Each request still reads the version from SQLite (but see [`TRUST_WITHOUT_READING`]), so the cache
+//! only saves re-rendering. Implements [`CalendarBackend`] for the CalDAV server.
+//!
+//! A rendering is always of one consistent state: the version, the change log bound and the data come
+//! from one read transaction, and `sync-collection` hands out the version of the rendering it served,
+//! never a newer one, so a client is never told it has bytes it was not given.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::OptionalExtension;
-use sha2::{Digest, Sha256};
 
-use super::changes;
-use crate::booking::model::{MeetingDetails, PartStat, Role};
+use super::{changes, event};
+use crate::booking::model::{MeetingDetails, PartStat};
 use crate::booking::repo;
 use crate::caldav::{
     BackendError, BoxFuture, CalObject, CalendarBackend, CalendarState, Changes, Principal, SyncError, TimeRange,
@@ -21,8 +23,9 @@ use crate::caldav::{
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, DbError};
+use crate::i18n::{Lang, Tr};
 use crate::ics;
-use crate::web::i18n::{Lang, Tr};
+use crate::users::{self, FeedOwner};
 
 static NEXT_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -91,13 +94,17 @@ impl CalendarStore {
         {
             return Ok(c.snapshot.clone());
         }
+        self.fresh_snapshot(uid, epoch).await
+    }
+
+    /// The user's calendar after reading its version from the store (the cache is used only if it is
+    /// of that version).
+    async fn fresh_snapshot(&self, uid: &str, epoch: u64) -> Result<Arc<Snapshot>, DbError> {
         let key = uid.to_string();
         let (ctag, mail) = self
             .db
             .read(move |c| -> Result<_, DbError> {
-                let mail: Option<String> =
-                    c.query_row("SELECT mail FROM users WHERE uid = ?1", [&key], |r| r.get(0)).optional()?;
-                Ok((changes::state(c, &key)?.0, mail.unwrap_or_default()))
+                Ok((changes::version(c, &key)?.ctag, users::mail_of(c, &key)?.unwrap_or_default()))
             })
             .await?;
         self.snapshot_at(uid, ctag, &mail, epoch).await
@@ -126,15 +133,12 @@ impl CalendarStore {
             .read(move |c| -> Result<_, DbError> {
                 // One read transaction: the version and the data come from the same database state.
                 let tx = c.unchecked_transaction()?;
-                let (ctag, _) = changes::state(&tx, &uid_owned)?;
-                let mail: String = tx
-                    .query_row("SELECT mail FROM users WHERE uid = ?1", [&uid_owned], |r| r.get(0))
-                    .optional()?
-                    .unwrap_or_default();
+                let version = changes::version(&tx, &uid_owned)?;
+                let mail = users::mail_of(&tx, &uid_owned)?.unwrap_or_default();
                 let since = now - Duration::days(i64::from(config.calendar.past_days));
                 let meetings = repo::calendar_meetings(&tx, &uid_owned, &mail, since)?;
                 drop(tx);
-                Ok(render(&config, &uid_owned, &mail, ctag, meetings, now))
+                Ok(render(&config, &uid_owned, &mail, version, meetings, now))
             })
             .await?;
         let snapshot = Arc::new(snapshot);
@@ -155,7 +159,7 @@ impl CalendarStore {
         self.auth.lock().unwrap_or_else(|p| p.into_inner()).retain(|(u, _), _| u != uid);
     }
 
-    /// The calendar behind a feed token (one store read: user, version and address together), or
+    /// The calendar behind a feed token (one store read: owner, version and address together), or
     /// whether the token was revoked.
     pub async fn feed(&self, token: &str) -> Result<FeedLookup, DbError> {
         let epoch = self.db.write_epoch();
@@ -163,22 +167,14 @@ impl CalendarStore {
         let found = self
             .db
             .read(move |c| -> Result<_, DbError> {
-                if let Some(found) = c
-                    .query_row(
-                        "SELECT u.uid, u.mail, COALESCE(s.ctag, 0) FROM users u
-                         LEFT JOIN calendar_state s ON s.uid = u.uid WHERE u.feed_token = ?1",
-                        [&token],
-                        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)),
-                    )
-                    .optional()?
-                {
-                    return Ok(Ok(found));
-                }
-                let revoked: bool =
-                    c.query_row("SELECT EXISTS (SELECT 1 FROM revoked_feed_tokens WHERE token = ?1)", [&token], |r| {
-                        r.get(0)
-                    })?;
-                Ok(Err(if revoked { FeedLookup::Revoked } else { FeedLookup::Unknown }))
+                Ok(match users::by_feed_token(c, &token)? {
+                    FeedOwner::User { uid, mail } => {
+                        let ctag = changes::version(c, &uid)?.ctag;
+                        Ok((uid, mail, ctag))
+                    }
+                    FeedOwner::Revoked => Err(FeedLookup::Revoked),
+                    FeedOwner::Unknown => Err(FeedLookup::Unknown),
+                })
             })
             .await?;
         match found {
@@ -194,79 +190,29 @@ pub enum FeedLookup {
     Unknown,
 }
 
-/// SHA-256 (hex) of a calendar password.
-pub fn password_hash(password: &str) -> String {
-    hex::encode(Sha256::digest(password.as_bytes()))
-}
-
-fn ics_partstat(p: PartStat) -> ics::PartStat {
-    match p {
-        PartStat::NeedsAction => ics::PartStat::NeedsAction,
-        PartStat::Accepted => ics::PartStat::Accepted,
-        PartStat::Declined => ics::PartStat::Declined,
-    }
-}
-
 /// Renders a user's meetings into CalDAV objects and a feed.
 fn render(
     config: &Config,
     uid: &str,
     mail: &str,
-    ctag: i64,
+    version: changes::Version,
     meetings: Vec<MeetingDetails>,
     now: DateTime<Utc>,
 ) -> Snapshot {
-    let base = config.public_base();
     let tr = Tr::new(Lang::parse(&config.server.default_language).unwrap_or(Lang::Fr), config.display_tz());
     let prodid = format!("-//{}//jmb//{}", config.server.site_name.replace("//", "/"), tr.lang.code().to_uppercase());
+    let viewing =
+        event::Viewing { base_url: config.public_base(), tr, alarm_minutes: &config.calendar.alarm_minutes, now };
     let past = Duration::days(i64::from(config.calendar.past_days));
     let mut valid_until = now + Duration::days(1);
     let mut events = Vec::with_capacity(meetings.len());
     for d in &meetings {
         let m = &d.meeting;
-        let mine = if m.owner_uid == uid { d.owner() } else { d.attendee_by_mail(mail) };
-        let Some(mine) = mine else { continue };
+        let Some(mine) = d.row_for(uid, mail) else { continue };
         if mine.partstat == PartStat::Declined && !config.calendar.show_declined {
             continue;
         }
-        let join_url =
-            if mine.role == Role::Owner { format!("{base}/m/{}", m.room) } else { format!("{base}/j/{}", mine.token) };
-        let organizer = d
-            .owner()
-            .map(|o| ics::Person { mail: o.mail.clone(), name: o.name.clone() })
-            .unwrap_or(ics::Person { mail: String::new(), name: String::new() });
-        let last_answer = d.attendees.iter().filter_map(|a| a.answered_at).max();
-        let last_modified = last_answer.map_or(m.updated, |a| a.max(m.updated));
-        let description =
-            tr.ta("ical-description", &[("url", join_url.clone()), ("rsvp", format!("{base}/rsvp/{}", mine.token))]);
-        events.push(ics::Event {
-            uid: m.ical_uid.clone(),
-            sequence: m.sequence,
-            summary: m.subject.clone(),
-            description,
-            start: m.start,
-            end: m.end(),
-            created: m.created,
-            last_modified,
-            status: ics::EventStatus::Confirmed,
-            join_url,
-            organizer,
-            attendees: d
-                .attendees
-                .iter()
-                .filter(|a| a.role != Role::Owner)
-                .map(|a| ics::EventAttendee {
-                    person: ics::Person { mail: a.mail.clone(), name: a.name.clone() },
-                    role: if a.role == Role::Moderator {
-                        ics::AttendeeRole::Chair
-                    } else {
-                        ics::AttendeeRole::Participant
-                    },
-                    partstat: ics_partstat(a.partstat),
-                })
-                .collect(),
-            alarm_minutes_before: config.calendar.alarm_minutes.clone(),
-        });
+        events.push(event::for_viewer(d, mine, &viewing));
         // The rendering changes when an alarm passes or the meeting leaves the window.
         for minutes in &config.calendar.alarm_minutes {
             let trigger = m.start - Duration::minutes(i64::from(*minutes));
@@ -324,7 +270,9 @@ fn render(
         escaped_blocks.push(start..escaped.len());
     }
     drop(events);
-    let last_modified = meta.iter().map(|m| m.1).max().unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    // Deletions and time move the calendar's own date; it never goes backwards.
+    let last_modified =
+        meta.iter().map(|m| m.1).chain(version.changed_at).max().unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     let object_head = object_head.unwrap_or_default();
     let head_xml = Bytes::from(crate::caldav::escape_calendar_data(&object_head).into_owned());
     let tail_xml = Bytes::from(crate::caldav::escape_calendar_data(ics::CALENDAR_END).into_owned());
@@ -351,7 +299,7 @@ fn render(
         });
     }
     Snapshot {
-        ctag,
+        ctag: version.ctag,
         generation: NEXT_GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         mail: mail.to_string(),
         valid_until,
@@ -378,37 +326,23 @@ impl CalendarBackend for CalendarStore {
             if user.is_empty() || password.is_empty() || password.len() > 512 {
                 return Ok(None);
             }
-            let given = password_hash(password);
-            let key = (user.clone(), given.clone());
+            let given = users::password_hash(password);
+            let key = (user.clone(), given);
             if let Some((principal, at)) = self.auth.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
                 && at.elapsed() < AUTH_TTL
             {
                 return Ok(Some(principal.clone()));
             }
+            let password = password.to_string();
             let found = self
                 .db
-                .read(move |c| -> Result<_, DbError> {
-                    Ok(c.query_row(
-                        "SELECT uid, mail, name, dav_password_hash FROM users WHERE uid = ?1",
-                        [&user],
-                        |r| {
-                            Ok((
-                                r.get::<_, String>(0)?,
-                                r.get::<_, String>(1)?,
-                                r.get::<_, String>(2)?,
-                                r.get::<_, Option<String>>(3)?,
-                            ))
-                        },
-                    )
-                    .optional()?)
-                })
+                .read(move |c| -> Result<_, DbError> { Ok(users::check_calendar_password(c, &user, &password)?) })
                 .await
                 .map_err(backend_err)?;
-            let Some((uid, mail, name, Some(hash))) = found else { return Ok(None) };
-            if !bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), hash.as_bytes())) {
-                tracing::info!(target: "audit", route = "/dav", who = %uid, decision = "DENIED", "calendar password refused");
+            let Some(users::User { uid, mail, name, .. }) = found else {
+                tracing::info!(target: "audit", route = "/dav", decision = "DENIED", "calendar password refused");
                 return Ok(None);
-            }
+            };
             let principal = Principal { uid, mail, display_name: name };
             let mut auth = self.auth.lock().unwrap_or_else(|p| p.into_inner());
             if auth.len() >= 4096 {
@@ -459,27 +393,33 @@ impl CalendarBackend for CalendarStore {
         ctag: i64,
     ) -> BoxFuture<'a, Result<Result<Changes, SyncError>, BackendError>> {
         Box::pin(async move {
+            // The rendering first, then the log up to exactly its version: every object reported changed
+            // is served as it is at the token handed out, and later changes come next time.
+            let mut s = self.snapshot(uid).await.map_err(backend_err)?;
+            if ctag > s.ctag {
+                // The client saw a newer version than the cached rendering: read the store again.
+                s = self.fresh_snapshot(uid, self.db.write_epoch()).await.map_err(backend_err)?;
+            }
             let key = uid.to_string();
-            let (current, oldest, names) = self
+            let until = s.ctag;
+            let (oldest, names) = self
                 .db
                 .read(move |c| -> Result<_, DbError> {
-                    let (current, oldest) = changes::state(c, &key)?;
-                    let names = if ctag >= oldest && ctag <= current {
-                        changes::changed_since(c, &key, ctag)?
+                    let oldest = changes::version(c, &key)?.oldest;
+                    let names = if ctag >= oldest && ctag <= until {
+                        changes::changed_between(c, &key, ctag, until)?
                     } else {
                         Vec::new()
                     };
-                    Ok((current, oldest, names))
+                    Ok((oldest, names))
                 })
                 .await
                 .map_err(backend_err)?;
-            if ctag < oldest || ctag > current {
+            if ctag < oldest || ctag > until {
                 return Ok(Err(SyncError::InvalidToken));
             }
-            let s = self.snapshot(uid).await.map_err(backend_err)?;
-            // The token handed out is the version the change list was read at: anything later comes again next time.
-            let mut out = Changes { changed: Vec::new(), removed: Vec::new(), ctag: current };
-            for name in names {
+            let mut out = Changes { changed: Vec::new(), removed: Vec::new(), ctag: until };
+            for (name, _) in names {
                 match s.by_name.get(&name) {
                     Some(i) => out.changed.push(s.objects[*i].clone()),
                     None => out.removed.push(name),

@@ -8,8 +8,11 @@ use rusqlite_migration::{M, Migrations};
 use super::DbError;
 
 /// Every migration, in order. Append only; see `migrations/README.md`.
-const MIGRATIONS: &[&str] =
-    &[include_str!("../../migrations/0001_initial.sql"), include_str!("../../migrations/0002_calendar.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_initial.sql"),
+    include_str!("../../migrations/0002_calendar.sql"),
+    include_str!("../../migrations/0003_answers_and_calendar_clock.sql"),
+];
 
 fn migrations() -> Migrations<'static> {
     Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())

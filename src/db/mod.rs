@@ -1,11 +1,15 @@
 //! The store gateway: SQLite through rusqlite, reached from async code only through [`Db::read`] and
 //! [`Db::write`], which run the closure on tokio's blocking pool so the runtime never waits on SQLite.
 //!
-//! Writes all go through one connection behind a mutex and run in `BEGIN IMMEDIATE` transactions:
-//! jmb's own writers queue instead of racing for SQLite's lock, so no `SQLITE_BUSY` reaches a user
-//! (the busy timeout still covers other processes, such as `jmb migrate`). Reads use a small pool of
-//! connections and see WAL snapshots. A hand-written pool is used because the pooling crates pin
-//! other rusqlite versions than the one the migration crate needs.
+//! Writes all go through one connection and run in `BEGIN IMMEDIATE` transactions: jmb's own writers
+//! queue instead of racing for SQLite's lock, so no `SQLITE_BUSY` reaches a user (the busy timeout
+//! still covers other processes, such as `jmb migrate`). They queue on an async lock *before* taking a
+//! blocking thread, so a burst of writes holds one blocking thread, not all of them, and reads (which
+//! use a small pool of connections and see WAL snapshots) never wait behind it. A hand-written pool is
+//! used because the pooling crates pin other rusqlite versions than the one the migration crate needs.
+//!
+//! Every committed write that changed rows bumps an epoch: caches derived from the store compare it,
+//! and background jobs subscribe to it ([`Db::subscribe_commits`]) to re-plan when bookings change.
 
 pub mod migrate;
 
@@ -36,6 +40,10 @@ struct Inner {
     /// Bumped after every committed write that changed rows: in-memory caches derived from the store
     /// use it to know that nothing was written since they last looked.
     write_epoch: std::sync::atomic::AtomicU64,
+    /// The same count, for tasks that wait for writes.
+    commits: tokio::sync::watch::Sender<u64>,
+    /// Writers queue here, without holding a blocking thread.
+    write_gate: tokio::sync::Mutex<()>,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     reader_slots: Semaphore,
@@ -59,6 +67,8 @@ impl Db {
         Self {
             inner: Arc::new(Inner {
                 write_epoch: std::sync::atomic::AtomicU64::new(0),
+                commits: tokio::sync::watch::Sender::new(0),
+                write_gate: tokio::sync::Mutex::new(()),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(readers),
                 reader_slots: Semaphore::new(slots),
@@ -98,6 +108,7 @@ impl Db {
         E: From<DbError> + Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
     {
+        let _turn = self.inner.write_gate.lock().await;
         let inner = self.inner.clone();
         let span = tracing::Span::current();
         let result = tokio::task::spawn_blocking(move || {
@@ -113,6 +124,7 @@ impl Db {
             // Only a transaction that changed rows invalidates what caches derived from the store.
             if changed {
                 inner.write_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                inner.commits.send_modify(|n| *n += 1);
             }
             Ok(value)
         })
@@ -123,6 +135,11 @@ impl Db {
     /// Counts this process's committed writes that changed rows (see [`Inner::write_epoch`]).
     pub fn write_epoch(&self) -> u64 {
         self.inner.write_epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A receiver that sees every committed write that changed rows.
+    pub fn subscribe_commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.commits.subscribe()
     }
 
     /// Answers whether the store responds (for `/healthz`).

@@ -26,6 +26,7 @@ pub enum PartStat {
     NeedsAction,
     Accepted,
     Declined,
+    Tentative,
 }
 
 /// What an attendee is in the meeting: moderators are `CHAIR`, guests `REQ-PARTICIPANT`.
@@ -284,6 +285,7 @@ fn build_event(ev: &Event, now: DateTime<Utc>) -> icalendar::Event {
                 PartStat::NeedsAction => icalendar::PartStat::NeedsAction,
                 PartStat::Accepted => icalendar::PartStat::Accepted,
                 PartStat::Declined => icalendar::PartStat::Declined,
+                PartStat::Tentative => icalendar::PartStat::Tentative,
             })
             .rsvp(true);
         e.attendee(attendee);

@@ -23,15 +23,15 @@ pub async fn serve(Path(name): Path<String>, headers: HeaderMap) -> Response {
         return StatusCode::NOT_FOUND.into_response();
     };
     let etag = format!("\"{}\"", &hex::encode(Sha256::digest(asset.body))[..16]);
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
-        return StatusCode::NOT_MODIFIED.into_response();
-    }
-    let mut resp = asset.body.into_response();
+    let mut resp = if crate::conditional::not_modified(&headers, &etag, None) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut resp = asset.body.into_response();
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.mime));
+        resp
+    };
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.mime));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
+    crate::conditional::set_validators(h, &etag, None);
     resp
 }

@@ -4,12 +4,12 @@
 
 use axum::Form;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::i18n::cookie_value;
+use super::cookies;
 use crate::state::AppState;
 use crate::web::PageError;
 
@@ -28,13 +28,8 @@ impl FromRequestParts<AppState> for CsrfToken {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let seed = parts
-            .extensions
-            .get::<Seed>()
-            .map(|s| s.0.clone())
-            .or_else(|| cookie_value(&parts.headers, CSRF_COOKIE))
-            .unwrap_or_default();
-        Ok(CsrfToken(state.keys.sign(PURPOSE, &seed)))
+        let seed = parts.extensions.get::<Seed>().map(|s| s.0.clone());
+        Ok(CsrfToken(token_for(state, &parts.headers, seed.as_deref())))
     }
 }
 
@@ -65,9 +60,16 @@ where
     }
 }
 
+/// The token for forms on a page answered with these request headers (`fresh_seed`: the seed cookie
+/// set on this very response, when the browser had none).
+pub fn token_for(state: &AppState, headers: &HeaderMap, fresh_seed: Option<&str>) -> String {
+    let seed = fresh_seed.map(str::to_string).or_else(|| cookies::get(headers, CSRF_COOKIE)).unwrap_or_default();
+    state.keys.sign(PURPOSE, &seed)
+}
+
 /// Checks a submitted token against the request's cookie.
 pub fn verify(state: &AppState, headers: &HeaderMap, submitted: &str) -> bool {
-    match cookie_value(headers, CSRF_COOKIE) {
+    match cookies::get(headers, CSRF_COOKIE) {
         Some(seed) if seed.len() >= 16 => state.keys.verify(PURPOSE, &seed, submitted),
         _ => false,
     }
@@ -80,29 +82,14 @@ pub async fn ensure_cookie(State(state): State<AppState>, mut req: Request, next
     if ["/dav", "/.well-known", "/ical", "/api/"].iter().any(|p| path.starts_with(p)) {
         return next.run(req).await;
     }
-    let existing = cookie_value(req.headers(), CSRF_COOKIE).filter(|s| s.len() >= 16 && s.len() <= 64);
+    let existing = cookies::get(req.headers(), CSRF_COOKIE).filter(|s| s.len() >= 16 && s.len() <= 64);
     let fresh = existing.is_none().then(crate::secrets::token);
     if let Some(seed) = &fresh {
         req.extensions_mut().insert(Seed(seed.clone()));
     }
     let mut resp = next.run(req).await;
     if let Some(seed) = fresh {
-        let cookie = cookie_header(CSRF_COOKIE, &seed, state.config.public_is_https(), None);
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            resp.headers_mut().append(header::SET_COOKIE, v);
-        }
+        cookies::set(resp.headers_mut(), CSRF_COOKIE, &seed, state.config.public_is_https(), None);
     }
     resp
-}
-
-/// A `Set-Cookie` value with jmb's attributes: HttpOnly, SameSite=Lax, Secure on https.
-pub fn cookie_header(name: &str, value: &str, secure: bool, max_age: Option<i64>) -> String {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
-    if secure {
-        c.push_str("; Secure");
-    }
-    if let Some(age) = max_age {
-        c.push_str(&format!("; Max-Age={age}"));
-    }
-    c
 }

@@ -2,7 +2,8 @@
 //!
 //! A handler returns [`PageError`]; its response carries the error as an extension, and the
 //! [`render_error_pages`] middleware, which knows the request's language and the state, turns it into
-//! the page. Internal errors are logged once here and never shown.
+//! the page. Refusals of the core ([`BookingError`]) keep their own status and message. Internal errors
+//! are logged once here (with personal tokens redacted from the path) and never shown.
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -10,33 +11,41 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::{Chrome, MessagePage, html};
-use crate::booking::service::BookingError;
+use crate::booking::BookingError;
 use crate::state::AppState;
 
 #[derive(Debug, Clone)]
 pub enum PageError {
-    NotFound(&'static str),
-    Gone(Option<String>),
-    Forbidden { message: &'static str, args: Vec<(&'static str, String)> },
+    /// A refusal with its status and catalogue message (404, 403, 409, 410…).
+    Refused { status: StatusCode, message: &'static str, args: Vec<(&'static str, String)> },
     Unauthorized,
-    Conflict(&'static str),
     BadRequest(String),
     Csrf,
     Internal(String),
 }
 
 impl PageError {
+    pub fn refused(status: StatusCode, message: &'static str) -> Self {
+        PageError::Refused { status, message, args: Vec::new() }
+    }
+
+    pub fn not_found(message: &'static str) -> Self {
+        Self::refused(StatusCode::NOT_FOUND, message)
+    }
+
     pub fn forbidden(message: &'static str) -> Self {
-        PageError::Forbidden { message, args: Vec::new() }
+        Self::refused(StatusCode::FORBIDDEN, message)
+    }
+
+    pub fn forbidden_with(message: &'static str, args: Vec<(&'static str, String)>) -> Self {
+        PageError::Refused { status: StatusCode::FORBIDDEN, message, args }
     }
 
     pub fn status(&self) -> StatusCode {
         match self {
-            PageError::NotFound(_) => StatusCode::NOT_FOUND,
-            PageError::Gone(_) => StatusCode::GONE,
-            PageError::Forbidden { .. } | PageError::Csrf => StatusCode::FORBIDDEN,
+            PageError::Refused { status, .. } => *status,
+            PageError::Csrf => StatusCode::FORBIDDEN,
             PageError::Unauthorized => StatusCode::UNAUTHORIZED,
-            PageError::Conflict(_) => StatusCode::CONFLICT,
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -45,15 +54,11 @@ impl PageError {
 
 impl From<BookingError> for PageError {
     fn from(e: BookingError) -> Self {
-        match e {
-            BookingError::NotFound => PageError::NotFound("error-meeting-not-found"),
-            BookingError::Forbidden(_) => PageError::forbidden("error-not-owner"),
-            BookingError::Conflict("meeting-started") => PageError::Conflict("error-meeting-started"),
-            BookingError::Conflict("owner-answers") => PageError::Conflict("error-owner-answers"),
-            BookingError::Conflict(_) => PageError::Conflict("error-no-free-identifier"),
-            BookingError::Ended => PageError::Gone(None),
-            BookingError::Db(e) => PageError::Internal(e.to_string()),
+        if e.is_internal() {
+            return PageError::Internal(e.to_string());
         }
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        PageError::Refused { status, message: e.message_id(), args: e.args() }
     }
 }
 
@@ -65,37 +70,42 @@ impl IntoResponse for PageError {
     }
 }
 
+/// The page title for a refusal's status.
+fn title_id(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "error-not-found-title",
+        StatusCode::GONE => "error-gone-title",
+        StatusCode::FORBIDDEN => "error-forbidden-title",
+        StatusCode::CONFLICT => "error-conflict-title",
+        StatusCode::BAD_REQUEST => "error-bad-request-title",
+        _ => "error-internal-title",
+    }
+}
+
 /// Turns [`PageError`] responses into pages.
 pub async fn render_error_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let tr = state.tr(req.headers());
+    let csrf = super::csrf::token_for(&state, req.headers(), None);
     let here = req.uri().path().to_string();
     let mut resp = next.run(req).await;
     let Some(err) = resp.extensions_mut().remove::<PageError>() else {
         return resp;
     };
     let (title, text) = match &err {
-        PageError::NotFound(m) => (tr.t("error-not-found-title"), tr.t(m)),
-        PageError::Gone(Some(subject)) => {
-            (tr.t("error-gone-title"), tr.ta("error-gone", &[("subject", subject.clone())]))
-        }
-        PageError::Gone(None) => (tr.t("error-gone-title"), tr.t("error-gone-plain")),
-        PageError::Forbidden { message, args } => {
-            let args: Vec<(&str, String)> = args.iter().map(|(k, v)| (*k, v.clone())).collect();
-            (tr.t("error-forbidden-title"), tr.ta(message, &args))
-        }
+        PageError::Refused { status, message, args } => (tr.t(title_id(*status)), tr.ta(message, args)),
         PageError::Csrf => (tr.t("error-forbidden-title"), tr.t("error-csrf")),
         PageError::Unauthorized => (tr.t("error-unauthorized-title"), tr.t("error-unauthorized")),
-        PageError::Conflict(m) => (tr.t("error-conflict-title"), tr.t(m)),
         PageError::BadRequest(detail) => {
             (tr.t("error-bad-request-title"), tr.ta("error-bad-request", &[("detail", detail.clone())]))
         }
         PageError::Internal(detail) => {
-            tracing::error!(error.message = %detail, path = %here, "internal error");
+            let path = crate::telemetry::redact_path(&here);
+            tracing::error!(error.message = %detail, %path, "internal error");
             (tr.t("error-internal-title"), tr.t("error-internal"))
         }
     };
     let page = MessagePage {
-        chrome: Chrome::new(&state, tr, title, None, String::new(), &here),
+        chrome: Chrome::new(&state, tr, title, None, csrf, &here),
         paragraphs: vec![text],
         link: Some(("/meetings".to_string(), tr.t("error-back-home"))),
         refresh_seconds: None,

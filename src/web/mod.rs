@@ -1,21 +1,30 @@
-//! The HTML side shared by every page: catalogues, templates, CSRF protection, security headers, error
-//! pages and embedded static assets.
+//! The HTML side shared by every page (the edge): the layout's data, template rendering, cookies, the
+//! request's language, CSRF protection, security headers, error pages and embedded static assets.
 
 pub mod assets;
+pub mod cookies;
 pub mod csrf;
 pub mod error;
-pub mod i18n;
 pub mod security;
 
 use askama::Template;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::i18n::{self, Lang, Tr};
 use crate::identity::Identity;
 use crate::state::AppState;
-use i18n::Tr;
 
 pub use error::PageError;
+
+/// The cookie that remembers a chosen language.
+pub const LANG_COOKIE: &str = "jmb_lang";
+
+/// The language of a request: the remembered choice, then `Accept-Language`, then `default`.
+pub fn negotiate_lang(headers: &HeaderMap, default: Lang) -> Lang {
+    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    Lang::negotiate(cookies::get(headers, LANG_COOKIE).as_deref(), accept, default)
+}
 
 /// What the layout needs on every page.
 pub struct Chrome {

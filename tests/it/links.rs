@@ -205,12 +205,27 @@ async fn rsvp_get_changes_nothing_and_post_records() {
         .await;
     assert_eq!(attendee(&v, "guest.two@example.com")["partstat"], "DECLINED");
 
-    // A bad answer value is a 400; after the end the page is read-only and a POST is 410.
+    // "Maybe" is recorded as TENTATIVE; a bad answer value is a 400; after the end the page is
+    // read-only and a POST is 410.
     let resp = app
         .client
         .post(app.url(&rsvp))
         .header("cookie", &cookie)
-        .form(&[("answer", "maybe"), ("csrf", csrf.as_str())])
+        .form(&[("answer", "tentative"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("Votre réponse « peut-être » est enregistrée"));
+    let (_, v) = app
+        .api(reqwest::Method::GET, &format!("/api/v1/meetings/{}", m["id"].as_str().unwrap()), "jdupont", None)
+        .await;
+    assert_eq!(attendee(&v, "guest.two@example.com")["partstat"], "TENTATIVE");
+    let resp = app
+        .client
+        .post(app.url(&rsvp))
+        .header("cookie", &cookie)
+        .form(&[("answer", "perhaps"), ("csrf", csrf.as_str())])
         .send()
         .await
         .unwrap();

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use chrono::{DateTime, Duration, Utc};
-use jmb::booking::repo;
+use jmb::auth::demo::DemoProvider;
+use jmb::booking::model::{MeetingDetails, PartStat};
 use jmb::booking::rules::{self, RawMeeting, RawStart};
-use jmb::booking::service;
+use jmb::booking::{BookingError, repo};
 use jmb::clock::FixedClock;
 use jmb::config::Config;
-use jmb::identity::Identity;
-use jmb::identity::demo::DemoProvider;
+use jmb::identity::{Actor, Identity};
 use jmb::state::AppState;
 use tower::ServiceExt;
 
@@ -73,7 +73,8 @@ impl App {
     fn cookies(&self, uid: Option<&str>) -> String {
         let mut c = format!("jmb_csrf={SEED}; jmb_lang=fr");
         if let Some(uid) = uid {
-            let expires = Utc::now().timestamp() + 3600;
+            // The session's expiry is read against the application's clock.
+            let expires = self.clock_now().timestamp() + 3600;
             c.push_str(&format!("; jmb_session={}", DemoProvider::session_value(&self.state.keys, uid, expires)));
         }
         c
@@ -126,7 +127,18 @@ impl App {
             owner_mail: &owner.mail,
         };
         let valid = rules::validate(&raw, &ctx).unwrap();
-        service::create(&self.state.db, &owner, valid, self.clock_now(), "h").await.unwrap().meeting.id
+        self.create(owner, valid).await
+    }
+
+    async fn create(&self, owner: Identity, valid: rules::ValidMeeting) -> String {
+        let actor = Actor { identity: owner, is_editor: true };
+        self.state.bookings.create(&actor, valid, self.clock_now()).await.unwrap().meeting.id
+    }
+
+    /// A meeting as stored, or `Err` when there is none.
+    async fn details(&self, id: &str) -> Result<MeetingDetails, BookingError> {
+        let id = id.to_string();
+        self.state.db.read(move |c| repo::details_by_id(c, &id)?.ok_or(BookingError::NotFound)).await
     }
 
     fn clock_now(&self) -> DateTime<Utc> {
@@ -138,7 +150,7 @@ impl App {
         let now = self.clock_now();
         self.state
             .db
-            .read(move |c| -> Result<u32, service::BookingError> {
+            .read(move |c| -> Result<u32, BookingError> {
                 Ok(repo::list_for_user(c, "jdupont", "jean.dupont@example.org", repo::Scope::Upcoming { now })?.len()
                     as u32)
             })
@@ -305,7 +317,7 @@ async fn forms_without_a_valid_csrf_token_change_nothing() {
     let r =
         app.post(Some("visitor"), &format!("/meetings/{id}/answer"), &[("csrf", "forged"), ("answer", "accept")]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let d = service::get(&app.state.db, &id).await.unwrap();
+    let d = app.details(&id).await.unwrap();
     assert_eq!(d.meeting.subject, "Point d'équipe");
     assert!(d.attendees.iter().all(
         |a| a.role == jmb::booking::model::Role::Owner || a.partstat == jmb::booking::model::PartStat::NeedsAction
@@ -442,9 +454,18 @@ async fn inline_answers_from_the_list() {
     let r = app.post(Some("visitor"), "/meetings/unknown/answer", &[("csrf", &app.csrf()), ("answer", "accept")]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = app
-        .post(Some("visitor"), &format!("/meetings/{id}/answer"), &[("csrf", &app.csrf()), ("answer", "maybe")])
+        .post(Some("visitor"), &format!("/meetings/{id}/answer"), &[("csrf", &app.csrf()), ("answer", "perhaps")])
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // A tentative answer is recorded and said so.
+    let r = app
+        .post(Some("visitor"), &format!("/meetings/{id}/answer"), &[("csrf", &app.csrf()), ("answer", "tentative")])
+        .await;
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/meetings?done=tentative"));
+    let d = app.details(&id).await.unwrap();
+    assert_eq!(d.attendee_by_mail("paul.visiteur@example.org").unwrap().partstat, PartStat::Tentative);
+    let list = app.get(Some("visitor"), "/meetings?done=tentative").await.text();
+    assert!(list.contains("Vous avez répondu « peut-être »") && list.contains(">Peut-être</span>"), "{list}");
 }
 
 #[tokio::test]
@@ -494,7 +515,7 @@ async fn edit_and_delete_only_by_the_owner_before_the_start() {
     form = with(&form, "guests", "paul.visiteur@example.org");
     let r = app.post(Some("jdupont"), &format!("/meetings/{id}/edit"), &pairs(&form)).await;
     assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/meetings?done=moved"), "the subject changed");
-    let d = service::get(&app.state.db, &id).await.unwrap();
+    let d = app.details(&id).await.unwrap();
     assert_eq!(d.meeting.subject, "Point d'équipe (déplacé)");
     assert_eq!(d.meeting.duration_min, 90);
     // Invalid edit: 400 with the form kept, nothing changed.
@@ -515,7 +536,7 @@ async fn edit_and_delete_only_by_the_owner_before_the_start() {
         app.post(Some("jdupont"), &format!("/meetings/{id}/delete"), &[("csrf", &app.csrf())]).await.status,
         StatusCode::GONE
     );
-    assert!(service::get(&app.state.db, &id).await.is_ok());
+    assert!(app.details(&id).await.is_ok());
 
     // Delete: a confirmation page (GET changes nothing), then the POST.
     app.clock.set(now0());
@@ -523,10 +544,10 @@ async fn edit_and_delete_only_by_the_owner_before_the_start() {
     let r = app.get(Some("jdupont"), &format!("/meetings/{id2}/delete")).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text().contains("Point d'équipe") && r.body.contains(&format!("action=\"/meetings/{id2}/delete\"")));
-    assert!(service::get(&app.state.db, &id2).await.is_ok());
+    assert!(app.details(&id2).await.is_ok());
     let r = app.post(Some("jdupont"), &format!("/meetings/{id2}/delete"), &[("csrf", &app.csrf())]).await;
     assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/meetings?done=deleted"));
-    assert!(service::get(&app.state.db, &id2).await.is_err());
+    assert!(app.details(&id2).await.is_err());
     assert_eq!(app.get(Some("jdupont"), &format!("/meetings/{id2}/edit")).await.status, StatusCode::NOT_FOUND);
 }
 
@@ -580,7 +601,7 @@ async fn attendee_page_and_csv() {
 
     // Joins are counted; archived meetings keep their tracking page.
     app.clock.set("2026-12-05T09:00:00Z".parse().unwrap());
-    let token = service::get(&app.state.db, &id)
+    let token = app.details(&id)
         .await
         .unwrap()
         .attendees
@@ -633,7 +654,7 @@ async fn archives_are_paginated() {
                 name: String::new(),
             }],
         };
-        ids.push(service::create(&app.state.db, &owner, valid, app.clock_now(), "h").await.unwrap().meeting.id);
+        ids.push(app.create(owner.clone(), valid).await);
     }
     app.clock.set("2026-12-10T00:00:00Z".parse().unwrap());
     let page0 = app.get(Some("jdupont"), "/").await;
@@ -667,7 +688,7 @@ async fn cookies_and_headers() {
     config.database.path = dir.path().join("jmb.db");
     config.server.public_url = "https://meet.example.org".into();
     let state = jmb::app::build_state(config, Arc::new(FixedClock::new(now0()))).unwrap();
-    let expires = Utc::now().timestamp() + 3600;
+    let expires = now0().timestamp() + 3600;
     let session = DemoProvider::session_value(&state.keys, "jdupont", expires);
     let req = Request::get("/").header(header::COOKIE, format!("jmb_session={session}")).body(Body::empty()).unwrap();
     let resp = jmb::app::router(state).oneshot(req).await.unwrap();

@@ -1,11 +1,12 @@
 //! Languages: French and English message catalogues (Fluent files under `locales/`, embedded at compile
-//! time). The language comes from the `jmb_lang` cookie, then `Accept-Language`, then the configured
-//! default. No user-facing string lives in Rust code: everything goes through [`Tr`].
+//! time), and date formatting in the display time zone. Pages, calendars and mails all speak through
+//! [`Tr`]; no user-facing string lives in Rust code. Which language a request gets (cookie, then
+//! `Accept-Language`, then the configured default) is decided by [`Lang::negotiate`] from the values the
+//! edge reads off the request.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use fluent_templates::fluent_bundle::FluentValue;
@@ -22,8 +23,6 @@ fluent_templates::static_loader! {
 
 static FR: LanguageIdentifier = langid!("fr");
 static EN: LanguageIdentifier = langid!("en");
-
-pub const LANG_COOKIE: &str = "jmb_lang";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -48,12 +47,13 @@ impl Lang {
         }
     }
 
-    /// Cookie first, then the best `Accept-Language` entry jmb serves, then `default`.
-    pub fn negotiate(headers: &HeaderMap, default: Lang) -> Lang {
-        if let Some(lang) = cookie_value(headers, LANG_COOKIE).and_then(|v| Lang::parse(&v)) {
+    /// The remembered choice (`jmb_lang` cookie) first, then the best `Accept-Language` entry jmb
+    /// serves, then `default`.
+    pub fn negotiate(remembered: Option<&str>, accept_language: Option<&str>, default: Lang) -> Lang {
+        if let Some(lang) = remembered.and_then(Lang::parse) {
             return lang;
         }
-        let Some(accept) = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) else {
+        let Some(accept) = accept_language else {
             return default;
         };
         let mut best: Option<(f32, Lang)> = None;
@@ -77,18 +77,6 @@ impl Lang {
             Lang::En => &EN,
         }
     }
-}
-
-/// Reads one cookie from the request headers.
-pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().to_string())
 }
 
 /// Translations and date formatting for one request.
@@ -138,16 +126,14 @@ impl Tr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
     #[test]
     fn negotiation() {
-        let mut h = HeaderMap::new();
-        assert_eq!(Lang::negotiate(&h, Lang::Fr), Lang::Fr);
-        h.insert("accept-language", HeaderValue::from_static("de-DE, en-GB;q=0.8, fr;q=0.5"));
-        assert_eq!(Lang::negotiate(&h, Lang::Fr), Lang::En);
-        h.insert("cookie", HeaderValue::from_static("a=b; jmb_lang=fr"));
-        assert_eq!(Lang::negotiate(&h, Lang::En), Lang::Fr);
+        assert_eq!(Lang::negotiate(None, None, Lang::Fr), Lang::Fr);
+        let accept = Some("de-DE, en-GB;q=0.8, fr;q=0.5");
+        assert_eq!(Lang::negotiate(None, accept, Lang::Fr), Lang::En);
+        assert_eq!(Lang::negotiate(Some("fr"), accept, Lang::En), Lang::Fr);
+        assert_eq!(Lang::negotiate(Some("xx"), accept, Lang::Fr), Lang::En, "an unknown remembered value is ignored");
     }
 
     #[test]
@@ -162,15 +148,15 @@ mod tests {
             k
         };
         for (fr, en) in [
-            (include_str!("../../locales/fr/main.ftl"), include_str!("../../locales/en/main.ftl")),
-            (include_str!("../../locales/fr/pages.ftl"), include_str!("../../locales/en/pages.ftl")),
+            (include_str!("../locales/fr/main.ftl"), include_str!("../locales/en/main.ftl")),
+            (include_str!("../locales/fr/pages.ftl"), include_str!("../locales/en/pages.ftl")),
         ] {
             assert_eq!(keys(fr), keys(en));
         }
         // No key may be defined in two files of one language.
         for files in [
-            [include_str!("../../locales/fr/main.ftl"), include_str!("../../locales/fr/pages.ftl")],
-            [include_str!("../../locales/en/main.ftl"), include_str!("../../locales/en/pages.ftl")],
+            [include_str!("../locales/fr/main.ftl"), include_str!("../locales/fr/pages.ftl")],
+            [include_str!("../locales/en/main.ftl"), include_str!("../locales/en/pages.ftl")],
         ] {
             let mut all: Vec<String> = files.iter().flat_map(|f| keys(f)).collect();
             let n = all.len();

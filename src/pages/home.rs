@@ -3,26 +3,25 @@
 //! finished meetings (paginated), the private room, and a slot for the calendar addresses.
 //!
 //! Nothing here changes state except remembering the user (uid, mail, name) so feeds can find them;
-//! answers, edits and deletions are POSTs handled in [`super::pages`].
+//! answers, edits and deletions are POSTs handled in [`super::form`].
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
-use super::links::{partstat_class, partstat_label, role_label};
-use super::model::{Meeting, PartStat, Role};
-use super::repo::{self, Listed, Scope};
-use super::service::{self, BookingError};
+use super::{partstat_class, partstat_label, role_label};
+use crate::auth::SignedIn;
+use crate::booking::model::{Meeting, PartStat, Role};
+use crate::booking::repo::Listed;
 use crate::config::BookingConfig;
-use crate::identity::SignedIn;
+use crate::i18n::Tr;
 use crate::state::AppState;
-use crate::web::csrf::{CsrfToken, cookie_header};
-use crate::web::i18n::Tr;
-use crate::web::{Chrome, PageError, html};
+use crate::web::csrf::CsrfToken;
+use crate::web::{Chrome, PageError, cookies, html};
 
 /// Archived meetings per page.
 pub const ARCHIVE_PAGE_SIZE: u32 = 20;
@@ -90,6 +89,7 @@ pub struct Row {
     /// Start (owner) or join link, when the meeting is joinable or ongoing.
     pub join: Option<(String, String)>,
     pub can_accept: bool,
+    pub can_tentative: bool,
     pub can_decline: bool,
     pub can_edit: bool,
     pub is_owner: bool,
@@ -160,6 +160,7 @@ fn notice(tr: &Tr, done: Option<&str>) -> Option<String> {
         "moved" => "notice-moved",
         "deleted" => "notice-deleted",
         "accepted" => "notice-accepted",
+        "tentative" => "notice-tentative",
         "declined" => "notice-declined",
         _ => return None,
     };
@@ -170,15 +171,19 @@ fn notice(tr: &Tr, done: Option<&str>) -> Option<String> {
 pub fn row(state: &AppState, tr: &Tr, listed: &Listed, user: &SignedIn, now: DateTime<Utc>) -> Row {
     let d = &listed.details;
     let m = &d.meeting;
-    let is_owner = service::is_owner(m, &user.identity);
+    let is_owner = d.is_owned_by(&user.identity);
     let role = if is_owner { Role::Owner } else { listed.mine.role };
     let mine = if is_owner { d.owner().unwrap_or(&listed.mine) } else { &listed.mine };
     let list_state = ListState::of(m, role, &state.config.booking, now);
     let organiser =
         d.owner().map(|o| if o.name.is_empty() { o.mail.clone() } else { o.name.clone() }).unwrap_or_default();
     let count = |p: PartStat| d.attendees.iter().filter(|a| a.partstat == p).count();
-    let (accepted, declined, open) =
-        (count(PartStat::Accepted), count(PartStat::Declined), count(PartStat::NeedsAction));
+    let (accepted, tentative, declined, open) = (
+        count(PartStat::Accepted),
+        count(PartStat::Tentative),
+        count(PartStat::Declined),
+        count(PartStat::NeedsAction),
+    );
     let join = match list_state {
         ListState::Joinable | ListState::Ongoing => Some(if role == Role::Owner {
             (format!("/m/{}", m.room), tr.t("action-start"))
@@ -203,10 +208,16 @@ pub fn row(state: &AppState, tr: &Tr, listed: &Listed, user: &SignedIn, now: Dat
         participants: format!("{accepted}/{}", d.attendees.len()),
         participants_detail: tr.ta(
             "home-participants-detail",
-            &[("accepted", accepted.to_string()), ("declined", declined.to_string()), ("open", open.to_string())],
+            &[
+                ("accepted", accepted.to_string()),
+                ("tentative", tentative.to_string()),
+                ("declined", declined.to_string()),
+                ("open", open.to_string()),
+            ],
         ),
         join,
         can_accept: answerable && mine.partstat != PartStat::Accepted,
+        can_tentative: answerable && mine.partstat != PartStat::Tentative,
         can_decline: answerable && mine.partstat != PartStat::Declined,
         can_edit: is_owner && user.is_editor && !m.has_started(now),
         is_owner,
@@ -228,33 +239,21 @@ pub async fn home(
     let archive_days = state.config.booking.archive_days;
     // A page number that does not parse shows the first page rather than an error.
     let requested_page = q.archives.as_deref().and_then(|p| p.trim().parse::<u32>().ok()).unwrap_or(0).min(100_000);
-    let (uid, mail) = (user.identity.uid.clone(), user.identity.mail.clone());
-    let since = now - Duration::days(i64::from(archive_days));
-    let (upcoming, archived, total, page) = state
-        .db
-        .read(move |c| -> Result<_, BookingError> {
-            let upcoming = repo::list_for_user(c, &uid, &mail, Scope::Upcoming { now })?;
-            if archive_days == 0 {
-                return Ok((upcoming, Vec::new(), 0, 0));
-            }
-            let total = repo::count_archived(c, &uid, &mail, now, since)?;
-            let last = total.saturating_sub(1) / ARCHIVE_PAGE_SIZE;
-            let page = requested_page.min(last);
-            let scope = Scope::Archived { now, since, limit: ARCHIVE_PAGE_SIZE, offset: page * ARCHIVE_PAGE_SIZE };
-            Ok((upcoming, repo::list_for_user(c, &uid, &mail, scope)?, total, page))
-        })
+    let lists = state
+        .bookings
+        .lists(&user.identity, now, archive_days, requested_page, ARCHIVE_PAGE_SIZE)
         .await?;
     // The calendar addresses come from the calendar-access capability (it owns the feed secret, and
     // records the user on the way).
-    let links = crate::calendar::access::links_for(&state, &user).await?;
+    let links = super::calendar::links_for(&state, &user).await?;
     let calendar = CalendarLinks {
         feed_url: links.feed_https,
         caldav_url: links.dav_url,
         rotate_action: "/calendar/feed".into(),
         manage_url: "/calendar".into(),
     };
-    let rows = upcoming.iter().map(|l| row(&state, &tr, l, &user, now)).collect();
-    let archives = archived.iter().map(|l| row(&state, &tr, l, &user, now)).collect();
+    let rows = lists.upcoming.iter().map(|l| row(&state, &tr, l, &user, now)).collect();
+    let archives = lists.archived.iter().map(|l| row(&state, &tr, l, &user, now)).collect();
     let private_room =
         user.is_editor.then(|| (format!("/m/{}", user.identity.uid), state.jitsi.room_url(&user.identity.uid)));
     let page = HomePage {
@@ -262,19 +261,15 @@ pub async fn home(
         rows,
         archives,
         archive_days,
-        archive_total: total,
-        archive_page: page,
-        archive_pages: total.div_ceil(ARCHIVE_PAGE_SIZE),
+        archive_total: lists.archived_total,
+        archive_page: lists.archive_page,
+        archive_pages: lists.archived_total.div_ceil(ARCHIVE_PAGE_SIZE),
         is_editor: user.is_editor,
         private_room,
         calendar: Some(calendar),
         notice: notice(&tr, q.done.as_deref()),
     };
     let mut resp = html(StatusCode::OK, &page);
-    if let Ok(v) =
-        HeaderValue::from_str(&cookie_header(super::legacy::UI_COOKIE, "1", state.config.public_is_https(), None))
-    {
-        resp.headers_mut().append(header::SET_COOKIE, v);
-    }
+    cookies::set(resp.headers_mut(), super::legacy::UI_COOKIE, "1", state.config.public_is_https(), None);
     Ok(resp)
 }

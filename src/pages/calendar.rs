@@ -6,14 +6,9 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use rusqlite::OptionalExtension;
 use serde::Deserialize;
 
-use super::changes;
-use super::store::password_hash;
-use crate::booking::service::{self, BookingError};
-use crate::db::DbError;
-use crate::identity::SignedIn;
+use crate::auth::SignedIn;
 use crate::state::AppState;
 use crate::web::csrf::{CarriesCsrf, CheckedForm, CsrfToken};
 use crate::web::{Chrome, PageError, html};
@@ -29,20 +24,9 @@ pub struct CalendarLinks {
 
 /// Reads (creating the user row if needed) the user's calendar addresses.
 pub async fn links_for(state: &AppState, user: &SignedIn) -> Result<CalendarLinks, PageError> {
-    service::remember_user(&state.db, &user.identity, state.clock.now()).await?;
-    let uid = user.identity.uid.clone();
-    let (token, has_password) = state
-        .db
-        .read(move |c| -> Result<_, DbError> {
-            Ok(c.query_row("SELECT feed_token, dav_password_hash IS NOT NULL FROM users WHERE uid = ?1", [&uid], |r| {
-                Ok((r.get::<_, Option<String>>(0)?, r.get::<_, bool>(1)?))
-            })
-            .optional()?)
-        })
-        .await
-        .map_err(|e| PageError::Internal(e.to_string()))?
-        .map(|(t, p)| (t.unwrap_or_default(), p))
-        .unwrap_or_default();
+    state.users.remember(&user.identity, state.clock.now()).await?;
+    let row = state.users.get(&user.identity.uid).await?;
+    let token = row.as_ref().and_then(|u| u.feed_token.clone()).unwrap_or_default();
     let feed_https = state.url(&format!("/ical/{token}.ics"));
     let feed_webcal = feed_https.replacen("https://", "webcal://", 1).replacen("http://", "webcal://", 1);
     Ok(CalendarLinks {
@@ -50,7 +34,7 @@ pub async fn links_for(state: &AppState, user: &SignedIn) -> Result<CalendarLink
         feed_webcal,
         dav_url: state.url("/dav/"),
         dav_user: user.identity.uid.clone(),
-        has_password,
+        has_password: row.is_some_and(|u| u.has_calendar_password),
     })
 }
 
@@ -105,17 +89,7 @@ pub async fn new_password(
     csrf: CsrfToken,
     CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> Result<Response, PageError> {
-    service::remember_user(&state.db, &user.identity, state.clock.now()).await?;
-    let password = crate::secrets::token();
-    let hash = password_hash(&password);
-    let uid = user.identity.uid.clone();
-    state
-        .db
-        .write(move |tx| -> Result<_, BookingError> {
-            tx.execute("UPDATE users SET dav_password_hash = ?2 WHERE uid = ?1", [&uid, &hash])?;
-            Ok(())
-        })
-        .await?;
+    let password = state.users.new_calendar_password(&user.identity, state.clock.now()).await?;
     state.calendars.forget_password(&user.identity.uid);
     tracing::info!(target: "audit", uid = %user.identity.uid, "calendar password replaced");
     let tr = state.tr(&headers);
@@ -130,26 +104,7 @@ pub async fn replace_feed(
     csrf: CsrfToken,
     CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> Result<Response, PageError> {
-    let now = state.clock.now();
-    service::remember_user(&state.db, &user.identity, now).await?;
-    let uid = user.identity.uid.clone();
-    let token = crate::secrets::token();
-    state
-        .db
-        .write(move |tx| -> Result<_, BookingError> {
-            let old: Option<String> =
-                tx.query_row("SELECT feed_token FROM users WHERE uid = ?1", [&uid], |r| r.get(0))?;
-            if let Some(old) = old {
-                tx.execute(
-                    "INSERT OR IGNORE INTO revoked_feed_tokens (token, revoked_at) VALUES (?1, ?2)",
-                    rusqlite::params![old, crate::booking::repo::ts(now)],
-                )?;
-            }
-            tx.execute("UPDATE users SET feed_token = ?2 WHERE uid = ?1", [&uid, &token])?;
-            changes::reset(tx, &uid)?;
-            Ok(())
-        })
-        .await?;
+    state.users.replace_feed_token(&user.identity, state.clock.now()).await?;
     tracing::info!(target: "audit", uid = %user.identity.uid, "feed address replaced");
     let tr = state.tr(&headers);
     render(&state, &user, &headers, csrf.0, None, Some(tr.t("calendar-feed-replaced"))).await

@@ -6,8 +6,9 @@
 use axum::http::request::Parts;
 use ipnet::IpNet;
 
-use super::{AuthError, BoxFuture, Identity, IdentityProvider, Peer};
+use super::{AuthError, IdentityProvider, Peer};
 use crate::booking::model::{MailAddress, name_from_mail};
+use crate::identity::{BoxFuture, Identity};
 
 pub struct TrustedHeaderProvider {
     pub trusted: Vec<IpNet>,

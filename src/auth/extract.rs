@@ -7,8 +7,9 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::{AuthError, Identity, Peer};
+use super::{AuthError, Peer};
 use crate::api::problem::Problem;
+use crate::identity::{Actor, Identity};
 use crate::state::AppState;
 use crate::web::PageError;
 
@@ -19,11 +20,18 @@ pub struct SignedIn {
     pub is_editor: bool,
 }
 
+impl SignedIn {
+    /// The caller as the core sees them.
+    pub fn actor(&self) -> Actor {
+        Actor { identity: self.identity.clone(), is_editor: self.is_editor }
+    }
+}
+
 pub struct AuthRejection {
     error: AuthError,
     api: bool,
     login: Option<String>,
-    tr: crate::web::i18n::Tr,
+    tr: crate::i18n::Tr,
 }
 
 impl IntoResponse for AuthRejection {
@@ -45,8 +53,7 @@ impl IntoResponse for AuthRejection {
             },
             AuthError::UntrustedPeer => PageError::forbidden("error-untrusted-proxy").into_response(),
             AuthError::Malformed(d) => {
-                PageError::Forbidden { message: "error-bad-identity", args: vec![("detail", d.to_string())] }
-                    .into_response()
+                PageError::forbidden_with("error-bad-identity", vec![("detail", d.to_string())]).into_response()
             }
         }
     }

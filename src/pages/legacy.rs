@@ -10,10 +10,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 use super::links;
-use crate::identity::SignedIn;
+use crate::auth::SignedIn;
 use crate::state::AppState;
-use crate::web::PageError;
-use crate::web::i18n::cookie_value;
+use crate::web::csrf::CsrfToken;
+use crate::web::{PageError, cookies};
 
 /// Set on jmb's own pages so `/close.cgi` can send UI users back to their list.
 pub const UI_COOKIE: &str = "jmb_ui";
@@ -64,21 +64,23 @@ async fn token_cgi(
     State(state): State<AppState>,
     user: SignedIn,
     headers: HeaderMap,
+    csrf: CsrfToken,
     RawQuery(q): RawQuery,
 ) -> Result<Response, PageError> {
     let q = LegacyQuery::parse(q.as_deref());
     let room = q.get("room").ok_or_else(|| PageError::BadRequest("room is missing".into()))?;
-    links::enter_room(&state, &user, &headers, room, "/token.cgi").await
+    links::enter_room(&state, &user, &headers, &csrf, room, "/token.cgi").await
 }
 
 async fn join_cgi(
     State(state): State<AppState>,
     headers: HeaderMap,
+    csrf: CsrfToken,
     RawQuery(q): RawQuery,
 ) -> Result<Response, PageError> {
     let q = LegacyQuery::parse(q.as_deref());
-    let token = q.get("id").ok_or(PageError::NotFound("error-not-found"))?;
-    links::join_with_token(&state, &headers, token, "/join.cgi").await
+    let token = q.get("id").ok_or(PageError::not_found("error-not-found"))?;
+    links::join_with_token(&state, &headers, &csrf, token, "/join.cgi").await
 }
 
 fn encode(s: &str) -> String {
@@ -87,7 +89,7 @@ fn encode(s: &str) -> String {
 
 async fn invitation_cgi(RawQuery(q): RawQuery) -> Result<Response, PageError> {
     let q = LegacyQuery::parse(q.as_deref());
-    let token = q.get("id").ok_or(PageError::NotFound("error-not-found"))?;
+    let token = q.get("id").ok_or(PageError::not_found("error-not-found"))?;
     let suggestion = match q.action.as_deref() {
         Some("accept") => "?answer=accept",
         Some("decline") => "?answer=decline",
@@ -116,7 +118,7 @@ async fn booking_cgi_post() -> Response {
 /// After a call Jitsi sends people to `/`, which the proxy points here: UI users go back to their
 /// list, everyone else to the configured page. (The original decided on the Referer; jmb does not.)
 async fn close(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let from_ui = cookie_value(&headers, UI_COOKIE).is_some();
+    let from_ui = cookies::get(&headers, UI_COOKIE).is_some();
     let target = match (&state.config.server.close_redirect, from_ui) {
         (Some(url), false) if !url.is_empty() => url.clone(),
         // The list lives at `/meetings` too: behind the Jitsi vhost, `/` itself points to `/close.cgi`.

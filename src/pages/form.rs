@@ -3,9 +3,10 @@
 //!
 //! Every POST checks the CSRF token first and changes nothing without it (403). Validation is
 //! [`rules::validate`], shared with the API: on errors the form comes back as typed, each message next
-//! to its field, with status 400. Only editors create; only the owner edits or deletes, and only before
-//! the start. Someone else's meeting answers 403 without showing anything of it; an unknown id 404.
-//! After a successful POST the browser is sent (303) back to the list with a fixed notice word.
+//! to its field, with status 400. The booking rules (only editors create; only the owner edits or
+//! deletes, and only before the start; a meeting that is not the caller's does not exist for them)
+//! are the service's ([`crate::booking::Bookings`]); this module only shows their answer. After a
+//! successful POST the browser is sent (303) back to the list with a fixed notice word.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -14,14 +15,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::links::role_label;
-use super::model::{Answer, MeetingDetails, Role};
-use super::rules::{self, Field, FieldErrors, RawMeeting, RawStart};
-use super::service::{self, BookingError};
-use crate::identity::SignedIn;
+use super::{audited, role_label};
+use crate::auth::SignedIn;
+use crate::booking::model::{Answer, MeetingDetails, Role};
+use crate::booking::rules::{self, Field, FieldErrors, RawMeeting, RawStart};
+use crate::i18n::Tr;
 use crate::state::AppState;
 use crate::web::csrf::{CarriesCsrf, CheckedForm, CsrfToken};
-use crate::web::i18n::Tr;
 use crate::web::{Chrome, PageError, html};
 
 /// The form as posted. Every field defaults to empty so a missing one is a validation error, not a
@@ -202,38 +202,7 @@ fn validate(
 }
 
 fn ensure_editor(user: &SignedIn) -> Result<(), PageError> {
-    if user.is_editor {
-        Ok(())
-    } else {
-        tracing::info!(target: "audit", uid = %user.identity.uid, decision = "DENIED", "booking page: not an editor");
-        Err(PageError::forbidden("error-not-editor"))
-    }
-}
-
-/// Loads a meeting the caller owns. Someone else's meeting is refused without showing it.
-pub async fn owned(
-    state: &AppState,
-    user: &SignedIn,
-    id: &str,
-    action: &'static str,
-) -> Result<MeetingDetails, PageError> {
-    let d = service::get(&state.db, id).await?;
-    if !service::is_owner(&d.meeting, &user.identity) {
-        tracing::info!(target: "audit", action, meeting = %id, uid = %user.identity.uid, decision = "DENIED", "booking");
-        return Err(PageError::forbidden("error-not-owner"));
-    }
-    Ok(d)
-}
-
-/// Editing and deleting stop at the start.
-fn ensure_not_started(d: &MeetingDetails, now: DateTime<Utc>) -> Result<(), PageError> {
-    if d.meeting.has_ended(now) {
-        Err(PageError::Gone(Some(d.meeting.subject.clone())))
-    } else if d.meeting.has_started(now) {
-        Err(PageError::Conflict("error-meeting-started"))
-    } else {
-        Ok(())
-    }
+    audited("new", "", user, if user.is_editor { Ok(()) } else { Err(crate::booking::BookingError::NotEditor) })
 }
 
 fn see_other(location: &str) -> Response {
@@ -275,7 +244,7 @@ pub async fn create(
     match validate(&state, &user, &form, now) {
         Err(errors) => Ok(html(StatusCode::BAD_REQUEST, &form_page(&state, tr, &user, csrf.0, form, &errors, None))),
         Ok(valid) => {
-            let d = service::create(&state.db, &user.identity, valid, now, &state.config.public_host()).await?;
+            let d = audited("new", "", &user, state.bookings.create(&user.actor(), valid, now).await)?;
             tracing::info!(target: "audit", action = "new", meeting = %d.meeting.id, room = %d.meeting.room, uid = %user.identity.uid, "booking");
             Ok(see_other("/meetings?done=created"))
         }
@@ -317,9 +286,7 @@ pub async fn edit_form(
     csrf: CsrfToken,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let d = owned(&state, &user, &id, "edit").await?;
-    ensure_editor(&user)?;
-    ensure_not_started(&d, state.clock.now())?;
+    let d = audited("edit", &id, &user, state.bookings.editable(&user.actor(), &id, state.clock.now()).await)?;
     let tr = state.tr(&headers);
     let form = form_from(&d, state.config.display_tz());
     Ok(html(StatusCode::OK, &form_page(&state, tr, &user, csrf.0, form, &FieldErrors::default(), Some(&d))))
@@ -334,17 +301,16 @@ pub async fn update(
     Path(id): Path<String>,
     CheckedForm(form): CheckedForm<MeetingForm>,
 ) -> Result<Response, PageError> {
-    let d = owned(&state, &user, &id, "edit").await?;
-    ensure_editor(&user)?;
     let now = state.clock.now();
-    ensure_not_started(&d, now)?;
+    // Ownership and the time window first: someone else learns nothing from validation messages.
+    let d = audited("edit", &id, &user, state.bookings.editable(&user.actor(), &id, now).await)?;
     let tr = state.tr(&headers);
     match validate(&state, &user, &form, now) {
         Err(errors) => {
             Ok(html(StatusCode::BAD_REQUEST, &form_page(&state, tr, &user, csrf.0, form, &errors, Some(&d))))
         }
         Ok(valid) => {
-            let outcome = service::update(&state.db, &user.identity, &id, valid, now).await?;
+            let outcome = audited("edit", &id, &user, state.bookings.update(&user.actor(), &id, valid, now).await)?;
             tracing::info!(target: "audit", action = "edit", meeting = %id, room = %outcome.details.meeting.room, uid = %user.identity.uid,
                 added = outcome.added.len(), removed = outcome.removed.len(), significant = outcome.significant, "booking");
             // A change of date, time, duration or subject is announced to every attendee: say so.
@@ -373,8 +339,7 @@ pub async fn delete_confirm(
     csrf: CsrfToken,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let d = owned(&state, &user, &id, "del").await?;
-    ensure_not_started(&d, state.clock.now())?;
+    let d = audited("del", &id, &user, state.bookings.deletable(&user.actor(), &id, state.clock.now()).await)?;
     let tr = state.tr(&headers);
     let page = DeletePage {
         chrome: Chrome::new(
@@ -417,9 +382,7 @@ pub async fn delete(
     Path(id): Path<String>,
     CheckedForm(_): CheckedForm<CsrfOnly>,
 ) -> Result<Response, PageError> {
-    let d = owned(&state, &user, &id, "del").await?;
-    ensure_not_started(&d, state.clock.now())?;
-    let deleted = service::delete(&state.db, &user.identity, &id, state.clock.now()).await?;
+    let deleted = audited("del", &id, &user, state.bookings.delete(&user.actor(), &id, state.clock.now()).await)?;
     tracing::info!(target: "audit", action = "del", meeting = %id, room = %deleted.meeting.room, uid = %user.identity.uid, "booking");
     Ok(see_other("/meetings?done=deleted"))
 }
@@ -431,24 +394,25 @@ pub struct AnswerForm {
     pub answer: String,
 }
 
-/// `POST /meetings/{id}/answer`: accept or decline from the list.
+/// `POST /meetings/{id}/answer`: accept, answer tentatively or decline from the list.
 pub async fn answer(
     State(state): State<AppState>,
     user: SignedIn,
     Path(id): Path<String>,
     CheckedForm(form): CheckedForm<AnswerForm>,
 ) -> Result<Response, PageError> {
-    let answer =
-        Answer::parse(&form.answer).ok_or_else(|| PageError::BadRequest("answer must be accept or decline".into()))?;
+    let answer = Answer::parse(&form.answer)
+        .ok_or_else(|| PageError::BadRequest("answer must be accept, tentative or decline".into()))?;
     let now = state.clock.now();
-    let outcome = service::answer_as_user(&state.db, &user.identity, &id, answer, now).await.map_err(|e| match e {
-        // Not invited: the same page as an unknown meeting.
-        BookingError::NotFound => PageError::NotFound("error-meeting-not-found"),
-        other => other.into(),
-    })?;
+    // Not invited: the same page as an unknown meeting.
+    let outcome = state.bookings.answer_as(&user.identity, &id, answer, now).await?;
     tracing::info!(target: "audit", route = "/meetings/answer", room = %outcome.meeting.room, who = %user.identity.mail,
         answer = outcome.attendee.partstat.as_ical(), decision = "ALLOWED");
-    Ok(see_other(if answer == Answer::Accept { "/meetings?done=accepted" } else { "/meetings?done=declined" }))
+    Ok(see_other(match answer {
+        Answer::Accept => "/meetings?done=accepted",
+        Answer::Tentative => "/meetings?done=tentative",
+        Answer::Decline => "/meetings?done=declined",
+    }))
 }
 
 impl CarriesCsrf for MeetingForm {

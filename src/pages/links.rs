@@ -10,13 +10,15 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
-use super::model::{Answer, Attendee, Meeting, MeetingDetails, PartStat, Role, name_from_mail};
-use super::{repo, service};
-use crate::identity::{SignedIn, is_internal};
+use super::{partstat_class, partstat_label, role_label};
+use crate::auth::SignedIn;
+use crate::booking::BookingError;
+use crate::booking::model::{Answer, Attendee, Meeting, MeetingDetails, PartStat, Role, name_from_mail};
+use crate::i18n::Tr;
+use crate::identity::is_internal;
 use crate::jitsi::TokenUser;
 use crate::state::AppState;
 use crate::web::csrf::{CarriesCsrf, CheckedForm, CsrfToken};
-use crate::web::i18n::Tr;
 use crate::web::{Chrome, MessagePage, PageError, html};
 
 /// A `302 Found` to `location` (Jitsi and browsers follow it with GET).
@@ -37,9 +39,9 @@ fn audit_allow(route: &'static str, room: &str, who: &str, what: &str) {
 }
 
 /// The page shown when a link is used before its window opens.
-fn too_early(state: &AppState, tr: Tr, meeting: &Meeting, opens: DateTime<Utc>, here: &str) -> Response {
+fn too_early(state: &AppState, tr: Tr, csrf: &CsrfToken, meeting: &Meeting, opens: DateTime<Utc>, here: &str) -> Response {
     let page = MessagePage {
-        chrome: Chrome::new(state, tr, tr.t("join-too-early-title"), None, String::new(), here),
+        chrome: Chrome::new(state, tr, tr.t("join-too-early-title"), None, csrf.0.clone(), here),
         paragraphs: vec![tr.ta(
             "join-too-early",
             &[("subject", meeting.subject.clone()), ("start", tr.datetime(meeting.start)), ("opens", tr.time(opens))],
@@ -55,31 +57,29 @@ pub async fn moderator_entry(
     State(state): State<AppState>,
     user: SignedIn,
     headers: HeaderMap,
+    csrf: CsrfToken,
     Path(room): Path<String>,
 ) -> Result<Response, PageError> {
-    enter_room(&state, &user, &headers, &room, "/m").await
+    enter_room(&state, &user, &headers, &csrf, &room, "/m").await
 }
 
 pub(crate) async fn enter_room(
     state: &AppState,
     user: &SignedIn,
     headers: &HeaderMap,
+    csrf: &CsrfToken,
     room: &str,
     route: &'static str,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
     let room = room.trim().to_lowercase();
     let me = &user.identity;
-    let lookup_room = room.clone();
-    let found_meeting = state
-        .db
-        .read(move |c| -> Result<_, service::BookingError> { Ok(repo::details_by_room(c, &lookup_room)?) })
-        .await?;
+    let found_meeting = state.bookings.by_room(&room).await?;
     let Some(MeetingDetails { meeting, attendees }) = found_meeting else {
         // Not a booked room: only the user's own private room, for editors.
         if room == me.uid && user.is_editor {
             let token = state.jitsi.moderator_token(&room, &token_user(me), now, state.jitsi.signed_in_lifetime);
-            service::record_private_room_use(&state.db, &me.uid, now).await?;
+            state.bookings.record_private_room_use(&me.uid, now).await?;
             audit_allow(route, &room, &me.uid, "private room");
             return Ok(found(&state.jitsi.room_url_with_token(&room, &token)));
         }
@@ -87,11 +87,11 @@ pub(crate) async fn enter_room(
         if room == me.uid {
             return Err(PageError::forbidden("error-not-editor"));
         }
-        return Err(PageError::Forbidden { message: "error-not-private-owner", args: vec![("room", room)] });
+        return Err(PageError::forbidden_with("error-not-private-owner", vec![("room", room)]));
     };
     if meeting.has_ended(now) {
         audit_deny(route, &room, &me.uid, "meeting ended");
-        return Err(PageError::Gone(Some(meeting.subject)));
+        return Err(BookingError::Ended { subject: meeting.subject }.into());
     }
     let mine: Option<&Attendee> = attendees.iter().find(|a| {
         (a.role == Role::Owner && (meeting.owner_uid == me.uid || a.mail == me.mail))
@@ -99,15 +99,15 @@ pub(crate) async fn enter_room(
     });
     let Some(mine) = mine else {
         audit_deny(route, &room, &me.uid, "neither owner nor moderator");
-        return Err(PageError::Forbidden { message: "error-not-host", args: vec![("room", room)] });
+        return Err(PageError::forbidden_with("error-not-host", vec![("room", room)]));
     };
     let opens = meeting.start - Duration::minutes(i64::from(state.config.jitsi.moderator_join_early_minutes));
     if now < opens {
         audit_deny(route, &room, &me.uid, "too early");
-        return Ok(too_early(state, state.tr(headers), &meeting, opens, &format!("/m/{room}")));
+        return Ok(too_early(state, state.tr(headers), csrf, &meeting, opens, &format!("/m/{room}")));
     }
     let token = state.jitsi.moderator_token(&room, &token_user(me), now, state.jitsi.signed_in_lifetime);
-    service::record_join(&state.db, mine.id, now).await?;
+    state.bookings.record_join(mine.id, now).await?;
     audit_allow(route, &room, &me.uid, mine.role.as_str());
     Ok(found(&state.jitsi.room_url_with_token(&room, &token)))
 }
@@ -120,29 +120,28 @@ fn token_user(me: &crate::identity::Identity) -> TokenUser {
 pub async fn personal_join(
     State(state): State<AppState>,
     headers: HeaderMap,
+    csrf: CsrfToken,
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
-    join_with_token(&state, &headers, &token, "/j").await
+    join_with_token(&state, &headers, &csrf, &token, "/j").await
 }
 
 pub(crate) async fn join_with_token(
     state: &AppState,
     headers: &HeaderMap,
+    csrf: &CsrfToken,
     token: &str,
     route: &'static str,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
-    let lookup = token.to_string();
-    let found_row =
-        state.db.read(move |c| -> Result<_, service::BookingError> { Ok(repo::by_token(c, &lookup)?) }).await?;
-    let Some((meeting, attendee)) = found_row else {
+    let Some((meeting, attendee)) = state.bookings.by_token(token).await? else {
         audit_deny(route, "", "unknown token", "unknown token");
-        return Err(PageError::NotFound("error-not-found"));
+        return Err(PageError::not_found("error-not-found"));
     };
     let who = attendee.mail.as_str();
     if meeting.has_ended(now) {
         audit_deny(route, &meeting.room, who, "meeting ended");
-        return Err(PageError::Gone(Some(meeting.subject)));
+        return Err(BookingError::Ended { subject: meeting.subject }.into());
     }
     let early = if attendee.role.is_host() {
         state.config.jitsi.moderator_join_early_minutes
@@ -152,12 +151,12 @@ pub(crate) async fn join_with_token(
     let opens = meeting.start - Duration::minutes(i64::from(early));
     if now < opens {
         audit_deny(route, &meeting.room, who, "too early");
-        return Ok(too_early(state, state.tr(headers), &meeting, opens, &format!("/j/{token}")));
+        return Ok(too_early(state, state.tr(headers), csrf, &meeting, opens, &format!("/j/{token}")));
     }
     let internal = is_internal(&attendee.mail, &state.config.mail.internal_domains);
     match attendee.role {
         Role::Guest => {
-            service::record_join(&state.db, attendee.id, now).await?;
+            state.bookings.record_join(attendee.id, now).await?;
             audit_allow(route, &meeting.room, who, "guest");
             Ok(found(&state.jitsi.room_url(&meeting.room)))
         }
@@ -174,7 +173,7 @@ pub(crate) async fn join_with_token(
             let name = if attendee.name.is_empty() { name_from_mail(&attendee.mail) } else { attendee.name.clone() };
             let user = TokenUser { id: attendee.stable_id(), name, email: attendee.mail.clone() };
             let jwt = state.jitsi.moderator_token(&meeting.room, &user, now, state.jitsi.external_lifetime);
-            service::record_join(&state.db, attendee.id, now).await?;
+            state.bookings.record_join(attendee.id, now).await?;
             audit_allow(route, &meeting.room, who, "external moderator");
             Ok(found(&state.jitsi.room_url_with_token(&meeting.room, &jwt)))
         }
@@ -206,30 +205,6 @@ pub struct RsvpQuery {
     answer: Option<String>,
 }
 
-pub fn role_label(tr: &Tr, role: Role) -> String {
-    tr.t(match role {
-        Role::Owner => "role-owner",
-        Role::Moderator => "role-moderator",
-        Role::Guest => "role-guest",
-    })
-}
-
-pub fn partstat_label(tr: &Tr, p: PartStat) -> String {
-    tr.t(match p {
-        PartStat::NeedsAction => "partstat-needs-action",
-        PartStat::Accepted => "partstat-accepted",
-        PartStat::Declined => "partstat-declined",
-    })
-}
-
-pub fn partstat_class(p: PartStat) -> &'static str {
-    match p {
-        PartStat::NeedsAction => "needs-action",
-        PartStat::Accepted => "accepted",
-        PartStat::Declined => "declined",
-    }
-}
-
 async fn rsvp_page(
     state: &AppState,
     tr: Tr,
@@ -239,21 +214,18 @@ async fn rsvp_page(
     recorded: Option<PartStat>,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
-    let lookup = token.to_string();
-    let row = state
-        .db
-        .read(move |c| -> Result<_, service::BookingError> {
-            let Some((meeting, attendee)) = repo::by_token(c, &lookup)? else { return Ok(None) };
-            let owner = repo::attendees_of(c, &meeting.id)?.into_iter().find(|a| a.role == Role::Owner);
-            Ok(Some((meeting, attendee, owner)))
-        })
-        .await?;
-    let Some((meeting, attendee, owner)) = row else {
-        audit_deny("/rsvp", "", "unknown token", "unknown token");
-        return Err(PageError::NotFound("error-not-found"));
+    let (details, attendee) = match state.bookings.by_token_with_attendees(token).await {
+        Err(BookingError::NotFound) => {
+            audit_deny("/rsvp", "", "unknown token", "unknown token");
+            return Err(PageError::not_found("error-not-found"));
+        }
+        other => other?,
     };
-    let organiser =
-        owner.map(|o| if o.name.is_empty() { o.mail } else { format!("{} <{}>", o.name, o.mail) }).unwrap_or_default();
+    let organiser = details
+        .owner()
+        .map(|o| if o.name.is_empty() { o.mail.clone() } else { format!("{} <{}>", o.name, o.mail) })
+        .unwrap_or_default();
+    let meeting = details.meeting;
     let page = RsvpPage {
         chrome: Chrome::new(state, tr, tr.t("rsvp-title"), None, csrf, &format!("/rsvp/{token}")),
         subject: meeting.subject.clone(),
@@ -264,11 +236,14 @@ async fn rsvp_page(
         role: role_label(&tr, attendee.role),
         answer: partstat_label(&tr, attendee.partstat),
         answer_class: partstat_class(attendee.partstat),
-        suggested: suggested.map(|a| {
-            tr.ta("rsvp-suggested", &[("answer", if a == Answer::Accept { "accept".into() } else { "decline".into() })])
+        suggested: suggested.map(|a| tr.ta("rsvp-suggested", &[("answer", a.as_str().to_string())])),
+        recorded: recorded.map(|p| {
+            tr.t(match p {
+                PartStat::Accepted => "rsvp-recorded-accepted",
+                PartStat::Tentative => "rsvp-recorded-tentative",
+                _ => "rsvp-recorded-declined",
+            })
         }),
-        recorded: recorded
-            .map(|p| tr.t(if p == PartStat::Accepted { "rsvp-recorded-accepted" } else { "rsvp-recorded-declined" })),
         finished: meeting.has_ended(now),
         is_owner: attendee.role == Role::Owner,
         action: format!("/rsvp/{token}"),
@@ -304,10 +279,10 @@ pub async fn rsvp_submit(
     Path(token): Path<String>,
     CheckedForm(form): CheckedForm<RsvpForm>,
 ) -> Result<Response, PageError> {
-    let answer =
-        Answer::parse(&form.answer).ok_or_else(|| PageError::BadRequest("answer must be accept or decline".into()))?;
+    let answer = Answer::parse(&form.answer)
+        .ok_or_else(|| PageError::BadRequest("answer must be accept, tentative or decline".into()))?;
     let now = state.clock.now();
-    match service::answer_by_token(&state.db, &token, answer, now).await {
+    match state.bookings.answer_by_token(&token, answer, now).await {
         Ok(outcome) => {
             tracing::info!(target: "audit", route = "/rsvp", room = %outcome.meeting.room, who = %outcome.attendee.mail,
                 answer = outcome.attendee.partstat.as_ical(), changed = outcome.changed, decision = "ALLOWED");

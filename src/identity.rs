@@ -1,19 +1,11 @@
-//! Who is calling. An [`IdentityProvider`] turns a request into an [`Identity`]; an [`EditorPolicy`]
-//! decides who may create meetings. Both are traits so that later capabilities plug in LDAP look-ups
-//! and native OpenID Connect without touching the handlers.
-
-pub mod demo;
-pub mod extract;
-pub mod proxy;
+//! Who a signed-in person is, and who may book. [`Identity`] is what the organisation's single sign-on
+//! says about a person (how it reaches jmb over HTTP is the edge's business: see `crate::auth`);
+//! [`EditorPolicy`] decides who may create meetings, as a trait so that an LDAP filter plugs in beside
+//! the static policies.
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
-
-use axum::http::request::Parts;
-
-pub use extract::SignedIn;
 
 /// A signed-in person, as the organisation's single sign-on describes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,48 +17,14 @@ pub struct Identity {
     pub name: String,
 }
 
-/// The TCP peer of a request, or a unix-socket client (trusted by file permissions).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Peer {
-    Tcp(SocketAddr),
-    Unix,
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for Peer {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        Peer::Tcp(*stream.remote_addr())
-    }
-}
-
-#[cfg(unix)]
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::UnixListener>> for Peer {
-    fn connect_info(_: axum::serve::IncomingStream<'_, tokio::net::UnixListener>) -> Self {
-        Peer::Unix
-    }
-}
-
-/// Why a request carries no usable identity.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthError {
-    /// Nobody is signed in (no session, no header).
-    #[error("not signed in")]
-    Anonymous,
-    /// Identity headers came from an address that is not a trusted proxy.
-    #[error("identity headers from an untrusted address")]
-    UntrustedPeer,
-    /// The proxy passed something unusable.
-    #[error("unusable identity: {0}")]
-    Malformed(&'static str),
+/// Someone acting on bookings: who they are and whether they may book.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub identity: Identity,
+    pub is_editor: bool,
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Reads the caller's identity from a request.
-pub trait IdentityProvider: Send + Sync {
-    fn identify<'a>(&'a self, parts: &'a Parts, peer: Peer) -> BoxFuture<'a, Result<Identity, AuthError>>;
-    /// Where a browser goes to sign in, if jmb itself offers a sign-in page.
-    fn login_url(&self, next: &str) -> Option<String>;
-}
 
 /// Decides who may create meetings.
 pub trait EditorPolicy: Send + Sync {

@@ -1,20 +1,23 @@
 //! Demo sign-in: a page to pick one of the configured demo users, for trying jmb out. The choice is
 //! kept in a signed, HttpOnly cookie. The configuration refuses this mode on non-loopback addresses.
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{AuthError, BoxFuture, Identity, IdentityProvider, Peer};
+use super::{AuthError, IdentityProvider, Peer};
+use crate::clock::Clock;
 use crate::config::DemoUser;
+use crate::identity::{BoxFuture, Identity};
 use crate::secrets::Keys;
 use crate::state::AppState;
-use crate::web::csrf::{CarriesCsrf, CheckedForm, CsrfToken, cookie_header};
-use crate::web::i18n::cookie_value;
-use crate::web::{Chrome, PageError, html};
+use crate::web::csrf::{CarriesCsrf, CheckedForm, CsrfToken};
+use crate::web::{Chrome, PageError, cookies, html};
 
 pub const SESSION_COOKIE: &str = "jmb_session";
 const PURPOSE: &str = "demo-session";
@@ -23,6 +26,7 @@ const SESSION_SECONDS: i64 = 12 * 3600;
 pub struct DemoProvider {
     pub users: Vec<DemoUser>,
     pub keys: Keys,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl DemoProvider {
@@ -34,7 +38,7 @@ impl DemoProvider {
     }
 
     fn read(&self, headers: &HeaderMap) -> Result<Identity, AuthError> {
-        let value = cookie_value(headers, SESSION_COOKIE).ok_or(AuthError::Anonymous)?;
+        let value = cookies::get(headers, SESSION_COOKIE).ok_or(AuthError::Anonymous)?;
         let mut it = value.rsplitn(2, '.');
         let (sig, payload) = (it.next().unwrap_or_default(), it.next().unwrap_or_default());
         if !self.keys.verify(PURPOSE, payload, sig) {
@@ -42,7 +46,7 @@ impl DemoProvider {
         }
         let (uid, expires) = payload.rsplit_once('.').ok_or(AuthError::Anonymous)?;
         let expires: i64 = expires.parse().map_err(|_| AuthError::Anonymous)?;
-        if expires < chrono::Utc::now().timestamp() {
+        if expires < self.clock.now().timestamp() {
             return Err(AuthError::Anonymous);
         }
         let user = self.users.iter().find(|u| u.uid == uid).ok_or(AuthError::Anonymous)?;
@@ -131,10 +135,7 @@ pub async fn login_submit(
     let value = DemoProvider::session_value(&state.keys, &form.uid, expires);
     tracing::info!(target: "audit", uid = %form.uid, "demo sign-in");
     let mut resp = Redirect::to(&safe_next(form.next.as_deref())).into_response();
-    let cookie = cookie_header(SESSION_COOKIE, &value, state.config.public_is_https(), Some(SESSION_SECONDS));
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        resp.headers_mut().append(header::SET_COOKIE, v);
-    }
+    cookies::set(resp.headers_mut(), SESSION_COOKIE, &value, state.config.public_is_https(), Some(SESSION_SECONDS));
     Ok(resp)
 }
 
@@ -148,10 +149,7 @@ pub async fn logout(
     CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     let mut resp = Redirect::to("/login").into_response();
-    let cookie = cookie_header(SESSION_COOKIE, "", state.config.public_is_https(), Some(0));
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        resp.headers_mut().append(header::SET_COOKIE, v);
-    }
+    cookies::set(resp.headers_mut(), SESSION_COOKIE, "", state.config.public_is_https(), Some(0));
     Ok(resp)
 }
 

@@ -12,14 +12,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::form::duration_label;
 use super::home::ListState;
-use super::links::{partstat_class, partstat_label, role_label};
-use super::model::{MeetingDetails, PartStat, Role};
-use super::pages::{duration_label, owned};
-use crate::identity::SignedIn;
+use super::{audited, partstat_class, partstat_label, role_label};
+use crate::auth::SignedIn;
+use crate::booking::model::{MeetingDetails, PartStat, Role};
+use crate::i18n::Tr;
 use crate::state::AppState;
 use crate::web::csrf::CsrfToken;
-use crate::web::i18n::Tr;
 use crate::web::{Chrome, PageError, html};
 
 pub struct AttendeeRow {
@@ -40,6 +40,7 @@ pub struct AttendeeRow {
 pub struct Totals {
     pub invited: usize,
     pub accepted: usize,
+    pub tentative: usize,
     pub declined: usize,
     pub no_answer: usize,
     pub joined: usize,
@@ -52,6 +53,7 @@ impl Totals {
         Totals {
             invited: invitees().count(),
             accepted: invitees().filter(|a| a.partstat == PartStat::Accepted).count(),
+            tentative: invitees().filter(|a| a.partstat == PartStat::Tentative).count(),
             declined: invitees().filter(|a| a.partstat == PartStat::Declined).count(),
             no_answer: invitees().filter(|a| a.partstat == PartStat::NeedsAction).count(),
             joined: d.attendees.iter().filter(|a| a.join_count > 0).count(),
@@ -88,7 +90,7 @@ pub async fn page(
     csrf: CsrfToken,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let d = owned(&state, &user, &id, "attendees").await?;
+    let d = audited("attendees", &id, &user, state.bookings.owned(&user.actor(), &id).await)?;
     let tr = state.tr(&headers);
     let now = state.clock.now();
     let m = &d.meeting;
@@ -178,7 +180,7 @@ pub async fn export(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let d = owned(&state, &user, &id, "attendees").await?;
+    let d = audited("attendees", &id, &user, state.bookings.owned(&user.actor(), &id).await)?;
     let tr = state.tr(&headers);
     let mut resp = csv(&tr, &d).into_response();
     let h = resp.headers_mut();

@@ -1,0 +1,57 @@
+//! Sign-in over HTTP (the edge): an [`IdentityProvider`] turns a request into an
+//! [`Identity`](crate::identity::Identity) — from a trusted reverse proxy's headers ([`proxy`]) or the
+//! demo sign-in ([`demo`]) — and the [`SignedIn`] extractor gives handlers the caller as an
+//! [`Actor`](crate::identity::Actor), with the editor policy applied.
+
+pub mod demo;
+pub mod extract;
+pub mod proxy;
+
+use std::net::SocketAddr;
+
+use axum::http::request::Parts;
+
+pub use extract::SignedIn;
+
+use crate::identity::{BoxFuture, Identity};
+
+/// The TCP peer of a request, or a unix-socket client (trusted by file permissions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    Tcp(SocketAddr),
+    Unix,
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Peer::Tcp(*stream.remote_addr())
+    }
+}
+
+#[cfg(unix)]
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::UnixListener>> for Peer {
+    fn connect_info(_: axum::serve::IncomingStream<'_, tokio::net::UnixListener>) -> Self {
+        Peer::Unix
+    }
+}
+
+/// Why a request carries no usable identity.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// Nobody is signed in (no session, no header).
+    #[error("not signed in")]
+    Anonymous,
+    /// Identity headers came from an address that is not a trusted proxy.
+    #[error("identity headers from an untrusted address")]
+    UntrustedPeer,
+    /// The proxy passed something unusable.
+    #[error("unusable identity: {0}")]
+    Malformed(&'static str),
+}
+
+/// Reads the caller's identity from a request.
+pub trait IdentityProvider: Send + Sync {
+    fn identify<'a>(&'a self, parts: &'a Parts, peer: Peer) -> BoxFuture<'a, Result<Identity, AuthError>>;
+    /// Where a browser goes to sign in, if jmb itself offers a sign-in page.
+    fn login_url(&self, next: &str) -> Option<String>;
+}

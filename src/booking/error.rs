@@ -1,0 +1,114 @@
+//! Why a booking operation was refused: one closed enum, each variant with its HTTP status and the
+//! catalogue message that explains it. The edges (pages, API) map it without looking at strings.
+
+use crate::db::DbError;
+use crate::events::HookError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BookingError {
+    /// No such meeting, or one the caller has no part in (strangers learn nothing, not even that it
+    /// exists), or an unknown personal link.
+    #[error("no such meeting")]
+    NotFound,
+    /// The caller is invited but does not own the meeting.
+    #[error("only the owner may do this")]
+    NotOwner,
+    /// Only editors book meetings.
+    #[error("only editors may book meetings")]
+    NotEditor,
+    /// Editing and deleting stop at the start.
+    #[error("the meeting has started")]
+    Started,
+    /// The meeting is over; carries its subject for the page that says so.
+    #[error("the meeting has ended")]
+    Ended { subject: String },
+    /// The owner is implicitly accepted and does not answer.
+    #[error("the owner does not answer their own meeting")]
+    OwnerAnswers,
+    /// Random identifiers kept colliding (astronomically unlikely).
+    #[error("no free identifier")]
+    NoFreeIdentifier,
+    #[error(transparent)]
+    Store(#[from] DbError),
+}
+
+impl BookingError {
+    /// The HTTP status the edges answer with.
+    pub fn status(&self) -> u16 {
+        match self {
+            BookingError::NotFound => 404,
+            BookingError::NotOwner | BookingError::NotEditor => 403,
+            BookingError::Started | BookingError::OwnerAnswers => 409,
+            BookingError::Ended { .. } => 410,
+            BookingError::NoFreeIdentifier => 503,
+            BookingError::Store(_) => 500,
+        }
+    }
+
+    /// The catalogue message shown to people (see `locales/`).
+    pub fn message_id(&self) -> &'static str {
+        match self {
+            BookingError::NotFound => "error-meeting-not-found",
+            BookingError::NotOwner => "error-not-owner",
+            BookingError::NotEditor => "error-not-editor",
+            BookingError::Started => "error-meeting-started",
+            BookingError::Ended { .. } => "error-gone",
+            BookingError::OwnerAnswers => "error-owner-answers",
+            BookingError::NoFreeIdentifier => "error-no-free-identifier",
+            BookingError::Store(_) => "error-internal",
+        }
+    }
+
+    /// Values for the message.
+    pub fn args(&self) -> Vec<(&'static str, String)> {
+        match self {
+            BookingError::Ended { subject } => vec![("subject", subject.clone())],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether this is a failure of jmb rather than a refusal (logged once by the edge).
+    pub fn is_internal(&self) -> bool {
+        matches!(self, BookingError::Store(_))
+    }
+}
+
+impl From<rusqlite::Error> for BookingError {
+    fn from(e: rusqlite::Error) -> Self {
+        BookingError::Store(DbError::Sqlite(e))
+    }
+}
+
+impl From<HookError> for BookingError {
+    fn from(e: HookError) -> Self {
+        match e {
+            HookError::Store(e) => e.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_has_a_status_and_a_message() {
+        let all = [
+            BookingError::NotFound,
+            BookingError::NotOwner,
+            BookingError::NotEditor,
+            BookingError::Started,
+            BookingError::Ended { subject: "x".into() },
+            BookingError::OwnerAnswers,
+            BookingError::NoFreeIdentifier,
+        ];
+        for e in &all {
+            assert!((400..600).contains(&e.status()), "{e:?}");
+            assert!(!e.is_internal(), "{e:?}");
+            let fr = crate::i18n::Tr::new(crate::i18n::Lang::Fr, chrono_tz::Europe::Paris);
+            let text = fr.ta(e.message_id(), &e.args());
+            assert!(!text.is_empty() && !text.contains(e.message_id()), "{e:?}: {text}");
+        }
+        assert_eq!(BookingError::Ended { subject: "Réunion".into() }.args(), vec![("subject", "Réunion".to_string())]);
+    }
+}

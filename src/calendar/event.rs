@@ -1,0 +1,172 @@
+//! A meeting as one person sees it, as an iCalendar event: their own join link (the owner's entry
+//! `/m/{room}`, an invitee's personal `/j/{token}`), their answer link, every attendee with their role
+//! and answer, and the description in the viewer's language. This is the one mapping used by the feed,
+//! CalDAV and invitation mails; those outputs differ only in their envelope (a calendar with or without
+//! `METHOD`, which `ATTENDEE` lines a message carries).
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::booking::model::{Attendee, MeetingDetails, PartStat, Role};
+use crate::i18n::Tr;
+use crate::ics;
+
+/// What the mapping needs besides the meeting.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewing<'a> {
+    /// Public base URL, without a trailing slash.
+    pub base_url: &'a str,
+    /// The viewer's language and display zone.
+    pub tr: Tr,
+    /// `VALARM` offsets (minutes before the start); only those still ahead of `now` are written.
+    pub alarm_minutes: &'a [u32],
+    pub now: DateTime<Utc>,
+}
+
+/// The viewer's way into the meeting.
+pub fn join_url(base_url: &str, d: &MeetingDetails, mine: &Attendee) -> String {
+    if mine.role == Role::Owner {
+        format!("{base_url}/m/{}", d.meeting.room)
+    } else {
+        format!("{base_url}/j/{}", mine.token)
+    }
+}
+
+/// The viewer's answer page.
+pub fn answer_url(base_url: &str, mine: &Attendee) -> String {
+    format!("{base_url}/rsvp/{}", mine.token)
+}
+
+pub fn ics_partstat(p: PartStat) -> ics::PartStat {
+    match p {
+        PartStat::NeedsAction => ics::PartStat::NeedsAction,
+        PartStat::Accepted => ics::PartStat::Accepted,
+        PartStat::Declined => ics::PartStat::Declined,
+        PartStat::Tentative => ics::PartStat::Tentative,
+    }
+}
+
+/// When what a viewer sees of the meeting last changed: the meeting itself, an answer, or an alarm
+/// passing (its `VALARM` leaves the event). Deterministic, so identical bytes carry identical dates.
+pub fn last_modified(d: &MeetingDetails, alarm_minutes: &[u32], now: DateTime<Utc>) -> DateTime<Utc> {
+    let m = &d.meeting;
+    let answers = d.attendees.iter().filter_map(|a| a.answered_at);
+    let passed_alarms = alarm_minutes
+        .iter()
+        .map(|minutes| m.start - Duration::minutes(i64::from(*minutes)))
+        .filter(|trigger| *trigger <= now);
+    answers.chain(passed_alarms).fold(m.updated, DateTime::max)
+}
+
+/// The meeting as `mine` sees it (`mine` is the viewer's row: the owner row for the owner).
+pub fn for_viewer(d: &MeetingDetails, mine: &Attendee, v: &Viewing<'_>) -> ics::Event {
+    let m = &d.meeting;
+    let join_url = join_url(v.base_url, d, mine);
+    let description = v.tr.ta("ical-description", &[("url", join_url.clone()), ("rsvp", answer_url(v.base_url, mine))]);
+    let organizer = d
+        .owner()
+        .map(|o| ics::Person { mail: o.mail.clone(), name: o.name.clone() })
+        .unwrap_or(ics::Person { mail: String::new(), name: String::new() });
+    ics::Event {
+        uid: m.ical_uid.clone(),
+        sequence: m.sequence,
+        summary: m.subject.clone(),
+        description,
+        start: m.start,
+        end: m.end(),
+        created: m.created,
+        last_modified: last_modified(d, v.alarm_minutes, v.now),
+        status: ics::EventStatus::Confirmed,
+        join_url,
+        organizer,
+        attendees: d
+            .attendees
+            .iter()
+            .filter(|a| a.role != Role::Owner)
+            .map(|a| ics::EventAttendee {
+                person: ics::Person { mail: a.mail.clone(), name: a.name.clone() },
+                role: if a.role == Role::Moderator { ics::AttendeeRole::Chair } else { ics::AttendeeRole::Participant },
+                partstat: ics_partstat(a.partstat),
+            })
+            .collect(),
+        alarm_minutes_before: v.alarm_minutes.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::booking::model::Meeting;
+    use crate::i18n::Lang;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn attendee(id: i64, role: Role, mail: &str, partstat: PartStat, answered: Option<&str>) -> Attendee {
+        Attendee {
+            id,
+            meeting_id: "m1".into(),
+            role,
+            mail: mail.into(),
+            name: String::new(),
+            token: format!("token-{id}-0000000000000000"),
+            partstat,
+            answered_at: answered.map(at),
+            join_count: 0,
+            first_join: None,
+            last_join: None,
+        }
+    }
+
+    fn details() -> MeetingDetails {
+        MeetingDetails {
+            meeting: Meeting {
+                id: "m1".into(),
+                ical_uid: "m1@meet.example.org".into(),
+                room: "abcdefghijklmnop".into(),
+                subject: "Point".into(),
+                start: at("2026-12-05T09:00:00Z"),
+                duration_min: 60,
+                owner_uid: "jdupont".into(),
+                created: at("2026-12-01T08:00:00Z"),
+                updated: at("2026-12-01T08:00:00Z"),
+                sequence: 2,
+            },
+            attendees: vec![
+                attendee(1, Role::Owner, "jean@x.org", PartStat::Accepted, None),
+                attendee(2, Role::Moderator, "mod@y.org", PartStat::Tentative, Some("2026-12-02T10:00:00Z")),
+                attendee(3, Role::Guest, "g@z.org", PartStat::NeedsAction, None),
+            ],
+        }
+    }
+
+    #[test]
+    fn each_viewer_gets_their_own_way_in() {
+        let d = details();
+        let v = Viewing {
+            base_url: "https://meet.example.org",
+            tr: Tr::new(Lang::En, chrono_tz::Europe::Paris),
+            alarm_minutes: &[60, 10],
+            now: at("2026-12-03T00:00:00Z"),
+        };
+        let owner = for_viewer(&d, &d.attendees[0], &v);
+        assert_eq!(owner.join_url, "https://meet.example.org/m/abcdefghijklmnop");
+        let guest = for_viewer(&d, &d.attendees[2], &v);
+        assert_eq!(guest.join_url, "https://meet.example.org/j/token-3-0000000000000000");
+        assert!(guest.description.contains("https://meet.example.org/rsvp/token-3-0000000000000000"));
+        assert_eq!(guest.attendees.len(), 2, "the owner is the organizer, not an attendee");
+        assert_eq!(guest.attendees[0].role, ics::AttendeeRole::Chair);
+        assert_eq!(guest.attendees[0].partstat, ics::PartStat::Tentative);
+        assert_eq!((guest.uid.as_str(), guest.sequence), ("m1@meet.example.org", 2));
+        assert_eq!(guest.last_modified, at("2026-12-02T10:00:00Z"), "the latest answer");
+    }
+
+    #[test]
+    fn last_modified_moves_when_an_alarm_passes() {
+        let d = details();
+        let alarms = [60, 10];
+        assert_eq!(last_modified(&d, &alarms, at("2026-12-05T07:59:00Z")), at("2026-12-02T10:00:00Z"));
+        assert_eq!(last_modified(&d, &alarms, at("2026-12-05T08:00:00Z")), at("2026-12-05T08:00:00Z"));
+        assert_eq!(last_modified(&d, &alarms, at("2026-12-05T08:55:00Z")), at("2026-12-05T08:50:00Z"));
+    }
+}
