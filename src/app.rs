@@ -32,7 +32,8 @@ use crate::secrets::{Keys, load_or_create_secret};
 use crate::state::AppState;
 use crate::users::Users;
 use crate::web::csrf::{CarriesCsrf, CheckedForm};
-use crate::web::{LANG_COOKIE, PageError, assets, cookies, csrf, error, security};
+use crate::web::lang::LANG_COOKIE;
+use crate::web::{PageError, assets, cookies, csrf, error, security};
 
 /// The reactions to booking changes, in the order they run inside each booking's transaction.
 pub fn hooks() -> Hooks {
@@ -60,11 +61,9 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
     let keys = Keys::new(&secret);
     let identity: Arc<dyn IdentityProvider> = match config.auth.mode {
         AuthMode::TrustedHeader => Arc::new(TrustedHeaderProvider::from_config(&config.auth)),
-        AuthMode::Demo => Arc::new(DemoProvider {
-            users: config.auth.demo_users.clone(),
-            keys: keys.clone(),
-            clock: clock.clone(),
-        }),
+        AuthMode::Demo => {
+            Arc::new(DemoProvider { users: config.auth.demo_users.clone(), keys: keys.clone(), clock: clock.clone() })
+        }
     };
     let editors = Arc::new(StaticEditors::from_config(&config.auth.editors));
     let jitsi = Arc::new(Jitsi::from_config(&config)?);

@@ -355,10 +355,19 @@ impl Config {
     /// Checks every rule the types cannot express, naming the key at fault.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let listen = self.listen_addr()?;
-        let public = url_parts(&self.server.public_url).ok_or_else(|| {
+        url_parts(&self.server.public_url).ok_or_else(|| {
             invalid("server.public_url", "must be an absolute http:// or https:// URL such as https://meet.example.org")
         })?;
-        let _ = public;
+        // Every route (and every link already sent) assumes jmb answers at the root of its host.
+        let after_host = self.server.public_url.split_once("://").map(|(_, rest)| rest).unwrap_or_default();
+        if let Some(i) = after_host.find(['/', '?', '#'])
+            && !after_host[i..].trim_end_matches('/').is_empty()
+        {
+            return Err(invalid(
+                "server.public_url",
+                "must be the root of a host (https://meet.example.org): jmb cannot be served under a path",
+            ));
+        }
         if url_parts(&self.jitsi.base_url).is_none() {
             return Err(invalid("jitsi.base_url", "must be an absolute http:// or https:// URL"));
         }
@@ -648,6 +657,18 @@ mod tests {
         ] {
             let err = Config::from_toml(&with_secret(toml)).unwrap_err().to_string();
             assert!(err.contains(key), "{toml}: {err}");
+        }
+    }
+
+    #[test]
+    fn public_url_is_the_root_of_a_host() {
+        for ok in ["https://meet.example.org", "https://meet.example.org/", "http://127.0.0.1:8080"] {
+            assert!(Config::from_toml(&with_secret(&format!("[server]\npublic_url = \"{ok}\"\n"))).is_ok(), "{ok}");
+        }
+        for bad in ["https://example.org/jmb", "https://example.org/jmb/", "https://example.org?x", "meet.example.org"]
+        {
+            let err = Config::from_toml(&with_secret(&format!("[server]\npublic_url = \"{bad}\"\n"))).unwrap_err();
+            assert!(err.to_string().contains("server.public_url"), "{bad}: {err}");
         }
     }
 

@@ -37,7 +37,7 @@ impl AppState {
 
     /// Translations for a request with these headers.
     pub fn tr(&self, headers: &axum::http::HeaderMap) -> Tr {
-        Tr::new(crate::web::negotiate_lang(headers, self.default_lang()), self.config.display_tz())
+        Tr::new(crate::web::lang::negotiate(headers, self.default_lang()), self.config.display_tz())
     }
 
     /// An absolute URL under the public base.

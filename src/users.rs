@@ -122,7 +122,10 @@ pub fn uids_by_mails<'a>(
 /// Whose calendar a feed secret opens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedOwner {
-    User { uid: String, mail: String },
+    User {
+        uid: String,
+        mail: String,
+    },
     /// A secret the user replaced: answered 410 so subscribed clients stop polling.
     Revoked,
     Unknown,
@@ -322,9 +325,10 @@ mod tests {
         assert!(remember(&tx, &who("alice", "alice@x.org"), now, &hooks).unwrap());
         assert_eq!(*rec.0.lock().unwrap(), ["alice:a@x.org->alice@x.org"]);
         assert_eq!(get(&tx, "alice").unwrap().unwrap().feed_token.unwrap(), token, "the feed secret is kept");
-        assert_eq!(uids_by_mails(&tx, ["alice@x.org", "nobody@x.org"]).unwrap().into_iter().collect::<Vec<_>>(), [
-            "alice"
-        ]);
+        assert_eq!(
+            uids_by_mails(&tx, ["alice@x.org", "nobody@x.org"]).unwrap().into_iter().collect::<Vec<_>>(),
+            ["alice"]
+        );
     }
 
     #[test]
@@ -338,10 +342,10 @@ mod tests {
         let second = replace_feed_token(&tx, "alice", now).unwrap();
         assert_ne!(first, second);
         assert_eq!(by_feed_token(&tx, &first).unwrap(), FeedOwner::Revoked);
-        assert_eq!(by_feed_token(&tx, &second).unwrap(), FeedOwner::User {
-            uid: "alice".into(),
-            mail: "a@x.org".into()
-        });
+        assert_eq!(
+            by_feed_token(&tx, &second).unwrap(),
+            FeedOwner::User { uid: "alice".into(), mail: "a@x.org".into() }
+        );
         assert_eq!(by_feed_token(&tx, "nope").unwrap(), FeedOwner::Unknown);
 
         let legacy = "AbCdEfGh12345678";

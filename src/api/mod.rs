@@ -6,24 +6,22 @@
 //! body (`Content-Type: application/json`, which a cross-site form cannot send without a CORS
 //! preflight that jmb never grants) or the DELETE method (likewise).
 
-pub mod problem;
-
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::SignedIn;
 use crate::booking::BookingError;
-use crate::booking::model::{Answer, Attendee, MeetingDetails, PartStat, Role};
+use crate::booking::model::{Answer, Attendee, MeetingDetails, PartStat, Phase, Role};
 use crate::booking::rules::{self, FieldErrors, RawMeeting, RawStart};
 use crate::i18n::Tr;
 use crate::state::AppState;
-use problem::Problem;
+use crate::web::problem::Problem;
 
 /// Every API route, as (method, path template) pairs; the OpenAPI document must list exactly these.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -237,21 +235,10 @@ fn view(state: &AppState, d: &MeetingDetails, viewer: &SignedIn, now: DateTime<U
     let me = &viewer.identity;
     let is_owner = d.is_owned_by(me);
     let mine: &Attendee = d.row_of(me)?;
-    let early = if mine.role.is_host() {
-        state.config.booking.highlight_owner_minutes
-    } else {
-        state.config.booking.highlight_guest_minutes
-    };
     let m = &d.meeting;
-    let meeting_state = if m.has_ended(now) {
-        "finished"
-    } else if m.has_started(now) {
-        "ongoing"
-    } else if now >= m.start - Duration::minutes(i64::from(early)) {
-        "joinable"
-    } else {
-        "planned"
-    };
+    let limits = &state.config.booking;
+    let meeting_state =
+        Phase::of(m, mine.role, limits.highlight_owner_minutes, limits.highlight_guest_minutes, now).as_str();
     let join_url = if mine.role == Role::Owner {
         state.url(&format!("/m/{}", m.room))
     } else {

@@ -8,10 +8,10 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::{AuthError, Peer};
-use crate::api::problem::Problem;
 use crate::identity::{Actor, Identity};
 use crate::state::AppState;
 use crate::web::PageError;
+use crate::web::problem::Problem;
 
 /// A signed-in caller, with whether they may create meetings.
 #[derive(Debug, Clone)]

@@ -33,6 +33,48 @@ impl Meeting {
     }
 }
 
+/// Where a meeting stands for one viewer: the original list's colours, and what the API reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Planned,
+    /// The viewer may enter (hosts and guests from different lead times before the start).
+    Joinable,
+    Ongoing,
+    Finished,
+}
+
+impl Phase {
+    /// For a viewer with `role`: joinable from `host_early_minutes` before the start for owners and
+    /// moderators, `guest_early_minutes` for guests; ongoing from the start; finished at the end.
+    pub fn of(
+        meeting: &Meeting,
+        role: Role,
+        host_early_minutes: u32,
+        guest_early_minutes: u32,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let early = if role.is_host() { host_early_minutes } else { guest_early_minutes };
+        if meeting.has_ended(now) {
+            Phase::Finished
+        } else if meeting.has_started(now) {
+            Phase::Ongoing
+        } else if now >= meeting.start - chrono::Duration::minutes(i64::from(early)) {
+            Phase::Joinable
+        } else {
+            Phase::Planned
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Planned => "planned",
+            Phase::Joinable => "joinable",
+            Phase::Ongoing => "ongoing",
+            Phase::Finished => "finished",
+        }
+    }
+}
+
 /// An attendee row: the owner, an invited moderator or an invited guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attendee {

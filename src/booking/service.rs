@@ -79,7 +79,8 @@ impl Bookings {
                 // The owner's calendar must exist to show the meeting.
                 users::remember(tx, &owner, now, &hooks)?;
                 let id = unique(tx, secrets::meeting_id, |tx, v| Ok(repo::meeting_by_id(tx, v)?.is_some()))?;
-                let room = unique(tx, secrets::room_name, |tx, v| Ok(repo::room_in_use(tx, v)? || users::exists(tx, v)?))?;
+                let room =
+                    unique(tx, secrets::room_name, |tx, v| Ok(repo::room_in_use(tx, v)? || users::exists(tx, v)?))?;
                 let meeting = Meeting {
                     ical_uid: format!("{id}@{host}"),
                     id,
@@ -96,7 +97,15 @@ impl Bookings {
                 // The owner is implicitly accepted, as in the original.
                 insert(tx, &meeting.id, Role::Owner, &owner.mail, &owner.name, PartStat::Accepted, now)?;
                 for (role, invitee) in invitees(&valid.moderators, &valid.guests) {
-                    insert(tx, &meeting.id, role, invitee.mail.as_str(), &display_name(invitee), PartStat::NeedsAction, now)?;
+                    insert(
+                        tx,
+                        &meeting.id,
+                        role,
+                        invitee.mail.as_str(),
+                        &display_name(invitee),
+                        PartStat::NeedsAction,
+                        now,
+                    )?;
                 }
                 let details = load(tx, &meeting.id)?;
                 hooks.emit(tx, &Change::Created { meeting: &details }, now)?;
@@ -189,7 +198,15 @@ impl Bookings {
                 for (role, invitee) in &wanted {
                     if before.attendee_by_mail(invitee.mail.as_str()).is_none() {
                         let mail = invitee.mail.as_str();
-                        added_ids.push(insert(tx, &meeting.id, *role, mail, &display_name(invitee), PartStat::NeedsAction, now)?);
+                        added_ids.push(insert(
+                            tx,
+                            &meeting.id,
+                            *role,
+                            mail,
+                            &display_name(invitee),
+                            PartStat::NeedsAction,
+                            now,
+                        )?);
                     }
                 }
                 if significant || roles_changed || !removed.is_empty() || !added_ids.is_empty() {
@@ -201,7 +218,13 @@ impl Bookings {
                     details.attendees.iter().filter(|a| added_ids.contains(&a.id)).cloned().collect();
                 hooks.emit(
                     tx,
-                    &Change::Updated { before: &before, after: &details, added: &added, removed: &removed, significant },
+                    &Change::Updated {
+                        before: &before,
+                        after: &details,
+                        added: &added,
+                        removed: &removed,
+                        significant,
+                    },
                     now,
                 )?;
                 Ok(UpdateOutcome { details, added, removed, significant })

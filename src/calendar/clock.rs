@@ -27,7 +27,12 @@ fn window(config: &CalendarConfig) -> i64 {
 }
 
 /// Ids of the meetings with an instant in `(after, until]`: an alarm trigger or a window exit.
-fn due_between(conn: &Connection, config: &CalendarConfig, after: i64, until: i64) -> rusqlite::Result<BTreeSet<String>> {
+fn due_between(
+    conn: &Connection,
+    config: &CalendarConfig,
+    after: i64,
+    until: i64,
+) -> rusqlite::Result<BTreeSet<String>> {
     let mut ids = BTreeSet::new();
     let mut by_start = conn.prepare_cached("SELECT id FROM meetings WHERE start_at > ?1 AND start_at <= ?2")?;
     let offsets: BTreeSet<i64> = config.alarm_minutes.iter().map(|m| i64::from(*m) * 60).collect();
@@ -46,7 +51,11 @@ fn due_between(conn: &Connection, config: &CalendarConfig, after: i64, until: i6
 }
 
 /// The next instant after `after` at which some calendar changes by itself, if any.
-pub fn next_due(conn: &Connection, config: &CalendarConfig, after: DateTime<Utc>) -> rusqlite::Result<Option<DateTime<Utc>>> {
+pub fn next_due(
+    conn: &Connection,
+    config: &CalendarConfig,
+    after: DateTime<Utc>,
+) -> rusqlite::Result<Option<DateTime<Utc>>> {
     let after = ts(after);
     let mut next: Option<i64> = None;
     let mut first_start = conn.prepare_cached("SELECT MIN(start_at) FROM meetings WHERE start_at > ?1")?;
@@ -58,7 +67,8 @@ pub fn next_due(conn: &Connection, config: &CalendarConfig, after: DateTime<Utc>
         }
     }
     let w = window(config);
-    let end: Option<i64> = conn.query_row("SELECT MIN(end_at) FROM meetings WHERE end_at > ?1", [after - w], |r| r.get(0))?;
+    let end: Option<i64> =
+        conn.query_row("SELECT MIN(end_at) FROM meetings WHERE end_at > ?1", [after - w], |r| r.get(0))?;
     if let Some(e) = end {
         next = Some(next.map_or(e + w, |n| n.min(e + w)));
     }
@@ -67,14 +77,16 @@ pub fn next_due(conn: &Connection, config: &CalendarConfig, after: DateTime<Utc>
 
 /// Up to when instants were recorded; `None` before the first run.
 pub fn last_run(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    let last: Option<i64> = conn.query_row("SELECT value FROM job_state WHERE name = ?1", [JOB], |r| r.get(0)).optional()?;
+    let last: Option<i64> =
+        conn.query_row("SELECT value FROM job_state WHERE name = ?1", [JOB], |r| r.get(0)).optional()?;
     Ok(last.and_then(|t| DateTime::from_timestamp(t, 0)))
 }
 
 /// Records every alarm passing and window exit since the last run, up to `now`, in the change log of
 /// the calendars concerned. Returns how many meetings were touched. The first run only notes `now`.
 pub fn run_once(tx: &Transaction<'_>, config: &CalendarConfig, now: DateTime<Utc>) -> rusqlite::Result<usize> {
-    let last: Option<i64> = tx.query_row("SELECT value FROM job_state WHERE name = ?1", [JOB], |r| r.get(0)).optional()?;
+    let last: Option<i64> =
+        tx.query_row("SELECT value FROM job_state WHERE name = ?1", [JOB], |r| r.get(0)).optional()?;
     let now_ts = ts(now);
     tx.execute(
         "INSERT INTO job_state (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value)",

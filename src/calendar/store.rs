@@ -271,8 +271,7 @@ fn render(
     }
     drop(events);
     // Deletions and time move the calendar's own date; it never goes backwards.
-    let last_modified =
-        meta.iter().map(|m| m.1).chain(version.changed_at).max().unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    let last_modified = meta.iter().map(|m| m.1).chain(version.changed_at).max().unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     let object_head = object_head.unwrap_or_default();
     let head_xml = Bytes::from(crate::caldav::escape_calendar_data(&object_head).into_owned());
     let tail_xml = Bytes::from(crate::caldav::escape_calendar_data(ics::CALENDAR_END).into_owned());

@@ -126,12 +126,7 @@ pub async fn page(
         time: tr.time(m.start),
         duration: duration_label(&tr, m.duration_min),
         state: list_state.class(),
-        state_label: tr.t(match list_state {
-            ListState::Planned => "state-planned",
-            ListState::Joinable => "state-joinable",
-            ListState::Ongoing => "state-ongoing",
-            ListState::Finished => "state-finished",
-        }),
+        state_label: list_state.label(&tr),
         totals: Totals::of(&d),
         rows,
         can_edit: user.is_editor && !m.has_started(now),

@@ -10,12 +10,12 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{partstat_class, partstat_label, role_label};
 use crate::auth::SignedIn;
-use crate::booking::model::{Meeting, PartStat, Role};
+use crate::booking::model::{Meeting, PartStat, Phase, Role};
 use crate::booking::repo::Listed;
 use crate::config::BookingConfig;
 use crate::i18n::Tr;
@@ -28,44 +28,23 @@ pub const ARCHIVE_PAGE_SIZE: u32 = 20;
 
 /// Where a meeting stands for one viewer, as the original's list colours showed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListState {
-    Planned,
-    Joinable,
-    Ongoing,
-    Finished,
-}
+pub struct ListState(pub Phase);
 
 impl ListState {
-    /// For `role`: joinable from `highlight_owner_minutes` before the start for owners and moderators,
-    /// `highlight_guest_minutes` for guests; ongoing from the start; finished at the end.
     pub fn of(meeting: &Meeting, role: Role, limits: &BookingConfig, now: DateTime<Utc>) -> Self {
-        let early = if role.is_host() { limits.highlight_owner_minutes } else { limits.highlight_guest_minutes };
-        if meeting.has_ended(now) {
-            ListState::Finished
-        } else if meeting.has_started(now) {
-            ListState::Ongoing
-        } else if now >= meeting.start - Duration::minutes(i64::from(early)) {
-            ListState::Joinable
-        } else {
-            ListState::Planned
-        }
+        ListState(Phase::of(meeting, role, limits.highlight_owner_minutes, limits.highlight_guest_minutes, now))
     }
 
     pub fn class(self) -> &'static str {
-        match self {
-            ListState::Planned => "planned",
-            ListState::Joinable => "joinable",
-            ListState::Ongoing => "ongoing",
-            ListState::Finished => "finished",
-        }
+        self.0.as_str()
     }
 
-    fn label(self, tr: &Tr) -> String {
-        tr.t(match self {
-            ListState::Planned => "state-planned",
-            ListState::Joinable => "state-joinable",
-            ListState::Ongoing => "state-ongoing",
-            ListState::Finished => "state-finished",
+    pub fn label(self, tr: &Tr) -> String {
+        tr.t(match self.0 {
+            Phase::Planned => "state-planned",
+            Phase::Joinable => "state-joinable",
+            Phase::Ongoing => "state-ongoing",
+            Phase::Finished => "state-finished",
         })
     }
 }
@@ -184,15 +163,15 @@ pub fn row(state: &AppState, tr: &Tr, listed: &Listed, user: &SignedIn, now: Dat
         count(PartStat::Declined),
         count(PartStat::NeedsAction),
     );
-    let join = match list_state {
-        ListState::Joinable | ListState::Ongoing => Some(if role == Role::Owner {
+    let join = match list_state.0 {
+        Phase::Joinable | Phase::Ongoing => Some(if role == Role::Owner {
             (format!("/m/{}", m.room), tr.t("action-start"))
         } else {
             (format!("/j/{}", mine.token), tr.t("action-join"))
         }),
         _ => None,
     };
-    let answerable = role != Role::Owner && list_state != ListState::Finished;
+    let answerable = role != Role::Owner && list_state.0 != Phase::Finished;
     Row {
         id: m.id.clone(),
         subject: m.subject.clone(),
@@ -239,10 +218,7 @@ pub async fn home(
     let archive_days = state.config.booking.archive_days;
     // A page number that does not parse shows the first page rather than an error.
     let requested_page = q.archives.as_deref().and_then(|p| p.trim().parse::<u32>().ok()).unwrap_or(0).min(100_000);
-    let lists = state
-        .bookings
-        .lists(&user.identity, now, archive_days, requested_page, ARCHIVE_PAGE_SIZE)
-        .await?;
+    let lists = state.bookings.lists(&user.identity, now, archive_days, requested_page, ARCHIVE_PAGE_SIZE).await?;
     // The calendar addresses come from the calendar-access capability (it owns the feed secret, and
     // records the user on the way).
     let links = super::calendar::links_for(&state, &user).await?;

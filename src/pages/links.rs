@@ -39,7 +39,14 @@ fn audit_allow(route: &'static str, room: &str, who: &str, what: &str) {
 }
 
 /// The page shown when a link is used before its window opens.
-fn too_early(state: &AppState, tr: Tr, csrf: &CsrfToken, meeting: &Meeting, opens: DateTime<Utc>, here: &str) -> Response {
+fn too_early(
+    state: &AppState,
+    tr: Tr,
+    csrf: &CsrfToken,
+    meeting: &Meeting,
+    opens: DateTime<Utc>,
+    here: &str,
+) -> Response {
     let page = MessagePage {
         chrome: Chrome::new(state, tr, tr.t("join-too-early-title"), None, csrf.0.clone(), here),
         paragraphs: vec![tr.ta(

@@ -17,7 +17,11 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub enum PageError {
     /// A refusal with its status and catalogue message (404, 403, 409, 410…).
-    Refused { status: StatusCode, message: &'static str, args: Vec<(&'static str, String)> },
+    Refused {
+        status: StatusCode,
+        message: &'static str,
+        args: Vec<(&'static str, String)>,
+    },
     Unauthorized,
     BadRequest(String),
     Csrf,

@@ -5,26 +5,19 @@ pub mod assets;
 pub mod cookies;
 pub mod csrf;
 pub mod error;
+pub mod lang;
+pub mod problem;
 pub mod security;
 
 use askama::Template;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::i18n::{self, Lang, Tr};
+use crate::i18n::{self, Tr};
 use crate::identity::Identity;
 use crate::state::AppState;
 
 pub use error::PageError;
-
-/// The cookie that remembers a chosen language.
-pub const LANG_COOKIE: &str = "jmb_lang";
-
-/// The language of a request: the remembered choice, then `Accept-Language`, then `default`.
-pub fn negotiate_lang(headers: &HeaderMap, default: Lang) -> Lang {
-    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    Lang::negotiate(cookies::get(headers, LANG_COOKIE).as_deref(), accept, default)
-}
 
 /// What the layout needs on every page.
 pub struct Chrome {

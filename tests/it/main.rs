@@ -1,6 +1,7 @@
 //! The one integration-test binary: jmb served on a real loopback socket, driven over HTTP.
 
 mod api;
+mod architecture;
 mod calendar;
 mod cli;
 mod common;

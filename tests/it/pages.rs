@@ -601,15 +601,8 @@ async fn attendee_page_and_csv() {
 
     // Joins are counted; archived meetings keep their tracking page.
     app.clock.set("2026-12-05T09:00:00Z".parse().unwrap());
-    let token = app.details(&id)
-        .await
-        .unwrap()
-        .attendees
-        .iter()
-        .find(|a| a.mail == "plus@x.org")
-        .unwrap()
-        .token
-        .clone();
+    let token =
+        app.details(&id).await.unwrap().attendees.iter().find(|a| a.mail == "plus@x.org").unwrap().token.clone();
     assert_eq!(app.get(None, &format!("/j/{token}")).await.status, StatusCode::FOUND);
     app.clock.set("2026-12-20T09:00:00Z".parse().unwrap());
     let r = app.get(Some("jdupont"), &format!("/meetings/{id}/attendees")).await;
