@@ -121,6 +121,7 @@ async fn serve(config: Config, embedded: bool) -> anyhow::Result<()> {
         tracing::warn!(%addr, "trusted-header sign-in on a non-loopback address: make sure only the proxy can reach it");
     }
     let public = config.public_base().to_string();
+    let shutdown = crate::shutdown_signal();
     let state = app::build_default_state(config)?;
     let listener = match &listen {
         ListenAddr::Tcp(addr) => Listener::Tcp(tokio::net::TcpListener::bind(addr).await?),
@@ -139,5 +140,5 @@ async fn serve(config: Config, embedded: bool) -> anyhow::Result<()> {
             "jmb demo is running: open {public}/ in your browser (demo sign-in, data under ./data). Ctrl-C stops it."
         );
     }
-    crate::run(state, listener, crate::shutdown_signal()).await
+    crate::run(state, listener, shutdown).await
 }
