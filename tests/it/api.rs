@@ -152,9 +152,17 @@ async fn edits_after_the_start_are_refused() {
     body["start"] = json!("2026-12-07T09:00:00Z");
     let (s, _) = app.api(Method::PUT, &format!("/api/v1/meetings/{id}"), "jdupont", Some(body.clone())).await;
     assert_eq!(s, 409);
+    // Deleting follows the same rule as editing (the user guide says so, and the pages always did):
+    // a meeting that started stays, and is archived once it ends.
+    let (s, p) = app.api(Method::DELETE, &format!("/api/v1/meetings/{id}"), "jdupont", None).await;
+    assert_eq!(s, 409, "{p}");
     app.set_now("2026-12-05T11:00:00Z");
     let (s, _) = app.api(Method::PUT, &format!("/api/v1/meetings/{id}"), "jdupont", Some(body)).await;
     assert_eq!(s, 410);
+    let (s, p) = app.api(Method::DELETE, &format!("/api/v1/meetings/{id}"), "jdupont", None).await;
+    assert_eq!(s, 410, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("Réunion de l'équipe"), "{p}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM meetings").await, 1);
     let (s, _) = app
         .api(Method::POST, &format!("/api/v1/meetings/{id}/answer"), "visitor", Some(json!({"answer": "accept"})))
         .await;

@@ -286,3 +286,259 @@ async fn caldav_reads_and_syncs() {
     assert_eq!(app.get_as("/", "jdupont").await.status(), 200);
     app.stop().await;
 }
+
+/// A CalDAV client for one user.
+struct Dav<'a> {
+    app: &'a TestApp,
+    uid: &'a str,
+    password: String,
+}
+
+impl Dav<'_> {
+    fn request(&self, method: &str, path: &str, body: String) -> reqwest::RequestBuilder {
+        self.app
+            .client
+            .request(method.parse().unwrap(), self.app.url(path))
+            .basic_auth(self.uid, Some(&self.password))
+            .header("Depth", "1")
+            .header("Content-Type", "application/xml; charset=utf-8")
+            .body(body)
+    }
+
+    /// A sync-collection from `token` asking for calendar data: (status, body, new token).
+    async fn sync(&self, token: &str) -> (u16, String, String) {
+        let body = format!(
+            r#"<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/><c:calendar-data/></d:prop></d:sync-collection>"#
+        );
+        let resp =
+            self.request("REPORT", &format!("/dav/principals/{}/meetings/", self.uid), body).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let token =
+            text.split("sync-token>").nth(1).map(|t| t.split('<').next().unwrap().to_string()).unwrap_or_default();
+        (status, text, token)
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let resp = self.request("GET", path, String::new()).send().await.unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+}
+
+async fn dav_for<'a>(app: &'a TestApp, uid: &'a str) -> Dav<'a> {
+    dav_and_feed(app, uid).await.0
+}
+
+/// A CalDAV client for `uid` and the path of their feed (one new calendar password).
+async fn dav_and_feed<'a>(app: &'a TestApp, uid: &'a str) -> (Dav<'a>, String) {
+    let (feed, password) = calendar_access(app, uid).await;
+    (Dav { app, uid, password }, feed)
+}
+
+fn object_path(uid: &str, meeting: &serde_json::Value) -> String {
+    format!("/dav/principals/{uid}/meetings/{}.ics", meeting["uid"].as_str().unwrap())
+}
+
+/// The validated form of `meeting_body()` with another subject, as jdupont would send it.
+fn moved(app: &TestApp, subject: &str) -> jmb::booking::rules::ValidMeeting {
+    use jmb::booking::rules::{Context, RawMeeting, RawStart, validate};
+    let body = meeting_body();
+    let list = |k: &str| body[k].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    let raw = RawMeeting {
+        subject: subject.into(),
+        start: RawStart::Rfc3339(body["start"].as_str().unwrap().into()),
+        duration: "90".into(),
+        moderators: list("moderators"),
+        guests: list("guests"),
+    };
+    let now = jmb::clock::Clock::now(app.clock.as_ref());
+    validate(&raw, &Context::new(&app.state.config, now, "jean.dupont@example.org")).unwrap()
+}
+
+/// `sync-collection` never hands out a token ahead of the bodies it sends: a change written by another
+/// process while this one serves a cached rendering is either not reported yet (the token stays) or
+/// reported with its new content, and is reported at the latest on the next sync once the cache is
+/// re-checked. (It used to answer the new token with the old body, after which the client never
+/// fetched the change.)
+#[tokio::test]
+async fn sync_tokens_never_run_ahead_of_their_bodies() {
+    let app = TestApp::spawn().await;
+    let dav = dav_for(&app, "jdupont").await;
+    let m = app.book("jdupont", meeting_body()).await;
+    let (_, body, t0) = dav.sync("").await;
+    assert!(body.contains("Réunion de l'équipe"), "{body}");
+    // Another process (an import, a second jmb) changes the meeting in the same database.
+    let other = jmb::db::Db::open(&app.state.config.database.path, std::time::Duration::from_secs(5), 1).unwrap();
+    let bookings = jmb::booking::Bookings::new(other, jmb::app::hooks(), "meet.example.org");
+    let actor = jmb::identity::Actor { identity: TestApp::identity_of("jdupont"), is_editor: true };
+    let now = jmb::clock::Clock::now(app.clock.as_ref());
+    bookings.update(&actor, m["id"].as_str().unwrap(), moved(&app, "Changed elsewhere"), now).await.unwrap();
+
+    let (status, body, t1) = dav.sync(&t0).await;
+    assert_eq!(status, 207);
+    if t1 != t0 {
+        assert!(body.contains("Changed elsewhere"), "a new token must come with the new bytes: {body}");
+    }
+    // Once the cache is checked against the store again (at most a second), the change arrives.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (_, body, t2) = dav.sync(&t1).await;
+    if t1 == t0 {
+        assert!(body.contains("Changed elsewhere") && t2 != t1, "the change arrives with a newer token: {body}");
+    }
+    let (_, ics) = dav.get(&object_path("jdupont", &m)).await;
+    assert!(ics.contains("SUMMARY:Changed elsewhere"), "{ics}");
+    let (_, body, _) = dav.sync(&t2).await;
+    assert!(!body.contains("<d:response>"), "nothing left to report: {body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_calendar_password_refuses_the_old_one() {
+    let app = TestApp::spawn().await;
+    let first = dav_for(&app, "jdupont").await;
+    assert_eq!(first.sync("").await.0, 207);
+    let second = dav_for(&app, "jdupont").await;
+    assert_ne!(first.password, second.password);
+    assert_eq!(first.sync("").await.0, 401, "the replaced password stops at once, even if it was remembered");
+    assert_eq!(second.sync("").await.0, 207);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_address_change_resets_sync_tokens() {
+    let app = TestApp::spawn().await;
+    let dav = dav_for(&app, "jdupont").await;
+    app.book("jdupont", meeting_body()).await;
+    let (_, _, token) = dav.sync("").await;
+    assert_eq!(dav.sync(&token).await.0, 207);
+    // The directory now gives jdupont another primary address.
+    let resp = app
+        .client
+        .get(app.url("/meetings"))
+        .headers(TestApp::identity("jdupont", "j.dupont@example.org", "Jean Dupont"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let (status, body, _) = dav.sync(&token).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("valid-sync-token"));
+    let (status, body, _) = dav.sync("").await;
+    assert_eq!(status, 207);
+    assert!(body.contains("Réunion de l'équipe"), "the owner still sees their meeting: {body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn declined_meetings_leave_the_calendar_when_so_configured() {
+    let app = TestApp::spawn_with(|c| c.calendar.show_declined = false).await;
+    let (dav, feed) = dav_and_feed(&app, "visitor").await;
+    let m = app.book("jdupont", meeting_body()).await;
+    let (_, body, token) = dav.sync("").await;
+    let object = object_path("visitor", &m);
+    assert!(body.contains(&object), "{body}");
+    let id = m["id"].as_str().unwrap();
+    let (s, _) = app
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/meetings/{id}/answer"),
+            "visitor",
+            Some(serde_json::json!({"answer": "decline"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, body, _) = dav.sync(&token).await;
+    assert!(body.contains(&object) && body.contains("404 Not Found"), "reported as removed: {body}");
+    assert!(!app.get(&feed).await.text().await.unwrap().contains(m["uid"].as_str().unwrap()));
+    assert_eq!(dav.get(&object).await.0, 404);
+    app.stop().await;
+}
+
+/// An alarm passing and a meeting leaving the window change the calendar: the version moves, the
+/// object is reported changed (without the passed VALARM) and then removed, and the feed's
+/// Last-Modified follows.
+#[tokio::test]
+async fn time_moves_the_calendar_version() {
+    let app = TestApp::spawn_with(|c| {
+        c.calendar.alarm_minutes = vec![60];
+        c.calendar.past_days = 1;
+    })
+    .await;
+    let (dav, feed) = dav_and_feed(&app, "jdupont").await;
+    let m = app.book("jdupont", meeting_body()).await; // 2026-12-05 09:00-10:30 UTC
+    let object = object_path("jdupont", &m);
+    let deps = jmb::app::job_deps(&app.state);
+    let (_, _, t0) = dav.sync("").await;
+    assert!(dav.get(&object).await.1.contains("TRIGGER:-PT1H"));
+    let lm0 = app.get(&feed).await.headers()["last-modified"].to_str().unwrap().to_string();
+
+    app.set_now("2026-12-05T08:00:05Z");
+    jmb::jobs::advance_calendar_clock(&deps, "2026-12-05T08:00:05Z".parse().unwrap()).await.unwrap();
+    let (_, body, t1) = dav.sync(&t0).await;
+    assert!(body.contains(&object) && !body.contains("BEGIN:VALARM"), "{body}");
+    assert!(!dav.get(&object).await.1.contains("VALARM"));
+    let resp = app.client.get(app.url(&feed)).header("if-modified-since", &lm0).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "the feed changed, so it is not 'not modified'");
+    let lm1 = resp.headers()["last-modified"].to_str().unwrap().to_string();
+    assert_eq!(lm1, "Sat, 05 Dec 2026 08:00:05 GMT");
+
+    app.set_now("2026-12-06T10:30:05Z");
+    jmb::jobs::advance_calendar_clock(&deps, "2026-12-06T10:30:05Z".parse().unwrap()).await.unwrap();
+    let (_, body, _) = dav.sync(&t1).await;
+    assert!(body.contains(&object) && body.contains("404 Not Found"), "left the window: {body}");
+    let resp = app.get(&feed).await;
+    assert_eq!(resp.headers()["last-modified"], "Sun, 06 Dec 2026 10:30:05 GMT");
+    assert!(!resp.text().await.unwrap().contains("BEGIN:VEVENT"));
+    app.stop().await;
+}
+
+/// The feed's Last-Modified is when the calendar last changed: a deletion moves it forward (it used to
+/// fall back to the newest remaining event, and If-Modified-Since then got a wrong 304).
+#[tokio::test]
+async fn feed_last_modified_never_goes_backwards() {
+    let app = TestApp::spawn().await;
+    let (feed, _) = calendar_access(&app, "jdupont").await;
+    app.set_now("2026-12-01T09:00:00Z");
+    app.book("jdupont", meeting_body()).await;
+    app.set_now("2026-12-01T10:00:00Z");
+    let mut later = meeting_body();
+    later["start"] = serde_json::json!("2026-12-06T09:00:00Z");
+    let second = app.book("jdupont", later).await;
+    let lm = app.get(&feed).await.headers()["last-modified"].to_str().unwrap().to_string();
+    assert_eq!(lm, "Tue, 01 Dec 2026 10:00:00 GMT");
+    app.set_now("2026-12-01T11:00:00Z");
+    let (s, _) = app
+        .api(reqwest::Method::DELETE, &format!("/api/v1/meetings/{}", second["id"].as_str().unwrap()), "jdupont", None)
+        .await;
+    assert_eq!(s, 204);
+    let resp = app.client.get(app.url(&feed)).header("if-modified-since", &lm).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["last-modified"], "Tue, 01 Dec 2026 11:00:00 GMT");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pruning_the_log_invalidates_old_tokens() {
+    let app = TestApp::spawn_with(|c| c.calendar.change_log_days = 2).await;
+    let dav = dav_for(&app, "jdupont").await;
+    let m = app.book("jdupont", meeting_body()).await;
+    let (_, _, token) = dav.sync("").await;
+    app.set_now("2026-12-01T09:00:00Z");
+    let id = m["id"].as_str().unwrap();
+    app.api(
+        reqwest::Method::POST,
+        &format!("/api/v1/meetings/{id}/answer"),
+        "visitor",
+        Some(serde_json::json!({"answer": "accept"})),
+    )
+    .await;
+    assert_eq!(dav.sync(&token).await.0, 207);
+    let deps = jmb::app::job_deps(&app.state);
+    let removed = jmb::jobs::prune_change_log(&deps, "2026-12-04T09:00:01Z".parse().unwrap()).await.unwrap();
+    assert!(removed >= 2, "{removed}");
+    let (status, body, _) = dav.sync(&token).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("valid-sync-token"));
+    assert_eq!(dav.sync("").await.0, 207, "a client starting over is served");
+    app.stop().await;
+}

@@ -78,6 +78,13 @@ impl TestApp {
         Self::identity(uid, mail, name)
     }
 
+    /// The identity behind [`TestApp::as_user`].
+    pub fn identity_of(uid: &str) -> jmb::identity::Identity {
+        let h = Self::as_user(uid);
+        let get = |k: &str| h[k].to_str().unwrap().to_string();
+        jmb::identity::Identity { uid: get("X-Remote-User"), mail: get("X-Remote-Mail"), name: get("X-Remote-Name") }
+    }
+
     pub fn identity(uid: &str, mail: &str, name: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert("X-Remote-User", uid.parse().unwrap());
