@@ -719,3 +719,54 @@ fn templates_have_no_inline_script_style_or_handlers() {
         }
     }
 }
+
+/// The language switch is a form like any other: without the CSRF token it changes nothing.
+#[tokio::test]
+async fn the_language_switch_needs_the_csrf_token() {
+    let app = App::new();
+    let r = app.post(None, "/lang", &[("lang", "en"), ("next", "/meetings")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.headers.get_all(header::SET_COOKIE).iter().all(|c| !c.to_str().unwrap().starts_with("jmb_lang=")));
+    let r = app.post(None, "/lang", &[("lang", "en"), ("next", "/meetings"), ("csrf", &app.csrf())]).await;
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/meetings"));
+    assert!(r.headers.get_all(header::SET_COOKIE).iter().any(|c| c.to_str().unwrap().starts_with("jmb_lang=en;")));
+    // Every page's switch carries the token, error pages included.
+    let page = app.get(Some("jdupont"), "/meetings/nope/edit").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.body.contains(&format!("name=\"csrf\" value=\"{}\"", app.csrf())), "{}", page.body);
+}
+
+/// A log sink for one test.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An internal error on a personal link is logged without the link's secret.
+#[tokio::test(flavor = "current_thread")]
+async fn internal_errors_never_log_personal_tokens() {
+    let app = App::new();
+    let id = app.book("2026-12-05T09:00:00Z", &[]).await;
+    let token = app.details(&id).await.unwrap().attendees[1].token.clone();
+    // Break the store under the running application.
+    let broken = rusqlite::Connection::open(&app.state.config.database.path).unwrap();
+    broken.execute_batch("DROP TABLE attendees").unwrap();
+    let logs = Captured::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || sink.clone()).with_ansi(false).finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let r = app.get(None, &format!("/rsvp/{token}")).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!r.body.contains("attendees"), "no internal detail on the page");
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logged.contains("internal error") && logged.contains("/rsvp/…"), "{logged}");
+    assert!(!logged.contains(&token), "the token reached the log: {logged}");
+}
