@@ -73,6 +73,25 @@ pub fn changed_since(conn: &Connection, uid: &str, since: i64) -> rusqlite::Resu
     names.collect()
 }
 
+/// Objects changed after version `since`, each with the version of its latest change, oldest first:
+/// at most `limit` of them (all with `None`). The version of the last one returned covers exactly
+/// the ones returned: every other object's latest change is later.
+pub fn latest_changes_since(
+    conn: &Connection,
+    uid: &str,
+    since: i64,
+    limit: Option<usize>,
+) -> rusqlite::Result<Vec<(String, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT object_name, MAX(ctag) AS latest FROM calendar_changes WHERE uid = ?1 AND ctag > ?2
+         GROUP BY object_name ORDER BY latest LIMIT ?3",
+    )?;
+    // SQLite reads a negative LIMIT as no limit.
+    let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    let rows = stmt.query_map(params![uid, since, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
 /// Drops log entries older than `days`; tokens from before the oldest kept entry become invalid.
 pub fn prune(conn: &Connection, now: DateTime<Utc>, days: u32) -> rusqlite::Result<usize> {
     let cutoff = ts(now - Duration::days(i64::from(days)));
@@ -115,6 +134,11 @@ mod tests {
         assert_eq!(changed_since(&c, "bob", 0).unwrap(), ["m2.ics", "m1.ics"]);
         assert_eq!(changed_since(&c, "bob", 2).unwrap(), ["m1.ics"]);
         assert!(changed_since(&c, "bob", 3).unwrap().is_empty());
+        // m1 changed at 1 and 3: it counts at 3, after m2.
+        assert_eq!(latest_changes_since(&c, "bob", 0, None).unwrap(), [("m2.ics".into(), 2), ("m1.ics".into(), 3)]);
+        assert_eq!(latest_changes_since(&c, "bob", 0, Some(1)).unwrap(), [("m2.ics".to_string(), 2)]);
+        assert!(latest_changes_since(&c, "bob", 0, Some(0)).unwrap().is_empty());
+        assert_eq!(latest_changes_since(&c, "bob", 2, Some(5)).unwrap(), [("m1.ics".to_string(), 3)]);
         assert_eq!(state(&c, "nobody").unwrap(), (0, 0));
 
         assert_eq!(prune(&c, t0 + Duration::days(5), 1).unwrap(), 4);
