@@ -44,6 +44,16 @@ pub fn dav_router(state: &AppState) -> Router {
         },
         color: config.calendar.color.clone(),
         sync_token_prefix: format!("{}/ns/sync/", config.public_base()),
+        // As the calendar objects' own PRODID (see `store::render`).
+        prodid: format!(
+            "-//{}//jmb//{}",
+            config.server.site_name.replace("//", "/"),
+            crate::web::i18n::Lang::parse(&config.server.default_language)
+                .unwrap_or(crate::web::i18n::Lang::Fr)
+                .code()
+                .to_uppercase()
+        ),
+        max_answer_bytes: crate::caldav::DEFAULT_MAX_ANSWER_BYTES,
     };
     crate::caldav::router(state.calendars.clone() as Arc<dyn crate::caldav::CalendarBackend>, Arc::new(dav))
 }

@@ -222,6 +222,8 @@ fn render(
     let past = Duration::days(i64::from(config.calendar.past_days));
     let mut valid_until = now + Duration::days(1);
     let mut events = Vec::with_capacity(meetings.len());
+    // How each event counts in the user's free-busy time (see `CalObject::busy`), beside `events`.
+    let mut busy = Vec::with_capacity(meetings.len());
     for d in &meetings {
         let m = &d.meeting;
         let mine = if m.owner_uid == uid { d.owner() } else { d.attendee_by_mail(mail) };
@@ -267,6 +269,11 @@ fn render(
                 .collect(),
             alarm_minutes_before: config.calendar.alarm_minutes.clone(),
         });
+        busy.push(match (mine.role, mine.partstat) {
+            (Role::Owner, _) | (_, PartStat::Accepted) => Some(ics::BusyKind::Busy),
+            (_, PartStat::NeedsAction) => Some(ics::BusyKind::Tentative),
+            (_, PartStat::Declined) => None,
+        });
         // The rendering changes when an alarm passes or the meeting leaves the window.
         for minutes in &config.calendar.alarm_minutes {
             let trigger = m.start - Duration::minutes(i64::from(*minutes));
@@ -296,12 +303,12 @@ fn render(
     // per-object strings are made once the temporaries are gone.
     let mut feed = ics::feed_head(&info, now);
     feed.reserve(events.len() * 2048 + ics::CALENDAR_END.len());
-    /// What an object keeps of its event: UID, last modification, start, end.
-    type Meta = (String, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>);
+    /// What an object keeps of its event: UID, last modification, start, end, free-busy kind.
+    type Meta = (String, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>, Option<ics::BusyKind>);
     let mut meta: Vec<Meta> = Vec::with_capacity(events.len());
     let mut blocks = Vec::with_capacity(events.len());
     let mut object_head = None::<String>;
-    for e in &events {
+    for (e, busy) in events.iter().zip(busy) {
         let resource = ics::render_resource(&prodid, e, now);
         let Some((head, block, _)) = ics::split_resource(&resource) else { continue };
         // Every resource has the same header (VERSION, PRODID, CALSCALE); keep it once.
@@ -312,7 +319,7 @@ fn render(
         let start = feed.len();
         feed.push_str(&resource[block]);
         blocks.push(start..feed.len());
-        meta.push((e.uid.clone(), e.last_modified, e.start, e.end));
+        meta.push((e.uid.clone(), e.last_modified, e.start, e.end, busy));
     }
     feed.push_str(ics::CALENDAR_END);
     let feed_etag = ics::etag(feed.as_bytes());
@@ -334,7 +341,7 @@ fn render(
     let escaped = Bytes::from(escaped);
     let mut objects = Vec::with_capacity(meta.len());
     let mut by_name = HashMap::with_capacity(meta.len());
-    for ((uid, modified, start, end), (block, xml_block)) in
+    for ((uid, modified, start, end, busy), (block, xml_block)) in
         meta.into_iter().zip(blocks.into_iter().zip(escaped_blocks))
     {
         let event = feed.slice(block);
@@ -347,6 +354,7 @@ fn render(
             last_modified: modified,
             start,
             end,
+            busy,
             body_xml_parts: [head_xml.clone(), escaped.slice(xml_block), tail_xml.clone()],
         });
     }
@@ -457,15 +465,17 @@ impl CalendarBackend for CalendarStore {
         &'a self,
         uid: &'a str,
         ctag: i64,
+        limit: Option<usize>,
     ) -> BoxFuture<'a, Result<Result<Changes, SyncError>, BackendError>> {
         Box::pin(async move {
             let key = uid.to_string();
-            let (current, oldest, names) = self
+            let (current, oldest, mut names) = self
                 .db
                 .read(move |c| -> Result<_, DbError> {
                     let (current, oldest) = changes::state(c, &key)?;
                     let names = if ctag >= oldest && ctag <= current {
-                        changes::changed_since(c, &key, ctag)?
+                        // One more than the limit tells whether the list was cut.
+                        changes::latest_changes_since(c, &key, ctag, limit.map(|n| n.saturating_add(1)))?
                     } else {
                         Vec::new()
                     };
@@ -476,10 +486,19 @@ impl CalendarBackend for CalendarStore {
             if ctag < oldest || ctag > current {
                 return Ok(Err(SyncError::InvalidToken));
             }
+            let truncated = limit.is_some_and(|n| names.len() > n);
+            // The token handed out is the version the change list was read at (anything later comes
+            // again next time), or when cut, the latest change of the last object kept.
+            let new_ctag = match limit {
+                Some(n) if truncated => {
+                    names.truncate(n);
+                    names.last().map_or(ctag, |(_, latest)| *latest)
+                }
+                _ => current,
+            };
             let s = self.snapshot(uid).await.map_err(backend_err)?;
-            // The token handed out is the version the change list was read at: anything later comes again next time.
-            let mut out = Changes { changed: Vec::new(), removed: Vec::new(), ctag: current };
-            for name in names {
+            let mut out = Changes { changed: Vec::new(), removed: Vec::new(), ctag: new_ctag, truncated };
+            for (name, _) in names {
                 match s.by_name.get(&name) {
                     Some(i) => out.changed.push(s.objects[*i].clone()),
                     None => out.removed.push(name),
@@ -494,5 +513,9 @@ impl CalendarBackend for CalendarStore {
             let s = self.snapshot(uid).await.map_err(backend_err)?;
             Ok(String::from_utf8_lossy(&s.feed).into_owned())
         })
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 }
