@@ -1130,3 +1130,81 @@ fn the_cache_evicts_the_least_recently_used_within_its_budget() {
     }
     assert_eq!(cache.len(), 8);
 }
+
+// ---------------------------------------------------------------- golden files
+
+/// Compares `actual` with `tests/golden/caldav/<name>` byte for byte. With `JMB_BLESS=1` in the
+/// environment the file is (re)written instead: review the change with `git diff` before committing.
+fn golden(name: &str, actual: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/caldav").join(name);
+    if std::env::var("JMB_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, actual).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        return;
+    }
+    let expected = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (JMB_BLESS=1 creates it)", path.display()));
+    if expected != actual.as_bytes() {
+        let at = expected
+            .iter()
+            .zip(actual.as_bytes())
+            .position(|(a, b)| a != b)
+            .unwrap_or(expected.len().min(actual.len()));
+        let around = |b: &[u8]| String::from_utf8_lossy(&b[at.saturating_sub(80)..(at + 80).min(b.len())]).into_owned();
+        panic!(
+            "{name} differs from {} at byte {at}:\n expected …{}…\n actual   …{}…\n(JMB_BLESS=1 rewrites the golden files; review with git diff)",
+            path.display(),
+            around(&expected),
+            around(actual.as_bytes()),
+        );
+    }
+}
+
+/// The main answers, from the in-memory backend's fixed demo data, kept as files so that a
+/// dependency upgrade that changes a single byte of them fails (see `tests/golden/caldav/README.md`).
+#[tokio::test]
+async fn golden_answers() {
+    let app = app();
+    let ok = |res: Res, status: StatusCode| {
+        assert_eq!(res.status, status, "{}", res.body);
+        res.body
+    };
+    let principal = "/dav/principals/alice/";
+    let res = app.dav("PROPFIND", principal, Some("0"), &fixture("propfind_principal_davx5.xml")).await;
+    golden("propfind_principal_depth0.xml", &ok(res, StatusCode::MULTI_STATUS));
+    let res = app.dav("PROPFIND", principal, Some("0"), "").await;
+    golden("propfind_principal_depth0_allprop.xml", &ok(res, StatusCode::MULTI_STATUS));
+    let res = app.dav("PROPFIND", CAL, Some("1"), "").await;
+    golden("propfind_calendar_depth1_allprop.xml", &ok(res, StatusCode::MULTI_STATUS));
+    let res = app.dav("PROPFIND", CAL, Some("1"), &fixture("propfind_members_vdirsyncer.xml")).await;
+    golden("propfind_calendar_depth1_members.xml", &ok(res, StatusCode::MULTI_STATUS));
+
+    let res = app.dav("REPORT", CAL, Some("1"), &fixture("query_evolution.xml")).await;
+    golden("report_calendar_query_time_range.xml", &ok(res, StatusCode::MULTI_STATUS));
+    let res = app.dav("REPORT", CAL, Some("1"), &fixture("multiget_davx5.xml")).await;
+    golden("report_calendar_multiget.xml", &ok(res, StatusCode::MULTI_STATUS));
+
+    let sync = |token: &str| {
+        format!(
+            r#"<d:sync-collection xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/><c:calendar-data/></d:prop></d:sync-collection>"#
+        )
+    };
+    let res = app.dav("REPORT", CAL, Some("1"), &sync("")).await;
+    golden("report_sync_collection_initial.xml", &ok(res, StatusCode::MULTI_STATUS));
+    let mut ev = crate::ics::tests::sample_event(1, "Réunion déplacée");
+    ev.sequence = 2;
+    app.backend.put_event("alice", ev);
+    assert!(app.backend.remove("alice", "3@meet.example.org.ics"));
+    let res = app.dav("REPORT", CAL, Some("1"), &sync(&format!("{PREFIX}3"))).await;
+    golden("report_sync_collection_delta.xml", &ok(res, StatusCode::MULTI_STATUS));
+    let limited = sync(&format!("{PREFIX}3"))
+        .replace("</d:sync-level>", "</d:sync-level><d:limit><d:nresults>1</d:nresults></d:limit>");
+    let res = app.dav("REPORT", CAL, Some("1"), &limited).await;
+    golden("report_sync_collection_delta_limited.xml", &ok(res, StatusCode::MULTI_STATUS));
+
+    add_invitations(&app);
+    let body = free_busy_query(r#"<C:time-range start="20261201T000000Z" end="20261221T000000Z"/>"#);
+    let res = app.dav("REPORT", CAL, Some("1"), &body).await;
+    golden("report_free_busy_query.ics", &ok(res, StatusCode::OK));
+    let expand = r#"<D:expand-property xmlns:D="DAV:"><D:property name="current-user-principal"><D:property name="displayname"/><D:property name="calendar-home-set" namespace="urn:ietf:params:xml:ns:caldav"/><D:property name="calendar-user-address-set" namespace="urn:ietf:params:xml:ns:caldav"><D:property name="displayname"/></D:property></D:property><D:property name="calendar-proxy-read-for" namespace="http://calendarserver.org/ns/"/></D:expand-property>"#;
+    let res = app.dav("REPORT", principal, Some("0"), expand).await;
+    golden("report_expand_property.xml", &ok(res, StatusCode::MULTI_STATUS));
+}
