@@ -114,9 +114,10 @@ fn comp_name(el: &Element) -> String {
     el.attr("name").unwrap_or_default().trim().to_ascii_uppercase()
 }
 
-/// Interprets `<c:filter>`: `VCALENDAR` ⊃ optional `VEVENT` ⊃ optional `time-range`.
-/// Other component names match nothing (there are only events); property and parameter
-/// filters are not supported (403 `supported-filter`).
+/// Interprets `<c:filter>`: `VCALENDAR` ⊃ optional `VEVENT` ⊃ optional `time-range` and
+/// optional `prop-filter` on `UID`. Other component names match nothing (there are only events),
+/// unless negated with `is-not-defined`; other property filters and parameter filters are not
+/// supported (403 `supported-filter`).
 pub(crate) fn interpret_filter(filter: Option<&Element>) -> Result<(QueryFilter, Option<UidMatch>), DavError> {
     let mut uid_match = None;
     let base = interpret_filter_inner(filter, &mut uid_match)?;
@@ -150,7 +151,10 @@ fn interpret_filter_inner(filter: Option<&Element>, uid_match: &mut Option<UidMa
         _ => return Err(unsupported),
     };
     if comp_name(comp) != "VEVENT" {
-        return Ok(QueryFilter::Nothing);
+        // There are only events: another component is never defined, so it matches nothing,
+        // and its `is-not-defined` matches everything.
+        let negated = comp.children.iter().any(|c| c.is(NS_CALDAV, "is-not-defined"));
+        return Ok(if negated { QueryFilter::All } else { QueryFilter::Nothing });
     }
     let mut range = None;
     for child in &comp.children {

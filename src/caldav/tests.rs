@@ -440,6 +440,27 @@ async fn unsupported_and_invalid_filters() {
     let res = app.dav("REPORT", CAL, Some("1"), bad_date).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert!(res.body.contains("<c:valid-filter/>"));
+    // Only events exist: "no VTODO" is every object, "no VEVENT" none.
+    for (comp, expected) in [("VTODO", 3), ("VEVENT", 0)] {
+        let body = format!(
+            r#"<c:calendar-query xmlns:c="urn:ietf:params:xml:ns:caldav"><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="{comp}"><c:is-not-defined/></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"#
+        );
+        let res = app.dav("REPORT", CAL, Some("1"), &body).await;
+        assert_eq!(responses(&res.body), expected, "{comp}: {}", res.body);
+    }
+    // A parameter filter, or another test on UID, is not supported.
+    for inner in [
+        r#"<c:param-filter name="VALUE"><c:text-match>x</c:text-match></c:param-filter>"#,
+        r#"<c:is-not-defined/>"#,
+        r#"<c:text-match>1</c:text-match><c:param-filter name="X"/>"#,
+    ] {
+        let body = format!(
+            r#"<c:calendar-query xmlns:c="urn:ietf:params:xml:ns:caldav"><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT"><c:prop-filter name="UID">{inner}</c:prop-filter></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>"#
+        );
+        let res = app.dav("REPORT", CAL, Some("1"), &body).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{inner}");
+        assert!(res.body.contains("<c:supported-filter/>"));
+    }
     let wrong_root = r#"<c:calendar-query xmlns:c="urn:ietf:params:xml:ns:caldav"><c:filter><c:comp-filter name="VEVENT"/></c:filter></c:calendar-query>"#;
     assert_eq!(app.dav("REPORT", CAL, Some("1"), wrong_root).await.status, StatusCode::FORBIDDEN);
 }
