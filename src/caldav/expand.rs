@@ -42,7 +42,7 @@ fn parse_level(parents: &[&Element], depth: usize, total: &mut usize) -> Result<
                 .map(str::trim)
                 .filter(|n| !n.is_empty())
                 .ok_or(DavError::BadRequest("DAV:property needs a name attribute"))?;
-            let ns = el.attr("namespace").map_or(super::xml::NS_DAV, str::trim);
+            let ns = el.attr("namespace").map_or(NS_DAV, str::trim);
             if add_distinct(&mut names, ns, local)? {
                 *total += 1;
                 if *total > MAX_PROPS {
