@@ -58,8 +58,8 @@ impl MemoryBackend {
     /// Inserts or replaces an event in `uid`'s calendar; returns its object name.
     ///
     /// It counts in the user's free-busy time as the SQLite backend counts it: free when cancelled or
-    /// declined (the user's address among the attendees), tentative while unanswered, busy when
-    /// accepted or when the user is not an attendee (the organiser).
+    /// declined (the user's address among the attendees), busy when accepted or when the user is not
+    /// an attendee (the organiser), tentative otherwise (not answered yet).
     pub fn put_event(&self, uid: &str, event: Event) -> String {
         let body = ics::render_resource(&self.info.prodid, &event, self.now);
         let name = ics::object_name_for_uid(&event.uid);
@@ -68,8 +68,10 @@ impl MemoryBackend {
         let busy = match event.attendees.iter().find(|a| !mail.is_empty() && a.person.mail == mail) {
             _ if event.status == ics::EventStatus::Cancelled => None,
             Some(a) if a.partstat == ics::PartStat::Declined => None,
-            Some(a) if a.partstat == ics::PartStat::NeedsAction => Some(ics::BusyKind::Tentative),
-            _ => Some(ics::BusyKind::Busy),
+            Some(a) if a.partstat == ics::PartStat::Accepted => Some(ics::BusyKind::Busy),
+            // Not answered (or any answer short of a yes): it may still be declined.
+            Some(_) => Some(ics::BusyKind::Tentative),
+            None => Some(ics::BusyKind::Busy),
         };
         let obj = CalObject::new(name.clone(), body, event.last_modified, event.start, event.end, busy);
         let cal = inner.calendars.entry(uid.to_owned()).or_default();

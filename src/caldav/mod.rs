@@ -100,9 +100,9 @@ pub struct CalObject {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     /// How the event counts in this user's free-busy time (RFC 4791 §7.10, RFC 5545 `FBTYPE`):
-    /// `Busy` when they accepted it or own it, `Tentative` when they have not answered yet (it is in
-    /// their calendar, but they may still decline), `None` (free) when they declined it or it is
-    /// cancelled.
+    /// `Busy` when they accepted it or own it, `Tentative` when they have not answered yet or answered
+    /// tentatively (it is in their calendar, but they may still decline: RFC 5545's BUSY-TENTATIVE,
+    /// "tentatively scheduled"), `None` (free) when they declined it or it is cancelled.
     pub busy: Option<BusyKind>,
     /// The same three parts escaped for XML element content (see [`escape_calendar_data`]), computed
     /// once: REPORTs send them many times, and escaping on every request was most of their cost.
