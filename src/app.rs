@@ -126,6 +126,8 @@ fn dav_router(state: &AppState) -> Router {
         },
         color: config.calendar.color.clone(),
         sync_token_prefix: format!("{}/ns/sync/", config.public_base()),
+        prodid: config.calendar_prodid(),
+        max_answer_bytes: crate::caldav::DEFAULT_MAX_ANSWER_BYTES,
     };
     crate::caldav::router(state.calendars.clone() as Arc<dyn crate::caldav::CalendarBackend>, Arc::new(dav))
 }

@@ -572,6 +572,12 @@ impl Config {
         }
     }
 
+    /// The `PRODID` of every iCalendar document jmb writes: `-//<site>//jmb//<FR|EN>`.
+    pub fn calendar_prodid(&self) -> String {
+        let lang = if self.server.default_language == "en" { "EN" } else { "FR" };
+        format!("-//{}//jmb//{lang}", self.server.site_name.replace("//", "/"))
+    }
+
     /// The data folder: the folder holding the database file.
     pub fn data_dir(&self) -> PathBuf {
         self.database.path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))

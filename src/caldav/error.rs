@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 use super::BackendError;
 use super::xml::{XmlError, XmlOut};
 
-/// A WebDAV/CalDAV precondition that failed (RFC 4918 §16, RFC 4791 §1.3, RFC 6578 §3.2, RFC 3253).
+/// A WebDAV/CalDAV precondition or postcondition that failed (RFC 4918 §16, RFC 4791 §1.3,
+/// RFC 6578 §3.2, RFC 3253, RFC 5323 §5.17).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Precondition {
     NeedPrivileges,
@@ -18,6 +19,8 @@ pub enum Precondition {
     SupportedCollation,
     ValidFilter,
     ValidSyncToken,
+    /// Answered with 507, not 403: see [`DavError::TooManyMatches`].
+    NumberOfMatchesWithinLimits,
 }
 
 impl Precondition {
@@ -30,6 +33,7 @@ impl Precondition {
             Precondition::SupportedCollation => "c:supported-collation",
             Precondition::ValidFilter => "c:valid-filter",
             Precondition::ValidSyncToken => "d:valid-sync-token",
+            Precondition::NumberOfMatchesWithinLimits => "d:number-of-matches-within-limits",
         }
     }
 }
@@ -50,6 +54,11 @@ pub enum DavError {
     PayloadTooLarge,
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The answer would exceed a limit: the client's `<d:limit>` on an initial sync, or the size
+    /// ceiling of a multistatus. 507 with `number-of-matches-within-limits` (RFC 5323 §5.17,
+    /// RFC 6578 §3.7); clients then ask for less (DAVx5 and Evolution multiget in batches).
+    #[error("answer exceeds the limits")]
+    TooManyMatches,
     #[error(transparent)]
     Backend(#[from] BackendError),
 }
@@ -63,8 +72,15 @@ impl DavError {
             DavError::BadRequest(_) | DavError::Xml(_) => StatusCode::BAD_REQUEST,
             DavError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             DavError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            DavError::TooManyMatches => StatusCode::INSUFFICIENT_STORAGE,
             DavError::Backend(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+}
+
+impl From<super::xml::AnswerTooLarge> for DavError {
+    fn from(_: super::xml::AnswerTooLarge) -> Self {
+        DavError::TooManyMatches
     }
 }
 
@@ -95,6 +111,11 @@ impl IntoResponse for DavError {
             }
             DavError::MethodNotAllowed => {
                 (status, [(header::ALLOW, super::ALLOW)], "method not allowed\n").into_response()
+            }
+            DavError::TooManyMatches => {
+                tracing::debug!("caldav: 507, answer over the limits");
+                let body = precondition_body(Precondition::NumberOfMatchesWithinLimits);
+                (status, [(header::CONTENT_TYPE, super::XML_CONTENT_TYPE)], body).into_response()
             }
             DavError::Backend(e) => {
                 tracing::error!(error.message = %e, error.cause_chain = ?e, "caldav: backend failure");

@@ -56,11 +56,24 @@ impl MemoryBackend {
     }
 
     /// Inserts or replaces an event in `uid`'s calendar; returns its object name.
+    ///
+    /// It counts in the user's free-busy time as the SQLite backend counts it: free when cancelled or
+    /// declined (the user's address among the attendees), busy when accepted or when the user is not
+    /// an attendee (the organiser), tentative otherwise (not answered yet).
     pub fn put_event(&self, uid: &str, event: Event) -> String {
         let body = ics::render_resource(&self.info.prodid, &event, self.now);
         let name = ics::object_name_for_uid(&event.uid);
-        let obj = CalObject::new(name.clone(), body, event.last_modified, event.start, event.end);
         let mut inner = self.lock();
+        let mail = inner.users.get(uid).map(|(_, p)| p.mail.clone()).unwrap_or_default();
+        let busy = match event.attendees.iter().find(|a| !mail.is_empty() && a.person.mail == mail) {
+            _ if event.status == ics::EventStatus::Cancelled => None,
+            Some(a) if a.partstat == ics::PartStat::Declined => None,
+            Some(a) if a.partstat == ics::PartStat::Accepted => Some(ics::BusyKind::Busy),
+            // Not answered (or any answer short of a yes): it may still be declined.
+            Some(_) => Some(ics::BusyKind::Tentative),
+            None => Some(ics::BusyKind::Busy),
+        };
+        let obj = CalObject::new(name.clone(), body, event.last_modified, event.start, event.end, busy);
         let cal = inner.calendars.entry(uid.to_owned()).or_default();
         cal.ctag += 1;
         let ctag = cal.ctag;
@@ -150,6 +163,7 @@ impl CalendarBackend for MemoryBackend {
         &'a self,
         uid: &'a str,
         ctag: i64,
+        limit: Option<usize>,
     ) -> BoxFuture<'a, Result<Result<Changes, SyncError>, BackendError>> {
         Box::pin(async move {
             let inner = self.lock();
@@ -159,17 +173,28 @@ impl CalendarBackend for MemoryBackend {
             if ctag < cal.oldest_token || ctag > cal.ctag {
                 return Ok(Err(SyncError::InvalidToken));
             }
-            // The log is in counter order: start at the first entry after the token.
+            // The log is in counter order: start at the first entry after the token. Each object
+            // counts at its latest change; oldest first.
             let from = cal.log.partition_point(|(n, _)| *n <= ctag);
-            let mut seen = std::collections::HashSet::new();
-            let mut changes = Changes { changed: Vec::new(), removed: Vec::new(), ctag: cal.ctag };
-            for (_, name) in cal.log[from..].iter().rev() {
-                if !seen.insert(name.as_str()) {
-                    continue;
-                }
+            let mut latest: HashMap<&str, i64> = HashMap::new();
+            for (n, name) in &cal.log[from..] {
+                latest.insert(name.as_str(), *n);
+            }
+            let mut ordered: Vec<(i64, &str)> = latest.into_iter().map(|(name, n)| (n, name)).collect();
+            ordered.sort_unstable();
+            let truncated = limit.is_some_and(|l| ordered.len() > l);
+            let mut new_ctag = cal.ctag;
+            if let Some(l) = limit
+                && truncated
+            {
+                ordered.truncate(l);
+                new_ctag = ordered.last().map_or(ctag, |(n, _)| *n);
+            }
+            let mut changes = Changes { changed: Vec::new(), removed: Vec::new(), ctag: new_ctag, truncated };
+            for (_, name) in ordered {
                 match cal.objects.get(name) {
                     Some((o, _)) => changes.changed.push(o.clone()),
-                    None => changes.removed.push(name.clone()),
+                    None => changes.removed.push(name.to_owned()),
                 }
             }
             Ok(Ok(changes))
@@ -188,6 +213,10 @@ impl CalendarBackend for MemoryBackend {
             };
             Ok(ics::render_feed(&self.info, &events, self.now))
         })
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.now
     }
 }
 

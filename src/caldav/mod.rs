@@ -17,8 +17,16 @@
 //! the standard ones. Every write verb is answered 403 `need-privileges`, never 500.
 //!
 //! The router is self-contained (its own state) so the core can `merge` it at the root.
+//!
+//! Reports: calendar-query, calendar-multiget, sync-collection (with `<d:limit>`) and
+//! free-busy-query on the calendar, calendar-multiget on objects, expand-property anywhere
+//! (see `report.rs` and `expand.rs`). What one request can cost is bounded: the body (256 KiB,
+//! 10 000 elements), the distinct properties it names (64, repeats merged), the size of a
+//! multistatus ([`DavConfig::max_answer_bytes`], 507 beyond), and the answer cache
+//! (`ResponseCache`, keyed by digest, least recently used entries evicted within one byte budget).
 
 mod error;
+mod expand;
 #[cfg(test)]
 pub mod memory;
 mod propfind;
@@ -44,6 +52,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 pub use error::{DavError, Precondition};
 pub use xml::XmlError;
 
+use crate::ics::BusyKind;
+
 /// `DAV` header on every response: class 1 and 3 (no locking), calendar access, no scheduling.
 pub const DAV_HEADER: &str = "1, 3, calendar-access";
 /// `Allow` header: read-only (Evolution falls back to it when judging writability).
@@ -51,6 +61,11 @@ pub const ALLOW: &str = "OPTIONS, GET, HEAD, PROPFIND, REPORT";
 pub(crate) const XML_CONTENT_TYPE: &str = "application/xml; charset=utf-8";
 /// Request bodies above this are refused with 413 before parsing.
 pub const MAX_BODY: usize = 256 * 1024;
+/// Default ceiling of a multistatus answer ([`DavConfig::max_answer_bytes`]). Listing the
+/// calendar-data of 2000 meetings of 4 KB (about fifty guests each) takes 8 MB; four times that is
+/// no calendar, but a client asking for the same data over and over, which is refused instead of
+/// built.
+pub const DEFAULT_MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
 
 /// A boxed future, so the backend trait stays object-safe (`Arc<dyn CalendarBackend>`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -84,6 +99,11 @@ pub struct CalObject {
     pub last_modified: DateTime<Utc>,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
+    /// How the event counts in this user's free-busy time (RFC 4791 §7.10, RFC 5545 `FBTYPE`):
+    /// `Busy` when they accepted it or own it, `Tentative` when they have not answered yet or answered
+    /// tentatively (it is in their calendar, but they may still decline: RFC 5545's BUSY-TENTATIVE,
+    /// "tentatively scheduled"), `None` (free) when they declined it or it is cancelled.
+    pub busy: Option<BusyKind>,
     /// The same three parts escaped for XML element content (see [`escape_calendar_data`]), computed
     /// once: REPORTs send them many times, and escaping on every request was most of their cost.
     pub body_xml_parts: [Bytes; 3],
@@ -97,6 +117,7 @@ impl CalObject {
         last_modified: DateTime<Utc>,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
+        busy: Option<BusyKind>,
     ) -> Self {
         let etag = crate::ics::etag(body.as_bytes());
         let xml = Bytes::from(escape_calendar_data(&body).into_owned());
@@ -107,6 +128,7 @@ impl CalObject {
             last_modified,
             start,
             end,
+            busy,
             body_xml_parts: [Bytes::new(), xml, Bytes::new()],
         }
     }
@@ -157,8 +179,12 @@ pub struct Changes {
     pub changed: Vec<CalObject>,
     /// Names of objects removed after the token.
     pub removed: Vec<String>,
-    /// The counter the new sync token is built from.
+    /// The counter the new sync token is built from: the calendar's current one, or when
+    /// `truncated`, the latest change of the last object reported.
     pub ctag: i64,
+    /// More objects changed than the limit asked: these are the ones whose latest change is the
+    /// oldest, and `ctag` covers exactly them, so a sync from it reports the rest.
+    pub truncated: bool,
 }
 
 /// A backend failure (storage unavailable…): answered with a generic 500 and logged.
@@ -196,14 +222,23 @@ pub trait CalendarBackend: Send + Sync + 'static {
     fn object<'a>(&'a self, uid: &'a str, name: &'a str) -> BoxFuture<'a, Result<Option<CalObject>, BackendError>>;
 
     /// Changes after counter `ctag`, or `Err(SyncError::InvalidToken)` if unknown/pruned.
+    ///
+    /// The change log is ordered by counter and an object counts at its latest change. With a
+    /// `limit`, when more than `limit` objects (changed or removed) changed, the answer holds the
+    /// `limit` objects whose latest change is the oldest, `truncated` is set and `ctag` is the latest
+    /// change among them (an object changed at 3 and 9 is reported with the changes up to 9).
     fn changes_since<'a>(
         &'a self,
         uid: &'a str,
         ctag: i64,
+        limit: Option<usize>,
     ) -> BoxFuture<'a, Result<Result<Changes, SyncError>, BackendError>>;
 
     /// The whole calendar as one iCalendar document (GET on the collection).
     fn calendar_ics<'a>(&'a self, uid: &'a str) -> BoxFuture<'a, Result<String, BackendError>>;
+
+    /// The current time (`DTSTAMP` of free-busy answers), from the application's clock.
+    fn now(&self) -> DateTime<Utc>;
 }
 
 /// Static presentation of every user's calendar.
@@ -215,6 +250,12 @@ pub struct DavConfig {
     pub color: String,
     /// Sync tokens are `<prefix><ctag>`, e.g. `https://meet.example.org/ns/sync/42`.
     pub sync_token_prefix: String,
+    /// `PRODID` of the iCalendar documents written here (free-busy answers), e.g.
+    /// `-//Example Org//jmb//FR`.
+    pub prodid: String,
+    /// Multistatus answers larger than this are refused with 507 `number-of-matches-within-limits`
+    /// (see [`DEFAULT_MAX_ANSWER_BYTES`]).
+    pub max_answer_bytes: usize,
 }
 
 #[derive(Clone)]
@@ -227,44 +268,116 @@ struct DavState {
 /// What makes two PROPFIND or REPORT answers identical: the same user, the same calendar generation
 /// and the same request. Clients poll with the same request again and again (Thunderbird's
 /// PROPFIND, DAVx5's calendar-query), so the second answer is a copy of the first.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct CacheKey {
-    uid: String,
+///
+/// The key is a SHA-256 digest of all of these, not the request itself: a request body can be
+/// 256 KiB and its answer a few hundred bytes, so keeping bodies as keys let a client fill memory
+/// with keys the byte budget never saw.
+type CacheKey = [u8; 32];
+
+fn cache_key(
+    uid: &str,
     generation: u64,
-    method: String,
-    path: String,
-    depth: Option<String>,
+    method: &str,
+    path: &str,
+    depth: Option<&[u8]>,
     minimal: bool,
-    body: Bytes,
+    body: &[u8],
+) -> CacheKey {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    // Every variable-length field is length-prefixed, so no two requests hash the same bytes.
+    for field in [uid.as_bytes(), method.as_bytes(), path.as_bytes(), depth.unwrap_or_default(), body] {
+        h.update((field.len() as u64).to_le_bytes());
+        h.update(field);
+    }
+    h.update(generation.to_le_bytes());
+    h.update([u8::from(minimal), u8::from(depth.is_some())]);
+    h.finalize().into()
 }
 
-/// A small, byte-bounded cache of multistatus answers; emptied when full (cheap to rebuild).
-struct ResponseCache {
-    entries: std::sync::Mutex<(std::collections::HashMap<CacheKey, Bytes>, usize)>,
+/// A byte-bounded cache of multistatus answers with least-recently-used eviction.
+///
+/// Written by hand rather than taken from a crate: it is forty lines over `HashMap` and `BTreeMap`,
+/// and what matters here (one budget covering keys, answers and bookkeeping, and refusing entries
+/// too large to be worth it) is exactly what general-purpose LRU crates count by entries instead.
+pub(crate) struct ResponseCache {
+    budget: usize,
+    inner: std::sync::Mutex<Lru>,
+}
+
+#[derive(Default)]
+struct Lru {
+    /// Answer and the tick of its last use.
+    entries: std::collections::HashMap<CacheKey, (Bytes, u64)>,
+    /// Tick of last use → key; the first entry is the least recently used.
+    by_use: std::collections::BTreeMap<u64, CacheKey>,
+    tick: u64,
+    /// Bytes accounted: answers plus [`ResponseCache::ENTRY_OVERHEAD`] per entry.
+    bytes: usize,
 }
 
 impl ResponseCache {
-    /// Total bytes kept; a single answer above an eighth of it is not kept.
-    const BUDGET: usize = 16 * 1024 * 1024;
+    /// Default budget: keys, answers and bookkeeping together.
+    pub(crate) const BUDGET: usize = 16 * 1024 * 1024;
+    /// What an entry costs beside its answer: the key twice (map and use order), the tick twice,
+    /// the `Bytes` handle, and the maps' own per-entry overhead (generously).
+    pub(crate) const ENTRY_OVERHEAD: usize = 2 * 32 + 2 * 8 + 32 + 64;
+
+    pub(crate) fn new(budget: usize) -> Self {
+        ResponseCache { budget, inner: std::sync::Mutex::new(Lru::default()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lru> {
+        // Every update below leaves the maps consistent before anything can panic.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
 
     fn get(&self, key: &CacheKey) -> Option<Bytes> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).0.get(key).cloned()
+        let mut guard = self.lock();
+        let lru = &mut *guard;
+        lru.tick += 1;
+        let tick = lru.tick;
+        let (body, used) = lru.entries.get_mut(key)?;
+        lru.by_use.remove(used);
+        *used = tick;
+        lru.by_use.insert(tick, *key);
+        Some(body.clone())
     }
 
     fn put(&self, key: CacheKey, body: Bytes) {
-        if body.len() > Self::BUDGET / 8 {
+        let cost = body.len() + Self::ENTRY_OVERHEAD;
+        // A single answer above an eighth of the budget is not kept: it would evict many others.
+        if cost > self.budget / 8 {
             return;
         }
-        let mut guard = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let (map, bytes) = &mut *guard;
-        if *bytes + body.len() > Self::BUDGET {
-            map.clear();
-            *bytes = 0;
+        let mut guard = self.lock();
+        let lru = &mut *guard;
+        lru.tick += 1;
+        let tick = lru.tick;
+        if let Some((old, used)) = lru.entries.insert(key, (body, tick)) {
+            lru.by_use.remove(&used);
+            lru.bytes -= old.len() + Self::ENTRY_OVERHEAD;
         }
-        *bytes += body.len();
-        if let Some(old) = map.insert(key, body) {
-            *bytes -= old.len();
+        lru.by_use.insert(tick, key);
+        lru.bytes += cost;
+        while lru.bytes > self.budget {
+            let Some((_, oldest)) = lru.by_use.pop_first() else { break };
+            if let Some((old, _)) = lru.entries.remove(&oldest) {
+                lru.bytes -= old.len() + Self::ENTRY_OVERHEAD;
+            }
         }
+    }
+
+    /// Bytes accounted against the budget (never above it).
+    #[cfg(test)]
+    pub(crate) fn footprint(&self) -> usize {
+        self.lock().bytes
+    }
+
+    /// Number of answers kept.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().entries.len()
     }
 }
 
@@ -275,7 +388,15 @@ impl ResponseCache {
 /// serve its home page there: `Router::merge` combines method routers of the same path, so
 /// a `get(home)` on `/` takes GET and HEAD and this router keeps the other methods.
 pub fn router(backend: Arc<dyn CalendarBackend>, config: Arc<DavConfig>) -> axum::Router {
-    let cache = Arc::new(ResponseCache { entries: std::sync::Mutex::new((std::collections::HashMap::new(), 0)) });
+    router_with_cache(backend, config, Arc::new(ResponseCache::new(ResponseCache::BUDGET)))
+}
+
+/// [`router`] with a given answer cache (tests read its footprint).
+pub(crate) fn router_with_cache(
+    backend: Arc<dyn CalendarBackend>,
+    config: Arc<DavConfig>,
+    cache: Arc<ResponseCache>,
+) -> axum::Router {
     let state = DavState { backend, config, cache };
     axum::Router::new()
         .route("/", axum::routing::MethodRouter::new().fallback(dav))
@@ -440,15 +561,8 @@ async fn handle(st: &DavState, req: Request) -> Result<Response, DavError> {
     let cacheable = method == "PROPFIND" || !contains(&body, b"sync-collection");
     let key = if cacheable {
         let generation = ctx.backend.state(&principal.uid).await?.generation;
-        let key = CacheKey {
-            uid: principal.uid.clone(),
-            generation,
-            method: method.to_string(),
-            path: parts.uri.path().to_string(),
-            depth: parts.headers.get("depth").and_then(|v| v.to_str().ok()).map(str::to_string),
-            minimal: ctx.minimal,
-            body: body.clone(),
-        };
+        let depth_header = parts.headers.get("depth").map(HeaderValue::as_bytes);
+        let key = cache_key(&principal.uid, generation, method, parts.uri.path(), depth_header, ctx.minimal, &body);
         if let Some(hit) = st.cache.get(&key) {
             return Ok(multistatus(hit));
         }
@@ -456,20 +570,29 @@ async fn handle(st: &DavState, req: Request) -> Result<Response, DavError> {
     } else {
         None
     };
-    let response = match depth {
-        Some(depth) => propfind::propfind(&ctx, &target, depth, &body).await?,
+    let answer = match depth {
+        Some(depth) => Answer::Multistatus(propfind::propfind(&ctx, &target, depth, &body).await?),
         None => report::report(&ctx, &target, &body).await?,
     };
-    match key {
-        Some(key) if response.status() == StatusCode::MULTI_STATUS => {
-            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-                .await
-                .map_err(|e| DavError::Backend(BackendError::new(e.to_string())))?;
-            st.cache.put(key, bytes.clone());
-            Ok(multistatus(bytes))
+    Ok(match answer {
+        Answer::Multistatus(bytes) => {
+            if let Some(key) = key {
+                st.cache.put(key, bytes.clone());
+            }
+            multistatus(bytes)
         }
-        _ => Ok(response),
-    }
+        Answer::Calendar(text) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], text).into_response()
+        }
+    })
+}
+
+/// A successful PROPFIND or REPORT answer.
+pub(crate) enum Answer {
+    /// A finished `d:multistatus` document (207).
+    Multistatus(Bytes),
+    /// An iCalendar document (200 `text/calendar`): the free-busy-query answer.
+    Calendar(String),
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

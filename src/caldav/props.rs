@@ -4,9 +4,21 @@
 //! Privileges are read-only on purpose: `read` and `read-current-user-privilege-set`, never
 //! `write-properties` (Thunderbird would treat the calendar as writable), and always present
 //! (DAVx5 treats a missing privilege set as writable).
+//!
+//! A request names each property once in the answer however often it repeats it, and may name
+//! at most [`MAX_PROPS`] distinct ones: a PROPFIND repeating `calendar-data` thousands of times
+//! must not be answered with the calendar thousands of times.
 
 use super::xml::{Element, NS_CALDAV, NS_CS, NS_DAV, NS_ICAL, Name, XmlOut, is_safe_local_name};
-use super::{CalObject, Ctx, http_date, principal_href};
+use super::{CalObject, Ctx, DavError, http_date, principal_href};
+
+/// Most distinct properties one request may name (a PROPFIND or REPORT `<d:prop>`, or the whole
+/// tree of an expand-property); more is refused with 400. Clients ask for at most about forty
+/// (Apple's principal PROPFIND).
+pub(crate) const MAX_PROPS: usize = 64;
+/// Longest property name accepted (namespace URI plus local name, in bytes): unknown properties
+/// are echoed back in a 404 propstat once per resource. Real ones are under a hundred.
+pub(crate) const MAX_PROP_NAME: usize = 256;
 
 /// A resource being described.
 #[derive(Clone, Copy)]
@@ -73,7 +85,7 @@ impl Prop {
         })
     }
 
-    fn qname(self) -> &'static str {
+    pub(crate) fn qname(self) -> &'static str {
         use Prop::*;
         match self {
             ResourceType => "d:resourcetype",
@@ -160,8 +172,16 @@ fn props_of(res: Res<'_>, ctx: &Ctx<'_>) -> &'static [Prop] {
         CurrentUserPrivilegeSet,
         Owner,
     ];
-    const OBJECT: &[Prop] =
-        &[ResourceType, GetEtag, GetContentType, GetLastModified, GetContentLength, CurrentUserPrivilegeSet, Owner];
+    const OBJECT: &[Prop] = &[
+        ResourceType,
+        GetEtag,
+        GetContentType,
+        GetLastModified,
+        GetContentLength,
+        SupportedReportSet,
+        CurrentUserPrivilegeSet,
+        Owner,
+    ];
     let has_mail = !ctx.principal.mail.is_empty();
     match res {
         Res::Root | Res::Principals if has_mail => ROOT,
@@ -193,15 +213,19 @@ pub(crate) enum PropRequest {
 impl PropRequest {
     /// Reads the `<d:prop>` / `<d:allprop>` / `<d:propname>` children of a request element.
     /// No selector at all means `allprop` (RFC 4918 §9.1, and reports default to getetag-like
-    /// behaviour through this too).
-    pub(crate) fn from_parent(parent: &Element) -> PropRequest {
+    /// behaviour through this too). Repeated properties are kept once, in first-seen order.
+    pub(crate) fn from_parent(parent: &Element) -> Result<PropRequest, DavError> {
         if let Some(prop) = parent.child(NS_DAV, "prop") {
-            return PropRequest::Some(prop.children.iter().map(Element::name).collect());
+            let mut names = Vec::new();
+            for child in &prop.children {
+                add_distinct(&mut names, &child.ns, &child.local)?;
+            }
+            return Ok(PropRequest::Some(names));
         }
         if parent.child(NS_DAV, "propname").is_some() {
-            return PropRequest::Names;
+            return Ok(PropRequest::Names);
         }
-        PropRequest::All
+        Ok(PropRequest::All)
     }
 
     /// Adds `getetag` to an explicit property list: DAVx5 fails on a multiget response without
@@ -219,89 +243,156 @@ impl PropRequest {
     }
 }
 
+/// Adds a property name to `names` unless it is there already (namespace and local name compared);
+/// returns whether it was added. Refuses a name longer than [`MAX_PROP_NAME`] and a list that would
+/// exceed [`MAX_PROPS`] names.
+pub(crate) fn add_distinct(names: &mut Vec<Name>, ns: &str, local: &str) -> Result<bool, DavError> {
+    if names.iter().any(|n| n.ns == ns && n.local == local) {
+        return Ok(false);
+    }
+    if ns.len() + local.len() > MAX_PROP_NAME {
+        return Err(DavError::BadRequest("property name too long (at most 256 bytes with its namespace)"));
+    }
+    if names.len() >= MAX_PROPS {
+        return Err(DavError::BadRequest("too many distinct properties in one request (at most 64)"));
+    }
+    names.push(Name::new(ns, local));
+    Ok(true)
+}
+
 const OK: &str = "HTTP/1.1 200 OK";
 const NOT_FOUND: &str = "HTTP/1.1 404 Not Found";
 
 /// Writes one `<d:response>` for `res` at `href`.
 pub(crate) fn write_response(out: &mut XmlOut, ctx: &Ctx<'_>, href: &str, res: Res<'_>, req: &PropRequest) {
+    let names_only = match req {
+        PropRequest::Some(names) => {
+            write_selected(out, ctx, href, res, names, |out, _, prop| write_value(out, ctx, res, prop));
+            return;
+        }
+        PropRequest::All => false,
+        PropRequest::Names => true,
+    };
     out.start("d:response");
     out.href(href);
-    match req {
-        PropRequest::All => {
-            out.start("d:propstat");
-            out.start("d:prop");
-            for p in props_of(res, ctx) {
-                write_value(out, ctx, res, *p);
-            }
-            out.end("d:prop");
-            out.leaf("d:status", OK);
-            out.end("d:propstat");
+    out.start("d:propstat");
+    out.start("d:prop");
+    for p in props_of(res, ctx) {
+        if names_only {
+            out.empty(p.qname());
+        } else {
+            write_value(out, ctx, res, *p);
         }
-        PropRequest::Names => {
-            out.start("d:propstat");
-            out.start("d:prop");
-            for p in props_of(res, ctx) {
-                out.empty(p.qname());
-            }
-            out.end("d:prop");
-            out.leaf("d:status", OK);
-            out.end("d:propstat");
-        }
-        PropRequest::Some(names) => {
-            let mut missing: Vec<&Name> = Vec::new();
-            let mut found = 0usize;
-            for n in names {
-                match Prop::from_name(&n.ns, &n.local) {
-                    Some(p) if has(res, p, ctx) => {
-                        if found == 0 {
-                            out.start("d:propstat");
-                            out.start("d:prop");
-                        }
-                        found += 1;
-                        write_value(out, ctx, res, p);
-                    }
-                    _ => missing.push(n),
+    }
+    out.end("d:prop");
+    out.leaf("d:status", OK);
+    out.end("d:propstat");
+    out.end("d:response");
+}
+
+/// Writes one `<d:response>` for `res` at `href` with the properties `names`: those `res` has in a
+/// 200 propstat, each written by `value(out, index in names, prop)`, the others in a 404 propstat
+/// (left out in minimal mode when something was found).
+pub(crate) fn write_selected(
+    out: &mut XmlOut,
+    ctx: &Ctx<'_>,
+    href: &str,
+    res: Res<'_>,
+    names: &[Name],
+    mut value: impl FnMut(&mut XmlOut, usize, Prop),
+) {
+    out.start("d:response");
+    out.href(href);
+    let mut missing: Vec<&Name> = Vec::new();
+    let mut found = 0usize;
+    for (i, n) in names.iter().enumerate() {
+        match Prop::from_name(&n.ns, &n.local) {
+            Some(p) if has(res, p, ctx) => {
+                if found == 0 {
+                    out.start("d:propstat");
+                    out.start("d:prop");
                 }
+                found += 1;
+                value(out, i, p);
             }
-            if found > 0 {
-                out.end("d:prop");
-                out.leaf("d:status", OK);
-                out.end("d:propstat");
-            }
-            // A response needs at least one propstat, even in minimal mode.
-            if !missing.is_empty() && (!ctx.minimal || found == 0) {
-                out.start("d:propstat");
-                out.start("d:prop");
-                for n in missing {
-                    if is_safe_local_name(&n.local) {
-                        out.empty_foreign(n);
-                    }
-                }
-                out.end("d:prop");
-                out.leaf("d:status", NOT_FOUND);
-                out.end("d:propstat");
-            } else if found == 0 {
-                out.start("d:propstat");
-                out.empty("d:prop");
-                out.leaf("d:status", OK);
-                out.end("d:propstat");
+            _ => missing.push(n),
+        }
+    }
+    if found > 0 {
+        out.end("d:prop");
+        out.leaf("d:status", OK);
+        out.end("d:propstat");
+    }
+    // A response needs at least one propstat, even in minimal mode.
+    if !missing.is_empty() && (!ctx.minimal || found == 0) {
+        out.start("d:propstat");
+        out.start("d:prop");
+        for n in missing {
+            if is_safe_local_name(&n.local) {
+                out.empty_foreign(n);
             }
         }
+        out.end("d:prop");
+        out.leaf("d:status", NOT_FOUND);
+        out.end("d:propstat");
+    } else if found == 0 {
+        out.start("d:propstat");
+        out.empty("d:prop");
+        out.leaf("d:status", OK);
+        out.end("d:propstat");
     }
     out.end("d:response");
 }
 
 /// `<d:response><d:href>…</d:href><d:status>HTTP/1.1 404 Not Found</d:status></d:response>`
 pub(crate) fn write_status_response(out: &mut XmlOut, href: &str) {
+    write_status(out, href, NOT_FOUND);
+}
+
+/// `<d:response><d:href>…</d:href><d:status>…</d:status></d:response>`
+pub(crate) fn write_status(out: &mut XmlOut, href: &str, status: &str) {
     out.start("d:response");
     out.href(href);
-    out.leaf("d:status", NOT_FOUND);
+    out.leaf("d:status", status);
     out.end("d:response");
 }
 
-fn write_value(out: &mut XmlOut, ctx: &Ctx<'_>, res: Res<'_>, prop: Prop) {
+/// The hrefs an href-valued property holds (the same on every resource that has it), or `None` if
+/// `prop` is not href-valued. expand-property replaces them by responses.
+pub(crate) fn href_values(prop: Prop, ctx: &Ctx<'_>) -> Option<Vec<String>> {
     let uid = ctx.principal.uid.as_str();
+    Some(match prop {
+        // The principal is its own calendar home set (one home, one calendar).
+        Prop::CurrentUserPrincipal | Prop::PrincipalUrl | Prop::CalendarHomeSet | Prop::Owner => {
+            vec![principal_href(uid)]
+        }
+        Prop::PrincipalCollectionSet => vec!["/dav/principals/".to_owned()],
+        Prop::CalendarUserAddressSet => vec![format!("mailto:{}", ctx.principal.mail), principal_href(uid)],
+        _ => return None,
+    })
+}
+
+/// The reports a resource answers (`supported-report-set`), as prefixed element names.
+fn reports_of(res: Res<'_>) -> &'static [&'static str] {
+    match res {
+        Res::Calendar { .. } => {
+            &["c:calendar-query", "c:calendar-multiget", "d:sync-collection", "c:free-busy-query", "d:expand-property"]
+        }
+        Res::Object(_) => &["c:calendar-multiget", "d:expand-property"],
+        Res::Root | Res::Principals | Res::Principal => &["d:expand-property"],
+    }
+}
+
+pub(crate) fn write_value(out: &mut XmlOut, ctx: &Ctx<'_>, res: Res<'_>, prop: Prop) {
     let q = prop.qname();
+    if let Some(hrefs) = href_values(prop, ctx) {
+        out.start(q);
+        for href in &hrefs {
+            out.href(href);
+        }
+        out.end(q);
+        return;
+    }
     match prop {
         Prop::ResourceType => match res {
             Res::Root | Res::Principals => {
@@ -327,33 +418,20 @@ fn write_value(out: &mut XmlOut, ctx: &Ctx<'_>, res: Res<'_>, prop: Prop) {
             Res::Calendar { .. } => out.leaf(q, &ctx.config.calendar_name),
             _ => out.leaf(q, &ctx.principal.display_name),
         },
-        Prop::CurrentUserPrincipal | Prop::PrincipalUrl | Prop::CalendarHomeSet | Prop::Owner => {
-            // The principal is its own calendar home set (one home, one calendar).
-            out.start(q);
-            out.href(&principal_href(uid));
-            out.end(q);
-        }
-        Prop::PrincipalCollectionSet => {
-            out.start(q);
-            out.href("/dav/principals/");
-            out.end(q);
-        }
-        Prop::CalendarUserAddressSet => {
-            out.start(q);
-            out.href(&format!("mailto:{}", ctx.principal.mail));
-            out.href(&principal_href(uid));
-            out.end(q);
-        }
+        Prop::CurrentUserPrincipal
+        | Prop::PrincipalUrl
+        | Prop::CalendarHomeSet
+        | Prop::Owner
+        | Prop::PrincipalCollectionSet
+        | Prop::CalendarUserAddressSet => {} // written above from href_values
         Prop::SupportedReportSet => {
             out.start(q);
-            if let Res::Calendar { .. } = res {
-                for report in ["c:calendar-query", "c:calendar-multiget", "d:sync-collection"] {
-                    out.start("d:supported-report");
-                    out.start("d:report");
-                    out.empty(report);
-                    out.end("d:report");
-                    out.end("d:supported-report");
-                }
+            for report in reports_of(res) {
+                out.start("d:supported-report");
+                out.start("d:report");
+                out.empty(report);
+                out.end("d:report");
+                out.end("d:supported-report");
             }
             out.end(q);
         }

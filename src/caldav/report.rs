@@ -1,26 +1,38 @@
 //! REPORT: `calendar-query` (RFC 4791 §7.8) with an optional time range, `calendar-multiget`
-//! (§7.9) and `sync-collection` (RFC 6578). Anything else is 403 `supported-report`.
+//! (§7.9), `free-busy-query` (§7.10) and `sync-collection` (RFC 6578) on the calendar,
+//! `calendar-multiget` on an object too, and `expand-property` (RFC 3253 §3.8, in
+//! [`super::expand`]) anywhere. Anything else is 403 `supported-report`; the same lists are served
+//! as `supported-report-set`.
 
-use axum::response::Response;
+use std::collections::HashSet;
+
+use axum::body::Bytes;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use percent_encoding::percent_decode_str;
+use sha2::{Digest, Sha256};
 
-use super::props::{PropRequest, Res, write_response, write_status_response};
+use super::props::{PropRequest, Res, write_response, write_status, write_status_response};
 use super::xml::{Element, NS_CALDAV, NS_DAV, XmlOut, parse};
-use super::{Ctx, DavError, Precondition, SyncError, Target, multistatus, object_href};
+use super::{Answer, Ctx, DavError, Precondition, SyncError, Target, calendar_href, object_href};
+use crate::ics::{BusyPeriod, render_freebusy};
 
-pub(crate) async fn report(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> Result<Response, DavError> {
+pub(crate) async fn report(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> Result<Answer, DavError> {
     let root = parse(body)?.ok_or(DavError::BadRequest("REPORT needs a body"))?;
     let on_calendar = matches!(target, Target::Calendar(_));
-    if root.is(NS_CALDAV, "calendar-query") && on_calendar {
-        calendar_query(ctx, &root).await
+    let multistatus = if root.is(NS_CALDAV, "calendar-query") && on_calendar {
+        calendar_query(ctx, &root).await?
     } else if root.is(NS_CALDAV, "calendar-multiget") && matches!(target, Target::Calendar(_) | Target::Object(..)) {
-        multiget(ctx, target, &root).await
+        multiget(ctx, target, &root).await?
     } else if root.is(NS_DAV, "sync-collection") && on_calendar {
-        sync_collection(ctx, &root).await
+        sync_collection(ctx, &root).await?
+    } else if root.is(NS_CALDAV, "free-busy-query") && on_calendar {
+        return Ok(Answer::Calendar(free_busy(ctx, &root).await?));
+    } else if root.is(NS_DAV, "expand-property") {
+        super::expand::expand_property(ctx, target, &root).await?
     } else {
-        Err(DavError::Forbidden(Precondition::SupportedReport))
-    }
+        return Err(DavError::Forbidden(Precondition::SupportedReport));
+    };
+    Ok(Answer::Multistatus(multistatus))
 }
 
 /// What a calendar-query filter selects.
@@ -102,9 +114,10 @@ fn comp_name(el: &Element) -> String {
     el.attr("name").unwrap_or_default().trim().to_ascii_uppercase()
 }
 
-/// Interprets `<c:filter>`: `VCALENDAR` ⊃ optional `VEVENT` ⊃ optional `time-range`.
-/// Other component names match nothing (there are only events); property and parameter
-/// filters are not supported (403 `supported-filter`).
+/// Interprets `<c:filter>`: `VCALENDAR` ⊃ optional `VEVENT` ⊃ optional `time-range` and
+/// optional `prop-filter` on `UID`. Other component names match nothing (there are only events),
+/// unless negated with `is-not-defined`; other property filters and parameter filters are not
+/// supported (403 `supported-filter`).
 pub(crate) fn interpret_filter(filter: Option<&Element>) -> Result<(QueryFilter, Option<UidMatch>), DavError> {
     let mut uid_match = None;
     let base = interpret_filter_inner(filter, &mut uid_match)?;
@@ -138,7 +151,10 @@ fn interpret_filter_inner(filter: Option<&Element>, uid_match: &mut Option<UidMa
         _ => return Err(unsupported),
     };
     if comp_name(comp) != "VEVENT" {
-        return Ok(QueryFilter::Nothing);
+        // There are only events: another component is never defined, so it matches nothing,
+        // and its `is-not-defined` matches everything.
+        let negated = comp.children.iter().any(|c| c.is(NS_CALDAV, "is-not-defined"));
+        return Ok(if negated { QueryFilter::All } else { QueryFilter::Nothing });
     }
     let mut range = None;
     for child in &comp.children {
@@ -171,8 +187,8 @@ fn parse_utc(s: &str) -> Result<DateTime<Utc>, ()> {
     NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%S").map(|n| n.and_utc()).map_err(|_| ())
 }
 
-async fn calendar_query(ctx: &Ctx<'_>, root: &Element) -> Result<Response, DavError> {
-    let req = PropRequest::from_parent(root).with_getetag();
+async fn calendar_query(ctx: &Ctx<'_>, root: &Element) -> Result<Bytes, DavError> {
+    let req = PropRequest::from_parent(root)?.with_getetag();
     let uid = ctx.principal.uid.as_str();
     // Depth is ignored: Evolution sends Depth 0 and still means the members.
     let (filter, uid_match) = interpret_filter(root.child(NS_CALDAV, "filter"))?;
@@ -184,11 +200,14 @@ async fn calendar_query(ctx: &Ctx<'_>, root: &Element) -> Result<Response, DavEr
     if let Some(m) = uid_match {
         objects.retain(|o| m.matches(&object_uid(&o.body_text())));
     }
-    let mut out = XmlOut::new("d:multistatus", 1024 + objects.len() * 1500);
+    let mut out = XmlOut::multistatus(1024 + objects.len() * 1500, ctx.config.max_answer_bytes);
     for obj in &objects {
+        if out.is_full() {
+            break;
+        }
         write_response(&mut out, ctx, &object_href(uid, &obj.name), Res::Object(obj), &req);
     }
-    Ok(multistatus(out.finish("d:multistatus")))
+    Ok(out.finish_multistatus()?)
 }
 
 /// Turns a multiget href (a path or an absolute URL, percent-encoded, possibly relative to
@@ -215,18 +234,35 @@ fn object_name_of(href: &str, uid: &str) -> Option<String> {
     }
 }
 
-async fn multiget(ctx: &Ctx<'_>, target: &Target, root: &Element) -> Result<Response, DavError> {
-    let req = PropRequest::from_parent(root).with_getetag();
+/// Answers each href once: a repeated href is answered at its first occurrence, and an object
+/// already answered under another spelling of its href (`@` or `%40`, a path or a full URL) is
+/// not answered again, so a multiget can never return more than the calendar. (RFC 4791 §7.9
+/// asks for one response per href; a client that names an object twice gets it once.)
+async fn multiget(ctx: &Ctx<'_>, target: &Target, root: &Element) -> Result<Bytes, DavError> {
+    let req = PropRequest::from_parent(root)?.with_getetag();
     let uid = ctx.principal.uid.as_str();
-    let hrefs: Vec<&str> =
-        root.children_named(NS_DAV, "href").map(|h| h.text.trim()).filter(|h| !h.is_empty()).collect();
+    let mut seen_hrefs: HashSet<&str> = HashSet::new();
+    let hrefs: Vec<&str> = root
+        .children_named(NS_DAV, "href")
+        .map(|h| h.text.trim())
+        .filter(|h| !h.is_empty() && seen_hrefs.insert(h))
+        .collect();
     if hrefs.is_empty() && matches!(target, Target::Calendar(_)) {
         return Err(DavError::BadRequest("calendar-multiget needs at least one href"));
     }
-    let mut out = XmlOut::new("d:multistatus", 1024 + hrefs.len() * 1500);
+    let mut answered: HashSet<String> = HashSet::new();
+    let mut out = XmlOut::multistatus(1024 + hrefs.len() * 1500, ctx.config.max_answer_bytes);
     for href in hrefs {
+        if out.is_full() {
+            break;
+        }
         let obj = match object_name_of(href, uid) {
-            Some(name) => ctx.backend.object(uid, &name).await?,
+            Some(name) if answered.contains(&name) => continue,
+            Some(name) => {
+                let obj = ctx.backend.object(uid, &name).await?;
+                answered.insert(name);
+                obj
+            }
             None => None,
         };
         // The client's href is echoed as sent: that is what clients match responses on.
@@ -235,11 +271,28 @@ async fn multiget(ctx: &Ctx<'_>, target: &Target, root: &Element) -> Result<Resp
             None => write_status_response(&mut out, href),
         }
     }
-    Ok(multistatus(out.finish("d:multistatus")))
+    Ok(out.finish_multistatus()?)
 }
 
-async fn sync_collection(ctx: &Ctx<'_>, root: &Element) -> Result<Response, DavError> {
-    let req = PropRequest::from_parent(root).with_getetag();
+/// `<d:limit><d:nresults>N</d:nresults></d:limit>` (RFC 6578 §3.7, RFC 5323 §5.17).
+fn sync_limit(root: &Element) -> Result<Option<usize>, DavError> {
+    let Some(limit) = root.child(NS_DAV, "limit") else { return Ok(None) };
+    let invalid = DavError::BadRequest("DAV:limit needs a DAV:nresults holding a non-negative integer");
+    let text = limit.child(NS_DAV, "nresults").map(|n| n.text.trim()).ok_or(invalid)?;
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(DavError::BadRequest("DAV:limit needs a DAV:nresults holding a non-negative integer"));
+    }
+    // Beyond usize, it is no limit at all.
+    Ok(Some(text.parse::<usize>().unwrap_or(usize::MAX)))
+}
+
+/// RFC 6578. With a `<d:limit>`, a delta larger than the limit is cut after the objects whose
+/// latest change is the oldest; the answer then carries a 507 response for the collection and a
+/// token from which the client asks for the rest (§3.6). An initial sync cannot be cut that way
+/// (the change log is pruned, so a listing cannot be split into token ranges): above the limit it
+/// is refused with 507 `number-of-matches-within-limits` (§3.7).
+async fn sync_collection(ctx: &Ctx<'_>, root: &Element) -> Result<Bytes, DavError> {
+    let req = PropRequest::from_parent(root)?.with_getetag();
     let uid = ctx.principal.uid.as_str();
     match root.child(NS_DAV, "sync-level").map(|l| l.text.trim()) {
         // No child collections here, so "infinite" is the same as 1 (RFC 6578 §3.3).
@@ -247,33 +300,94 @@ async fn sync_collection(ctx: &Ctx<'_>, root: &Element) -> Result<Response, DavE
         Some(l) if l.eq_ignore_ascii_case("infinite") || l.eq_ignore_ascii_case("infinity") => {}
         Some(_) => return Err(DavError::BadRequest("invalid sync-level")),
     }
+    let limit = sync_limit(root)?;
     let token = root.child(NS_DAV, "sync-token").map(|t| t.text.trim()).unwrap_or_default();
-    let (changed, removed, ctag) = if token.is_empty() {
+    let (changed, removed, ctag, truncated) = if token.is_empty() {
         // Initial sync: counter first, so a concurrent change is reported again next time.
         let ctag = ctx.backend.state(uid).await?.ctag;
-        (ctx.backend.objects(uid, None).await?, Vec::new(), ctag)
+        let objects = ctx.backend.objects(uid, None).await?;
+        if limit.is_some_and(|n| objects.len() > n) {
+            return Err(DavError::TooManyMatches);
+        }
+        (objects, Vec::new(), ctag, false)
     } else {
         let since = token
             .strip_prefix(ctx.config.sync_token_prefix.as_str())
             .and_then(|n| n.parse::<i64>().ok())
             .filter(|n| *n >= 0)
             .ok_or(DavError::Forbidden(Precondition::ValidSyncToken))?;
-        match ctx.backend.changes_since(uid, since).await? {
-            Ok(c) => (c.changed, c.removed, c.ctag),
+        match ctx.backend.changes_since(uid, since, limit).await? {
+            // Cut to nothing (`nresults` 0): there is no token to continue from.
+            Ok(c) if c.truncated && c.changed.is_empty() && c.removed.is_empty() => {
+                return Err(DavError::TooManyMatches);
+            }
+            Ok(c) => (c.changed, c.removed, c.ctag, c.truncated),
             Err(SyncError::InvalidToken) => {
                 return Err(DavError::Forbidden(Precondition::ValidSyncToken));
             }
         }
     };
-    let mut out = XmlOut::new("d:multistatus", 1024 + changed.len() * 1500 + removed.len() * 200);
+    let capacity = 1024 + changed.len() * 1500 + removed.len() * 200;
+    let mut out = XmlOut::multistatus(capacity, ctx.config.max_answer_bytes);
     for obj in &changed {
+        if out.is_full() {
+            break;
+        }
         write_response(&mut out, ctx, &object_href(uid, &obj.name), Res::Object(obj), &req);
     }
     for name in &removed {
+        if out.is_full() {
+            break;
+        }
         write_status_response(&mut out, &object_href(uid, name));
     }
+    if truncated {
+        write_status(&mut out, &calendar_href(uid), "HTTP/1.1 507 Insufficient Storage");
+    }
     out.leaf("d:sync-token", &format!("{}{ctag}", ctx.config.sync_token_prefix));
-    Ok(multistatus(out.finish("d:multistatus")))
+    Ok(out.finish_multistatus()?)
+}
+
+/// RFC 4791 §7.10: the user's busy time in the requested range, as one `VFREEBUSY`.
+///
+/// The body must hold exactly one `<c:time-range>` (400 otherwise, as §7.10 requires it). Both
+/// bounds are needed here, unlike in calendar-query, because they become the `VFREEBUSY`'s DTSTART
+/// and DTEND; a missing or malformed bound, or an end not after the start, is 403 `valid-filter`.
+/// Depth is ignored (the calendar's objects are meant, as for calendar-query). Events count as
+/// [`super::CalObject::busy`] says, clipped to the range; free time is not listed.
+async fn free_busy(ctx: &Ctx<'_>, root: &Element) -> Result<String, DavError> {
+    let ranges: Vec<&Element> = root.children_named(NS_CALDAV, "time-range").collect();
+    let [range] = ranges.as_slice() else {
+        return Err(DavError::BadRequest("free-busy-query needs exactly one CALDAV:time-range"));
+    };
+    let bound = |name: &str| -> Result<DateTime<Utc>, DavError> {
+        range.attr(name).ok_or_else(invalid_filter).and_then(|v| parse_utc(v).map_err(|()| invalid_filter()))
+    };
+    let (start, end) = (bound("start")?, bound("end")?);
+    if end <= start {
+        return Err(invalid_filter());
+    }
+    let uid = ctx.principal.uid.as_str();
+    let objects = ctx.backend.objects(uid, Some((Some(start), Some(end)))).await?;
+    let periods: Vec<BusyPeriod> = objects
+        .iter()
+        .filter_map(|o| o.busy.map(|kind| BusyPeriod { start: o.start.max(start), end: o.end.min(end), kind }))
+        .collect();
+    drop(objects);
+    Ok(render_freebusy(&ctx.config.prodid, &freebusy_uid(ctx, start, end), start, end, ctx.backend.now(), &periods))
+}
+
+/// A stable UID for the free-busy answer of one user over one range on this server (the same
+/// request gets the same UID), without the user's name in it.
+fn freebusy_uid(ctx: &Ctx<'_>, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+    let mut h = Sha256::new();
+    for field in [ctx.config.sync_token_prefix.as_bytes(), ctx.principal.uid.as_bytes()] {
+        h.update((field.len() as u64).to_le_bytes());
+        h.update(field);
+    }
+    h.update(start.timestamp().to_le_bytes());
+    h.update(end.timestamp().to_le_bytes());
+    format!("freebusy-{}", hex::encode(&h.finalize()[..16]))
 }
 
 #[cfg(test)]

@@ -8,10 +8,12 @@
 //!
 //! Writing: responses go through quick-xml's `Writer` with fixed prefixes declared once on the
 //! root (`d:` DAV, `c:` CalDAV, `cs:` CalendarServer, `ical:` Apple); every text and attribute
-//! value is escaped by the writer.
+//! value is escaped by the writer. A multistatus writer has a size ceiling: past it, it stops
+//! writing and the answer is refused (see [`XmlOut::multistatus`]).
 
 use std::borrow::Cow;
 
+use axum::body::Bytes;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::{NsReader, Writer, XmlVersion};
@@ -66,10 +68,6 @@ pub(crate) struct Element {
 impl Element {
     pub(crate) fn is(&self, ns: &str, local: &str) -> bool {
         self.ns == ns && self.local == local
-    }
-
-    pub(crate) fn name(&self) -> Name {
-        Name::new(&self.ns, &self.local)
     }
 
     pub(crate) fn child(&self, ns: &str, local: &str) -> Option<&Element> {
@@ -193,12 +191,38 @@ pub(crate) fn escape_text(text: &str) -> std::borrow::Cow<'_, str> {
 /// Response writer with the four namespaces bound to fixed prefixes on the root element.
 pub(crate) struct XmlOut {
     w: Writer<Vec<u8>>,
+    /// Once the document is longer than this, nothing more is written and `full` is set.
+    limit: usize,
+    full: bool,
 }
+
+/// A multistatus grew past its ceiling ([`XmlOut::multistatus`]).
+#[derive(Debug)]
+pub(crate) struct AnswerTooLarge;
+
+/// Largest buffer reserved up front: capacity hints are computed from request sizes, and a
+/// reservation is memory taken whether or not it is used.
+const MAX_RESERVE: usize = 1024 * 1024;
 
 impl XmlOut {
     /// Starts a document whose root element is `root` (a prefixed name such as `d:multistatus`).
     pub(crate) fn new(root: &str, capacity: usize) -> Self {
-        let mut out = XmlOut { w: Writer::new(Vec::with_capacity(capacity)) };
+        Self::with_limit(root, capacity, usize::MAX)
+    }
+
+    /// Starts a `d:multistatus` that may grow to `limit` bytes. Callers check [`XmlOut::is_full`]
+    /// in their loops to stop early, and [`XmlOut::finish_multistatus`] refuses a full document.
+    ///
+    /// Refused rather than streamed: answers are cached and need their bytes anyway, a client that
+    /// legitimately needs more can page (sync-collection limits, multiget batches), and a streamed
+    /// answer would still cost the server the CPU and bandwidth of the amplification.
+    pub(crate) fn multistatus(capacity: usize, limit: usize) -> Self {
+        Self::with_limit("d:multistatus", capacity, limit)
+    }
+
+    fn with_limit(root: &str, capacity: usize, limit: usize) -> Self {
+        let capacity = capacity.min(limit).min(MAX_RESERVE);
+        let mut out = XmlOut { w: Writer::new(Vec::with_capacity(capacity)), limit, full: false };
         out.event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)));
         let start = BytesStart::new(root).with_attributes([
             ("xmlns:d", NS_DAV),
@@ -216,9 +240,33 @@ impl XmlOut {
         self.w.into_inner()
     }
 
+    /// Closes a [`XmlOut::multistatus`] and returns its bytes, or refuses it if it grew past its
+    /// ceiling. The buffer is shrunk to its length: answers are cached, and a cached `Bytes` keeps
+    /// its whole allocation alive.
+    pub(crate) fn finish_multistatus(mut self) -> Result<Bytes, AnswerTooLarge> {
+        self.end("d:multistatus");
+        if self.full {
+            return Err(AnswerTooLarge);
+        }
+        let mut bytes = self.w.into_inner();
+        bytes.shrink_to_fit();
+        Ok(Bytes::from(bytes))
+    }
+
+    /// Whether the document went past its ceiling (everything written since was dropped).
+    pub(crate) fn is_full(&self) -> bool {
+        self.full
+    }
+
     fn event(&mut self, e: Event<'_>) {
+        if self.full {
+            return;
+        }
         // Writing into a Vec<u8> cannot fail.
         let _ = self.w.write_event(e);
+        if self.w.get_ref().len() > self.limit {
+            self.full = true;
+        }
     }
 
     pub(crate) fn start(&mut self, name: &str) {

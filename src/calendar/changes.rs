@@ -112,14 +112,24 @@ pub fn version(conn: &Connection, uid: &str) -> rusqlite::Result<Version> {
         .unwrap_or_default())
 }
 
-/// Names of the objects changed after version `since` up to version `until` (inclusive), each with
-/// the version of its latest change in that range, oldest first.
-pub fn changed_between(conn: &Connection, uid: &str, since: i64, until: i64) -> rusqlite::Result<Vec<(String, i64)>> {
+/// The objects changed after version `since` up to version `until` (inclusive), each with the version
+/// of its latest change in that range, oldest first; at most `limit` of them (all with `None`). The
+/// version of the last one returned covers exactly the ones returned: every other object's latest
+/// change in the range is later.
+pub fn changed_between(
+    conn: &Connection,
+    uid: &str,
+    since: i64,
+    until: i64,
+    limit: Option<usize>,
+) -> rusqlite::Result<Vec<(String, i64)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT object_name, MAX(ctag) AS last FROM calendar_changes WHERE uid = ?1 AND ctag > ?2 AND ctag <= ?3
-         GROUP BY object_name ORDER BY last",
+         GROUP BY object_name ORDER BY last LIMIT ?4",
     )?;
-    let names = stmt.query_map(params![uid, since, until], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    // SQLite reads a negative LIMIT as no limit.
+    let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    let names = stmt.query_map(params![uid, since, until, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
     names.collect()
 }
 
@@ -169,10 +179,15 @@ mod tests {
         touch(&c, &users, "m1.ics", t0 + Duration::days(10)).unwrap();
         let v = version(&c, "bob").unwrap();
         assert_eq!((v.ctag, v.oldest, v.changed_at), (3, 0, Some(t0 + Duration::days(10))));
-        assert_eq!(changed_between(&c, "bob", 0, 3).unwrap(), [("m2.ics".to_string(), 2), ("m1.ics".to_string(), 3)]);
-        assert_eq!(changed_between(&c, "bob", 0, 2).unwrap(), [("m1.ics".to_string(), 1), ("m2.ics".to_string(), 2)]);
-        assert_eq!(changed_between(&c, "bob", 2, 3).unwrap(), [("m1.ics".to_string(), 3)]);
-        assert!(changed_between(&c, "bob", 3, 3).unwrap().is_empty());
+        // m1 changed at 1 and 3: it counts at 3, after m2.
+        let all = changed_between(&c, "bob", 0, 3, None).unwrap();
+        assert_eq!(all, [("m2.ics".to_string(), 2), ("m1.ics".to_string(), 3)]);
+        let until_2 = changed_between(&c, "bob", 0, 2, None).unwrap();
+        assert_eq!(until_2, [("m1.ics".to_string(), 1), ("m2.ics".to_string(), 2)]);
+        assert_eq!(changed_between(&c, "bob", 2, 3, None).unwrap(), [("m1.ics".to_string(), 3)]);
+        assert!(changed_between(&c, "bob", 3, 3, None).unwrap().is_empty());
+        assert_eq!(changed_between(&c, "bob", 0, 3, Some(1)).unwrap(), [("m2.ics".to_string(), 2)]);
+        assert!(changed_between(&c, "bob", 0, 3, Some(0)).unwrap().is_empty());
         assert_eq!(version(&c, "nobody").unwrap(), Version::default());
 
         assert_eq!(prune(&c, t0 + Duration::days(5), 1).unwrap(), 4);

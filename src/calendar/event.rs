@@ -45,6 +45,17 @@ pub fn ics_partstat(p: PartStat) -> ics::PartStat {
     }
 }
 
+/// How the meeting counts in the viewer's free time (CalDAV `free-busy-query`, RFC 5545 `FBTYPE`): busy
+/// for its owner and once accepted, tentatively busy while unanswered or answered "maybe", free once
+/// declined.
+pub fn free_busy(mine: &Attendee) -> Option<ics::BusyKind> {
+    match (mine.role, mine.partstat) {
+        (Role::Owner, _) | (_, PartStat::Accepted) => Some(ics::BusyKind::Busy),
+        (_, PartStat::NeedsAction | PartStat::Tentative) => Some(ics::BusyKind::Tentative),
+        (_, PartStat::Declined) => None,
+    }
+}
+
 /// When what a viewer sees of the meeting last changed: the meeting itself, an answer, or an alarm
 /// passing (its `VALARM` leaves the event). Deterministic, so identical bytes carry identical dates.
 pub fn last_modified(d: &MeetingDetails, alarm_minutes: &[u32], now: DateTime<Utc>) -> DateTime<Utc> {

@@ -200,12 +200,14 @@ fn render(
     now: DateTime<Utc>,
 ) -> Snapshot {
     let tr = Tr::new(Lang::parse(&config.server.default_language).unwrap_or(Lang::Fr), config.display_tz());
-    let prodid = format!("-//{}//jmb//{}", config.server.site_name.replace("//", "/"), tr.lang.code().to_uppercase());
+    let prodid = config.calendar_prodid();
     let viewing =
         event::Viewing { base_url: config.public_base(), tr, alarm_minutes: &config.calendar.alarm_minutes, now };
     let past = Duration::days(i64::from(config.calendar.past_days));
     let mut valid_until = now + Duration::days(1);
     let mut events = Vec::with_capacity(meetings.len());
+    // How each event counts in the user's free-busy time (see `CalObject::busy`), beside `events`.
+    let mut busy = Vec::with_capacity(meetings.len());
     for d in &meetings {
         let m = &d.meeting;
         let Some(mine) = d.row_for(uid, mail) else { continue };
@@ -213,6 +215,7 @@ fn render(
             continue;
         }
         events.push(event::for_viewer(d, mine, &viewing));
+        busy.push(event::free_busy(mine));
         // The rendering changes when an alarm passes or the meeting leaves the window.
         for minutes in &config.calendar.alarm_minutes {
             let trigger = m.start - Duration::minutes(i64::from(*minutes));
@@ -242,12 +245,12 @@ fn render(
     // per-object strings are made once the temporaries are gone.
     let mut feed = ics::feed_head(&info, now);
     feed.reserve(events.len() * 2048 + ics::CALENDAR_END.len());
-    /// What an object keeps of its event: UID, last modification, start, end.
-    type Meta = (String, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>);
+    /// What an object keeps of its event: UID, last modification, start, end, free-busy kind.
+    type Meta = (String, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>, Option<ics::BusyKind>);
     let mut meta: Vec<Meta> = Vec::with_capacity(events.len());
     let mut blocks = Vec::with_capacity(events.len());
     let mut object_head = None::<String>;
-    for e in &events {
+    for (e, busy) in events.iter().zip(busy) {
         let resource = ics::render_resource(&prodid, e, now);
         let Some((head, block, _)) = ics::split_resource(&resource) else { continue };
         // Every resource has the same header (VERSION, PRODID, CALSCALE); keep it once.
@@ -258,7 +261,7 @@ fn render(
         let start = feed.len();
         feed.push_str(&resource[block]);
         blocks.push(start..feed.len());
-        meta.push((e.uid.clone(), e.last_modified, e.start, e.end));
+        meta.push((e.uid.clone(), e.last_modified, e.start, e.end, busy));
     }
     feed.push_str(ics::CALENDAR_END);
     let feed_etag = ics::etag(feed.as_bytes());
@@ -281,7 +284,7 @@ fn render(
     let escaped = Bytes::from(escaped);
     let mut objects = Vec::with_capacity(meta.len());
     let mut by_name = HashMap::with_capacity(meta.len());
-    for ((uid, modified, start, end), (block, xml_block)) in
+    for ((uid, modified, start, end, busy), (block, xml_block)) in
         meta.into_iter().zip(blocks.into_iter().zip(escaped_blocks))
     {
         let event = feed.slice(block);
@@ -294,6 +297,7 @@ fn render(
             last_modified: modified,
             start,
             end,
+            busy,
             body_xml_parts: [head_xml.clone(), escaped.slice(xml_block), tail_xml.clone()],
         });
     }
@@ -390,6 +394,7 @@ impl CalendarBackend for CalendarStore {
         &'a self,
         uid: &'a str,
         ctag: i64,
+        limit: Option<usize>,
     ) -> BoxFuture<'a, Result<Result<Changes, SyncError>, BackendError>> {
         Box::pin(async move {
             // The rendering first, then the log up to exactly its version: every object reported changed
@@ -401,12 +406,13 @@ impl CalendarBackend for CalendarStore {
             }
             let key = uid.to_string();
             let until = s.ctag;
-            let (oldest, names) = self
+            let (oldest, mut names) = self
                 .db
                 .read(move |c| -> Result<_, DbError> {
                     let oldest = changes::version(c, &key)?.oldest;
                     let names = if ctag >= oldest && ctag <= until {
-                        changes::changed_between(c, &key, ctag, until)?
+                        // One more than the limit tells whether the list was cut.
+                        changes::changed_between(c, &key, ctag, until, limit.map(|n| n.saturating_add(1)))?
                     } else {
                         Vec::new()
                     };
@@ -417,7 +423,17 @@ impl CalendarBackend for CalendarStore {
             if ctag < oldest || ctag > until {
                 return Ok(Err(SyncError::InvalidToken));
             }
-            let mut out = Changes { changed: Vec::new(), removed: Vec::new(), ctag: until };
+            let truncated = limit.is_some_and(|n| names.len() > n);
+            // The token handed out is the rendering's version, or when the list is cut, the latest change
+            // of the last object kept (the bodies sent are never older than the token says).
+            let new_ctag = match limit {
+                Some(n) if truncated => {
+                    names.truncate(n);
+                    names.last().map_or(ctag, |(_, latest)| *latest)
+                }
+                _ => until,
+            };
+            let mut out = Changes { changed: Vec::new(), removed: Vec::new(), ctag: new_ctag, truncated };
             for (name, _) in names {
                 match s.by_name.get(&name) {
                     Some(i) => out.changed.push(s.objects[*i].clone()),
@@ -433,5 +449,9 @@ impl CalendarBackend for CalendarStore {
             let s = self.snapshot(uid).await.map_err(backend_err)?;
             Ok(String::from_utf8_lossy(&s.feed).into_owned())
         })
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 }

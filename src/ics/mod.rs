@@ -12,9 +12,12 @@
 //! Invariants of the output: CRLF line ends, all date-times in UTC (`…Z`, so no `VTIMEZONE`),
 //! deterministic bytes for identical input (ETags depend on it), no `METHOD` in CalDAV resources.
 
+mod freebusy;
 #[cfg(test)]
 pub(crate) mod tests;
 mod text;
+
+pub use freebusy::*;
 
 use chrono::{DateTime, Utc};
 use icalendar::{Alarm, Attendee, CUType, Calendar, Component, EventLike, Property, Role, Trigger};

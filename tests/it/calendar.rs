@@ -542,3 +542,110 @@ async fn pruning_the_log_invalidates_old_tokens() {
     assert_eq!(dav.sync("").await.0, 207, "a client starting over is served");
     app.stop().await;
 }
+
+/// A sync-collection request from `token` returning at most `limit` responses.
+fn limited_sync_request(token: &str, limit: usize) -> String {
+    format!(
+        r#"<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:limit><d:nresults>{limit}</d:nresults></d:limit><d:prop><d:getetag/></d:prop></d:sync-collection>"#
+    )
+}
+
+fn sync_token_of(body: &str) -> String {
+    body.split("<d:sync-token>").nth(1).unwrap().split('<').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn caldav_free_busy_follows_answers_and_sync_pages_with_a_limit() {
+    let app = TestApp::spawn().await;
+    let (_, password) = calendar_access(&app, "visitor").await;
+    let mut ids = Vec::new();
+    for day in ["05", "06", "07"] {
+        let mut body = meeting_body();
+        body["start"] = format!("2026-12-{day}T09:00:00Z").into();
+        ids.push(app.book("jdupont", body).await["id"].as_str().unwrap().to_string());
+    }
+    let calendar = "/dav/principals/visitor/meetings/";
+    let dav = |method: &str, body: String| {
+        app.client
+            .request(method.parse().unwrap(), app.url(calendar))
+            .basic_auth("visitor", Some(&password))
+            .header("Depth", "1")
+            .header("Content-Type", "application/xml; charset=utf-8")
+            .body(body)
+    };
+    let free_busy = || {
+        dav(
+            "REPORT",
+            r#"<c:free-busy-query xmlns:c="urn:ietf:params:xml:ns:caldav"><c:time-range start="20261201T000000Z" end="20261210T000000Z"/></c:free-busy-query>"#
+                .to_string(),
+        )
+    };
+
+    // Invited, not answered: tentative.
+    let resp = free_busy().send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/calendar; charset=utf-8");
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("DTSTAMP:20261201T080000Z\r\n"), "the application's clock: {body}");
+    for day in ["05", "06", "07"] {
+        assert!(body.contains(&format!("FREEBUSY;FBTYPE=BUSY-TENTATIVE:202612{day}T090000Z/202612{day}T103000Z\r\n")));
+    }
+
+    // The initial listing cannot be cut: 507 below the calendar's size.
+    let resp = dav("REPORT", limited_sync_request("", 2)).send().await.unwrap();
+    assert_eq!(resp.status(), 507);
+    assert!(resp.text().await.unwrap().contains("<d:number-of-matches-within-limits/>"));
+    let resp = dav("REPORT", limited_sync_request("", 3)).send().await.unwrap();
+    assert_eq!(resp.status(), 207);
+    let token = sync_token_of(&resp.text().await.unwrap());
+
+    // Accepted: busy; declined: free (still listed, as declined).
+    app.set_now("2026-12-01T09:00:00Z");
+    for (id, answer) in [(&ids[2], "accept"), (&ids[0], "decline")] {
+        let (status, _) = app
+            .api(
+                reqwest::Method::POST,
+                &format!("/api/v1/meetings/{id}/answer"),
+                "visitor",
+                Some(serde_json::json!({ "answer": answer })),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let body = free_busy().send().await.unwrap().text().await.unwrap();
+    assert!(!body.contains("20261205T090000Z/"), "declined: {body}");
+    assert!(body.contains("FREEBUSY;FBTYPE=BUSY-TENTATIVE:20261206T090000Z/20261206T103000Z\r\n"));
+    assert!(body.contains("FREEBUSY;FBTYPE=BUSY:20261207T090000Z/20261207T103000Z\r\n"));
+
+    // Two objects changed: one page of one, then the rest.
+    let body = dav("REPORT", limited_sync_request(&token, 1)).send().await.unwrap().text().await.unwrap();
+    assert_eq!(body.matches("<d:response>").count(), 2, "{body}");
+    assert!(body.contains(&format!(
+        "<d:response><d:href>{calendar}</d:href><d:status>HTTP/1.1 507 Insufficient Storage</d:status></d:response>"
+    )));
+    let next = sync_token_of(&body);
+    assert_ne!(next, token);
+    let body = dav("REPORT", limited_sync_request(&next, 1)).send().await.unwrap().text().await.unwrap();
+    assert_eq!(body.matches("<d:response>").count(), 1, "{body}");
+    assert!(!body.contains("507"));
+    let last = sync_token_of(&body);
+    let body = dav("REPORT", limited_sync_request(&last, 1)).send().await.unwrap().text().await.unwrap();
+    assert_eq!(body.matches("<d:response>").count(), 0, "{body}");
+    assert_eq!(sync_token_of(&body), last);
+
+    // The organiser is busy in all of them.
+    let (_, owner_password) = calendar_access(&app, "jdupont").await;
+    let body = app
+        .client
+        .request("REPORT".parse().unwrap(), app.url("/dav/principals/jdupont/meetings/"))
+        .basic_auth("jdupont", Some(&owner_password))
+        .body(r#"<c:free-busy-query xmlns:c="urn:ietf:params:xml:ns:caldav"><c:time-range start="20261201T000000Z" end="20261210T000000Z"/></c:free-busy-query>"#)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body.matches("FREEBUSY;FBTYPE=BUSY:").count(), 3, "{body}");
+    app.stop().await;
+}
