@@ -532,6 +532,10 @@ async fn handle(st: &DavState, req: Request) -> Result<Response, DavError> {
         // Unauthenticated: it reveals nothing, and some clients probe capabilities first.
         return Ok((StatusCode::OK, [(header::ALLOW, ALLOW), (header::CONTENT_LENGTH, "0")]).into_response());
     }
+    // The body is read before anything may refuse the request: a response sent while the body is still
+    // unread makes hyper close the connection, and clients that answer a 401 by retrying with
+    // credentials on the same connection (python caldav, Apple) then fail with "connection closed".
+    let body = read_body(body, &parts.headers).await?;
     let principal = authenticate(st.backend.as_ref(), &parts.headers).await?;
     if is_write_method(method) {
         return Err(DavError::Forbidden(Precondition::NeedPrivileges));
@@ -556,7 +560,6 @@ async fn handle(st: &DavState, req: Request) -> Result<Response, DavError> {
         return Err(DavError::MethodNotAllowed);
     }
     let depth = if method == "PROPFIND" { Some(parse_depth(&parts.headers)?) } else { None };
-    let body = read_body(body, &parts.headers).await?;
     // sync-collection answers depend on the change log as well: never cached.
     let cacheable = method == "PROPFIND" || !contains(&body, b"sync-collection");
     let key = if cacheable {
@@ -656,21 +659,6 @@ async fn read_body(body: Body, headers: &HeaderMap) -> Result<Bytes, DavError> {
     axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| DavError::PayloadTooLarge)
 }
 
-pub(crate) fn http_date(dt: DateTime<Utc>) -> String {
-    dt.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
-}
-
-/// `If-None-Match` against a strong ETag (weak comparison, as RFC 9110 §13.1.2 says for GET).
-fn none_match(headers: &HeaderMap, etag: &str) -> bool {
-    let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim() == "*" || bare(t) == etag)
-}
-
 async fn get(ctx: &Ctx<'_>, target: &Target, headers: &HeaderMap, head: bool) -> Result<Response, DavError> {
     let uid = ctx.principal.uid.as_str();
     let (body, etag, last_modified): (Bytes, String, Option<DateTime<Utc>>) = match target {
@@ -694,7 +682,7 @@ async fn get(ctx: &Ctx<'_>, target: &Target, headers: &HeaderMap, head: bool) ->
                 .into_response());
         }
     };
-    let mut res = if none_match(headers, &etag) {
+    let mut res = if crate::conditional::not_modified(headers, &etag, last_modified) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let len = body.len().to_string();
@@ -707,14 +695,7 @@ async fn get(ctx: &Ctx<'_>, target: &Target, headers: &HeaderMap, head: bool) ->
         res
     };
     let h = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
-    if let Some(lm) = last_modified
-        && let Ok(v) = HeaderValue::from_str(&http_date(lm))
-    {
-        h.insert(header::LAST_MODIFIED, v);
-    }
+    crate::conditional::set_validators(h, &etag, last_modified);
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     Ok(res)
 }

@@ -10,7 +10,8 @@
 //! must not be answered with the calendar thousands of times.
 
 use super::xml::{Element, NS_CALDAV, NS_CS, NS_DAV, NS_ICAL, Name, XmlOut, is_safe_local_name};
-use super::{CalObject, Ctx, DavError, http_date, principal_href};
+use super::{CalObject, Ctx, DavError, principal_href};
+use crate::conditional::http_date;
 
 /// Most distinct properties one request may name (a PROPFIND or REPORT `<d:prop>`, or the whole
 /// tree of an expand-property); more is refused with 400. Clients ask for at most about forty

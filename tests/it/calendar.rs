@@ -649,3 +649,45 @@ async fn caldav_free_busy_follows_answers_and_sync_pages_with_a_limit() {
     assert_eq!(body.matches("FREEBUSY;FBTYPE=BUSY:").count(), 3, "{body}");
     app.stop().await;
 }
+
+/// A client that answers a 401 by retrying with credentials on the same connection (python caldav,
+/// Apple) gets an answer: the refused request's body is read, so the connection stays usable.
+#[tokio::test]
+async fn a_refused_propfind_keeps_the_connection_usable() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let (_, password) = calendar_access(&app, "jdupont").await;
+    let body =
+        r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/></d:prop></d:propfind>"#;
+    let mut conn = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let request = |auth: &str| {
+        format!(
+            "PROPFIND /dav/ HTTP/1.1\r\nHost: meet.example.org\r\nDepth: 0\r\n{auth}Content-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    // Headers first, the body a moment later, as clients write them: the server must not answer (and
+    // give up the connection) before the body is in.
+    let first_request = request("");
+    let (head, rest) = first_request.split_at(first_request.find("\r\n\r\n").unwrap() + 4);
+    conn.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    conn.write_all(rest.as_bytes()).await.unwrap();
+    let mut first = vec![0u8; 4096];
+    let n = conn.read(&mut first).await.unwrap();
+    let first = String::from_utf8_lossy(&first[..n]).to_string();
+    assert!(first.starts_with("HTTP/1.1 401"), "{first}");
+    assert!(!first.to_ascii_lowercase().contains("connection: close"), "{first}");
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("jdupont:{password}"));
+    conn.write_all(request(&format!("Authorization: Basic {auth}\r\n")).as_bytes()).await.unwrap();
+    let mut second = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    while !String::from_utf8_lossy(&second).contains("</d:multistatus>") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), conn.read(&mut buf)).await.unwrap().unwrap();
+        assert!(n > 0, "the server closed the connection: {}", String::from_utf8_lossy(&second));
+        second.extend_from_slice(&buf[..n]);
+    }
+    assert!(String::from_utf8_lossy(&second).starts_with("HTTP/1.1 207"));
+    app.stop().await;
+}
