@@ -16,7 +16,9 @@
 //! * exactly one `PRODID`; all date-times in UTC (`…Z`, so no `VTIMEZONE`);
 //! * deterministic bytes for identical input (ETags depend on it): nothing reads the clock, and the
 //!   order of properties and parameters is fixed here;
-//! * no `METHOD` in CalDAV resources (RFC 4791 §4.1);
+//! * no `METHOD` in CalDAV resources (RFC 4791 §4.1) nor in the feed (a snapshot, not an iTIP message:
+//!   RFC 5546 §3.2.1 forbids `ATTENDEE` under `METHOD:PUBLISH`, and libical's iTIP check rejects such
+//!   feeds);
 //! * `DTSTAMP` is the event's last revision in resources and the feed, so a feed only changes when
 //!   something did;
 //! * `VALARM`s only for triggers still ahead of `now`, with no `DTSTAMP` or `UID` of their own.
@@ -184,8 +186,8 @@ pub struct CalendarInfo {
 /// The last line of every calendar.
 pub const CALENDAR_END: &str = "END:VCALENDAR\r\n";
 
-/// The webcal feed: a `METHOD:PUBLISH` calendar with name, description and refresh hints, holding
-/// every event given (the caller bounds the list).
+/// The webcal feed: a calendar with name, description and refresh hints, holding every event given
+/// (the caller bounds the list). No `METHOD` (see the module docs).
 pub fn render_feed(info: &CalendarInfo, events: &[Event], now: DateTime<Utc>) -> String {
     let mut out = feed_head(info, now);
     out.reserve(events.iter().map(size_hint).sum::<usize>() + CALENDAR_END.len());
@@ -205,7 +207,6 @@ pub fn feed_head(info: &CalendarInfo, _now: DateTime<Utc>) -> String {
     let mut out = String::with_capacity(512 + 2 * (info.name.len() + info.description.len()));
     let w = &mut Writer::new(&mut out);
     calendar_head(w, &info.prodid);
-    w.line("METHOD").raw("PUBLISH");
     w.line("NAME").text(&info.name);
     w.line("X-WR-CALNAME").text(&info.name);
     if !writer::is_blank(&info.description, false) {
