@@ -1,5 +1,5 @@
-//! The only iCalendar writer of jmb: the webcal feed, CalDAV objects and (later) iMIP bodies
-//! all render through here.
+//! The only iCalendar writer of jmb: the webcal feed, CalDAV objects and iMIP bodies all render
+//! through here.
 //!
 //! The writer is jmb's own (`writer.rs`): each content line is built as name, parameters and value
 //! straight into the output `String`, escaped, cleaned and folded in the same linear pass. It replaces
@@ -18,9 +18,9 @@
 //!   order of properties and parameters is fixed here;
 //! * no `METHOD` in CalDAV resources (RFC 4791 §4.1) nor in the feed (a snapshot, not an iTIP message:
 //!   RFC 5546 §3.2.1 forbids `ATTENDEE` under `METHOD:PUBLISH`, and libical's iTIP check rejects such
-//!   feeds);
+//!   feeds); `METHOD` only in [`render_itip`];
 //! * `DTSTAMP` is the event's last revision in resources and the feed, so a feed only changes when
-//!   something did;
+//!   something did, and the message creation time in iTIP;
 //! * `VALARM`s only for triggers still ahead of `now`, with no `DTSTAMP` or `UID` of their own.
 //!
 //! Text normalisation (user input is arbitrary): CRLF and lone CR become LF, other control characters
@@ -247,6 +247,42 @@ pub fn render_resource(prodid: &str, event: &Event, now: DateTime<Utc>) -> Strin
 /// trigger is not after `now` are left out.
 pub fn write_event(out: &mut String, event: &Event, now: DateTime<Utc>) {
     vevent(&mut Writer::new(out), event, event.last_modified, now);
+}
+
+/// The iTIP method of a scheduling message (RFC 5546 §1.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// An invitation or an update, personal to its recipient.
+    Request,
+    /// A cancellation: of the whole meeting, or for the attendees listed.
+    Cancel,
+    /// "Add to calendar" without scheduling (RFC 5546 allows no `ATTENDEE` here: give the event none).
+    Publish,
+}
+
+impl Method {
+    /// The `METHOD` value, also the MIME `method=` parameter of the mail part (RFC 6047 §2.4).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Request => "REQUEST",
+            Method::Cancel => "CANCEL",
+            Method::Publish => "PUBLISH",
+        }
+    }
+}
+
+/// An iTIP message for mail (iMIP, RFC 5546/6047): `METHOD:<m>` and one `VEVENT` whose `DTSTAMP` is
+/// `stamp`, the creation time of the message (clients order messages by `SEQUENCE`, then `DTSTAMP`).
+/// Everything else is as in a resource; the caller decides which attendees, which status and which
+/// alarms the event carries (alarms whose trigger is not after `stamp` are left out).
+pub fn render_itip(prodid: &str, method: Method, event: &Event, stamp: DateTime<Utc>) -> String {
+    let mut out = String::with_capacity(180 + prodid.len() + size_hint(event));
+    let w = &mut Writer::new(&mut out);
+    calendar_head(w, prodid);
+    w.line("METHOD").raw(method.as_str());
+    vevent(w, event, stamp, stamp);
+    out.push_str(CALENDAR_END);
+    out
 }
 
 /// A strong HTTP entity tag for rendered bytes: the first 16 hex digits of their SHA-256, quoted.

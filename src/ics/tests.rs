@@ -1,4 +1,4 @@
-//! Unit tests of the iCalendar writer: escaping, folding, structure, alarms, attendees;
+//! Unit tests of the iCalendar writer: escaping, folding, structure, alarms, attendees and iTIP;
 //! output parsed back with the `icalendar` crate.
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -524,4 +524,31 @@ fn parameters_are_quoted_unless_plain() {
     assert!(atts[0].starts_with("ATTENDEE;CN=\"Zoé\";CUTYPE=INDIVIDUAL;"), "{}", atts[0]);
     assert!(atts[1].starts_with("ATTENDEE;CN=\"a^^b\";CUTYPE=INDIVIDUAL;"), "{}", atts[1]);
     assert_eq!(line(&lines, "ORGANIZER"), "ORGANIZER;CN=Jean Dupont:mailto:jean.dupont@example.org");
+}
+
+#[test]
+fn itip_messages_carry_a_method_and_the_message_time() {
+    let stamp = at(2026, 11, 20, 14, 3);
+    let mut ev = sample_event(4, "Point");
+    for (method, name) in [(Method::Request, "REQUEST"), (Method::Cancel, "CANCEL"), (Method::Publish, "PUBLISH")] {
+        ev.status = if method == Method::Cancel { EventStatus::Cancelled } else { EventStatus::Confirmed };
+        let out = render_itip("-//Example Org//jmb//FR", method, &ev, stamp);
+        assert_wire_format(&out);
+        assert_eq!(method.as_str(), name);
+        let cal = parse_back(&out);
+        assert_eq!(cal.value("METHOD"), name);
+        assert_eq!(cal.all("PRODID").len(), 1);
+        let e = cal.children("VEVENT");
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].value("DTSTAMP"), "20261120T140300Z", "DTSTAMP is when the message was made");
+        assert_eq!(e[0].value("LAST-MODIFIED"), "20261102T083000Z");
+        assert_eq!(e[0].value("STATUS"), if method == Method::Cancel { "CANCELLED" } else { "CONFIRMED" });
+        // Alarms are judged against the message time: the 60-day one is already past on 20 November.
+        assert_eq!(e[0].children("VALARM").len(), 1);
+    }
+    // Apart from METHOD and DTSTAMP, the event is the one of the resource.
+    ev.last_modified = stamp;
+    let itip = render_itip("p", Method::Request, &ev, stamp);
+    let resource = render_resource("p", &ev, stamp);
+    assert_eq!(itip.replace("METHOD:REQUEST\r\n", ""), resource);
 }
