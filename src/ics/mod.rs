@@ -1,5 +1,5 @@
-//! The only iCalendar writer of jmb: the webcal feed, CalDAV objects and iMIP bodies all render
-//! through here.
+//! The only iCalendar writer of jmb: the webcal feed, CalDAV objects, iMIP bodies and free-busy
+//! answers all render through here.
 //!
 //! The writer is jmb's own (`writer.rs`): each content line is built as name, parameters and value
 //! straight into the output `String`, escaped, cleaned and folded in the same linear pass. It replaces
@@ -283,6 +283,81 @@ pub fn render_itip(prodid: &str, method: Method, event: &Event, stamp: DateTime<
     vevent(w, event, stamp, stamp);
     out.push_str(CALENDAR_END);
     out
+}
+
+/// Kind of a busy period (`FBTYPE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BusyKind {
+    /// `FBTYPE=BUSY`.
+    Busy,
+    /// `FBTYPE=BUSY-TENTATIVE`.
+    Tentative,
+}
+
+impl BusyKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            BusyKind::Busy => "BUSY",
+            BusyKind::Tentative => "BUSY-TENTATIVE",
+        }
+    }
+}
+
+/// One busy interval of a free-busy answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BusyPeriod {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub kind: BusyKind,
+}
+
+/// The answer body of a CalDAV `free-busy-query` report (RFC 4791 §7.10): a calendar with one
+/// `VFREEBUSY` (`UID`, `DTSTAMP` = `stamp`, `DTSTART`/`DTEND` = the queried range) and one `FREEBUSY`
+/// line per period. Periods are clipped to the range (empty ones dropped), periods of the same kind that
+/// overlap or touch are merged, and the lines are sorted by start, then kind, then end.
+pub fn render_freebusy(
+    prodid: &str,
+    uid: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    stamp: DateTime<Utc>,
+    periods: &[BusyPeriod],
+) -> String {
+    let merged = merge_periods(periods, start, end);
+    let mut out = String::with_capacity(300 + prodid.len() + uid.len() + merged.len() * 64);
+    let w = &mut Writer::new(&mut out);
+    calendar_head(w, prodid);
+    w.begin("VFREEBUSY");
+    w.line("UID").text_line(uid);
+    w.line("DTSTAMP").utc(stamp);
+    w.line("DTSTART").utc(start);
+    w.line("DTEND").utc(end);
+    for p in &merged {
+        w.line("FREEBUSY").param("FBTYPE", p.kind.as_str()).period(p.start, p.end);
+    }
+    w.end("VFREEBUSY");
+    out.push_str(CALENDAR_END);
+    out
+}
+
+/// Clips `periods` to `[start, end)`, merges overlapping or adjacent periods of the same kind and
+/// sorts the result by start, kind and end.
+fn merge_periods(periods: &[BusyPeriod], start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<BusyPeriod> {
+    let mut clipped: Vec<BusyPeriod> = periods
+        .iter()
+        .map(|p| BusyPeriod { start: p.start.max(start), end: p.end.min(end), kind: p.kind })
+        .filter(|p| p.start < p.end)
+        .collect();
+    clipped.sort_unstable_by_key(|p| (p.kind, p.start, p.end));
+    let mut merged: Vec<BusyPeriod> = Vec::with_capacity(clipped.len());
+    for p in clipped {
+        match merged.last_mut() {
+            Some(last) if last.kind == p.kind && p.start <= last.end => last.end = last.end.max(p.end),
+            _ => merged.push(p),
+        }
+    }
+    merged.sort_unstable_by_key(|p| (p.start, p.kind, p.end));
+    merged
 }
 
 /// A strong HTTP entity tag for rendered bytes: the first 16 hex digits of their SHA-256, quoted.

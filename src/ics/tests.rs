@@ -1,5 +1,5 @@
-//! Unit tests of the iCalendar writer: escaping, folding, structure, alarms, attendees and iTIP;
-//! output parsed back with the `icalendar` crate.
+//! Unit tests of the iCalendar writer: escaping, folding, structure, alarms, attendees, iTIP and
+//! free-busy; output parsed back with the `icalendar` crate.
 
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -551,4 +551,51 @@ fn itip_messages_carry_a_method_and_the_message_time() {
     let itip = render_itip("p", Method::Request, &ev, stamp);
     let resource = render_resource("p", &ev, stamp);
     assert_eq!(itip.replace("METHOD:REQUEST\r\n", ""), resource);
+}
+
+#[test]
+fn freebusy_periods_are_clipped_merged_and_sorted() {
+    let busy = |s: DateTime<Utc>, e: DateTime<Utc>, kind| BusyPeriod { start: s, end: e, kind };
+    let periods = [
+        busy(at(2026, 12, 5, 14, 0), at(2026, 12, 5, 15, 0), BusyKind::Busy),
+        busy(at(2026, 12, 5, 9, 0), at(2026, 12, 5, 10, 0), BusyKind::Busy),
+        busy(at(2026, 12, 5, 9, 30), at(2026, 12, 5, 11, 0), BusyKind::Busy),
+        busy(at(2026, 12, 5, 11, 0), at(2026, 12, 5, 11, 30), BusyKind::Busy),
+        busy(at(2026, 12, 5, 9, 45), at(2026, 12, 5, 10, 15), BusyKind::Tentative),
+        busy(at(2026, 12, 4, 22, 0), at(2026, 12, 5, 8, 30), BusyKind::Tentative),
+        busy(at(2026, 12, 6, 9, 0), at(2026, 12, 6, 10, 0), BusyKind::Busy),
+        busy(at(2026, 12, 5, 16, 0), at(2026, 12, 5, 16, 0), BusyKind::Busy),
+    ];
+    let out = render_freebusy(
+        "-//Example Org//jmb//FR",
+        "fb-1@meet.example.org",
+        at(2026, 12, 5, 0, 0),
+        at(2026, 12, 6, 0, 0),
+        at(2026, 12, 1, 7, 0),
+        &periods,
+    );
+    assert_wire_format(&out);
+    let cal = parse_back(&out);
+    assert!(cal.all("METHOD").is_empty());
+    let fb = cal.children("VFREEBUSY");
+    assert_eq!(fb.len(), 1);
+    let fb = fb[0];
+    assert_eq!(fb.value("UID"), "fb-1@meet.example.org");
+    assert_eq!(fb.value("DTSTAMP"), "20261201T070000Z");
+    assert_eq!(fb.value("DTSTART"), "20261205T000000Z");
+    assert_eq!(fb.value("DTEND"), "20261206T000000Z");
+    let lines: Vec<String> =
+        fb.all("FREEBUSY").iter().map(|p| format!("{}={}", p.param("FBTYPE").unwrap_or("?"), p.value)).collect();
+    assert_eq!(
+        lines,
+        [
+            "BUSY-TENTATIVE=20261205T000000Z/20261205T083000Z",
+            "BUSY=20261205T090000Z/20261205T113000Z",
+            "BUSY-TENTATIVE=20261205T094500Z/20261205T101500Z",
+            "BUSY=20261205T140000Z/20261205T150000Z",
+        ]
+    );
+    let empty = render_freebusy("p", "u", at(2026, 12, 5, 0, 0), at(2026, 12, 6, 0, 0), at(2026, 12, 1, 0, 0), &[]);
+    assert!(!empty.contains("FREEBUSY;"));
+    assert!(parse_back(&empty).children("VFREEBUSY")[0].all("FREEBUSY").is_empty());
 }

@@ -249,6 +249,16 @@ impl<'a> Writer<'a> {
         self.newline();
     }
 
+    /// Ends the line with a UTC period (`start/end`).
+    pub(crate) fn period(&mut self, start: DateTime<Utc>, end: DateTime<Utc>) {
+        self.keep_whole(":20261205T090000Z/20261205T090000Z".len());
+        self.unit(":");
+        self.date_time(start);
+        self.unit("/");
+        self.date_time(end);
+        self.newline();
+    }
+
     /// Ends the line with an integer.
     pub(crate) fn integer(&mut self, n: u32) {
         self.unit(":");
@@ -493,6 +503,7 @@ mod tests {
     fn values_of_other_types() {
         let at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 1, 2, 3, 4, 5).single().expect("date");
         assert_eq!(written(|w| w.line("DTSTAMP").utc(at)), "DTSTAMP:20260102T030405Z\r\n");
+        assert_eq!(written(|w| w.line("FREEBUSY").period(at, at)), "FREEBUSY:20260102T030405Z/20260102T030405Z\r\n");
         assert_eq!(written(|w| w.line("SEQUENCE").integer(0)), "SEQUENCE:0\r\n");
         assert_eq!(written(|w| w.line("SEQUENCE").integer(4_294_967_295)), "SEQUENCE:4294967295\r\n");
         assert_eq!(written(|w| w.line("T").duration(0, true)), "T:PT0S\r\n");
