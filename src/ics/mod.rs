@@ -8,7 +8,7 @@
 //! writes `"` raw in parameter values): that extra pass cost time on every event, and our bytes, hence
 //! every ETag clients hold, depended on the crate's formatting, so a crate upgrade could make every
 //! client download every event again. The crate stays a dev-dependency: the tests parse our output
-//! back with it.
+//! back with it. Golden files (`tests/golden/`) pin the bytes.
 //!
 //! Invariants of the output:
 //! * CRLF line ends; physical lines of at most 75 octets, folded on UTF-8 boundaries and never inside

@@ -1,5 +1,7 @@
 //! Unit tests of the iCalendar writer: escaping, folding, structure, alarms, attendees, iTIP and
-//! free-busy; output parsed back with the `icalendar` crate.
+//! free-busy; output parsed back with the `icalendar` crate. Golden files are in a submodule.
+
+mod golden;
 
 use chrono::{DateTime, TimeZone, Utc};
 
