@@ -1,7 +1,9 @@
 //! Unit tests of the iCalendar writer: escaping, folding, structure, alarms, attendees, iTIP and
-//! free-busy; output parsed back with the `icalendar` crate. Golden files are in a submodule.
+//! free-busy; output parsed back with the `icalendar` crate. Golden files and property tests are in
+//! the submodules.
 
 mod golden;
+mod props;
 
 use chrono::{DateTime, TimeZone, Utc};
 
