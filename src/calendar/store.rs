@@ -249,17 +249,10 @@ fn render(
     type Meta = (String, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>, Option<ics::BusyKind>);
     let mut meta: Vec<Meta> = Vec::with_capacity(events.len());
     let mut blocks = Vec::with_capacity(events.len());
-    let mut object_head = None::<String>;
     for (e, busy) in events.iter().zip(busy) {
-        let resource = ics::render_resource(&prodid, e, now);
-        let Some((head, block, _)) = ics::split_resource(&resource) else { continue };
-        // Every resource has the same header (VERSION, PRODID, CALSCALE); keep it once.
-        if object_head.is_none() {
-            object_head = Some(resource[head.clone()].to_string());
-        }
-        debug_assert_eq!(object_head.as_deref(), Some(&resource[head]));
+        // Each event is rendered once, straight into the feed; its object reuses that block.
         let start = feed.len();
-        feed.push_str(&resource[block]);
+        ics::write_event(&mut feed, e, now);
         blocks.push(start..feed.len());
         meta.push((e.uid.clone(), e.last_modified, e.start, e.end, busy));
     }
@@ -275,7 +268,8 @@ fn render(
     drop(events);
     // Deletions and time move the calendar's own date; it never goes backwards.
     let last_modified = meta.iter().map(|m| m.1).chain(version.changed_at).max().unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-    let object_head = object_head.unwrap_or_default();
+    // Every resource has the same header (VERSION, PRODID, CALSCALE): kept once.
+    let object_head = ics::resource_head(&prodid);
     let head_xml = Bytes::from(crate::caldav::escape_calendar_data(&object_head).into_owned());
     let tail_xml = Bytes::from(crate::caldav::escape_calendar_data(ics::CALENDAR_END).into_owned());
     let head = Bytes::from(object_head);

@@ -1,29 +1,44 @@
-//! The only iCalendar writer of jmb: the webcal feed, CalDAV objects and (later) iMIP bodies
-//! all render through here.
+//! The only iCalendar writer of jmb: the webcal feed, CalDAV objects, iMIP bodies and free-busy
+//! answers all render through here.
 //!
-//! Built on the `icalendar` crate (0.17), with its known flaws worked around (see
-//! `protocols.md` §10): the calendar starts from [`Calendar::empty`] so there is exactly one
-//! `PRODID`; user text is normalised (CR/CRLF → LF, control characters dropped) before the crate
-//! escapes it; parameter values are RFC 6868-encoded because the crate writes `"` raw; RFC 7986
-//! `NAME` is escaped here because the crate does not know it as TEXT; and a final linear pass
-//! ([`text::finish`]) refolds every line at 75 octets without splitting UTF-8 sequences or
-//! backslash escapes, and removes the `DTSTAMP`/`UID` the crate invents inside `VALARM`.
+//! The writer is jmb's own (`writer.rs`): each content line is built as name, parameters and value
+//! straight into the output `String`, escaped, cleaned and folded in the same linear pass. It replaces
+//! the `icalendar` crate, whose serialisation had to be unfolded, refolded (it could split a `\n`
+//! escape across lines) and cleaned afterwards (it invents `DTSTAMP` and `UID` inside `VALARM`, and
+//! writes `"` raw in parameter values): that extra pass cost time on every event, and our bytes, hence
+//! every ETag clients hold, depended on the crate's formatting, so a crate upgrade could make every
+//! client download every event again. The crate stays a dev-dependency: the tests parse our output
+//! back with it. Golden files (`tests/golden/`) pin the bytes.
 //!
-//! Invariants of the output: CRLF line ends, all date-times in UTC (`…Z`, so no `VTIMEZONE`),
-//! deterministic bytes for identical input (ETags depend on it), no `METHOD` in CalDAV resources.
+//! Invariants of the output:
+//! * CRLF line ends; physical lines of at most 75 octets, folded on UTF-8 boundaries and never inside
+//!   a two-character escape;
+//! * exactly one `PRODID`; all date-times in UTC (`…Z`, so no `VTIMEZONE`);
+//! * deterministic bytes for identical input (ETags depend on it): nothing reads the clock, and the
+//!   order of properties and parameters is fixed here;
+//! * no `METHOD` in CalDAV resources (RFC 4791 §4.1) nor in the feed (a snapshot, not an iTIP message:
+//!   RFC 5546 §3.2.1 forbids `ATTENDEE` under `METHOD:PUBLISH`, and libical's iTIP check rejects such
+//!   feeds); `METHOD` only in [`render_itip`];
+//! * `DTSTAMP` is the event's last revision in resources and the feed, so a feed only changes when
+//!   something did, and the message creation time in iTIP;
+//! * `VALARM`s only for triggers still ahead of `now`, with no `DTSTAMP` or `UID` of their own.
+//!
+//! Text normalisation (user input is arbitrary): CRLF and lone CR become LF, other control characters
+//! except TAB are dropped; single-line values (UID, URLs, addresses) lose every control character;
+//! parameter values are RFC 6868-encoded, with TAB read as a space.
 
-mod freebusy;
 #[cfg(test)]
 pub(crate) mod tests;
-mod text;
+mod writer;
 
-pub use freebusy::*;
+use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use icalendar::{Alarm, Attendee, CUType, Calendar, Component, EventLike, Property, Role, Trigger};
 use sha2::{Digest, Sha256};
 
-/// Participation status of an attendee (storage codes 0, 1, 2).
+use writer::Writer;
+
+/// Participation status of an attendee (`PARTSTAT`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PartStat {
     NeedsAction,
@@ -32,11 +47,31 @@ pub enum PartStat {
     Tentative,
 }
 
+impl PartStat {
+    fn as_str(self) -> &'static str {
+        match self {
+            PartStat::NeedsAction => "NEEDS-ACTION",
+            PartStat::Accepted => "ACCEPTED",
+            PartStat::Declined => "DECLINED",
+            PartStat::Tentative => "TENTATIVE",
+        }
+    }
+}
+
 /// What an attendee is in the meeting: moderators are `CHAIR`, guests `REQ-PARTICIPANT`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttendeeRole {
     Chair,
     Participant,
+}
+
+impl AttendeeRole {
+    fn as_str(self) -> &'static str {
+        match self {
+            AttendeeRole::Chair => "CHAIR",
+            AttendeeRole::Participant => "REQ-PARTICIPANT",
+        }
+    }
 }
 
 /// A person with a mail address; `name` may be empty (a common name is then derived from the
@@ -52,9 +87,14 @@ impl Person {
     /// separators and each word capitalised (`jean.dupont` → `Jean Dupont`,
     /// `marie-claire_x` → `Marie-Claire X`).
     pub fn display_name(&self) -> String {
+        self.display_name_cow().into_owned()
+    }
+
+    /// [`Person::display_name`], borrowed when the name is set.
+    fn display_name_cow(&self) -> Cow<'_, str> {
         let name = self.name.trim();
         if !name.is_empty() {
-            return name.to_owned();
+            return Cow::Borrowed(name);
         }
         let local = self.mail.split('@').next().unwrap_or_default();
         let mut out = String::with_capacity(local.len());
@@ -78,7 +118,8 @@ impl Person {
                 c => out.push(c),
             }
         }
-        out.trim_end().to_owned()
+        out.truncate(out.trim_end().len());
+        Cow::Owned(out)
     }
 }
 
@@ -95,6 +136,15 @@ pub struct EventAttendee {
 pub enum EventStatus {
     Confirmed,
     Cancelled,
+}
+
+impl EventStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Confirmed => "CONFIRMED",
+            EventStatus::Cancelled => "CANCELLED",
+        }
+    }
 }
 
 /// One meeting as seen by one viewer (the join URL is personal, so renderings are per user).
@@ -133,52 +183,49 @@ pub struct CalendarInfo {
     pub time_zone: String,
 }
 
-/// The webcal feed: a `METHOD:PUBLISH` calendar with name, description and refresh hints,
-/// holding every event given (the caller bounds the list).
-pub fn render_feed(info: &CalendarInfo, events: &[Event], now: DateTime<Utc>) -> String {
-    let mut cal = base_calendar(&info.prodid);
-    cal.append_property(Property::new("METHOD", "PUBLISH"));
-    let name = text::clean_text(&info.name);
-    // The crate writes NAME raw (it does not know it as TEXT), but escapes X- properties.
-    cal.append_property(Property::new("NAME", text::escape_text(&name)));
-    cal.append_property(Property::new("X-WR-CALNAME", name));
-    let desc = text::clean_text(&info.description);
-    if !desc.is_empty() {
-        cal.append_property(Property::new("DESCRIPTION", desc.clone()));
-        cal.append_property(Property::new("X-WR-CALDESC", desc));
-    }
-    let tz = text::clean_line(&info.time_zone);
-    if !tz.is_empty() {
-        cal.append_property(Property::new("X-WR-TIMEZONE", tz));
-    }
-    let ttl = duration_value(info.refresh_minutes.max(1));
-    let mut refresh = Property::new("REFRESH-INTERVAL", ttl.clone());
-    refresh.add_parameter("VALUE", "DURATION");
-    cal.append_property(refresh);
-    cal.append_property(Property::new("X-PUBLISHED-TTL", ttl));
-    for event in events {
-        // In a feed, DTSTAMP is when the data was last revised too: stable across refreshes, so
-        // the feed's bytes (and ETag) only change when something did.
-        cal.push(build_event(event, now));
-    }
-    text::finish(&cal.to_string())
-}
-
 /// The last line of every calendar.
 pub const CALENDAR_END: &str = "END:VCALENDAR\r\n";
 
-/// Everything [`render_feed`] writes before the first event. A feed is this, then the `VEVENT` blocks
-/// of the events' resources (see [`split_resource`]: they are exactly what `render_feed` writes, since
-/// DTSTAMP is the revision time in both), then [`CALENDAR_END`]. Calendars are assembled this way so
-/// that each event is rendered once for CalDAV and the feed together.
-pub fn feed_head(info: &CalendarInfo, now: DateTime<Utc>) -> String {
-    let mut head = render_feed(info, &[], now);
-    head.truncate(head.len() - CALENDAR_END.len());
-    head
+/// The webcal feed: a calendar with name, description and refresh hints, holding every event given
+/// (the caller bounds the list). No `METHOD` (see the module docs).
+pub fn render_feed(info: &CalendarInfo, events: &[Event], now: DateTime<Utc>) -> String {
+    let mut out = feed_head(info, now);
+    out.reserve(events.iter().map(size_hint).sum::<usize>() + CALENDAR_END.len());
+    for event in events {
+        write_event(&mut out, event, now);
+    }
+    out.push_str(CALENDAR_END);
+    out
 }
 
-/// Splits a rendered resource into its calendar header, its `VEVENT` block and its footer.
-pub fn split_resource(
+/// Everything [`render_feed`] writes before the first event. A feed is this, then the `VEVENT` blocks
+/// of its events (as [`write_event`] writes them, which is also what [`split_resource`] finds in a
+/// resource, since `DTSTAMP` is the revision time in both), then [`CALENDAR_END`]. Calendars are
+/// assembled this way so that each event is rendered once for CalDAV and the feed together. The header
+/// does not depend on `now` today; the parameter keeps that open.
+pub fn feed_head(info: &CalendarInfo, _now: DateTime<Utc>) -> String {
+    let mut out = String::with_capacity(512 + 2 * (info.name.len() + info.description.len()));
+    let w = &mut Writer::new(&mut out);
+    calendar_head(w, &info.prodid);
+    w.line("NAME").text(&info.name);
+    w.line("X-WR-CALNAME").text(&info.name);
+    if !writer::is_blank(&info.description, false) {
+        w.line("DESCRIPTION").text(&info.description);
+        w.line("X-WR-CALDESC").text(&info.description);
+    }
+    if !writer::is_blank(&info.time_zone, false) {
+        w.line("X-WR-TIMEZONE").text_line(&info.time_zone);
+    }
+    let refresh = info.refresh_minutes.max(1);
+    w.line("REFRESH-INTERVAL").param("VALUE", "DURATION").duration(refresh, false);
+    w.line("X-PUBLISHED-TTL").duration(refresh, false);
+    out
+}
+
+/// Splits a rendered resource into its calendar header, its `VEVENT` block and its footer (tests check
+/// with it that resources and feeds are assembled from the same blocks).
+#[cfg(test)]
+pub(crate) fn split_resource(
     resource: &str,
 ) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>, std::ops::Range<usize>)> {
     const BEGIN_EVENT: &str = "BEGIN:VEVENT\r\n";
@@ -190,9 +237,137 @@ pub fn split_resource(
 
 /// One CalDAV object: a calendar with exactly one `VEVENT` and no `METHOD` (RFC 4791 §4.1).
 pub fn render_resource(prodid: &str, event: &Event, now: DateTime<Utc>) -> String {
-    let mut cal = base_calendar(prodid);
-    cal.push(build_event(event, now));
-    text::finish(&cal.to_string())
+    let mut out = String::with_capacity(160 + prodid.len() + size_hint(event));
+    calendar_head(&mut Writer::new(&mut out), prodid);
+    write_event(&mut out, event, now);
+    out.push_str(CALENDAR_END);
+    out
+}
+
+/// What a CalDAV resource holds before its `VEVENT` (`BEGIN:VCALENDAR`, `VERSION`, `PRODID`,
+/// `CALSCALE`): a resource is this, one [`write_event`] block, then [`CALENDAR_END`].
+pub fn resource_head(prodid: &str) -> String {
+    let mut out = String::with_capacity(96 + prodid.len());
+    calendar_head(&mut Writer::new(&mut out), prodid);
+    out
+}
+
+/// Appends one `VEVENT` block (from `BEGIN:VEVENT` to `END:VEVENT`, CRLF included) to `out`, which
+/// must be empty or end with a complete line. `DTSTAMP` is the event's `last_modified`; alarms whose
+/// trigger is not after `now` are left out.
+pub fn write_event(out: &mut String, event: &Event, now: DateTime<Utc>) {
+    vevent(&mut Writer::new(out), event, event.last_modified, now);
+}
+
+/// The iTIP method of a scheduling message (RFC 5546 §1.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// An invitation or an update, personal to its recipient.
+    Request,
+    /// A cancellation: of the whole meeting, or for the attendees listed.
+    Cancel,
+    /// "Add to calendar" without scheduling (RFC 5546 allows no `ATTENDEE` here: give the event none).
+    Publish,
+}
+
+impl Method {
+    /// The `METHOD` value, also the MIME `method=` parameter of the mail part (RFC 6047 §2.4).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Request => "REQUEST",
+            Method::Cancel => "CANCEL",
+            Method::Publish => "PUBLISH",
+        }
+    }
+}
+
+/// An iTIP message for mail (iMIP, RFC 5546/6047): `METHOD:<m>` and one `VEVENT` whose `DTSTAMP` is
+/// `stamp`, the creation time of the message (clients order messages by `SEQUENCE`, then `DTSTAMP`).
+/// Everything else is as in a resource; the caller decides which attendees, which status and which
+/// alarms the event carries (alarms whose trigger is not after `stamp` are left out).
+pub fn render_itip(prodid: &str, method: Method, event: &Event, stamp: DateTime<Utc>) -> String {
+    let mut out = String::with_capacity(180 + prodid.len() + size_hint(event));
+    let w = &mut Writer::new(&mut out);
+    calendar_head(w, prodid);
+    w.line("METHOD").raw(method.as_str());
+    vevent(w, event, stamp, stamp);
+    out.push_str(CALENDAR_END);
+    out
+}
+
+/// Kind of a busy period (`FBTYPE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BusyKind {
+    /// `FBTYPE=BUSY`.
+    Busy,
+    /// `FBTYPE=BUSY-TENTATIVE`.
+    Tentative,
+}
+
+impl BusyKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            BusyKind::Busy => "BUSY",
+            BusyKind::Tentative => "BUSY-TENTATIVE",
+        }
+    }
+}
+
+/// One busy interval of a free-busy answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BusyPeriod {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub kind: BusyKind,
+}
+
+/// The answer body of a CalDAV `free-busy-query` report (RFC 4791 §7.10): a calendar with one
+/// `VFREEBUSY` (`UID`, `DTSTAMP` = `stamp`, `DTSTART`/`DTEND` = the queried range) and one `FREEBUSY`
+/// line per period. Periods are clipped to the range (empty ones dropped), periods of the same kind that
+/// overlap or touch are merged, and the lines are sorted by start, then kind, then end.
+pub fn render_freebusy(
+    prodid: &str,
+    uid: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    stamp: DateTime<Utc>,
+    periods: &[BusyPeriod],
+) -> String {
+    let merged = merge_periods(periods, start, end);
+    let mut out = String::with_capacity(300 + prodid.len() + uid.len() + merged.len() * 64);
+    let w = &mut Writer::new(&mut out);
+    calendar_head(w, prodid);
+    w.begin("VFREEBUSY");
+    w.line("UID").text_line(uid);
+    w.line("DTSTAMP").utc(stamp);
+    w.line("DTSTART").utc(start);
+    w.line("DTEND").utc(end);
+    for p in &merged {
+        w.line("FREEBUSY").param("FBTYPE", p.kind.as_str()).period(p.start, p.end);
+    }
+    w.end("VFREEBUSY");
+    out.push_str(CALENDAR_END);
+    out
+}
+
+/// Clips `periods` to `[start, end)`, merges overlapping or adjacent periods of the same kind and
+/// sorts the result by start, kind and end.
+fn merge_periods(periods: &[BusyPeriod], start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<BusyPeriod> {
+    let mut clipped: Vec<BusyPeriod> = periods
+        .iter()
+        .map(|p| BusyPeriod { start: p.start.max(start), end: p.end.min(end), kind: p.kind })
+        .filter(|p| p.start < p.end)
+        .collect();
+    clipped.sort_unstable_by_key(|p| (p.kind, p.start, p.end));
+    let mut merged: Vec<BusyPeriod> = Vec::with_capacity(clipped.len());
+    for p in clipped {
+        match merged.last_mut() {
+            Some(last) if last.kind == p.kind && p.start <= last.end => last.end = last.end.max(p.end),
+            _ => merged.push(p),
+        }
+    }
+    merged.sort_unstable_by_key(|p| (p.start, p.kind, p.end));
+    merged
 }
 
 /// A strong HTTP entity tag for rendered bytes: the first 16 hex digits of their SHA-256, quoted.
@@ -225,104 +400,98 @@ pub fn object_name_for_uid(uid: &str) -> String {
     }
 }
 
-fn base_calendar(prodid: &str) -> Calendar {
-    // Calendar::new() would add the crate's own PRODID; we want exactly ours.
-    let mut cal = Calendar::empty();
-    cal.append_property(Property::new("VERSION", "2.0"));
-    cal.append_property(Property::new("PRODID", text::clean_line(prodid)));
-    cal.append_property(Property::new("CALSCALE", "GREGORIAN"));
-    cal
+/// `BEGIN:VCALENDAR`, `VERSION`, `PRODID`, `CALSCALE`: the header every calendar starts with.
+fn calendar_head(w: &mut Writer<'_>, prodid: &str) {
+    w.begin("VCALENDAR");
+    w.line("VERSION").raw("2.0");
+    w.line("PRODID").text_line(prodid);
+    w.line("CALSCALE").raw("GREGORIAN");
 }
 
-/// `PT…` duration for a number of minutes, in the most natural unit.
-fn duration_value(minutes: u32) -> String {
-    if minutes.is_multiple_of(24 * 60) {
-        format!("P{}D", minutes / (24 * 60))
-    } else if minutes.is_multiple_of(60) {
-        format!("PT{}H", minutes / 60)
-    } else {
-        format!("PT{minutes}M")
+/// A generous guess of the rendered size of an event, so buffers are allocated once.
+fn size_hint(event: &Event) -> usize {
+    let people: usize = event.attendees.iter().map(|a| 96 + 2 * (a.person.mail.len() + a.person.name.len())).sum();
+    let url = event.join_url.len() * 3 + 60;
+    let alarms = event.alarm_minutes_before.len() * (80 + event.summary.len().min(800));
+    640 + event.uid.len() + 2 * (event.summary.len() + event.description.len()) + url + people + alarms
+}
+
+fn vevent(w: &mut Writer<'_>, ev: &Event, dtstamp: DateTime<Utc>, now: DateTime<Utc>) {
+    w.begin("VEVENT");
+    w.line("UID").text_line(&ev.uid);
+    w.line("DTSTAMP").utc(dtstamp);
+    w.line("DTSTART").utc(ev.start);
+    w.line("DTEND").utc(ev.end);
+    w.line("CREATED").utc(ev.created);
+    w.line("LAST-MODIFIED").utc(ev.last_modified);
+    w.line("SEQUENCE").integer(ev.sequence);
+    w.line("SUMMARY").text(&ev.summary);
+    w.line("DESCRIPTION").text(&ev.description);
+    w.line("STATUS").raw(ev.status.as_str());
+    if !writer::is_blank(&ev.join_url, false) {
+        w.line("LOCATION").text_line(&ev.join_url);
+        w.line("URL").raw(&ev.join_url);
+        w.line("CONFERENCE").param("VALUE", "URI").param("FEATURE", "VIDEO").param("LABEL", "Jitsi").raw(&ev.join_url);
     }
-}
-
-fn utc(dt: DateTime<Utc>) -> String {
-    dt.format("%Y%m%dT%H%M%SZ").to_string()
-}
-
-fn build_event(ev: &Event, now: DateTime<Utc>) -> icalendar::Event {
-    let mut e = icalendar::Event::new();
-    let summary = text::clean_text(&ev.summary);
-    let join_url = text::clean_line(&ev.join_url);
-    e.uid(&text::clean_line(&ev.uid))
-        .add_property("DTSTAMP", utc(ev.last_modified))
-        .add_property("DTSTART", utc(ev.start))
-        .add_property("DTEND", utc(ev.end))
-        .add_property("CREATED", utc(ev.created))
-        .add_property("LAST-MODIFIED", utc(ev.last_modified))
-        .sequence(ev.sequence)
-        .summary(&summary)
-        .description(&text::clean_text(&ev.description))
-        .status(match ev.status {
-            EventStatus::Confirmed => icalendar::EventStatus::Confirmed,
-            EventStatus::Cancelled => icalendar::EventStatus::Cancelled,
-        });
-    if !join_url.is_empty() {
-        e.location(&join_url).url(&join_url);
-        let mut conf = Property::new("CONFERENCE", join_url);
-        conf.add_parameter("VALUE", "URI").add_parameter("FEATURE", "VIDEO").add_parameter("LABEL", "Jitsi");
-        e.append_property(conf);
-    }
-    // ORGANIZER has no typed builder in the crate.
-    let mut organizer = Property::new("ORGANIZER", mailto(&ev.organizer.mail));
-    organizer.add_parameter("CN", &text::param_value(&ev.organizer.display_name()));
-    e.append_property(organizer);
+    w.line("ORGANIZER");
+    common_name(w, &ev.organizer);
+    w.mailto(&ev.organizer.mail);
     for a in &ev.attendees {
-        let attendee = Attendee::new(mailto(&a.person.mail))
-            .cn(text::param_value(&a.person.display_name()))
-            .cutype(CUType::Individual)
-            .role(match a.role {
-                AttendeeRole::Chair => Role::Chair,
-                AttendeeRole::Participant => Role::ReqParticipant,
-            })
-            .partstat(match a.partstat {
-                PartStat::NeedsAction => icalendar::PartStat::NeedsAction,
-                PartStat::Accepted => icalendar::PartStat::Accepted,
-                PartStat::Declined => icalendar::PartStat::Declined,
-                PartStat::Tentative => icalendar::PartStat::Tentative,
-            })
-            .rsvp(true);
-        e.attendee(attendee);
+        w.line("ATTENDEE");
+        common_name(w, &a.person);
+        w.param("CUTYPE", "INDIVIDUAL")
+            .param("ROLE", a.role.as_str())
+            .param("PARTSTAT", a.partstat.as_str())
+            .param("RSVP", "TRUE")
+            .mailto(&a.person.mail);
     }
-    let mut minutes = ev.alarm_minutes_before.clone();
+    alarms(w, ev, now);
+    w.end("VEVENT");
+}
+
+/// `;CN=…` with the person's display name, left out when there is none.
+fn common_name(w: &mut Writer<'_>, person: &Person) {
+    let name = person.display_name_cow();
+    if !writer::is_blank(&name, true) {
+        w.param("CN", &name);
+    }
+}
+
+/// One `VALARM` per distinct reminder whose trigger is still after `now`, earliest trigger first.
+fn alarms(w: &mut Writer<'_>, ev: &Event, now: DateTime<Utc>) {
+    let ahead = |m: &u32| ev.start - chrono::Duration::minutes(i64::from(*m)) > now;
+    if !ev.alarm_minutes_before.iter().any(ahead) {
+        return;
+    }
+    let mut minutes: Vec<u32> = ev.alarm_minutes_before.iter().copied().filter(ahead).collect();
     minutes.sort_unstable_by(|a, b| b.cmp(a));
     minutes.dedup();
-    let alarm_text = alarm_description(&summary);
+    let text = alarm_description(&ev.summary);
     for m in minutes {
-        let trigger_at = ev.start - chrono::Duration::minutes(i64::from(m));
-        if trigger_at <= now {
-            continue;
-        }
-        // TRIGGER rewritten by hand: the crate would write `-PT600S`-style seconds.
-        let trigger = if m == 0 { "PT0S".to_owned() } else { format!("-{}", duration_value(m)) };
-        let mut alarm = Alarm::display(&alarm_text, Trigger::before_start(chrono::Duration::zero()));
-        alarm.append_property(Property::new("TRIGGER", trigger));
-        e.alarm(alarm);
+        w.begin("VALARM");
+        w.line("ACTION").raw("DISPLAY");
+        w.line("DESCRIPTION").text(&text);
+        w.line("TRIGGER").duration(m, true);
+        w.end("VALARM");
     }
-    e.done()
 }
 
-/// VALARM text: the summary, shortened so a 10 kB subject is not repeated once per alarm.
-fn alarm_description(summary: &str) -> String {
+/// VALARM text: the summary on one line, shortened so a 10 kB subject is not repeated once per alarm.
+fn alarm_description(summary: &str) -> Cow<'_, str> {
     const MAX_CHARS: usize = 200;
-    let one_line = summary.replace('\n', " ");
+    // Most summaries are short, single-line text already: keep them as they are.
+    if summary.len() <= MAX_CHARS
+        && !summary.is_empty()
+        && summary.trim().len() == summary.len()
+        && !summary.chars().any(char::is_control)
+    {
+        return Cow::Borrowed(summary);
+    }
+    let one_line = writer::clean_text(summary).replace('\n', " ");
     let trimmed = one_line.trim();
     let text = match trimmed.char_indices().nth(MAX_CHARS) {
         Some((cut, _)) => format!("{}…", &trimmed[..cut]),
         None => trimmed.to_owned(),
     };
-    if text.is_empty() { "Reminder".to_owned() } else { text }
-}
-
-fn mailto(mail: &str) -> String {
-    format!("mailto:{}", text::clean_line(mail).trim())
+    Cow::Owned(if text.is_empty() { "Reminder".to_owned() } else { text })
 }
