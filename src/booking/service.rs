@@ -476,3 +476,172 @@ fn unique(
     }
     Err(BookingError::NoFreeIdentifier)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::booking::model::MailAddress;
+    use crate::events::{Hook, HookError};
+
+    /// Records what each change says, from inside the transaction.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Hook for Recorder {
+        fn name(&self) -> &'static str {
+            "recorder"
+        }
+        fn on_change(&self, tx: &Transaction<'_>, change: &Change<'_>, _: DateTime<Utc>) -> Result<(), HookError> {
+            // Hooks run inside the change's transaction: they see its rows before the commit.
+            let meetings: i64 = tx.query_row("SELECT COUNT(*) FROM meetings", [], |r| r.get(0))?;
+            let line = match change {
+                Change::Created { meeting } => {
+                    format!("created {} attendees, {meetings} stored", meeting.attendees.len())
+                }
+                Change::Updated { added, removed, significant, .. } => {
+                    format!("updated +{} -{} significant={significant}", added.len(), removed.len())
+                }
+                Change::Deleted { meeting } => format!("deleted {}, {meetings} stored", meeting.meeting.subject),
+                Change::Answered { attendee, previous, .. } => {
+                    format!("answered {} {:?}->{:?}", attendee.mail, previous, attendee.partstat)
+                }
+                Change::Joined { attendee, .. } => format!("joined {}", attendee.mail),
+                Change::UserAddressChanged { uid, .. } => format!("address {uid}"),
+            };
+            self.0.lock().unwrap().push(line);
+            Ok(())
+        }
+    }
+
+    /// Refuses everything, as a hook whose store write fails.
+    struct Failing;
+
+    impl Hook for Failing {
+        fn name(&self) -> &'static str {
+            "failing"
+        }
+        fn on_change(&self, tx: &Transaction<'_>, _: &Change<'_>, _: DateTime<Utc>) -> Result<(), HookError> {
+            tx.execute("INSERT INTO no_such_table VALUES (1)", [])?;
+            Ok(())
+        }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn invitee(mail: &str) -> Invitee {
+        Invitee { mail: MailAddress::parse(mail).unwrap(), name: String::new() }
+    }
+
+    fn booking(subject: &str, guests: &[&str]) -> ValidMeeting {
+        ValidMeeting {
+            subject: subject.into(),
+            start: at("2026-12-05T09:00:00Z"),
+            duration_min: 60,
+            moderators: vec![],
+            guests: guests.iter().map(|g| invitee(g)).collect(),
+        }
+    }
+
+    fn owner() -> Actor {
+        Actor {
+            identity: Identity { uid: "jdupont".into(), mail: "jean@example.org".into(), name: "Jean".into() },
+            is_editor: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn every_change_reaches_the_hooks_inside_its_transaction() {
+        let dir = crate::db::tempdir::TempDirGuard::new().unwrap();
+        let db = Db::open(&dir.path().join("jmb.db"), std::time::Duration::from_secs(5), 1).unwrap();
+        let rec = Arc::new(Recorder::default());
+        let bookings = Bookings::new(db, Hooks::new(vec![rec.clone()]), "h");
+        let now = at("2026-12-01T08:00:00Z");
+        let d = bookings.create(&owner(), booking("Point", &["a@x.org", "b@x.org"]), now).await.unwrap();
+        let id = d.meeting.id.clone();
+        bookings.update(&owner(), &id, booking("Point", &["b@x.org", "c@x.org"]), now).await.unwrap();
+        bookings.update(&owner(), &id, booking("Point moved", &["b@x.org", "c@x.org"]), now).await.unwrap();
+        let b = d.attendee_by_mail("b@x.org").unwrap().clone();
+        bookings.answer_by_token(&b.token, Answer::Tentative, now).await.unwrap();
+        bookings.answer_by_token(&b.token, Answer::Tentative, now).await.unwrap();
+        bookings.record_join(b.id, now).await.unwrap();
+        bookings.delete(&owner(), &id, now).await.unwrap();
+        assert_eq!(
+            *rec.0.lock().unwrap(),
+            [
+                "created 3 attendees, 1 stored",
+                "updated +1 -1 significant=false",
+                "updated +0 -0 significant=true",
+                "answered b@x.org NeedsAction->Tentative",
+                "joined b@x.org",
+                "deleted Point moved, 0 stored",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_hook_rolls_the_change_back() {
+        let dir = crate::db::tempdir::TempDirGuard::new().unwrap();
+        let db = Db::open(&dir.path().join("jmb.db"), std::time::Duration::from_secs(5), 1).unwrap();
+        let bookings = Bookings::new(db.clone(), Hooks::new(vec![Arc::new(Failing)]), "h");
+        let now = at("2026-12-01T08:00:00Z");
+        let err = bookings.create(&owner(), booking("Point", &["a@x.org"]), now).await.unwrap_err();
+        assert!(err.is_internal(), "{err:?}");
+        let count = |table: &'static str| {
+            let db = db.clone();
+            async move {
+                db.read(move |c| {
+                    c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
+                        .map_err(crate::db::DbError::from)
+                })
+                .await
+                .unwrap()
+            }
+        };
+        assert_eq!(count("meetings").await, 0, "nothing of the booking is stored");
+        assert_eq!(count("attendees").await, 0);
+        assert_eq!(count("users").await, 0, "not even the owner's row written in the same transaction");
+    }
+
+    #[tokio::test]
+    async fn rules_are_decided_here_for_every_edge() {
+        let dir = crate::db::tempdir::TempDirGuard::new().unwrap();
+        let db = Db::open(&dir.path().join("jmb.db"), std::time::Duration::from_secs(5), 1).unwrap();
+        let bookings = Bookings::new(db, Hooks::default(), "h");
+        let now = at("2026-12-01T08:00:00Z");
+        let mut not_editor = owner();
+        not_editor.is_editor = false;
+        assert!(matches!(
+            bookings.create(&not_editor, booking("x", &["a@x.org"]), now).await,
+            Err(BookingError::NotEditor)
+        ));
+        let id = bookings.create(&owner(), booking("x", &["a@x.org"]), now).await.unwrap().meeting.id;
+        let invitee = Actor {
+            identity: Identity { uid: "a".into(), mail: "a@x.org".into(), name: String::new() },
+            is_editor: true,
+        };
+        let stranger = Actor {
+            identity: Identity { uid: "z".into(), mail: "z@x.org".into(), name: String::new() },
+            is_editor: true,
+        };
+        assert!(matches!(bookings.delete(&invitee, &id, now).await, Err(BookingError::NotOwner)));
+        assert!(matches!(bookings.delete(&stranger, &id, now).await, Err(BookingError::NotFound)));
+        assert!(matches!(bookings.visible(&stranger.identity, &id).await, Err(BookingError::NotFound)));
+        assert!(matches!(
+            bookings.update(&not_editor, &id, booking("y", &["a@x.org"]), now).await,
+            Err(BookingError::NotEditor)
+        ));
+        let started = at("2026-12-05T09:30:00Z");
+        assert!(matches!(bookings.delete(&owner(), &id, started).await, Err(BookingError::Started)));
+        let ended = at("2026-12-05T10:00:00Z");
+        assert!(matches!(bookings.delete(&owner(), &id, ended).await, Err(BookingError::Ended { .. })));
+        assert!(matches!(
+            bookings.answer_as(&owner().identity, &id, Answer::Accept, now).await,
+            Err(BookingError::OwnerAnswers)
+        ));
+        assert!(bookings.deletable(&not_editor, &id, now).await.is_ok(), "who lost the right to book may still cancel");
+    }
+}

@@ -61,6 +61,12 @@ impl App {
         let mut config = Config::embedded_default();
         config.database.path = dir.path().join("jmb.db");
         config.server.public_url = "http://127.0.0.1:8080".into();
+        // Someone with no part in any meeting booked here.
+        config.auth.demo_users.push(jmb::config::DemoUser {
+            uid: "stranger".into(),
+            mail: "someone.else@example.net".into(),
+            name: "Someone Else".into(),
+        });
         let clock = Arc::new(FixedClock::new(now0()));
         let state = jmb::app::build_state(config, clock.clone()).unwrap();
         App { state, clock, _dir: dir }
@@ -487,6 +493,23 @@ async fn edit_and_delete_only_by_the_owner_before_the_start() {
         let r = app.post(Some(who), &format!("/meetings/{id}/delete"), &[("csrf", &app.csrf())]).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
     }
+    // Someone with no part in the meeting: the same 404 as an unknown id, and nothing of it shown.
+    for path in [
+        format!("/meetings/{id}/edit"),
+        format!("/meetings/{id}/delete"),
+        format!("/meetings/{id}/attendees"),
+        format!("/meetings/{id}/attendees.csv"),
+    ] {
+        let r = app.get(Some("stranger"), &path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "stranger {path}");
+        assert!(!r.text().contains("Point d'équipe"));
+    }
+    let r = app.post(Some("stranger"), &format!("/meetings/{id}/delete"), &[("csrf", &app.csrf())]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app
+        .post(Some("stranger"), &format!("/meetings/{id}/answer"), &[("csrf", &app.csrf()), ("answer", "accept")])
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
     for path in [
         "/meetings/nope/edit",
         "/meetings/nope/delete",
