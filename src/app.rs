@@ -15,9 +15,9 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::auth::IdentityProvider;
 use crate::auth::demo::{self, DemoProvider};
 use crate::auth::proxy::TrustedHeaderProvider;
+use crate::auth::{IdentityProvider, SignedIn};
 use crate::booking::Bookings;
 use crate::calendar::changes::ChangeLog;
 use crate::calendar::store::CalendarStore;
@@ -28,6 +28,9 @@ use crate::events::{Hook, Hooks};
 use crate::i18n::Lang;
 use crate::identity::StaticEditors;
 use crate::jitsi::Jitsi;
+use crate::mail::MailSettings;
+use crate::mail::notify::MailNotifier;
+use crate::mail::reminders::ReminderScheduler;
 use crate::secrets::{Keys, load_or_create_secret};
 use crate::state::AppState;
 use crate::users::Users;
@@ -36,10 +39,14 @@ use crate::web::lang::LANG_COOKIE;
 use crate::web::{PageError, assets, cookies, csrf, error, security};
 
 /// The reactions to booking changes, in the order they run inside each booking's transaction.
-pub fn hooks() -> Hooks {
+pub fn hooks(mail: &Arc<MailSettings>) -> Hooks {
     let hooks: Vec<Arc<dyn Hook>> = vec![
         // Calendar versions and the sync-collection log.
         Arc::new(ChangeLog),
+        // Invitations, updates, cancellations, confirmations, answers: queued in the outbox.
+        Arc::new(MailNotifier::new(mail.clone())),
+        // Reminder rows before each meeting.
+        Arc::new(ReminderScheduler::new(mail.reminder_minutes.clone())),
     ];
     Hooks::new(hooks)
 }
@@ -67,13 +74,15 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
     };
     let editors = Arc::new(StaticEditors::from_config(&config.auth.editors));
     let jitsi = Arc::new(Jitsi::from_config(&config)?);
-    let hooks = hooks();
+    let mail = Arc::new(MailSettings::from_config(&config)?);
+    let mailer = crate::mailer::from_config(&config)?;
+    let hooks = hooks(&mail);
     tracing::debug!(hooks = ?hooks, "booking hooks");
     let bookings = Bookings::new(db.clone(), hooks.clone(), config.public_host());
     let users = Users::new(db.clone(), hooks);
     let config = Arc::new(config);
     let calendars = Arc::new(CalendarStore::new(db.clone(), config.clone(), clock.clone()));
-    Ok(AppState { config, db, bookings, users, calendars, identity, editors, jitsi, clock, keys })
+    Ok(AppState { config, db, bookings, users, calendars, identity, editors, jitsi, clock, keys, mail, mailer })
 }
 
 /// The default state: system clock.
@@ -83,7 +92,13 @@ pub fn build_default_state(config: Config) -> anyhow::Result<AppState> {
 
 /// What the background jobs need from the state.
 pub fn job_deps(state: &AppState) -> crate::jobs::JobDeps {
-    crate::jobs::JobDeps { db: state.db.clone(), config: state.config.clone(), clock: state.clock.clone() }
+    crate::jobs::JobDeps {
+        db: state.db.clone(),
+        config: state.config.clone(),
+        clock: state.clock.clone(),
+        mail: state.mail.clone(),
+        transport: state.mailer.clone(),
+    }
 }
 
 /// Request bodies above this are refused with 413 (forms and JSON are small).
@@ -160,13 +175,18 @@ impl CarriesCsrf for LangForm {
     }
 }
 
-/// Remembers the chosen language in a cookie (a browser preference, no server state). A form like any
-/// other: without the CSRF token, nothing is set.
+/// Remembers the chosen language in a cookie, and for a signed-in user in the store (their mails). A
+/// form like any other: without the CSRF token, nothing is set.
 async fn set_language(
     State(state): State<AppState>,
+    user: Result<SignedIn, crate::auth::extract::AuthRejection>,
     CheckedForm(form): CheckedForm<LangForm>,
 ) -> Result<Response, PageError> {
     let lang = Lang::parse(&form.lang).ok_or_else(|| PageError::BadRequest("language must be fr or en".into()))?;
+    // A signed-in user's choice also decides the language of the mails jmb sends them.
+    if let Ok(user) = user {
+        state.users.set_lang(&user.identity, lang, state.clock.now()).await?;
+    }
     let mut resp = Redirect::to(&demo::safe_next(form.next.as_deref())).into_response();
     cookies::set(resp.headers_mut(), LANG_COOKIE, lang.code(), state.config.public_is_https(), Some(365 * 86400));
     Ok(resp)

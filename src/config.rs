@@ -241,11 +241,158 @@ impl Default for BookingConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// How mails leave jmb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    /// An SMTP server (`smtp_url`).
+    Smtp,
+    /// The local `sendmail` program.
+    Sendmail,
+    /// Nowhere: mails stay in the store, shown on the demo page `/mailbox`.
+    Mailbox,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MailConfig {
     /// Domains (exact match after `@`) whose addresses belong to the organisation.
     pub internal_domains: Vec<String>,
+    pub transport: MailTransportKind,
+    /// lettre's URL form: `smtp://host:25`, `smtp://host:587?tls=required`, `smtps://host:465`.
+    pub smtp_url: String,
+    /// User name for SMTP authentication (with `smtp_password_file`).
+    pub smtp_user: String,
+    pub smtp_password_file: Option<PathBuf>,
+    /// How long one SMTP exchange may take.
+    pub smtp_timeout_seconds: u64,
+    /// The sendmail program (`transport = "sendmail"`).
+    pub sendmail_command: String,
+    /// `From:` address. Empty: `noreply@<host of server.public_url>`.
+    pub from: String,
+    /// `From:` display name. Empty: the site name.
+    pub from_name: String,
+    /// Envelope sender (SMTP `MAIL FROM`, bounces). Empty: `from`.
+    pub envelope_from: String,
+    /// Tell the organiser when someone answers.
+    pub notify_organiser_on_answer: bool,
+    /// Reminders, in minutes before the start.
+    pub reminder_minutes: Vec<u32>,
+    /// Mails to invitees one owner's bookings may cause per hour; beyond, a booking is refused.
+    pub max_invitations_per_owner_per_hour: u32,
+    /// First delay after a temporary failure; it doubles at each attempt up to `retry_max_seconds`.
+    pub retry_initial_seconds: u64,
+    pub retry_max_seconds: u64,
+    /// A mail still not accepted after this long is kept as failed (`jmb outbox` lists it).
+    pub give_up_after_hours: u32,
+    /// Sent mails are kept this long in the store (the demo mailbox, `jmb outbox`), then removed.
+    pub keep_sent_days: u32,
+    /// The advice block of invitations and reminders (browsers, headset), per language.
+    pub advice: MailTexts,
+    /// Subjects per kind and language; `{subject}` is the meeting's subject, `{who}` who answered.
+    pub subjects: MailSubjects,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            internal_domains: Vec::new(),
+            transport: MailTransportKind::Smtp,
+            smtp_url: "smtp://127.0.0.1:25".into(),
+            smtp_user: String::new(),
+            smtp_password_file: None,
+            smtp_timeout_seconds: 30,
+            sendmail_command: "/usr/sbin/sendmail".into(),
+            from: String::new(),
+            from_name: String::new(),
+            envelope_from: String::new(),
+            notify_organiser_on_answer: true,
+            reminder_minutes: vec![10080, 1440, 60, 10],
+            max_invitations_per_owner_per_hour: 500,
+            retry_initial_seconds: 60,
+            retry_max_seconds: 3600,
+            give_up_after_hours: 48,
+            keep_sent_days: 30,
+            advice: MailTexts::default(),
+            subjects: MailSubjects::default(),
+        }
+    }
+}
+
+/// A text in French and in English.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailTexts {
+    pub fr: String,
+    pub en: String,
+}
+
+impl Default for MailTexts {
+    fn default() -> Self {
+        Self {
+            fr: "Pour un fonctionnement optimal, nous recommandons l'utilisation d'un micro-casque et d'une version \
+                 récente de Chrome, Chromium, Firefox ou Edge."
+                .into(),
+            en: "For the best experience, use a headset and a recent version of Chrome, Chromium, Firefox or Edge."
+                .into(),
+        }
+    }
+}
+
+/// Mail subjects for one language. (No field default of its own: keys left out of the file keep the
+/// defaults of their language, which the configuration loader merges in first.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectSet {
+    pub owner_created: String,
+    pub owner_updated: String,
+    pub owner_deleted: String,
+    pub invitation: String,
+    pub update: String,
+    pub cancellation: String,
+    pub answer: String,
+    pub reminder_owner: String,
+    pub reminder_moderator: String,
+    pub reminder_guest: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSubjects {
+    pub fr: SubjectSet,
+    pub en: SubjectSet,
+}
+
+impl Default for MailSubjects {
+    fn default() -> Self {
+        Self {
+            // The original JMB's subjects, with the meeting's own.
+            fr: SubjectSet {
+                owner_created: "Réservation visioconférence : {subject}".into(),
+                owner_updated: "Réservation visioconférence (mise à jour) : {subject}".into(),
+                owner_deleted: "Réservation visioconférence annulée : {subject}".into(),
+                invitation: "Invitation visioconférence : {subject}".into(),
+                update: "Invitation visioconférence (mise à jour) : {subject}".into(),
+                cancellation: "Invitation visioconférence annulée : {subject}".into(),
+                answer: "Réponse de {who} : {subject}".into(),
+                reminder_owner: "Rappel : vous organisez une visioconférence : {subject}".into(),
+                reminder_moderator: "Rappel : vous animez une visioconférence : {subject}".into(),
+                reminder_guest: "Rappel : vous participez à une visioconférence : {subject}".into(),
+            },
+            en: SubjectSet {
+                owner_created: "Video meeting booked: {subject}".into(),
+                owner_updated: "Video meeting booking updated: {subject}".into(),
+                owner_deleted: "Video meeting booking cancelled: {subject}".into(),
+                invitation: "Video meeting invitation: {subject}".into(),
+                update: "Video meeting invitation (updated): {subject}".into(),
+                cancellation: "Video meeting cancelled: {subject}".into(),
+                answer: "Answer from {who}: {subject}".into(),
+                reminder_owner: "Reminder: you organise a video meeting: {subject}".into(),
+                reminder_moderator: "Reminder: you moderate a video meeting: {subject}".into(),
+                reminder_guest: "Reminder: you attend a video meeting: {subject}".into(),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -349,6 +496,9 @@ impl Config {
         ];
         config.jitsi.app_secret = Secret::new("demo-secret-not-for-production-use-0123456789");
         config.mail.internal_domains = vec!["example.org".into()];
+        // Mails stay in the store, shown at /mailbox.
+        config.mail.transport = MailTransportKind::Mailbox;
+        config.mail.from = "noreply@example.org".into();
         config
     }
 
@@ -466,6 +616,7 @@ impl Config {
                 return Err(invalid("mail.internal_domains", format!("{d:?} is not a lower-case domain name")));
             }
         }
+        self.validate_mail()?;
         for h in [&self.auth.user_header, &self.auth.mail_header, &self.auth.name_header] {
             if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
                 return Err(invalid("auth.user_header", format!("{h:?} is not a valid header name")));
@@ -505,6 +656,84 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    fn validate_mail(&self) -> Result<(), ConfigError> {
+        let m = &self.mail;
+        let address = |key: &'static str, value: &str| -> Result<(), ConfigError> {
+            value.parse::<lettre::Address>().map(|_| ()).map_err(|e| invalid(key, format!("{value:?}: {e}")))
+        };
+        address("mail.from", &self.mail_from())?;
+        if !m.envelope_from.is_empty() {
+            address("mail.envelope_from", &m.envelope_from)?;
+        }
+        if m.from_name.contains(['\r', '\n']) {
+            return Err(invalid("mail.from_name", "must be one line"));
+        }
+        if m.transport == MailTransportKind::Smtp
+            && !(m.smtp_url.starts_with("smtp://") || m.smtp_url.starts_with("smtps://"))
+        {
+            return Err(invalid(
+                "mail.smtp_url",
+                "must be smtp://host:port (add ?tls=required for STARTTLS) or smtps://host:port",
+            ));
+        }
+        if !(1..=600).contains(&m.smtp_timeout_seconds) {
+            return Err(invalid("mail.smtp_timeout_seconds", "must be between 1 and 600"));
+        }
+        if m.reminder_minutes.iter().any(|r| *r > 60 * 24 * 60) {
+            return Err(invalid("mail.reminder_minutes", "reminders more than 60 days ahead are not useful"));
+        }
+        if m.max_invitations_per_owner_per_hour == 0 {
+            return Err(invalid("mail.max_invitations_per_owner_per_hour", "must be at least 1"));
+        }
+        if m.retry_initial_seconds == 0 || m.retry_initial_seconds > m.retry_max_seconds || m.retry_max_seconds > 86_400
+        {
+            return Err(invalid(
+                "mail.retry_initial_seconds",
+                "must be at least 1 and at most mail.retry_max_seconds (itself at most 86400)",
+            ));
+        }
+        if !(1..=24 * 30).contains(&m.give_up_after_hours) {
+            return Err(invalid("mail.give_up_after_hours", "must be between 1 and 720"));
+        }
+        if m.keep_sent_days > 36_500 {
+            return Err(invalid("mail.keep_sent_days", "must be at most 36500 (100 years)"));
+        }
+        for (lang, set) in [("fr", &m.subjects.fr), ("en", &m.subjects.en)] {
+            for subject in [
+                &set.owner_created,
+                &set.owner_updated,
+                &set.owner_deleted,
+                &set.invitation,
+                &set.update,
+                &set.cancellation,
+                &set.answer,
+                &set.reminder_owner,
+                &set.reminder_moderator,
+                &set.reminder_guest,
+            ] {
+                if subject.trim().is_empty() || subject.chars().any(char::is_control) {
+                    return Err(invalid("mail.subjects", format!("{lang}: every subject must be one non-empty line")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The `From:` address: `mail.from`, or `noreply@<public host>`.
+    pub fn mail_from(&self) -> String {
+        if self.mail.from.is_empty() { format!("noreply@{}", self.public_host()) } else { self.mail.from.clone() }
+    }
+
+    /// The envelope sender: `mail.envelope_from`, or the `From:` address.
+    pub fn mail_envelope_from(&self) -> String {
+        if self.mail.envelope_from.is_empty() { self.mail_from() } else { self.mail.envelope_from.clone() }
+    }
+
+    /// The SMTP password, read from `mail.smtp_password_file` when set.
+    pub fn smtp_password(&self) -> Result<Option<Secret>, ConfigError> {
+        self.mail.smtp_password_file.as_deref().map(|p| read_secret_file("mail.smtp_password_file", p)).transpose()
     }
 
     pub fn listen_addr(&self) -> Result<ListenAddr, ConfigError> {

@@ -60,6 +60,16 @@ impl Change<'_> {
 pub enum HookError {
     #[error(transparent)]
     Store(#[from] rusqlite::Error),
+    /// The hook refuses the change, for a reason the person who asked for it is told.
+    #[error("refused: {0:?}")]
+    Refused(Refusal),
+}
+
+/// Why a capability refuses a booking change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The owner's bookings already caused `max` mails to invitees within the last hour.
+    TooManyInvitations { max: u32 },
 }
 
 /// A reaction to changes, run inside the changing transaction.

@@ -118,6 +118,31 @@ impl Tr {
         self.ta("fmt-datetime", &[("date", self.date(t)), ("time", self.time(t))])
     }
 
+    /// A date with its weekday, in words: `mardi 5 décembre 2026`, `Tuesday 5 December 2026`.
+    pub fn long_date(&self, t: DateTime<Utc>) -> String {
+        use chrono::Datelike;
+        let local = t.with_timezone(&self.tz);
+        let weekday = self.t(&format!("weekday-{}", local.weekday().num_days_from_monday()));
+        let month = self.t(&format!("month-{}", local.month()));
+        self.ta(
+            "fmt-long-date",
+            &[
+                ("weekday", weekday),
+                ("day", local.day().to_string()),
+                ("month", month),
+                ("year", local.year().to_string()),
+            ],
+        )
+    }
+
+    /// Start and end with the zone's name: `10:00 – 11:30 (Europe/Paris)`.
+    pub fn time_range(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+        self.ta(
+            "fmt-time-range",
+            &[("start", self.time(start)), ("end", self.time(end)), ("zone", self.tz.name().to_string())],
+        )
+    }
+
     pub fn lang_code(&self) -> &'static str {
         self.lang.code()
     }
@@ -150,13 +175,22 @@ mod tests {
         for (fr, en) in [
             (include_str!("../locales/fr/main.ftl"), include_str!("../locales/en/main.ftl")),
             (include_str!("../locales/fr/pages.ftl"), include_str!("../locales/en/pages.ftl")),
+            (include_str!("../locales/fr/mail.ftl"), include_str!("../locales/en/mail.ftl")),
         ] {
             assert_eq!(keys(fr), keys(en));
         }
         // No key may be defined in two files of one language.
         for files in [
-            [include_str!("../locales/fr/main.ftl"), include_str!("../locales/fr/pages.ftl")],
-            [include_str!("../locales/en/main.ftl"), include_str!("../locales/en/pages.ftl")],
+            [
+                include_str!("../locales/fr/main.ftl"),
+                include_str!("../locales/fr/pages.ftl"),
+                include_str!("../locales/fr/mail.ftl"),
+            ],
+            [
+                include_str!("../locales/en/main.ftl"),
+                include_str!("../locales/en/pages.ftl"),
+                include_str!("../locales/en/mail.ftl"),
+            ],
         ] {
             let mut all: Vec<String> = files.iter().flat_map(|f| keys(f)).collect();
             let n = all.len();
@@ -172,7 +206,12 @@ mod tests {
         let fr = Tr::new(Lang::Fr, chrono_tz::Europe::Paris);
         assert_eq!(fr.date(t), "05/12/2026");
         assert_eq!(fr.time(t), "10:00");
+        assert_eq!(fr.long_date(t), "samedi 5 décembre 2026");
+        assert_eq!(fr.time_range(t, t + chrono::Duration::minutes(90)), "10:00 – 11:30 (Europe/Paris)");
         let en = Tr::new(Lang::En, chrono_tz::Europe::Paris);
+        assert_eq!(en.long_date(t), "Saturday 5 December 2026");
+        let ny = Tr::new(Lang::En, chrono_tz::America::New_York);
+        assert_eq!(ny.time_range(t, t + chrono::Duration::minutes(90)), "04:00 – 05:30 (America/New_York)");
         assert_eq!(
             en.ta("err-guests-max", &[("count", "51".into()), ("max", "50".into())]),
             "You listed 51 guests (the maximum is 50)."

@@ -1,10 +1,13 @@
 //! Background jobs, each a step taking `now` explicitly plus a loop that stops with the server:
-//! * pruning the calendar change log (hourly; sync tokens older than the kept log answer
-//!   `valid-sync-token` and clients resynchronise);
-//! * the calendar clock ([`crate::calendar::clock`]): it sleeps until the next alarm trigger or
-//!   window exit, and wakes early when a committed write may have brought an earlier one.
+//! * the outbox worker ([`crate::outbox::Worker`]): sends queued mails;
+//! * reminders ([`crate::mail::reminders`]): sleeps until the next one is due;
+//! * the calendar clock ([`crate::calendar::clock`]): sleeps until the next alarm trigger or
+//!   window exit;
+//! * pruning (hourly): the calendar change log (sync tokens older than the kept log answer
+//!   `valid-sync-token` and clients resynchronise) and sent mails past `mail.keep_sent_days`.
 //!
-//! Jobs take their dependencies explicitly (store, configuration, clock), never the HTTP state.
+//! The sleeping jobs wake early when a committed write may have brought an earlier instant. Jobs take
+//! their dependencies explicitly (store, configuration, clock, mail), never the HTTP state.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +19,9 @@ use crate::calendar::{changes, clock};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, DbError};
+use crate::mail::{MailSettings, reminders};
+use crate::mailer::Transport;
+use crate::outbox;
 
 /// What the jobs need.
 #[derive(Clone)]
@@ -23,6 +29,71 @@ pub struct JobDeps {
     pub db: Db,
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
+    pub mail: Arc<MailSettings>,
+    pub transport: Arc<dyn Transport>,
+}
+
+impl JobDeps {
+    /// The outbox worker of this process (a fresh lease holder id).
+    pub fn outbox_worker(&self) -> outbox::Worker {
+        let m = &self.config.mail;
+        outbox::Worker {
+            db: self.db.clone(),
+            transport: self.transport.clone(),
+            clock: self.clock.clone(),
+            retry: outbox::RetryPolicy {
+                initial: Duration::from_secs(m.retry_initial_seconds),
+                max: Duration::from_secs(m.retry_max_seconds),
+                give_up_after: chrono::Duration::hours(i64::from(m.give_up_after_hours)),
+            },
+            journal: outbox::Journal::new(self.config.data_dir().join("outbox.handover")),
+            holder: crate::secrets::token(),
+        }
+    }
+}
+
+/// Sends the reminders due at `now` (see [`reminders::run_due`]).
+pub async fn send_due_reminders(deps: &JobDeps, now: DateTime<Utc>) -> Result<reminders::Outcome, DbError> {
+    let settings = deps.mail.clone();
+    deps.db.write(move |tx| Ok(reminders::run_due(tx, &settings, now)?)).await
+}
+
+async fn run_reminders(deps: JobDeps) {
+    let mut commits = deps.db.subscribe_commits();
+    loop {
+        let now = deps.clock.now();
+        let wait = match deps.db.read(|c| Ok::<_, DbError>(reminders::next_due(c)?)).await {
+            Ok(Some(due)) if due <= now => {
+                match send_due_reminders(&deps, now).await {
+                    Ok(o) if o.sent + o.missed > 0 => {
+                        tracing::info!(sent = o.sent, missed = o.missed, mails = o.mails, "reminders")
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(error.message = %e, "reminders failed");
+                        tokio::time::sleep(Duration::from_secs(10)).await;
+                    }
+                }
+                continue;
+            }
+            Ok(Some(due)) => (due - now).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP),
+            Ok(None) => MAX_SLEEP,
+            Err(e) => {
+                tracing::error!(error.message = %e, "reminders: cannot read the schedule");
+                Duration::from_secs(60)
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            changed = commits.changed() => if changed.is_err() { break },
+        }
+    }
+}
+
+/// Removes sent mails older than `mail.keep_sent_days`.
+pub async fn prune_sent_mails(deps: &JobDeps, now: DateTime<Utc>) -> Result<usize, DbError> {
+    let before = now - chrono::Duration::days(i64::from(deps.config.mail.keep_sent_days));
+    deps.db.write(move |tx| Ok(outbox::prune_sent(tx, before)?)).await
 }
 
 /// Prunes the calendar change log once; returns the number of entries removed.
@@ -90,14 +161,27 @@ async fn run_pruning(deps: JobDeps) {
             Ok(n) => tracing::info!(removed = n, "calendar change log pruned"),
             Err(e) => tracing::error!(error.message = %e, "calendar change log pruning failed"),
         }
+        match prune_sent_mails(&deps, deps.clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "sent mails pruned"),
+            Err(e) => tracing::error!(error.message = %e, "sent mails pruning failed"),
+        }
     }
 }
 
-/// Runs every job until `shutdown` completes.
+/// Runs every job until `shutdown` completes. The outbox worker is stopped last, after finishing the
+/// mail it is sending, and gives its lease up.
 pub async fn run_until_stopped(deps: JobDeps, shutdown: impl Future<Output = ()>) {
+    let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(deps.outbox_worker().run_until_stopped(async {
+        let _ = worker_stopped.await;
+    }));
     tokio::select! {
         _ = shutdown => {}
         _ = run_pruning(deps.clone()) => {}
-        _ = run_calendar_clock(deps) => {}
+        _ = run_calendar_clock(deps.clone()) => {}
+        _ = run_reminders(deps) => {}
     }
+    let _ = stop_worker.send(());
+    let _ = worker.await;
 }

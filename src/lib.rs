@@ -8,10 +8,10 @@
 //! fails when a core module reaches up):
 //! * **edge**: `cli`, `app`, `state`, `auth`, `web`, `pages`, `feed`, `api` — parse input into domain
 //!   types, call one core operation, render;
-//! * **core**: `booking`, `events`, `users`, `calendar`, `identity`, `i18n`, `jobs` — decide, store,
-//!   react; never names axum or the edge;
-//! * **leaves**: `db`, `ics`, `jitsi`, `config`, `clock`, `secrets`, `telemetry`, `conditional`, and
-//!   `caldav` (the protocol, over a backend trait the core implements).
+//! * **core**: `booking`, `events`, `users`, `calendar`, `mail`, `outbox`, `identity`, `i18n`, `jobs` —
+//!   decide, store, react; never names axum or the edge;
+//! * **leaves**: `db`, `ics`, `jitsi`, `config`, `clock`, `secrets`, `telemetry`, `conditional`, `mailer`,
+//!   and `caldav` (the protocol, over a backend trait the core implements).
 
 // ---- edge ----
 /// The JSON API under `/api/v1` and its OpenAPI document.
@@ -44,6 +44,10 @@ pub mod i18n;
 pub mod identity;
 /// Background jobs.
 pub mod jobs;
+/// Mails: invitations, updates, cancellations, confirmations, answers, reminders.
+pub mod mail;
+/// The outbox: every mail queued with the change that causes it, sent by a worker.
+pub mod outbox;
 /// Users, their feed secrets and calendar passwords.
 pub mod users;
 
@@ -62,6 +66,8 @@ pub mod db;
 pub mod ics;
 /// Jitsi tokens and room URLs.
 pub mod jitsi;
+/// Mail transports: SMTP, sendmail, or the demo mailbox.
+pub mod mailer;
 /// Random identifiers and signing keys.
 pub mod secrets;
 /// Logging and request spans.

@@ -13,6 +13,8 @@ use crate::db::Db;
 use crate::i18n::{Lang, Tr};
 use crate::identity::EditorPolicy;
 use crate::jitsi::Jitsi;
+use crate::mail::MailSettings;
+use crate::mailer::Transport;
 use crate::secrets::Keys;
 use crate::users::Users;
 
@@ -28,6 +30,8 @@ pub struct AppState {
     pub jitsi: Arc<Jitsi>,
     pub clock: Arc<dyn Clock>,
     pub keys: Keys,
+    pub mail: Arc<MailSettings>,
+    pub mailer: Arc<dyn Transport>,
 }
 
 impl AppState {

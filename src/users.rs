@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::booking::error::BookingError;
 use crate::db::Db;
 use crate::events::{Change, HookError, Hooks};
+use crate::i18n::Lang;
 use crate::identity::Identity;
 
 /// A user as stored.
@@ -117,6 +118,27 @@ pub fn uids_by_mails<'a>(
         }
     }
     Ok(out)
+}
+
+/// What mails need to know about an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MailProfile {
+    /// A signed-in user has this primary address.
+    pub is_user: bool,
+    /// The language they chose, if any.
+    pub lang: Option<Lang>,
+}
+
+pub fn mail_profile(conn: &Connection, mail: &str) -> rusqlite::Result<MailProfile> {
+    let lang: Option<Option<String>> =
+        conn.query_row("SELECT lang FROM users WHERE mail = ?1 LIMIT 1", [mail], |r| r.get(0)).optional()?;
+    Ok(MailProfile { is_user: lang.is_some(), lang: lang.flatten().as_deref().and_then(Lang::parse) })
+}
+
+/// Remembers the language `uid` chose (mails to them use it).
+pub fn set_lang(tx: &Transaction<'_>, uid: &str, lang: Lang) -> rusqlite::Result<()> {
+    tx.execute("UPDATE users SET lang = ?2 WHERE uid = ?1", params![uid, lang.code()])?;
+    Ok(())
 }
 
 /// Whose calendar a feed secret opens.
@@ -269,6 +291,13 @@ impl Users {
         self.remember(who, now).await?;
         let uid = who.uid.clone();
         self.db.write(move |tx| Ok(new_calendar_password(tx, &uid, now)?)).await
+    }
+
+    /// Remembers the language a signed-in user chose.
+    pub async fn set_lang(&self, who: &Identity, lang: Lang, now: DateTime<Utc>) -> Result<(), BookingError> {
+        self.remember(who, now).await?;
+        let uid = who.uid.clone();
+        self.db.write(move |tx| Ok(set_lang(tx, &uid, lang)?)).await
     }
 
     pub async fn replace_feed_token(&self, who: &Identity, now: DateTime<Utc>) -> Result<String, BookingError> {

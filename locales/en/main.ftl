@@ -100,6 +100,8 @@ error-unauthorized = You must sign in to see this page.
 error-conflict-title = Not possible
 error-meeting-started = The meeting has already started: it can no longer be changed.
 error-owner-answers = The organiser does not answer their own invitation.
+error-too-many-invitations = This booking would exceed the limit of { $max } invitations sent per hour for your meetings: try again later or invite fewer people.
+error-too-many-requests-title = Too many requests
 error-no-free-identifier = Could not generate a free identifier. Try again.
 error-bad-request-title = Bad request
 error-bad-request = The request is not valid: { $detail }
@@ -151,3 +153,26 @@ calendar-password-once = Your new calendar password (it will not be shown again)
 calendar-password-new = New password created: copy it into your calendar app now.
 ical-description = Join the meeting: { $url }
     Answer the invitation: { $rsvp }
+
+## Dates in words
+fmt-long-date = { $weekday } { $day } { $month } { $year }
+fmt-time-range = { $start } – { $end } ({ $zone })
+weekday-0 = Monday
+weekday-1 = Tuesday
+weekday-2 = Wednesday
+weekday-3 = Thursday
+weekday-4 = Friday
+weekday-5 = Saturday
+weekday-6 = Sunday
+month-1 = January
+month-2 = February
+month-3 = March
+month-4 = April
+month-5 = May
+month-6 = June
+month-7 = July
+month-8 = August
+month-9 = September
+month-10 = October
+month-11 = November
+month-12 = December

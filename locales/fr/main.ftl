@@ -100,6 +100,8 @@ error-unauthorized = Vous devez vous connecter pour accéder à cette page.
 error-conflict-title = Action impossible
 error-meeting-started = La réunion a déjà commencé : elle ne peut plus être modifiée.
 error-owner-answers = L'organisateur n'a pas à répondre à sa propre invitation.
+error-too-many-invitations = Cette réservation dépasserait la limite de { $max } invitations envoyées par heure pour vos réunions : réessayez plus tard ou invitez moins de personnes.
+error-too-many-requests-title = Trop de demandes
 error-no-free-identifier = Impossible de générer un identifiant libre. Réessayez.
 error-bad-request-title = Requête incorrecte
 error-bad-request = La requête est incorrecte : { $detail }
@@ -151,3 +153,26 @@ calendar-password-once = Votre nouveau mot de passe d'agenda (il ne sera plus af
 calendar-password-new = Nouveau mot de passe créé : copiez-le maintenant dans votre logiciel d'agenda.
 ical-description = Rejoindre la réunion : { $url }
     Répondre à l'invitation : { $rsvp }
+
+## Dates in words
+fmt-long-date = { $weekday } { $day } { $month } { $year }
+fmt-time-range = { $start } – { $end } ({ $zone })
+weekday-0 = lundi
+weekday-1 = mardi
+weekday-2 = mercredi
+weekday-3 = jeudi
+weekday-4 = vendredi
+weekday-5 = samedi
+weekday-6 = dimanche
+month-1 = janvier
+month-2 = février
+month-3 = mars
+month-4 = avril
+month-5 = mai
+month-6 = juin
+month-7 = juillet
+month-8 = août
+month-9 = septembre
+month-10 = octobre
+month-11 = novembre
+month-12 = décembre

@@ -96,7 +96,13 @@ impl IntoResponse for ApiError {
                     tracing::error!(error.message = %e, "API request failed");
                 }
                 let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                Problem::new(status, tr.ta(e.message_id(), &e.args())).into_response()
+                let mut resp = Problem::new(status, tr.ta(e.message_id(), &e.args())).into_response();
+                if let Some(seconds) = e.retry_after_seconds()
+                    && let Ok(v) = HeaderValue::from_str(&seconds.to_string())
+                {
+                    resp.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                resp
             }
         }
     }

@@ -2,7 +2,7 @@
 //! catalogue message that explains it. The edges (pages, API) map it without looking at strings.
 
 use crate::db::DbError;
-use crate::events::HookError;
+use crate::events::{HookError, Refusal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BookingError {
@@ -25,6 +25,10 @@ pub enum BookingError {
     /// The owner is implicitly accepted and does not answer.
     #[error("the owner does not answer their own meeting")]
     OwnerAnswers,
+    /// The owner's bookings already caused `max` mails to invitees within the last hour
+    /// (`mail.max_invitations_per_owner_per_hour`): an institution's relay must not become a spam cannon.
+    #[error("too many invitations this hour (at most {max})")]
+    TooManyInvitations { max: u32 },
     /// Random identifiers kept colliding (astronomically unlikely).
     #[error("no free identifier")]
     NoFreeIdentifier,
@@ -40,6 +44,7 @@ impl BookingError {
             BookingError::NotOwner | BookingError::NotEditor => 403,
             BookingError::Started | BookingError::OwnerAnswers => 409,
             BookingError::Ended { .. } => 410,
+            BookingError::TooManyInvitations { .. } => 429,
             BookingError::NoFreeIdentifier => 503,
             BookingError::Store(_) => 500,
         }
@@ -54,6 +59,7 @@ impl BookingError {
             BookingError::Started => "error-meeting-started",
             BookingError::Ended { .. } => "error-gone",
             BookingError::OwnerAnswers => "error-owner-answers",
+            BookingError::TooManyInvitations { .. } => "error-too-many-invitations",
             BookingError::NoFreeIdentifier => "error-no-free-identifier",
             BookingError::Store(_) => "error-internal",
         }
@@ -63,7 +69,17 @@ impl BookingError {
     pub fn args(&self) -> Vec<(&'static str, String)> {
         match self {
             BookingError::Ended { subject } => vec![("subject", subject.clone())],
+            BookingError::TooManyInvitations { max } => vec![("max", max.to_string())],
             _ => Vec::new(),
+        }
+    }
+
+    /// For a refusal that passes with time: how long to wait (the edges send `Retry-After`).
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            // The count is over the last hour: an hour at most frees the whole allowance.
+            BookingError::TooManyInvitations { .. } => Some(3600),
+            _ => None,
         }
     }
 
@@ -83,6 +99,7 @@ impl From<HookError> for BookingError {
     fn from(e: HookError) -> Self {
         match e {
             HookError::Store(e) => e.into(),
+            HookError::Refused(Refusal::TooManyInvitations { max }) => BookingError::TooManyInvitations { max },
         }
     }
 }
@@ -100,6 +117,7 @@ mod tests {
             BookingError::Started,
             BookingError::Ended { subject: "x".into() },
             BookingError::OwnerAnswers,
+            BookingError::TooManyInvitations { max: 500 },
             BookingError::NoFreeIdentifier,
         ];
         for e in &all {

@@ -83,6 +83,8 @@ pub struct FormPage {
     pub max_subject: usize,
     /// Summary of every error, each linking to its field.
     pub summary: Vec<(String, String)>,
+    /// Why a valid booking was refused (a limit), shown above the form kept as typed.
+    pub refusal: Option<String>,
     /// Who hears about a change of date or time (edit only).
     pub notified: Vec<String>,
     /// The display time zone, for the hint under the date.
@@ -169,6 +171,7 @@ fn form_page(
         max_guests: b.max_guests,
         max_subject: b.max_subject_chars,
         summary,
+        refusal: None,
         notified: existing
             .map(|d| {
                 d.attendees
@@ -203,6 +206,18 @@ fn validate(
 
 fn ensure_editor(user: &SignedIn) -> Result<(), PageError> {
     audited("new", "", user, if user.is_editor { Ok(()) } else { Err(crate::booking::BookingError::NotEditor) })
+}
+
+/// The form again, as typed, with why a limit refused it: 429 and `Retry-After`.
+fn refused(mut page: FormPage, tr: &Tr, e: &crate::booking::BookingError) -> Response {
+    page.refusal = Some(tr.ta(e.message_id(), &e.args()));
+    let mut resp = html(StatusCode::TOO_MANY_REQUESTS, &page);
+    if let Some(seconds) = e.retry_after_seconds()
+        && let Ok(v) = axum::http::HeaderValue::from_str(&seconds.to_string())
+    {
+        resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+    }
+    resp
 }
 
 fn see_other(location: &str) -> Response {
@@ -243,11 +258,17 @@ pub async fn create(
     let now = state.clock.now();
     match validate(&state, &user, &form, now) {
         Err(errors) => Ok(html(StatusCode::BAD_REQUEST, &form_page(&state, tr, &user, csrf.0, form, &errors, None))),
-        Ok(valid) => {
-            let d = audited("new", "", &user, state.bookings.create(&user.actor(), valid, now).await)?;
-            tracing::info!(target: "audit", action = "new", meeting = %d.meeting.id, room = %d.meeting.room, uid = %user.identity.uid, "booking");
-            Ok(see_other("/meetings?done=created"))
-        }
+        Ok(valid) => match state.bookings.create(&user.actor(), valid, now).await {
+            Err(e) if e.retry_after_seconds().is_some() => {
+                let page = form_page(&state, tr, &user, csrf.0, form, &FieldErrors::default(), None);
+                Ok(refused(page, &tr, &e))
+            }
+            result => {
+                let d = audited("new", "", &user, result)?;
+                tracing::info!(target: "audit", action = "new", meeting = %d.meeting.id, room = %d.meeting.room, uid = %user.identity.uid, "booking");
+                Ok(see_other("/meetings?done=created"))
+            }
+        },
     }
 }
 
@@ -310,7 +331,13 @@ pub async fn update(
             Ok(html(StatusCode::BAD_REQUEST, &form_page(&state, tr, &user, csrf.0, form, &errors, Some(&d))))
         }
         Ok(valid) => {
-            let outcome = audited("edit", &id, &user, state.bookings.update(&user.actor(), &id, valid, now).await)?;
+            let outcome = match state.bookings.update(&user.actor(), &id, valid, now).await {
+                Err(e) if e.retry_after_seconds().is_some() => {
+                    let page = form_page(&state, tr, &user, csrf.0, form, &FieldErrors::default(), Some(&d));
+                    return Ok(refused(page, &tr, &e));
+                }
+                result => audited("edit", &id, &user, result)?,
+            };
             tracing::info!(target: "audit", action = "edit", meeting = %id, room = %outcome.details.meeting.room, uid = %user.identity.uid,
                 added = outcome.added.len(), removed = outcome.removed.len(), significant = outcome.significant, "booking");
             // A change of date, time, duration or subject is announced to every attendee: say so.

@@ -21,6 +21,8 @@ pub enum PageError {
         status: StatusCode,
         message: &'static str,
         args: Vec<(&'static str, String)>,
+        /// For a refusal that passes with time (429): sent as `Retry-After`.
+        retry_after: Option<u64>,
     },
     Unauthorized,
     BadRequest(String),
@@ -30,7 +32,7 @@ pub enum PageError {
 
 impl PageError {
     pub fn refused(status: StatusCode, message: &'static str) -> Self {
-        PageError::Refused { status, message, args: Vec::new() }
+        PageError::Refused { status, message, args: Vec::new(), retry_after: None }
     }
 
     pub fn not_found(message: &'static str) -> Self {
@@ -42,7 +44,7 @@ impl PageError {
     }
 
     pub fn forbidden_with(message: &'static str, args: Vec<(&'static str, String)>) -> Self {
-        PageError::Refused { status: StatusCode::FORBIDDEN, message, args }
+        PageError::Refused { status: StatusCode::FORBIDDEN, message, args, retry_after: None }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -62,7 +64,7 @@ impl From<BookingError> for PageError {
             return PageError::Internal(e.to_string());
         }
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        PageError::Refused { status, message: e.message_id(), args: e.args() }
+        PageError::Refused { status, message: e.message_id(), args: e.args(), retry_after: e.retry_after_seconds() }
     }
 }
 
@@ -82,6 +84,7 @@ fn title_id(status: StatusCode) -> &'static str {
         StatusCode::FORBIDDEN => "error-forbidden-title",
         StatusCode::CONFLICT => "error-conflict-title",
         StatusCode::BAD_REQUEST => "error-bad-request-title",
+        StatusCode::TOO_MANY_REQUESTS => "error-too-many-requests-title",
         _ => "error-internal-title",
     }
 }
@@ -96,7 +99,7 @@ pub async fn render_error_pages(State(state): State<AppState>, req: Request, nex
         return resp;
     };
     let (title, text) = match &err {
-        PageError::Refused { status, message, args } => (tr.t(title_id(*status)), tr.ta(message, args)),
+        PageError::Refused { status, message, args, .. } => (tr.t(title_id(*status)), tr.ta(message, args)),
         PageError::Csrf => (tr.t("error-forbidden-title"), tr.t("error-csrf")),
         PageError::Unauthorized => (tr.t("error-unauthorized-title"), tr.t("error-unauthorized")),
         PageError::BadRequest(detail) => {
@@ -116,6 +119,11 @@ pub async fn render_error_pages(State(state): State<AppState>, req: Request, nex
     };
     let status = resp.status();
     let mut rendered = html(status, &page);
+    if let PageError::Refused { retry_after: Some(seconds), .. } = &err
+        && let Ok(v) = axum::http::HeaderValue::from_str(&seconds.to_string())
+    {
+        rendered.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+    }
     // Keep headers the handler set (cookies, for instance).
     for (k, v) in resp.headers() {
         if k != axum::http::header::CONTENT_TYPE && k != axum::http::header::CONTENT_LENGTH {

@@ -369,7 +369,7 @@ async fn sync_tokens_never_run_ahead_of_their_bodies() {
     assert!(body.contains("Réunion de l'équipe"), "{body}");
     // Another process (an import, a second jmb) changes the meeting in the same database.
     let other = jmb::db::Db::open(&app.state.config.database.path, std::time::Duration::from_secs(5), 1).unwrap();
-    let bookings = jmb::booking::Bookings::new(other, jmb::app::hooks(), "meet.example.org");
+    let bookings = jmb::booking::Bookings::new(other, jmb::app::hooks(&app.state.mail), "meet.example.org");
     let actor = jmb::identity::Actor { identity: TestApp::identity_of("jdupont"), is_editor: true };
     let now = jmb::clock::Clock::now(app.clock.as_ref());
     bookings.update(&actor, m["id"].as_str().unwrap(), moved(&app, "Changed elsewhere"), now).await.unwrap();

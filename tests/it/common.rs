@@ -33,6 +33,8 @@ pub fn base_config(dir: &TempDirGuard) -> Config {
     c.jitsi.base_url = "https://meet.example.org".into();
     c.jitsi.app_secret = jmb::config::Secret::new(SECRET);
     c.mail.internal_domains = vec!["example.org".into()];
+    // Mails stay in the store unless a test points jmb at its SMTP sink.
+    c.mail.transport = jmb::config::MailTransportKind::Mailbox;
     c.auth.editors = EditorPolicy::Uids(vec!["jdupont".into(), "mmartin".into()]);
     c
 }

@@ -724,8 +724,13 @@ async fn cookies_and_headers() {
 #[test]
 fn templates_have_no_inline_script_style_or_handlers() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    // Page templates only: mails (templates/mail/) are not served under jmb's CSP, and mail programs
+    // need inline styles.
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
+        if path.is_dir() {
+            continue;
+        }
         let text = std::fs::read_to_string(&path).unwrap();
         let lower = text.to_lowercase();
         assert!(!lower.contains(" style="), "{}: style attribute", path.display());

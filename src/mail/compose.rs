@@ -1,0 +1,435 @@
+//! Building one mail: headers (the same for every kind: `From` the site's no-reply address,
+//! `Reply-To` the organiser, a `Message-ID` on the site's domain, `Auto-Submitted`), a text and an HTML
+//! body from the same [`Body`] (templates `templates/mail/message.{txt,html}`, catalogue
+//! `locales/*/mail.ftl`), and for calendar mails an iTIP part (`text/calendar; method=…`, RFC 6047)
+//! plus the same bytes as an `invite.ics` attachment. The result is a [`NewMail`] for the outbox, its
+//! bytes final.
+
+use askama::Template;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::{Address, Message};
+
+use crate::booking::model::{Attendee, MeetingDetails, PartStat, Role};
+use crate::calendar::event::{self, Viewing};
+use crate::config::{Config, MailSubjects, MailTexts, SubjectSet};
+use crate::i18n::{Lang, Tr};
+use crate::ics;
+use crate::identity::is_internal;
+use crate::outbox::{MailKind, NewMail};
+
+/// What composing needs from the configuration, read once.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub base_url: String,
+    /// The host of the public URL: `Message-ID`s end with it.
+    pub host: String,
+    pub site: String,
+    pub from: Mailbox,
+    pub envelope_from: String,
+    pub subjects: MailSubjects,
+    pub advice: MailTexts,
+    pub default_lang: Lang,
+    pub tz: Tz,
+    pub internal_domains: Vec<String>,
+    pub prodid: String,
+    pub host_early_minutes: u32,
+    pub guest_early_minutes: u32,
+    pub notify_organiser: bool,
+    pub max_invitations_per_hour: u32,
+    pub reminder_minutes: Vec<u32>,
+}
+
+impl MailSettings {
+    pub fn from_config(config: &Config) -> Result<Self, crate::config::ConfigError> {
+        let from_name =
+            if config.mail.from_name.is_empty() { &config.server.site_name } else { &config.mail.from_name };
+        let address: Address = config.mail_from().parse().map_err(|e: lettre::address::AddressError| {
+            crate::config::ConfigError::Invalid { key: "mail.from", reason: e.to_string() }
+        })?;
+        Ok(Self {
+            base_url: config.public_base().to_string(),
+            host: config.public_host(),
+            site: config.server.site_name.clone(),
+            from: Mailbox::new(Some(one_line(from_name)), address),
+            envelope_from: config.mail_envelope_from(),
+            subjects: config.mail.subjects.clone(),
+            advice: config.mail.advice.clone(),
+            default_lang: Lang::parse(&config.server.default_language).unwrap_or(Lang::Fr),
+            tz: config.display_tz(),
+            internal_domains: config.mail.internal_domains.clone(),
+            prodid: config.calendar_prodid(),
+            host_early_minutes: config.jitsi.moderator_join_early_minutes,
+            guest_early_minutes: config.jitsi.guest_join_early_minutes,
+            notify_organiser: config.mail.notify_organiser_on_answer,
+            max_invitations_per_hour: config.mail.max_invitations_per_owner_per_hour,
+            reminder_minutes: config.mail.reminder_minutes.clone(),
+        })
+    }
+
+    pub fn tr(&self, lang: Lang) -> Tr {
+        Tr::new(lang, self.tz)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    fn subjects(&self, lang: Lang) -> &SubjectSet {
+        match lang {
+            Lang::Fr => &self.subjects.fr,
+            Lang::En => &self.subjects.en,
+        }
+    }
+
+    /// The configured subject of `kind` (`role` tells reminders apart), placeholders filled.
+    pub fn subject(&self, kind: MailKind, role: Role, lang: Lang, meeting_subject: &str, who: &str) -> String {
+        let s = self.subjects(lang);
+        let template = match (kind, role) {
+            (MailKind::Invitation, _) => &s.invitation,
+            (MailKind::Update, _) => &s.update,
+            (MailKind::Cancellation, _) => &s.cancellation,
+            (MailKind::OwnerCreated, _) => &s.owner_created,
+            (MailKind::OwnerUpdated, _) => &s.owner_updated,
+            (MailKind::OwnerDeleted, _) => &s.owner_deleted,
+            (MailKind::Answer, _) => &s.answer,
+            (MailKind::Reminder, Role::Owner) => &s.reminder_owner,
+            (MailKind::Reminder, Role::Moderator) => &s.reminder_moderator,
+            (MailKind::Reminder, Role::Guest) => &s.reminder_guest,
+        };
+        // One pass, so a subject containing "{who}" is not substituted again.
+        let mut out = String::with_capacity(template.len() + meeting_subject.len());
+        let mut rest = template.as_str();
+        while let Some(i) = rest.find('{') {
+            out.push_str(&rest[..i]);
+            let tail = &rest[i..];
+            if let Some(after) = tail.strip_prefix("{subject}") {
+                out.push_str(meeting_subject);
+                rest = after;
+            } else if let Some(after) = tail.strip_prefix("{who}") {
+                out.push_str(who);
+                rest = after;
+            } else {
+                out.push('{');
+                rest = &tail[1..];
+            }
+        }
+        out.push_str(rest);
+        one_line(&out)
+    }
+
+    pub fn advice(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Fr => &self.advice.fr,
+            Lang::En => &self.advice.en,
+        }
+    }
+
+    /// Whether mails to `mail` get the internal footer (links to the meetings and calendar pages).
+    pub fn is_internal(&self, mail: &str, is_user: bool) -> bool {
+        is_user || is_internal(mail, &self.internal_domains)
+    }
+}
+
+/// Text for a header: control characters (CR and LF above all) become spaces, so no value can break a
+/// header or start a new one; lettre then encodes non-ASCII (RFC 2047) and folds.
+pub fn one_line(s: &str) -> String {
+    let cleaned: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Who a mail goes to.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub mail: String,
+    pub name: String,
+    pub lang: Lang,
+    /// Gets the footer with the links to their pages.
+    pub internal: bool,
+}
+
+/// A link shown as a button in HTML, as a line in text.
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub label: String,
+    pub url: String,
+    pub primary: bool,
+}
+
+/// A hint and its links.
+#[derive(Debug, Clone)]
+pub struct Section {
+    pub hint: String,
+    pub links: Vec<Link>,
+}
+
+/// The content of a mail, in the recipient's language; both bodies are rendered from it.
+#[derive(Debug, Clone)]
+pub struct Body {
+    pub lang: &'static str,
+    pub title: String,
+    pub greeting: String,
+    pub paragraphs: Vec<String>,
+    pub fields: Vec<(String, String)>,
+    pub sections: Vec<Section>,
+    pub notes: Vec<String>,
+    pub footer: Vec<(String, String)>,
+    pub advice: Option<String>,
+    pub automatic: String,
+}
+
+impl Body {
+    /// A field label padded with dots, as the original's text mails: `Organisateur..`.
+    pub fn padded(&self, label: &str) -> String {
+        let width = self.fields.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0) + 2;
+        let mut out = label.to_string();
+        while out.chars().count() < width {
+            out.push('.');
+        }
+        out
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail/message.txt")]
+struct TextBody<'a> {
+    body: &'a Body,
+}
+
+#[derive(Template)]
+#[template(path = "mail/message.html")]
+struct HtmlBody<'a> {
+    body: &'a Body,
+}
+
+/// The start of a [`Body`]: greeting, intro, and the closing lines every mail has.
+pub fn body(settings: &MailSettings, tr: &Tr, recipient: &Recipient, title: String, intro: String) -> Body {
+    let mut footer = Vec::new();
+    if recipient.internal {
+        footer.push((tr.t("mail-footer-meetings"), settings.url("/meetings")));
+        footer.push((tr.t("mail-footer-calendar"), settings.url("/calendar")));
+    }
+    Body {
+        lang: tr.lang_code(),
+        title,
+        greeting: tr.t("mail-greeting"),
+        paragraphs: vec![intro],
+        fields: Vec::new(),
+        sections: Vec::new(),
+        notes: Vec::new(),
+        footer,
+        advice: None,
+        automatic: tr.ta("mail-automatic", &[("site", settings.site.clone())]),
+    }
+}
+
+/// The organiser's display: `Name <mail>`.
+pub fn organiser_of(d: &MeetingDetails) -> String {
+    d.owner()
+        .map(|o| if o.name.is_empty() { o.mail.clone() } else { format!("{} <{}>", o.name, o.mail) })
+        .unwrap_or_default()
+}
+
+/// Subject, date, time (with the zone) and duration; the organiser for invitees; the people for hosts.
+pub fn meeting_fields(tr: &Tr, d: &MeetingDetails, with_organiser: bool, with_people: bool) -> Vec<(String, String)> {
+    let m = &d.meeting;
+    let mut fields = Vec::new();
+    if with_organiser {
+        fields.push((tr.t("mail-field-organiser"), organiser_of(d)));
+    }
+    fields.push((tr.t("mail-field-subject"), m.subject.clone()));
+    fields.push((tr.t("mail-field-date"), tr.long_date(m.start)));
+    fields.push((tr.t("mail-field-time"), tr.time_range(m.start, m.end())));
+    fields.push((tr.t("mail-field-duration"), tr.ta("minutes", &[("count", m.duration_min.to_string())])));
+    if with_people {
+        let list = |role: Role| {
+            let people: Vec<String> = d.with_role(role).map(|a| a.mail.clone()).collect();
+            if people.is_empty() { tr.t("mail-nobody") } else { people.join(", ") }
+        };
+        fields.push((tr.t("mail-field-moderators"), list(Role::Moderator)));
+        fields.push((tr.t("mail-field-guests"), list(Role::Guest)));
+    }
+    fields
+}
+
+/// Which scheduling message to write.
+#[derive(Debug, Clone, Copy)]
+pub struct Itip {
+    pub method: ics::Method,
+    pub sequence: u32,
+    /// `STATUS:CANCELLED`.
+    pub cancelled: bool,
+}
+
+/// The iTIP object of a meeting for one recipient (RFC 5546): the event as they see it (their own
+/// link), with only them as `ATTENDEE` (REQUEST, CANCEL) or no attendee at all (PUBLISH, the owner's
+/// copy); `SEQUENCE` as given; `STATUS:CANCELLED` for cancellations.
+pub fn itip(
+    settings: &MailSettings,
+    tr: Tr,
+    kind: Itip,
+    d: &MeetingDetails,
+    viewer: &Attendee,
+    now: DateTime<Utc>,
+) -> String {
+    let viewing = Viewing { base_url: &settings.base_url, tr, alarm_minutes: &[], now };
+    let mut ev = event::for_viewer(d, viewer, &viewing);
+    match kind.method {
+        ics::Method::Publish => ev.attendees.clear(),
+        _ => ev.attendees.retain(|a| a.person.mail == viewer.mail),
+    }
+    ev.sequence = kind.sequence;
+    if kind.cancelled {
+        ev.status = ics::EventStatus::Cancelled;
+    }
+    ics::render_itip(&settings.prodid, kind.method, &ev, now)
+}
+
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".into())
+    }
+}
+
+#[derive(Clone)]
+struct ContentLanguage(&'static str);
+
+impl Header for ContentLanguage {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Content-Language")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ContentLanguage(if s.trim() == "en" { "en" } else { "fr" }))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.into())
+    }
+}
+
+/// Everything a mail is made of.
+pub struct Draft<'a> {
+    pub kind: MailKind,
+    pub meeting_id: Option<&'a str>,
+    /// Whose booking caused it (the per-owner limit counts invitee mails by it).
+    pub owner_uid: Option<&'a str>,
+    pub recipient: &'a Recipient,
+    /// The organiser, as `Reply-To` (name, mail).
+    pub reply_to: Option<(&'a str, &'a str)>,
+    pub subject: String,
+    pub body: Body,
+    /// `(method, iCalendar text)` for calendar mails.
+    pub calendar: Option<(ics::Method, String)>,
+}
+
+/// A recipient's mailbox; `None` when the address cannot be used (it was validated when booked).
+fn mailbox(name: &str, mail: &str) -> Option<Mailbox> {
+    let address: Address = mail.parse().ok()?;
+    let name = one_line(name);
+    Some(Mailbox::new((!name.is_empty()).then_some(name), address))
+}
+
+/// Formats a draft into the outbox row: final bytes, envelope, a fresh `Message-ID`.
+pub fn finish(settings: &MailSettings, draft: Draft<'_>, now: DateTime<Utc>) -> Option<NewMail> {
+    let to = mailbox(&draft.recipient.name, &draft.recipient.mail)?;
+    let message_id = format!("<{}.{}@{}>", now.timestamp(), crate::secrets::token(), settings.host);
+    let text = TextBody { body: &draft.body }.render().ok()?;
+    let html = HtmlBody { body: &draft.body }.render().ok()?;
+    let mut builder = Message::builder()
+        .from(settings.from.clone())
+        .to(to)
+        .subject(draft.subject.clone())
+        .message_id(Some(message_id.clone()))
+        .date(std::time::SystemTime::from(now))
+        .header(AutoSubmitted)
+        .header(ContentLanguage(draft.recipient.lang.code()));
+    if let Some((name, mail)) = draft.reply_to
+        && let Some(reply_to) = mailbox(name, mail)
+    {
+        builder = builder.reply_to(reply_to);
+    }
+    let alternative =
+        MultiPart::alternative().singlepart(SinglePart::plain(text.clone())).singlepart(SinglePart::html(html));
+    let message = match &draft.calendar {
+        None => builder.multipart(alternative),
+        Some((method, ics)) => {
+            // Outlook reads the inline part, other programs the attachment: the same bytes twice.
+            let inline =
+                ContentType::parse(&format!("text/calendar; charset=utf-8; method={}", method.as_str())).ok()?;
+            let attachment = ContentType::parse("application/ics").ok()?;
+            builder.multipart(
+                MultiPart::mixed()
+                    .multipart(alternative.singlepart(SinglePart::builder().header(inline).body(ics.clone())))
+                    .singlepart(Attachment::new("invite.ics".into()).body(ics.clone(), attachment)),
+            )
+        }
+    };
+    let message = message.ok()?;
+    Some(NewMail {
+        kind: draft.kind,
+        meeting_id: draft.meeting_id.map(str::to_string),
+        owner_uid: draft.owner_uid.map(str::to_string),
+        message_id,
+        envelope_from: settings.envelope_from.clone(),
+        recipients: vec![draft.recipient.mail.clone()],
+        subject: draft.subject,
+        body_text: text,
+        message: message.formatted(),
+    })
+}
+
+/// The answer links of an invitee (the page records only on POST).
+pub fn answer_section(settings: &MailSettings, tr: &Tr, mine: &Attendee) -> Section {
+    let url = |answer: &str| settings.url(&format!("/rsvp/{}?answer={answer}", mine.token));
+    Section {
+        hint: tr.t("mail-answer-hint"),
+        links: vec![
+            Link {
+                label: tr.t("mail-action-accept"),
+                url: url("accept"),
+                primary: mine.partstat != PartStat::Accepted,
+            },
+            Link { label: tr.t("mail-action-tentative"), url: url("tentative"), primary: false },
+            Link { label: tr.t("mail-action-decline"), url: url("decline"), primary: false },
+        ],
+    }
+}
+
+/// The way in: an invitee's personal link, or the owner's start link.
+pub fn join_section(settings: &MailSettings, tr: &Tr, d: &MeetingDetails, mine: &Attendee) -> Section {
+    let url = event::join_url(&settings.base_url, d, mine);
+    if mine.role == Role::Owner {
+        Section {
+            hint: tr.ta("mail-start-hint", &[("minutes", settings.host_early_minutes.to_string())]),
+            links: vec![Link { label: tr.t("mail-action-start"), url, primary: true }],
+        }
+    } else {
+        let minutes = if mine.role.is_host() { settings.host_early_minutes } else { settings.guest_early_minutes };
+        Section {
+            hint: tr.ta("mail-join-hint", &[("minutes", minutes.to_string())]),
+            links: vec![Link { label: tr.t("mail-action-join"), url, primary: true }],
+        }
+    }
+}
+
+/// The owner's link to the attendee tracking page.
+pub fn attendees_section(settings: &MailSettings, tr: &Tr, d: &MeetingDetails) -> Section {
+    Section {
+        hint: tr.t("mail-attendees-hint"),
+        links: vec![Link {
+            label: tr.t("mail-action-attendees"),
+            url: settings.url(&format!("/meetings/{}/attendees", d.meeting.id)),
+            primary: false,
+        }],
+    }
+}

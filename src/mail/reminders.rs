@@ -1,0 +1,202 @@
+//! Reminders before a meeting, at the configured offsets (`mail.reminder_minutes`, by default one week,
+//! 24 hours, one hour and ten minutes before the start). This module alone owns the `reminders` table.
+//!
+//! * Scheduling is a hook: when a meeting is booked or moved, its reminder rows are written in the
+//!   same transaction, only for offsets still in the future; deleting the meeting drops them (cascade).
+//! * [`run_due`] sends what is due: the owner's reminder lists who accepted, answered "maybe", declined
+//!   or did not answer; each moderator and guest gets theirs, unless they declined. A reminder is
+//!   marked done in the transaction that queues its mails, so it fires once, whatever restarts.
+//! * If several offsets of one meeting are due at once (jmb was down), only the latest is sent; a
+//!   reminder whose meeting already started is dropped, never sent late.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{Connection, Transaction, params};
+
+use super::compose::{self, Draft, MailSettings};
+use super::notify::recipient;
+use crate::booking::model::{Attendee, MeetingDetails, PartStat, Role};
+use crate::booking::repo;
+use crate::events::{Change, Hook, HookError};
+use crate::outbox::{self, MailKind, NewMail};
+
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+/// The hook that schedules reminders.
+pub struct ReminderScheduler {
+    minutes: Vec<u32>,
+}
+
+impl ReminderScheduler {
+    pub fn new(minutes: Vec<u32>) -> Self {
+        Self { minutes }
+    }
+}
+
+impl Hook for ReminderScheduler {
+    fn name(&self) -> &'static str {
+        "reminders"
+    }
+
+    fn on_change(&self, tx: &Transaction<'_>, change: &Change<'_>, now: DateTime<Utc>) -> Result<(), HookError> {
+        match change {
+            Change::Created { meeting } => {
+                schedule(tx, &meeting.meeting.id, meeting.meeting.start, &self.minutes, now)?
+            }
+            Change::Updated { before, after, .. } if before.meeting.start != after.meeting.start => {
+                schedule(tx, &after.meeting.id, after.meeting.start, &self.minutes, now)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// (Re)writes the reminders of a meeting starting at `start`: every offset still in the future is due
+/// at its time (a reminder already sent for an earlier date fires again for the new one); reminders not
+/// yet sent for offsets now past are dropped.
+pub fn schedule(
+    tx: &Transaction<'_>,
+    meeting_id: &str,
+    start: DateTime<Utc>,
+    minutes: &[u32],
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM reminders WHERE meeting_id = ?1 AND done_at IS NULL", [meeting_id])?;
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO reminders (meeting_id, minutes_before, due_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (meeting_id, minutes_before) DO UPDATE SET due_at = excluded.due_at, done_at = NULL, outcome = NULL",
+    )?;
+    for m in minutes {
+        let due = start - Duration::minutes(i64::from(*m));
+        if due > now {
+            upsert.execute(params![meeting_id, m, ts(due)])?;
+        }
+    }
+    Ok(())
+}
+
+/// When the next reminder is due.
+pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let t: Option<i64> = conn.query_row("SELECT MIN(due_at) FROM reminders WHERE done_at IS NULL", [], |r| r.get(0))?;
+    Ok(t.and_then(|t| DateTime::from_timestamp(t, 0)))
+}
+
+/// What one run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Reminders sent (each to the owner and every attendee who did not decline).
+    pub sent: usize,
+    /// Reminders dropped: the meeting had started, or a later offset of it was due too.
+    pub missed: usize,
+    /// Mails queued.
+    pub mails: usize,
+}
+
+/// Sends every reminder due at `now` (see the module docs), inside `tx`.
+pub fn run_due(tx: &Transaction<'_>, s: &MailSettings, now: DateTime<Utc>) -> rusqlite::Result<Outcome> {
+    let due: Vec<(i64, String, u32)> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT id, meeting_id, minutes_before FROM reminders WHERE done_at IS NULL AND due_at <= ?1 ORDER BY due_at",
+        )?;
+        let rows = stmt.query_map([ts(now)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut by_meeting: BTreeMap<String, Vec<(i64, u32)>> = BTreeMap::new();
+    for (id, meeting, minutes) in due {
+        by_meeting.entry(meeting).or_default().push((id, minutes));
+    }
+    let mut done = tx.prepare_cached("UPDATE reminders SET done_at = ?2, outcome = ?3 WHERE id = ?1")?;
+    let mut outcome = Outcome::default();
+    for (meeting_id, mut reminders) in by_meeting {
+        // The latest offset (closest to the start) is the one worth sending.
+        reminders.sort_by_key(|(_, minutes)| *minutes);
+        let details = repo::details_by_id(tx, &meeting_id)?;
+        for (i, (id, _)) in reminders.iter().enumerate() {
+            let send = i == 0 && details.as_ref().is_some_and(|d| now < d.meeting.start);
+            if send && let Some(d) = &details {
+                for mail in reminder_mails(tx, s, d, now)? {
+                    outbox::enqueue(tx, &mail, now)?;
+                    outcome.mails += 1;
+                }
+                outcome.sent += 1;
+            } else {
+                outcome.missed += 1;
+            }
+            done.execute(params![id, ts(now), if send { "sent" } else { "missed" }])?;
+        }
+    }
+    Ok(outcome)
+}
+
+fn reminder_mails(
+    tx: &Transaction<'_>,
+    s: &MailSettings,
+    d: &MeetingDetails,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Vec<NewMail>> {
+    let mut out = Vec::new();
+    for a in d.attendees.iter().filter(|a| a.partstat != PartStat::Declined || a.role == Role::Owner) {
+        out.extend(reminder(tx, s, d, a, now)?);
+    }
+    Ok(out)
+}
+
+fn reminder(
+    tx: &Transaction<'_>,
+    s: &MailSettings,
+    d: &MeetingDetails,
+    mine: &Attendee,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Option<NewMail>> {
+    let to = recipient(tx, s, &mine.mail, &mine.name)?;
+    let tr = s.tr(to.lang);
+    let intro = match mine.role {
+        Role::Owner => "mail-intro-reminder-owner",
+        Role::Moderator => "mail-intro-reminder-moderator",
+        Role::Guest => "mail-intro-reminder-guest",
+    };
+    let subject = s.subject(MailKind::Reminder, mine.role, to.lang, &d.meeting.subject, "");
+    let mut body = compose::body(s, &tr, &to, subject.clone(), tr.t(intro));
+    body.fields = compose::meeting_fields(&tr, d, mine.role != Role::Owner, mine.role.is_host());
+    if mine.role == Role::Owner {
+        // Who is coming: every invitee by answer.
+        for (p, label) in [
+            (PartStat::Accepted, "mail-field-accepted"),
+            (PartStat::Tentative, "mail-field-tentative"),
+            (PartStat::Declined, "mail-field-declined"),
+            (PartStat::NeedsAction, "mail-field-no-answer"),
+        ] {
+            let who: Vec<&str> = d
+                .attendees
+                .iter()
+                .filter(|a| a.role != Role::Owner && a.partstat == p)
+                .map(|a| a.mail.as_str())
+                .collect();
+            let list = if who.is_empty() { tr.t("mail-nobody") } else { who.join(", ") };
+            body.fields.push((tr.t(label), list));
+        }
+    }
+    body.sections.push(compose::join_section(s, &tr, d, mine));
+    if mine.role == Role::Owner {
+        body.sections.push(compose::attendees_section(s, &tr, d));
+    } else if mine.partstat == PartStat::NeedsAction {
+        body.sections.push(compose::answer_section(s, &tr, mine));
+    }
+    body.advice = Some(s.advice(to.lang).to_string());
+    let owner = d.owner().filter(|o| o.id != mine.id);
+    let draft = Draft {
+        kind: MailKind::Reminder,
+        meeting_id: Some(&d.meeting.id),
+        owner_uid: None,
+        recipient: &to,
+        reply_to: owner.map(|o| (o.name.as_str(), o.mail.as_str())),
+        subject,
+        body,
+        calendar: None,
+    };
+    Ok(compose::finish(s, draft, now))
+}

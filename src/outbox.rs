@@ -1,0 +1,661 @@
+//! The outbox: every mail jmb sends is a row here, written in the same transaction as the change that
+//! causes it (a booking that fails sends nothing; one that succeeds never loses its mails), with the
+//! exact bytes to send. A worker hands due rows to the mail system ([`crate::mailer`]) over a pooled
+//! connection, retries temporary failures with growing delays, and keeps permanent ones as `failed`
+//! (`jmb outbox` lists them, `jmb outbox retry` requeues them). This module alone owns the `outbox`
+//! and `leases` tables.
+//!
+//! **Sent once.** After the server accepts a message, its id is appended to a hand-over journal (a
+//! file beside the database: one `write(2)`, unaffected by database locks) before the row is marked
+//! sent in the store, in batches; a worker starting up applies the journal first. A process killed
+//! between the server's acceptance and the journal write (a few microseconds) sends that mail again;
+//! no other window exists. Only one process sends at a time: the worker holds a lease in the store.
+//!
+//! The worker sleeps until the next row is due and wakes when a write commits (a booking queued mail).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::clock::Clock;
+use crate::db::{Db, DbError};
+use crate::mailer::{SendError, Transport};
+
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn from_ts(t: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(t, 0).unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+/// What a mail is, for listings and the per-owner limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    Invitation,
+    Update,
+    Cancellation,
+    OwnerCreated,
+    OwnerUpdated,
+    OwnerDeleted,
+    Answer,
+    Reminder,
+}
+
+impl MailKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::Invitation => "invitation",
+            MailKind::Update => "update",
+            MailKind::Cancellation => "cancellation",
+            MailKind::OwnerCreated => "owner-created",
+            MailKind::OwnerUpdated => "owner-updated",
+            MailKind::OwnerDeleted => "owner-deleted",
+            MailKind::Answer => "answer",
+            MailKind::Reminder => "reminder",
+        }
+    }
+
+    /// Mails to invitees caused by an owner's booking: what the per-owner limit counts.
+    pub fn is_to_invitees(self) -> bool {
+        matches!(self, MailKind::Invitation | MailKind::Update | MailKind::Cancellation)
+    }
+}
+
+/// A mail ready to queue.
+#[derive(Debug, Clone)]
+pub struct NewMail {
+    pub kind: MailKind,
+    pub meeting_id: Option<String>,
+    pub owner_uid: Option<String>,
+    pub message_id: String,
+    pub envelope_from: String,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub body_text: String,
+    pub message: Vec<u8>,
+}
+
+/// Queues a mail, due at once.
+pub fn enqueue(tx: &Transaction<'_>, mail: &NewMail, now: DateTime<Utc>) -> rusqlite::Result<i64> {
+    tx.execute(
+        "INSERT INTO outbox (kind, meeting_id, owner_uid, message_id, envelope_from, recipients, subject, body_text,
+                             message, created_at, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+        params![
+            mail.kind.as_str(),
+            mail.meeting_id,
+            mail.owner_uid,
+            mail.message_id,
+            mail.envelope_from,
+            mail.recipients.join("\n"),
+            mail.subject,
+            mail.body_text,
+            mail.message,
+            ts(now)
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Mails to invitees that `owner_uid`'s bookings queued since `since`.
+pub fn invitee_mails_since(conn: &Connection, owner_uid: &str, since: DateTime<Utc>) -> rusqlite::Result<u32> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE owner_uid = ?1 AND created_at > ?2
+           AND kind IN ('invitation', 'update', 'cancellation')",
+        params![owner_uid, ts(since)],
+        |r| r.get(0),
+    )
+}
+
+/// A row to send.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub id: i64,
+    pub envelope_from: String,
+    pub recipients: Vec<String>,
+    pub message: Vec<u8>,
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The pending rows due at `now`, oldest first, at most `limit`.
+pub fn due(conn: &Connection, now: DateTime<Utc>, limit: u32) -> rusqlite::Result<Vec<Pending>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, envelope_from, recipients, message, attempts, created_at FROM outbox
+         WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![ts(now), limit], |r| {
+        let recipients: String = r.get(2)?;
+        Ok(Pending {
+            id: r.get(0)?,
+            envelope_from: r.get(1)?,
+            recipients: recipients.lines().map(str::to_string).collect(),
+            message: r.get(3)?,
+            attempts: r.get(4)?,
+            created_at: from_ts(r.get(5)?),
+        })
+    })?;
+    rows.collect()
+}
+
+/// When the next pending row is due.
+pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let t: Option<i64> =
+        conn.query_row("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'", [], |r| r.get(0))?;
+    Ok(t.map(from_ts))
+}
+
+/// Marks rows as handed over (rows already sent are left alone: the journal may repeat them).
+pub fn mark_sent(tx: &Transaction<'_>, ids: &[i64], now: DateTime<Utc>) -> rusqlite::Result<usize> {
+    let mut stmt = tx.prepare_cached(
+        "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL
+         WHERE id = ?1 AND status <> 'sent'",
+    )?;
+    let mut n = 0;
+    for id in ids {
+        n += stmt.execute(params![id, ts(now)])?;
+    }
+    Ok(n)
+}
+
+/// Schedules another attempt.
+pub fn mark_retry(tx: &Transaction<'_>, id: i64, at: DateTime<Utc>, error: &str) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND status = 'pending'",
+        params![id, ts(at), error],
+    )?;
+    Ok(())
+}
+
+/// Keeps a row as failed, with the reason.
+pub fn mark_failed(tx: &Transaction<'_>, id: i64, error: &str) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1 AND status = 'pending'",
+        params![id, error],
+    )?;
+    Ok(())
+}
+
+/// Requeues failed (and pending) rows: one by id, or all. Returns how many.
+pub fn retry(tx: &Transaction<'_>, id: Option<i64>, now: DateTime<Utc>) -> rusqlite::Result<usize> {
+    tx.execute(
+        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2, last_error = NULL
+         WHERE status IN ('failed', 'pending') AND (?1 IS NULL OR id = ?1)",
+        params![id, ts(now)],
+    )
+}
+
+/// Removes sent mails queued before `before`.
+pub fn prune_sent(tx: &Transaction<'_>, before: DateTime<Utc>) -> rusqlite::Result<usize> {
+    tx.execute("DELETE FROM outbox WHERE status = 'sent' AND created_at < ?1", [ts(before)])
+}
+
+/// A row as listings show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: i64,
+    pub kind: String,
+    pub status: String,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub body_text: String,
+    pub created_at: DateTime<Utc>,
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub message_id: String,
+}
+
+/// The newest rows, or only those not sent yet.
+pub fn list(conn: &Connection, unsent_only: bool, limit: u32) -> rusqlite::Result<Vec<Entry>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, kind, status, recipients, subject, body_text, created_at, attempts, next_attempt_at, last_error,
+                message_id
+         FROM outbox WHERE (?1 = 0 OR status <> 'sent') ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![unsent_only, limit], |r| {
+        let recipients: String = r.get(3)?;
+        Ok(Entry {
+            id: r.get(0)?,
+            kind: r.get(1)?,
+            status: r.get(2)?,
+            recipients: recipients.lines().map(str::to_string).collect(),
+            subject: r.get(4)?,
+            body_text: r.get(5)?,
+            created_at: from_ts(r.get(6)?),
+            attempts: r.get(7)?,
+            next_attempt_at: from_ts(r.get(8)?),
+            last_error: r.get(9)?,
+            message_id: r.get(10)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The raw message of a row.
+pub fn message(conn: &Connection, id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.query_row("SELECT message FROM outbox WHERE id = ?1", [id], |r| r.get(0)).optional()
+}
+
+// ---- leases ----
+
+/// Takes or renews lease `name` for `holder` until `until`; `false` if another holder's lease runs.
+pub fn hold_lease(
+    tx: &Transaction<'_>,
+    name: &str,
+    holder: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> rusqlite::Result<bool> {
+    let changed = tx.execute(
+        "INSERT INTO leases (name, holder, expires_at) VALUES (?1, ?2, ?4)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+         WHERE leases.holder = excluded.holder OR leases.expires_at <= ?3",
+        params![name, holder, ts(now), ts(until)],
+    )?;
+    Ok(changed == 1)
+}
+
+/// Gives a lease up (a clean stop lets another process take over at once).
+pub fn release_lease(tx: &Transaction<'_>, name: &str, holder: &str) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM leases WHERE name = ?1 AND holder = ?2", params![name, holder])?;
+    Ok(())
+}
+
+/// When lease `name` runs out, if someone holds it.
+pub fn lease_expiry(conn: &Connection, name: &str) -> rusqlite::Result<Option<(String, DateTime<Utc>)>> {
+    conn.query_row("SELECT holder, expires_at FROM leases WHERE name = ?1", [name], |r| {
+        Ok((r.get::<_, String>(0)?, from_ts(r.get(1)?)))
+    })
+    .optional()
+}
+
+// ---- the hand-over journal ----
+
+/// Ids of rows the server accepted, appended one per line as soon as it did. Applied to the store in
+/// batches, then emptied.
+pub struct Journal {
+    path: PathBuf,
+}
+
+impl Journal {
+    pub fn new(path: PathBuf) -> Self {
+        Self { path }
+    }
+
+    /// Records that the server accepted row `id`.
+    pub fn append(&self, id: i64) -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
+        f.write_all(format!("{id}\n").as_bytes())
+    }
+
+    /// The ids recorded (a torn last line is ignored: it was never a complete record).
+    pub fn read(&self) -> std::io::Result<Vec<i64>> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Empties the journal once its ids are in the store.
+    pub fn clear(&self) -> std::io::Result<()> {
+        match std::fs::remove_file(&self.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+// ---- the worker ----
+
+/// How temporary failures are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub initial: Duration,
+    pub max: Duration,
+    /// After this long since the mail was queued, a failure is final.
+    pub give_up_after: chrono::Duration,
+}
+
+impl RetryPolicy {
+    /// The delay before attempt `attempts + 1`: `initial`, doubled each time, at most `max`.
+    pub fn delay(&self, attempts: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempts.min(30));
+        self.initial.saturating_mul(factor).min(self.max)
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+const LEASE: &str = "outbox-worker";
+const LEASE_TTL: chrono::Duration = chrono::Duration::seconds(120);
+/// Rows sent per pass; the pooled transport sends up to this many at once.
+const BATCH: u32 = 32;
+const IN_FLIGHT: usize = 4;
+
+/// Sends the outbox.
+pub struct Worker {
+    pub db: Db,
+    pub transport: Arc<dyn Transport>,
+    pub clock: Arc<dyn Clock>,
+    pub retry: RetryPolicy,
+    pub journal: Journal,
+    /// Identifies this process in the lease.
+    pub holder: String,
+}
+
+impl Worker {
+    /// Applies hand-overs recorded by a previous run (or a killed process).
+    pub async fn apply_journal(&self, now: DateTime<Utc>) -> Result<usize, DbError> {
+        let ids = self.journal.read().map_err(|e| DbError::Task(format!("outbox journal: {e}")))?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let n = self.db.write(move |tx| Ok::<_, DbError>(mark_sent(tx, &ids, now)?)).await?;
+        self.journal.clear().map_err(|e| DbError::Task(format!("outbox journal: {e}")))?;
+        Ok(n)
+    }
+
+    /// Sends every row due at `now` (in batches, each batch's outcome recorded before the next).
+    pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Outcome, DbError> {
+        self.apply_journal(now).await?;
+        let mut total = Outcome::default();
+        loop {
+            let batch = self.db.read(move |c| Ok::<_, DbError>(due(c, now, BATCH)?)).await?;
+            if batch.is_empty() {
+                return Ok(total);
+            }
+            let outcome = self.send_batch(batch, now).await?;
+            total.sent += outcome.sent;
+            total.retried += outcome.retried;
+            total.failed += outcome.failed;
+        }
+    }
+
+    async fn send_batch(&self, batch: Vec<Pending>, now: DateTime<Utc>) -> Result<Outcome, DbError> {
+        let mut in_flight = tokio::task::JoinSet::new();
+        let mut rows = batch.into_iter();
+        let mut results = Vec::new();
+        loop {
+            while in_flight.len() < IN_FLIGHT {
+                let Some(row) = rows.next() else { break };
+                let transport = self.transport.clone();
+                in_flight.spawn(async move {
+                    let r = transport.send(&row.envelope_from, &row.recipients, &row.message).await;
+                    (row, r)
+                });
+            }
+            let Some(joined) = in_flight.join_next().await else { break };
+            let (row, result) = joined.map_err(|e| DbError::Task(e.to_string()))?;
+            if result.is_ok() {
+                // Recorded before anything else: a crash from here on does not send it again.
+                if let Err(e) = self.journal.append(row.id) {
+                    tracing::error!(error.message = %e, path = %self.journal.path().display(), "outbox journal not written");
+                }
+            }
+            results.push((row, result));
+        }
+        let retry = self.retry;
+        let outcome = self
+            .db
+            .write(move |tx| {
+                let mut outcome = Outcome::default();
+                let sent: Vec<i64> = results.iter().filter(|(_, r)| r.is_ok()).map(|(row, _)| row.id).collect();
+                outcome.sent = mark_sent(tx, &sent, now)?;
+                for (row, result) in &results {
+                    match result {
+                        Ok(()) => {}
+                        Err(SendError::Transient(e)) if now - row.created_at < retry.give_up_after => {
+                            let delay = chrono::Duration::from_std(retry.delay(row.attempts)).unwrap_or_default();
+                            tracing::warn!(mail = row.id, attempts = row.attempts + 1, error.message = %e, "mail not sent, will retry");
+                            mark_retry(tx, row.id, now + delay, e)?;
+                            outcome.retried += 1;
+                        }
+                        Err(e) => {
+                            tracing::error!(mail = row.id, error.message = %e, "mail not sent, kept as failed");
+                            mark_failed(tx, row.id, &e.to_string())?;
+                            outcome.failed += 1;
+                        }
+                    }
+                }
+                Ok::<_, DbError>(outcome)
+            })
+            .await?;
+        self.journal.clear().map_err(|e| DbError::Task(format!("outbox journal: {e}")))?;
+        Ok(outcome)
+    }
+
+    /// Takes or renews the sending lease; `false` while another process holds it.
+    pub async fn hold_lease(&self, now: DateTime<Utc>) -> Result<bool, DbError> {
+        let holder = self.holder.clone();
+        // Renew only when half of it is used up: each renewal is a write that wakes the other jobs.
+        let current = self.db.read(|c| Ok::<_, DbError>(lease_expiry(c, LEASE)?)).await?;
+        if let Some((h, until)) = &current
+            && *h == holder
+            && *until - now > LEASE_TTL / 2
+        {
+            return Ok(true);
+        }
+        self.db.write(move |tx| Ok(hold_lease(tx, LEASE, &holder, now, now + LEASE_TTL)?)).await
+    }
+
+    /// Sends until `shutdown`: sleeps until the next row is due, wakes when a write commits.
+    pub async fn run_until_stopped(self, shutdown: impl std::future::Future<Output = ()>) {
+        tracing::info!(transport = self.transport.name(), "outbox worker started");
+        let mut commits = self.db.subscribe_commits();
+        tokio::pin!(shutdown);
+        loop {
+            let now = self.clock.now();
+            let wait = match self.pass(now).await {
+                Ok(wait) => wait,
+                Err(e) => {
+                    tracing::error!(error.message = %e, "outbox worker failed; trying again in a minute");
+                    Duration::from_secs(60)
+                }
+            };
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(wait) => {}
+                changed = commits.changed() => if changed.is_err() { break },
+            }
+        }
+        let holder = self.holder.clone();
+        let _ = self.db.write(move |tx| Ok::<_, DbError>(release_lease(tx, LEASE, &holder)?)).await;
+    }
+
+    /// One turn of the loop: send what is due, say how long to sleep.
+    async fn pass(&self, now: DateTime<Utc>) -> Result<Duration, DbError> {
+        if !self.hold_lease(now).await? {
+            // Another process sends; look again in a while in case it stopped.
+            return Ok(Duration::from_secs(30));
+        }
+        let outcome = self.run_once(now).await?;
+        if outcome != Outcome::default() {
+            tracing::debug!(?outcome, "outbox pass");
+        }
+        let next = self.db.read(|c| Ok::<_, DbError>(next_due(c)?)).await?;
+        // Wake at the next due row, and in time to renew the lease.
+        let cap = (LEASE_TTL / 2).to_std().unwrap_or(Duration::from_secs(60));
+        Ok(next.map_or(cap, |t| (t - now).to_std().unwrap_or(Duration::ZERO).min(cap)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::mailer::BoxFuture;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn mail(n: u32) -> NewMail {
+        NewMail {
+            kind: MailKind::Invitation,
+            meeting_id: Some("m1".into()),
+            owner_uid: Some("jdupont".into()),
+            message_id: format!("<{n}@h>"),
+            envelope_from: "noreply@example.org".into(),
+            recipients: vec![format!("g{n}@x.org")],
+            subject: format!("s{n}"),
+            body_text: "text".into(),
+            message: format!("Subject: s{n}\r\n\r\nbody\r\n").into_bytes(),
+        }
+    }
+
+    /// A transport that answers from a script and records what it accepted.
+    struct Scripted {
+        fail: Mutex<Vec<Option<SendError>>>,
+        accepted: Mutex<Vec<Vec<String>>>,
+    }
+
+    impl Transport for Scripted {
+        fn name(&self) -> &'static str {
+            "scripted"
+        }
+        fn send<'a>(&'a self, _: &'a str, to: &'a [String], _: &'a [u8]) -> BoxFuture<'a, Result<(), SendError>> {
+            let next = self.fail.lock().unwrap().pop().flatten();
+            if next.is_none() {
+                self.accepted.lock().unwrap().push(to.to_vec());
+            }
+            Box::pin(async move { next.map_or(Ok(()), Err) })
+        }
+    }
+
+    async fn worker(fail: Vec<Option<SendError>>) -> (Worker, crate::db::tempdir::TempDirGuard, Arc<Scripted>) {
+        let dir = crate::db::tempdir::TempDirGuard::new().unwrap();
+        let db = Db::open(&dir.path().join("jmb.db"), Duration::from_secs(5), 1).unwrap();
+        let scripted = Arc::new(Scripted { fail: Mutex::new(fail), accepted: Mutex::new(Vec::new()) });
+        let worker = Worker {
+            db,
+            transport: scripted.clone(),
+            clock: Arc::new(crate::clock::FixedClock::new(at("2026-12-01T08:00:00Z"))),
+            retry: RetryPolicy {
+                initial: Duration::from_secs(60),
+                max: Duration::from_secs(600),
+                give_up_after: chrono::Duration::hours(1),
+            },
+            journal: Journal::new(dir.path().join("outbox.handover")),
+            holder: "test".into(),
+        };
+        (worker, dir, scripted)
+    }
+
+    async fn queue(w: &Worker, n: u32, now: DateTime<Utc>) {
+        w.db.write(move |tx| {
+            for i in 0..n {
+                enqueue(tx, &mail(i), now)?;
+            }
+            Ok::<_, DbError>(())
+        })
+        .await
+        .unwrap();
+    }
+
+    async fn statuses(w: &Worker) -> Vec<(String, u32)> {
+        let mut l = w.db.read(|c| Ok::<_, DbError>(list(c, false, 100)?)).await.unwrap();
+        l.sort_by_key(|e| e.id);
+        l.into_iter().map(|e| (e.status, e.attempts)).collect()
+    }
+
+    #[tokio::test]
+    async fn sends_retries_with_growing_delays_then_gives_up() {
+        let t0 = at("2026-12-01T08:00:00Z");
+        // Scripts are popped from the end: first attempt fails (transient), the others succeed.
+        let (w, _dir, accepted) = worker(vec![None, None, Some(SendError::Transient("busy".into()))]).await;
+        queue(&w, 3, t0).await;
+        let o = w.run_once(t0).await.unwrap();
+        assert_eq!(o, Outcome { sent: 2, retried: 1, failed: 0 });
+        assert_eq!(accepted.accepted.lock().unwrap().len(), 2);
+        let next = w.db.read(|c| Ok::<_, DbError>(next_due(c)?)).await.unwrap();
+        assert_eq!(next, Some(t0 + chrono::Duration::seconds(60)));
+        assert_eq!(w.run_once(t0 + chrono::Duration::seconds(59)).await.unwrap(), Outcome::default(), "not due yet");
+        assert_eq!(w.run_once(t0 + chrono::Duration::seconds(60)).await.unwrap().sent, 1);
+        assert_eq!(
+            statuses(&w).await,
+            [("sent".into(), 2), ("sent".into(), 1), ("sent".into(), 1)],
+            "the first failed once"
+        );
+
+        assert_eq!(w.retry.delay(0), Duration::from_secs(60));
+        assert_eq!(w.retry.delay(3), Duration::from_secs(480));
+        assert_eq!(w.retry.delay(9), Duration::from_secs(600), "capped");
+
+        // A permanent failure is kept at once; a temporary one past the give-up time too.
+        let (w, _dir, _) = worker(vec![Some(SendError::Permanent("550 no such user".into()))]).await;
+        queue(&w, 1, t0).await;
+        assert_eq!(w.run_once(t0).await.unwrap().failed, 1);
+        let (w, _dir, _) = worker(vec![Some(SendError::Transient("down".into()))]).await;
+        queue(&w, 1, t0).await;
+        assert_eq!(w.run_once(t0 + chrono::Duration::hours(2)).await.unwrap().failed, 1);
+        let failed = w.db.read(|c| Ok::<_, DbError>(list(c, true, 10)?)).await.unwrap();
+        assert_eq!(failed[0].last_error.as_deref(), Some("temporary failure: down"));
+        // `jmb outbox retry` puts it back.
+        assert_eq!(w.db.write(move |tx| Ok::<_, DbError>(retry(tx, None, t0)?)).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_journal_keeps_accepted_mails_from_being_sent_twice() {
+        let t0 = at("2026-12-01T08:00:00Z");
+        let (w, _dir, accepted) = worker(vec![]).await;
+        queue(&w, 2, t0).await;
+        // A previous process had row 1 accepted, then died before the store knew.
+        w.journal.append(1).unwrap();
+        std::fs::write(w.journal.path(), "1\n2").unwrap(); // torn last line: "2" not complete? it is.
+        std::fs::OpenOptions::new().append(true).open(w.journal.path()).unwrap().write_all(b"\n3x").unwrap();
+        let o = w.run_once(t0).await.unwrap();
+        assert_eq!(o.sent, 0, "rows 1 and 2 were applied from the journal, not sent");
+        assert!(accepted.accepted.lock().unwrap().is_empty());
+        assert_eq!(statuses(&w).await, [("sent".into(), 1), ("sent".into(), 1)]);
+        assert!(w.journal.read().unwrap().is_empty(), "emptied once applied");
+    }
+
+    #[tokio::test]
+    async fn one_process_sends_at_a_time() {
+        let t0 = at("2026-12-01T08:00:00Z");
+        let (w, _dir, _) = worker(vec![]).await;
+        assert!(w.hold_lease(t0).await.unwrap());
+        let other = |holder: &'static str, now: DateTime<Utc>| {
+            w.db.write(move |tx| Ok::<_, DbError>(hold_lease(tx, LEASE, holder, now, now + LEASE_TTL)?))
+        };
+        assert!(!other("other", t0 + chrono::Duration::seconds(60)).await.unwrap());
+        assert!(other("other", t0 + LEASE_TTL).await.unwrap(), "an expired lease is taken over");
+        assert!(!w.hold_lease(t0 + LEASE_TTL + chrono::Duration::seconds(1)).await.unwrap());
+    }
+
+    #[test]
+    fn invitee_mails_are_counted_per_owner_and_hour() {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::db::migrate::apply(&mut c).unwrap();
+        let tx = c.transaction().unwrap();
+        let t0 = at("2026-12-01T08:00:00Z");
+        for i in 0..3 {
+            enqueue(&tx, &mail(i), t0).unwrap();
+        }
+        let mut owner_copy = mail(9);
+        owner_copy.kind = MailKind::OwnerCreated;
+        enqueue(&tx, &owner_copy, t0).unwrap();
+        assert_eq!(invitee_mails_since(&tx, "jdupont", t0 - chrono::Duration::hours(1)).unwrap(), 3);
+        assert_eq!(invitee_mails_since(&tx, "jdupont", t0).unwrap(), 0);
+        assert_eq!(invitee_mails_since(&tx, "other", t0 - chrono::Duration::hours(1)).unwrap(), 0);
+        assert!(enqueue(&tx, &mail(0), t0).is_err(), "one row per Message-ID");
+    }
+}
