@@ -113,6 +113,12 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/{name}", get(assets::serve));
     if state.config.auth.mode == AuthMode::Demo {
         app = app.route("/login", get(demo::login_page).post(demo::login_submit)).route("/logout", post(demo::logout));
+        // Mails carry personal links: the page that shows them all exists for the demo only.
+        if state.config.mail.transport == crate::config::MailTransportKind::Mailbox {
+            app = app
+                .route("/mailbox", get(crate::pages::mailbox::page))
+                .route("/mailbox/{file}", get(crate::pages::mailbox::eml));
+        }
     }
     let timeout = Duration::from_secs(state.config.server.request_timeout_seconds);
     let dav = dav_router(&state);

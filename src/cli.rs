@@ -1,4 +1,5 @@
-//! The command line: `jmb serve [--config FILE]`, `jmb check-config FILE`, `jmb migrate [--config FILE]`.
+//! The command line: `jmb serve [--config FILE]`, `jmb check-config FILE`, `jmb migrate [--config FILE]`,
+//! `jmb outbox [--config FILE] [list [--all] | retry ID|--all]`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +30,29 @@ enum Command {
         #[arg(long, short, env = "JMB_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// The mail outbox: list pending and failed mails, or requeue them.
+    Outbox {
+        #[arg(long, short, env = "JMB_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: Option<OutboxAction>,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxAction {
+    /// Pending and failed mails (the default); with --all, sent ones too.
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Puts a failed mail (or every failed mail) back in the queue, due now.
+    Retry {
+        /// The mail's id, as `list` shows it.
+        id: Option<i64>,
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
 }
 
 fn load(config: Option<&PathBuf>) -> Result<Config, String> {
@@ -58,6 +82,9 @@ pub fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Outbox { config, action } => {
+            outbox(config.as_ref(), action.unwrap_or(OutboxAction::List { all: false }))
+        }
         Command::Migrate { config } => {
             let config = match load(config.as_ref()) {
                 Ok(c) => c,
@@ -108,6 +135,77 @@ pub fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// `jmb outbox list|retry`: works on the store directly, beside a running server.
+fn outbox(config: Option<&PathBuf>, action: OutboxAction) -> ExitCode {
+    let config = match load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let db = crate::db::Db::open(
+            &config.database.path,
+            std::time::Duration::from_millis(config.database.busy_timeout_ms),
+            1,
+        )?;
+        match action {
+            OutboxAction::List { all } => {
+                let entries =
+                    db.read(move |c| Ok::<_, crate::db::DbError>(crate::outbox::list(c, !all, 10_000)?)).await?;
+                if entries.is_empty() {
+                    println!("{}", if all { "the outbox is empty" } else { "nothing pending or failed" });
+                }
+                for e in entries {
+                    let next = if e.status == "pending" {
+                        format!(" next {}", e.next_attempt_at.to_rfc3339())
+                    } else {
+                        String::new()
+                    };
+                    println!(
+                        "{:>6}  {:<8} {:<13} attempts {}{next}  to {}  \"{}\"{}",
+                        e.id,
+                        e.status,
+                        e.kind,
+                        e.attempts,
+                        e.recipients.join(", "),
+                        e.subject,
+                        e.last_error.map(|m| format!("\n        last error: {m}")).unwrap_or_default()
+                    );
+                }
+                Ok::<_, anyhow::Error>(())
+            }
+            OutboxAction::Retry { id, all } => {
+                if id.is_none() && !all {
+                    anyhow::bail!("say which mail to requeue (its id) or --all");
+                }
+                let now = chrono::Utc::now();
+                let n = db.write(move |tx| Ok::<_, crate::db::DbError>(crate::outbox::retry(tx, id, now)?)).await?;
+                match (id, n) {
+                    (Some(id), 0) => anyhow::bail!("no failed or pending mail {id}"),
+                    _ => println!("{n} mail(s) requeued; a running jmb sends them within a minute"),
+                }
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("jmb outbox: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

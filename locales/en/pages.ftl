@@ -101,3 +101,12 @@ csv-answer = Answer
 csv-joins = Joins
 csv-first-join = First join
 csv-last-join = Last join
+
+## Demo mailbox
+mailbox-title = Demo mailbox
+mailbox-intro = With the demo configuration, jmb sends no mail: messages are kept here, newest first. Follow the links as each recipient would; download a message to open it in your mail program with its calendar invitation.
+mailbox-empty = No message yet: book a meeting.
+mailbox-to = To
+mailbox-when = Sent on
+mailbox-kind = Kind
+mailbox-download = Download (.eml)

@@ -101,3 +101,12 @@ csv-answer = Réponse
 csv-joins = Connexions
 csv-first-join = Première connexion
 csv-last-join = Dernière connexion
+
+## Demo mailbox
+mailbox-title = Boîte aux lettres de démonstration
+mailbox-intro = Avec la configuration de démonstration, jmb n'envoie pas les messages : ils sont gardés ici, les plus récents d'abord. Suivez les liens comme le ferait chaque destinataire ; téléchargez un message pour l'ouvrir dans votre messagerie avec son invitation d'agenda.
+mailbox-empty = Aucun message pour l'instant : réservez une réunion.
+mailbox-to = Destinataire
+mailbox-when = Envoyé le
+mailbox-kind = Type
+mailbox-download = Télécharger (.eml)

@@ -368,7 +368,8 @@ pub fn split_address_list(text: &str) -> Vec<(String, String)> {
         }
         let entry = &rest[..end];
         rest = &rest[end..];
-        if let (Some(open), true) = (entry.find('<'), entry.ends_with('>')) {
+        // The address is in the last `<…>`: a quoted display name may contain `<` itself.
+        if let (Some(open), true) = (entry.rfind('<'), entry.ends_with('>')) {
             let name = entry[..open].trim().trim_matches('"').trim().to_string();
             let address = entry[open + 1..entry.len() - 1].trim().to_string();
             out.push((clean_name(&name), address));
@@ -508,6 +509,14 @@ mod tests {
         let v = validate(&r, &ctx(&limits)).unwrap();
         assert_eq!(v.moderators.len(), 1);
         assert_eq!(v.guests.len(), 1);
+    }
+
+    #[test]
+    fn quoted_names_may_hold_angle_brackets() {
+        assert_eq!(
+            split_address_list("\"=?utf-8?b?QmNj?= <script>\" <odd@example.net>, b@x.org"),
+            vec![("=?utf-8?b?QmNj?= <script>".into(), "odd@example.net".into()), (String::new(), "b@x.org".into())]
+        );
     }
 
     #[test]

@@ -287,6 +287,59 @@ pub fn itip(
     ics::render_itip(&settings.prodid, kind.method, &ev, now)
 }
 
+/// `Subject`, encoded as lettre would, except that a word which looks like an RFC 2047 encoded-word
+/// (`=?utf-8?q?…?=`) is encoded too: lettre writes ASCII words as they are, and mail programs would
+/// then decode what someone typed and show a different subject.
+#[derive(Clone)]
+struct Subject(String);
+
+impl Header for Subject {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Subject")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Subject(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        let mut encoded = String::with_capacity(self.0.len() * 2);
+        // Writing into a String cannot fail.
+        let _ = encode_unstructured("Subject", &self.0, &mut encoded);
+        HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.clone(), encoded)
+    }
+}
+
+/// RFC 2047 encoding of unstructured header text, folded: words of printable ASCII that cannot be
+/// read as an encoded-word are written as they are, runs of other words are encoded.
+fn encode_unstructured(name: &str, value: &str, out: &mut String) -> std::fmt::Result {
+    use email_encoding::headers::rfc2047;
+    use email_encoding::headers::writer::EmailWriter;
+    use std::fmt::Write;
+    let mut writer = EmailWriter::new(out, name.len() + 2, 0, false);
+    let mut pending = String::new();
+    let flush = |pending: &mut String, writer: &mut EmailWriter<'_>| -> std::fmt::Result {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let text = pending.trim_end_matches(' ');
+        rfc2047::encode(text, writer)?;
+        for _ in 0..pending.len() - text.len() {
+            writer.space();
+        }
+        pending.clear();
+        Ok(())
+    };
+    for word in value.split_inclusive(' ') {
+        let plain = word.bytes().all(|b| (0x21..0x7f).contains(&b) || b == b' ') && !word.contains("=?");
+        if plain {
+            flush(&mut pending, &mut writer)?;
+            writer.folding().write_str(word)?;
+        } else {
+            pending.push_str(word);
+        }
+    }
+    flush(&mut pending, &mut writer)
+}
+
 #[derive(Clone)]
 struct AutoSubmitted;
 
@@ -348,7 +401,7 @@ pub fn finish(settings: &MailSettings, draft: Draft<'_>, now: DateTime<Utc>) -> 
     let mut builder = Message::builder()
         .from(settings.from.clone())
         .to(to)
-        .subject(draft.subject.clone())
+        .header(Subject(draft.subject.clone()))
         .message_id(Some(message_id.clone()))
         .date(std::time::SystemTime::from(now))
         .header(AutoSubmitted)
@@ -431,5 +484,64 @@ pub fn attendees_section(settings: &MailSettings, tr: &Tr, d: &MeetingDetails) -
             url: settings.url(&format!("/meetings/{}/attendees", d.meeting.id)),
             primary: false,
         }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_that_look_encoded_are_encoded() {
+        let mut out = String::new();
+        encode_unstructured("Subject", "Point =?utf-8?q?Bcc:_x@y.org?= d'équipe", &mut out).unwrap();
+        assert!(out.starts_with("Point =?utf-8?b?"), "{out}");
+        assert!(!out.contains("=?utf-8?q?Bcc"), "the typed encoded-word is not left readable as one: {out}");
+        assert!(out.is_ascii() && !out.contains('\n') || out.contains("\r\n "), "folded with CRLF-space: {out:?}");
+        let mut plain = String::new();
+        encode_unstructured("Subject", "Weekly meeting", &mut plain).unwrap();
+        assert_eq!(plain, "Weekly meeting");
+    }
+
+    /// The bytes handed to the server: CRLF line ends only (the calendar parts included), headers
+    /// under 998 octets, the iTIP method in the inline part's content type.
+    #[test]
+    fn messages_are_wire_ready() {
+        let mut config = Config::embedded_default();
+        config.server.public_url = "https://meet.example.org".into();
+        let s = MailSettings::from_config(&config).unwrap();
+        let to = Recipient {
+            mail: "zoe@partner.net".into(),
+            name: "Zoë \"Z\" Núñez".into(),
+            lang: Lang::En,
+            internal: false,
+        };
+        let tr = s.tr(Lang::En);
+        let mut body = body(&s, &tr, &to, "Title".into(), "Intro".into());
+        body.fields.push(("Subject".into(), "Point".into()));
+        let ics = "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nSUMMARY:R\u{e9}union\r\nEND:VCALENDAR\r\n".to_string();
+        let draft = Draft {
+            kind: MailKind::Invitation,
+            meeting_id: Some("m1"),
+            owner_uid: Some("jdupont"),
+            recipient: &to,
+            reply_to: Some(("Jean Dupont", "jean.dupont@example.org")),
+            subject: "Invitation: Point".into(),
+            body,
+            calendar: Some((ics::Method::Request, ics)),
+        };
+        let now: DateTime<Utc> = "2026-12-01T08:00:00Z".parse().unwrap();
+        let mail = finish(&s, draft, now).unwrap();
+        let raw = String::from_utf8(mail.message).unwrap();
+        assert!(!raw.replace("\r\n", "").contains('\n'), "bare LF in the message");
+        assert!(raw.lines().all(|l| l.len() <= 998));
+        assert!(raw.contains("Content-Type: text/calendar; charset=utf-8; method=REQUEST"), "{raw}");
+        assert!(raw.contains("filename=\"invite.ics\""), "{raw}");
+        assert!(raw.contains("Auto-Submitted: auto-generated") && raw.contains("Content-Language: en"));
+        assert!(mail.message_id.ends_with("@meet.example.org>"));
+        assert_eq!(
+            (mail.envelope_from.as_str(), mail.recipients.as_slice()),
+            ("noreply@example.org", &["zoe@partner.net".to_string()][..])
+        );
     }
 }

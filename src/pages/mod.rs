@@ -10,6 +10,7 @@ pub mod form;
 pub mod home;
 pub mod legacy;
 pub mod links;
+pub mod mailbox;
 
 use axum::Router;
 use axum::routing::{get, post};

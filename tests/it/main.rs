@@ -9,5 +9,7 @@ mod concurrency;
 mod hostile;
 mod legacy;
 mod links;
+mod mail;
 mod openapi;
 mod pages;
+mod smtp;

@@ -1,0 +1,121 @@
+//! The demo mailbox (`/mailbox`): with the embedded default (`mail.transport = "mailbox"`, demo
+//! sign-in), mails stay in the store, and this page shows them newest first, each with its links
+//! clickable, so someone trying jmb sees the invitations and can follow a guest's links. Each mail can
+//! also be downloaded (`/mailbox/{id}.eml`) and opened in a mail program, calendar invitation included.
+//! The routes exist only in demo mode: mails carry personal links.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::outbox;
+use crate::state::AppState;
+use crate::web::csrf::CsrfToken;
+use crate::web::{Chrome, PageError, html};
+
+/// A piece of a mail's text: plain, or a link.
+pub enum Segment {
+    Text(String),
+    Link(String),
+}
+
+pub struct MailView {
+    pub id: i64,
+    pub subject: String,
+    pub to: String,
+    pub kind: String,
+    pub when: String,
+    pub status: String,
+    pub lines: Vec<Vec<Segment>>,
+}
+
+#[derive(Template)]
+#[template(path = "mailbox.html")]
+struct MailboxPage {
+    chrome: Chrome,
+    mails: Vec<MailView>,
+}
+
+/// Splits a line into text and `http(s)://` links (a link ends at whitespace).
+pub fn segments(line: &str) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut rest = line;
+    while let Some(i) = ["http://", "https://"].iter().filter_map(|p| rest.find(p)).min() {
+        if i > 0 {
+            out.push(Segment::Text(rest[..i].to_string()));
+        }
+        let end = rest[i..].find(char::is_whitespace).map_or(rest.len(), |e| i + e);
+        out.push(Segment::Link(rest[i..end].to_string()));
+        rest = &rest[end..];
+    }
+    if !rest.is_empty() {
+        out.push(Segment::Text(rest.to_string()));
+    }
+    out
+}
+
+/// `GET /mailbox`.
+pub async fn page(State(state): State<AppState>, headers: HeaderMap, csrf: CsrfToken) -> Result<Response, PageError> {
+    let tr = state.tr(&headers);
+    let entries = state
+        .db
+        .read(|c| Ok::<_, crate::db::DbError>(outbox::list(c, false, 200)?))
+        .await
+        .map_err(|e| PageError::Internal(e.to_string()))?;
+    let mails = entries
+        .into_iter()
+        .map(|e| MailView {
+            id: e.id,
+            subject: e.subject,
+            to: e.recipients.join(", "),
+            kind: e.kind,
+            when: tr.datetime(e.created_at),
+            status: e.status,
+            lines: e.body_text.lines().map(segments).collect(),
+        })
+        .collect();
+    let page = MailboxPage { chrome: Chrome::new(&state, tr, tr.t("mailbox-title"), None, csrf.0, "/mailbox"), mails };
+    let mut resp = html(StatusCode::OK, &page);
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+/// `GET /mailbox/{id}.eml`: the message as sent.
+pub async fn eml(State(state): State<AppState>, Path(file): Path<String>) -> Result<Response, PageError> {
+    let id: i64 =
+        file.strip_suffix(".eml").and_then(|n| n.parse().ok()).ok_or(PageError::not_found("error-not-found"))?;
+    let message = state
+        .db
+        .read(move |c| Ok::<_, crate::db::DbError>(outbox::message(c, id)?))
+        .await
+        .map_err(|e| PageError::Internal(e.to_string()))?
+        .ok_or(PageError::not_found("error-not-found"))?;
+    let mut resp = message.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("message/rfc822"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"jmb-mail-{id}.eml\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_are_found_in_text() {
+        let s = segments("Join: https://meet.example.org/j/abc and http://x.org/y.");
+        let kinds: Vec<String> = s
+            .iter()
+            .map(|s| match s {
+                Segment::Text(t) => format!("T({t})"),
+                Segment::Link(l) => format!("L({l})"),
+            })
+            .collect();
+        assert_eq!(kinds, ["T(Join: )", "L(https://meet.example.org/j/abc)", "T( and )", "L(http://x.org/y.)"]);
+        assert!(matches!(segments("plain").as_slice(), [Segment::Text(_)]));
+    }
+}
