@@ -1,6 +1,5 @@
 -- Mail: the outbox (every mail jmb sends, written in the transaction of the change that causes it, then
--- handed to the mail server by a worker), reminders before meetings, each user's language for mails,
--- and leases so that only one jmb process sends when several share the database.
+-- handed to the mail server by a worker), reminders before meetings, and each user's language for mails.
 
 CREATE TABLE outbox (
     id               INTEGER PRIMARY KEY,
@@ -45,10 +44,3 @@ CREATE INDEX reminders_due ON reminders (due_at) WHERE done_at IS NULL;
 
 -- The language a signed-in user chose (mails to them use it); NULL: the site's default.
 ALTER TABLE users ADD COLUMN lang TEXT CHECK (lang IN ('fr', 'en'));
-
--- A job that must run in one process at a time holds a lease, renewed while it runs.
-CREATE TABLE leases (
-    name        TEXT PRIMARY KEY NOT NULL,
-    holder      TEXT NOT NULL,
-    expires_at  INTEGER NOT NULL
-) STRICT;

@@ -34,7 +34,7 @@ pub struct JobDeps {
 }
 
 impl JobDeps {
-    /// The outbox worker of this process (a fresh lease holder id).
+    /// The outbox worker of this process.
     pub fn outbox_worker(&self) -> outbox::Worker {
         let m = &self.config.mail;
         outbox::Worker {
@@ -47,7 +47,7 @@ impl JobDeps {
                 give_up_after: chrono::Duration::hours(i64::from(m.give_up_after_hours)),
             },
             journal: outbox::Journal::new(self.config.data_dir().join("outbox.handover")),
-            holder: crate::secrets::token(),
+            lock: outbox::SendLock::new(self.config.data_dir().join("outbox.lock")),
         }
     }
 }
@@ -170,7 +170,7 @@ async fn run_pruning(deps: JobDeps) {
 }
 
 /// Runs every job until `shutdown` completes. The outbox worker is stopped last, after finishing the
-/// mail it is sending, and gives its lease up.
+/// mail it is sending, and lets another process send.
 pub async fn run_until_stopped(deps: JobDeps, shutdown: impl Future<Output = ()>) {
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(deps.outbox_worker().run_until_stopped(async {

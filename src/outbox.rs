@@ -3,13 +3,14 @@
 //! exact bytes to send. A worker hands due rows to the mail system ([`crate::mailer`]) over a pooled
 //! connection, retries temporary failures with growing delays, and keeps permanent ones as `failed`
 //! (`jmb outbox` lists them, `jmb outbox retry` requeues them). This module alone owns the `outbox`
-//! and `leases` tables.
+//! table.
 //!
 //! **Sent once.** After the server accepts a message, its id is appended to a hand-over journal (a
 //! file beside the database: one `write(2)`, unaffected by database locks) before the row is marked
 //! sent in the store, in batches; a worker starting up applies the journal first. A process killed
 //! between the server's acceptance and the journal write (a few microseconds) sends that mail again;
-//! no other window exists. Only one process sends at a time: the worker holds a lease in the store.
+//! no other window exists. Only one process sends at a time: the worker holds a lock on a file beside
+//! the database ([`SendLock`]), which the system drops when the process ends.
 //!
 //! The worker sleeps until the next row is due and wakes when a write commits (a booking queued mail).
 
@@ -242,37 +243,44 @@ pub fn message(conn: &Connection, id: i64) -> rusqlite::Result<Option<Vec<u8>>> 
     conn.query_row("SELECT message FROM outbox WHERE id = ?1", [id], |r| r.get(0)).optional()
 }
 
-// ---- leases ----
+// ---- one sender at a time ----
 
-/// Takes or renews lease `name` for `holder` until `until`; `false` if another holder's lease runs.
-pub fn hold_lease(
-    tx: &Transaction<'_>,
-    name: &str,
-    holder: &str,
-    now: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> rusqlite::Result<bool> {
-    let changed = tx.execute(
-        "INSERT INTO leases (name, holder, expires_at) VALUES (?1, ?2, ?4)
-         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-         WHERE leases.holder = excluded.holder OR leases.expires_at <= ?3",
-        params![name, holder, ts(now), ts(until)],
-    )?;
-    Ok(changed == 1)
+/// Only one process sends at a time: the one holding an exclusive lock on a file beside the database
+/// (`outbox.lock`). The system drops the lock when its process ends, however it ends, so a server
+/// restarted after a crash sends at once; a lease row in the store would make it wait for the dead
+/// process's lease to run out. Processes sharing one SQLite file share one machine, so a file lock
+/// reaches all of them. Uses `File::try_lock` (flock(2) on Linux).
+pub struct SendLock {
+    path: PathBuf,
+    held: std::sync::Mutex<Option<std::fs::File>>,
 }
 
-/// Gives a lease up (a clean stop lets another process take over at once).
-pub fn release_lease(tx: &Transaction<'_>, name: &str, holder: &str) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM leases WHERE name = ?1 AND holder = ?2", params![name, holder])?;
-    Ok(())
-}
+impl SendLock {
+    pub fn new(path: PathBuf) -> Self {
+        Self { path, held: std::sync::Mutex::new(None) }
+    }
 
-/// When lease `name` runs out, if someone holds it.
-pub fn lease_expiry(conn: &Connection, name: &str) -> rusqlite::Result<Option<(String, DateTime<Utc>)>> {
-    conn.query_row("SELECT holder, expires_at FROM leases WHERE name = ?1", [name], |r| {
-        Ok((r.get::<_, String>(0)?, from_ts(r.get(1)?)))
-    })
-    .optional()
+    /// Takes the lock if it is free; `true` while this process holds it.
+    pub fn try_hold(&self) -> std::io::Result<bool> {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if held.is_some() {
+            return Ok(true);
+        }
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&self.path)?;
+        match file.try_lock() {
+            Ok(()) => {
+                *held = Some(file);
+                Ok(true)
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    /// Lets another process take over at once (closing the file drops the lock).
+    pub fn release(&self) {
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
 }
 
 // ---- the hand-over journal ----
@@ -297,7 +305,8 @@ impl Journal {
     /// The ids recorded (a torn last line is ignored: it was never a complete record).
     pub fn read(&self) -> std::io::Result<Vec<i64>> {
         match std::fs::read_to_string(&self.path) {
-            Ok(text) => Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect()),
+            // Only complete lines: a torn "123" could otherwise read as row 12.
+            Ok(text) => Ok(text.split_inclusive('\n').filter_map(|l| l.strip_suffix('\n')?.parse().ok()).collect()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
             Err(e) => Err(e),
         }
@@ -343,8 +352,10 @@ pub struct Outcome {
     pub failed: usize,
 }
 
-const LEASE: &str = "outbox-worker";
-const LEASE_TTL: chrono::Duration = chrono::Duration::seconds(120);
+/// How often a process that does not send looks whether the sender went away.
+const STANDBY_POLL: Duration = Duration::from_secs(30);
+/// Longest sleep between two passes (a safety net: commits and due times wake the worker).
+const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// Rows sent per pass; the pooled transport sends up to this many at once.
 const BATCH: u32 = 32;
 const IN_FLIGHT: usize = 4;
@@ -356,8 +367,7 @@ pub struct Worker {
     pub clock: Arc<dyn Clock>,
     pub retry: RetryPolicy,
     pub journal: Journal,
-    /// Identifies this process in the lease.
-    pub holder: String,
+    pub lock: SendLock,
 }
 
 impl Worker {
@@ -441,20 +451,6 @@ impl Worker {
         Ok(outcome)
     }
 
-    /// Takes or renews the sending lease; `false` while another process holds it.
-    pub async fn hold_lease(&self, now: DateTime<Utc>) -> Result<bool, DbError> {
-        let holder = self.holder.clone();
-        // Renew only when half of it is used up: each renewal is a write that wakes the other jobs.
-        let current = self.db.read(|c| Ok::<_, DbError>(lease_expiry(c, LEASE)?)).await?;
-        if let Some((h, until)) = &current
-            && *h == holder
-            && *until - now > LEASE_TTL / 2
-        {
-            return Ok(true);
-        }
-        self.db.write(move |tx| Ok(hold_lease(tx, LEASE, &holder, now, now + LEASE_TTL)?)).await
-    }
-
     /// Sends until `shutdown`: sleeps until the next row is due, wakes when a write commits.
     pub async fn run_until_stopped(self, shutdown: impl std::future::Future<Output = ()>) {
         tracing::info!(transport = self.transport.name(), "outbox worker started");
@@ -475,24 +471,23 @@ impl Worker {
                 changed = commits.changed() => if changed.is_err() { break },
             }
         }
-        let holder = self.holder.clone();
-        let _ = self.db.write(move |tx| Ok::<_, DbError>(release_lease(tx, LEASE, &holder)?)).await;
+        self.lock.release();
     }
 
     /// One turn of the loop: send what is due, say how long to sleep.
     async fn pass(&self, now: DateTime<Utc>) -> Result<Duration, DbError> {
-        if !self.hold_lease(now).await? {
+        match self.lock.try_hold() {
+            Ok(true) => {}
             // Another process sends; look again in a while in case it stopped.
-            return Ok(Duration::from_secs(30));
+            Ok(false) => return Ok(STANDBY_POLL),
+            Err(e) => return Err(DbError::Task(format!("outbox lock {}: {e}", self.lock.path.display()))),
         }
         let outcome = self.run_once(now).await?;
         if outcome != Outcome::default() {
             tracing::debug!(?outcome, "outbox pass");
         }
         let next = self.db.read(|c| Ok::<_, DbError>(next_due(c)?)).await?;
-        // Wake at the next due row, and in time to renew the lease.
-        let cap = (LEASE_TTL / 2).to_std().unwrap_or(Duration::from_secs(60));
-        Ok(next.map_or(cap, |t| (t - now).to_std().unwrap_or(Duration::ZERO).min(cap)))
+        Ok(next.map_or(MAX_SLEEP, |t| (t - now).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP)))
     }
 }
 
@@ -554,7 +549,7 @@ mod tests {
                 give_up_after: chrono::Duration::hours(1),
             },
             journal: Journal::new(dir.path().join("outbox.handover")),
-            holder: "test".into(),
+            lock: SendLock::new(dir.path().join("outbox.lock")),
         };
         (worker, dir, scripted)
     }
@@ -619,8 +614,9 @@ mod tests {
         queue(&w, 2, t0).await;
         // A previous process had row 1 accepted, then died before the store knew.
         w.journal.append(1).unwrap();
-        std::fs::write(w.journal.path(), "1\n2").unwrap(); // torn last line: "2" not complete? it is.
-        std::fs::OpenOptions::new().append(true).open(w.journal.path()).unwrap().write_all(b"\n3x").unwrap();
+        std::fs::write(w.journal.path(), "1\n2").unwrap();
+        std::fs::OpenOptions::new().append(true).open(w.journal.path()).unwrap().write_all(b"\n3").unwrap();
+        assert_eq!(w.journal.read().unwrap(), [1, 2], "the torn last record (\"3\", maybe of \"31\") is ignored");
         let o = w.run_once(t0).await.unwrap();
         assert_eq!(o.sent, 0, "rows 1 and 2 were applied from the journal, not sent");
         assert!(accepted.accepted.lock().unwrap().is_empty());
@@ -630,15 +626,15 @@ mod tests {
 
     #[tokio::test]
     async fn one_process_sends_at_a_time() {
-        let t0 = at("2026-12-01T08:00:00Z");
-        let (w, _dir, _) = worker(vec![]).await;
-        assert!(w.hold_lease(t0).await.unwrap());
-        let other = |holder: &'static str, now: DateTime<Utc>| {
-            w.db.write(move |tx| Ok::<_, DbError>(hold_lease(tx, LEASE, holder, now, now + LEASE_TTL)?))
-        };
-        assert!(!other("other", t0 + chrono::Duration::seconds(60)).await.unwrap());
-        assert!(other("other", t0 + LEASE_TTL).await.unwrap(), "an expired lease is taken over");
-        assert!(!w.hold_lease(t0 + LEASE_TTL + chrono::Duration::seconds(1)).await.unwrap());
+        let (w, dir, _) = worker(vec![]).await;
+        assert!(w.lock.try_hold().unwrap());
+        assert!(w.lock.try_hold().unwrap(), "held again by its holder");
+        // Another open file description (as another process has) is refused while the first holds it.
+        let other = SendLock::new(dir.path().join("outbox.lock"));
+        assert!(!other.try_hold().unwrap());
+        w.lock.release();
+        assert!(other.try_hold().unwrap(), "taken over once released");
+        assert!(!w.lock.try_hold().unwrap());
     }
 
     #[test]

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import os
 import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -184,9 +186,11 @@ class Jmb:
         return f"{self.url}/dav/principals/{uid}/meetings/"
 
 
-def start_jmb(workdir: Path) -> Jmb:
+def start_jmb(workdir: Path, mail: str = 'transport = "mailbox"', port: int | None = None) -> Jmb:
+    """Starts `jmb serve` on a throw-away configuration in `workdir` (its database stays there, so a
+    second call with the same folder is a restart). `mail`: lines of the [mail] section."""
     binary = jmb_binary()
-    port = free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     config = workdir / "jmb.toml"
     config.write_text(f"""\
@@ -203,6 +207,7 @@ mode = "trusted-header"
 editors = ["jdupont", "mmartin"]
 [mail]
 internal_domains = ["example.org"]
+{mail}
 """)
     log = workdir / "jmb.log"
     with open(log, "wb") as out:
@@ -219,6 +224,12 @@ internal_domains = ["example.org"]
         time.sleep(0.1)
     proc.kill()
     pytest.fail(f"jmb did not answer /healthz within 10 s:\n{log.read_text()}", pytrace=False)
+
+
+def kill_jmb(server: Jmb) -> None:
+    """kill -9: no chance to finish anything."""
+    server.proc.kill()
+    server.proc.wait(timeout=10)
 
 
 def stop_jmb(server: Jmb) -> None:
@@ -239,3 +250,73 @@ def jmb():
     finally:
         stop_jmb(server)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+# ---- a real SMTP server on loopback ----
+
+@dataclass
+class Received:
+    raw: bytes
+    mail_from: str
+    rcpt_tos: list[str]
+
+    @property
+    def msg(self):
+        import email
+        import email.policy
+        return email.message_from_bytes(self.raw, policy=email.policy.default)
+
+
+@dataclass
+class Sink:
+    port: int
+    dir: Path
+    proc: subprocess.Popen
+
+    def mails(self) -> list[Received]:
+        out = []
+        for eml in sorted(self.dir.glob("*.eml")):
+            meta = json.loads(eml.with_suffix(".json").read_text())
+            out.append(Received(eml.read_bytes(), meta["mail_from"], meta["rcpt_tos"]))
+        return out
+
+    def wait_for(self, n: int, timeout: float = 30) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while True:
+            mails = self.mails()
+            if len(mails) >= n:
+                time.sleep(0.3)  # catch any extra one
+                return self.mails()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected {n} mails, got {len(mails)}: "
+                                     f"{[(m.rcpt_tos, m.msg['subject']) for m in mails]}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def start_sink(port: int | None = None, *args: str) -> Sink:
+    """aiosmtpd (tests/interop/smtp_sink.py) on loopback, storing each message as received."""
+    port = port or free_port()
+    d = Path(tempfile.mkdtemp(prefix="jmb-smtp-"))
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests/interop/smtp_sink.py"), "--port", str(port),
+                             "--dir", str(d / "mails"), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    line = proc.stdout.readline().decode()
+    if "READY" not in line:
+        proc.kill()
+        pytest.fail(f"the SMTP sink did not start: {line}{proc.stdout.read().decode()}", pytrace=False)
+    return Sink(port, d / "mails", proc)
+
+
+@pytest.fixture()
+def sink():
+    s = start_sink()
+    try:
+        yield s
+    finally:
+        s.stop()
