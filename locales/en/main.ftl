@@ -8,6 +8,7 @@ fmt-datetime = { $date } at { $time }
 ## Layout
 skip-to-content = Skip to content
 nav-my-meetings = My meetings
+nav-mailbox = Mail (demo)
 nav-new-meeting = New meeting
 nav-sign-out = Sign out
 nav-signed-in-as = Signed in as { $name }

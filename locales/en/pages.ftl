@@ -104,9 +104,19 @@ csv-last-join = Last join
 
 ## Demo mailbox
 mailbox-title = Demo mailbox
-mailbox-intro = With the demo configuration, jmb sends no mail: messages are kept here, newest first. Follow the links as each recipient would; download a message to open it in your mail program with its calendar invitation.
+mailbox-intro = With the demo configuration, jmb sends no mail: messages are kept here, newest first (open one to read it). Follow the links as each recipient would; download a message to open it in your mail program with its calendar invitation.
 mailbox-empty = No message yet: book a meeting.
 mailbox-to = To
-mailbox-when = Sent on
 mailbox-kind = Kind
 mailbox-download = Download (.eml)
+mailbox-kind-invitation = invitation
+mailbox-kind-update = update
+mailbox-kind-cancellation = cancellation
+mailbox-kind-owner-created = confirmation to the organiser
+mailbox-kind-owner-updated = change, to the organiser
+mailbox-kind-owner-deleted = deletion, to the organiser
+mailbox-kind-answer = an attendee's answer
+mailbox-kind-reminder = reminder
+mailbox-status-pending = pending
+mailbox-status-sent = sent
+mailbox-status-failed = failed

@@ -8,6 +8,7 @@ fmt-datetime = { $date } à { $time }
 ## Layout
 skip-to-content = Aller au contenu
 nav-my-meetings = Mes réunions
+nav-mailbox = Courrier (démo)
 nav-new-meeting = Nouvelle réunion
 nav-sign-out = Se déconnecter
 nav-signed-in-as = Connecté en tant que { $name }

@@ -104,9 +104,19 @@ csv-last-join = Dernière connexion
 
 ## Demo mailbox
 mailbox-title = Boîte aux lettres de démonstration
-mailbox-intro = Avec la configuration de démonstration, jmb n'envoie pas les messages : ils sont gardés ici, les plus récents d'abord. Suivez les liens comme le ferait chaque destinataire ; téléchargez un message pour l'ouvrir dans votre messagerie avec son invitation d'agenda.
+mailbox-intro = Avec la configuration de démonstration, jmb n'envoie pas les messages : ils sont gardés ici, les plus récents d'abord (ouvrez-en un pour le lire). Suivez les liens comme le ferait chaque destinataire ; téléchargez un message pour l'ouvrir dans votre messagerie avec son invitation d'agenda.
 mailbox-empty = Aucun message pour l'instant : réservez une réunion.
-mailbox-to = Destinataire
-mailbox-when = Envoyé le
+mailbox-to = À
 mailbox-kind = Type
 mailbox-download = Télécharger (.eml)
+mailbox-kind-invitation = invitation
+mailbox-kind-update = mise à jour
+mailbox-kind-cancellation = annulation
+mailbox-kind-owner-created = confirmation à l'organisateur
+mailbox-kind-owner-updated = modification, à l'organisateur
+mailbox-kind-owner-deleted = suppression, à l'organisateur
+mailbox-kind-answer = réponse d'un participant
+mailbox-kind-reminder = rappel
+mailbox-status-pending = en attente
+mailbox-status-sent = envoyé
+mailbox-status-failed = échec

@@ -9,6 +9,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::SignedIn;
+use crate::auth::extract::AuthRejection;
 use crate::outbox;
 use crate::state::AppState;
 use crate::web::csrf::CsrfToken;
@@ -26,7 +28,6 @@ pub struct MailView {
     pub to: String,
     pub kind: String,
     pub when: String,
-    pub status: String,
     pub lines: Vec<Vec<Segment>>,
 }
 
@@ -56,7 +57,12 @@ pub fn segments(line: &str) -> Vec<Segment> {
 }
 
 /// `GET /mailbox`.
-pub async fn page(State(state): State<AppState>, headers: HeaderMap, csrf: CsrfToken) -> Result<Response, PageError> {
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    csrf: CsrfToken,
+    user: Result<SignedIn, AuthRejection>,
+) -> Result<Response, PageError> {
     let tr = state.tr(&headers);
     let entries = state
         .db
@@ -69,13 +75,26 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, csrf: CsrfT
             id: e.id,
             subject: e.subject,
             to: e.recipients.join(", "),
-            kind: e.kind,
+            kind: format!(
+                "{} ({})",
+                tr.t(&format!("mailbox-kind-{}", e.kind)),
+                tr.t(&format!("mailbox-status-{}", e.status))
+            ),
             when: tr.datetime(e.created_at),
-            status: e.status,
             lines: e.body_text.lines().map(segments).collect(),
         })
         .collect();
-    let page = MailboxPage { chrome: Chrome::new(&state, tr, tr.t("mailbox-title"), None, csrf.0, "/mailbox"), mails };
+    let page = MailboxPage {
+        chrome: Chrome::new(
+            &state,
+            tr,
+            tr.t("mailbox-title"),
+            user.ok().as_ref().map(|u| &u.identity),
+            csrf.0,
+            "/mailbox",
+        ),
+        mails,
+    };
     let mut resp = html(StatusCode::OK, &page);
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)

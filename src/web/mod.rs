@@ -30,6 +30,8 @@ pub struct Chrome {
     /// CSRF token for the forms in the layout (sign-out, language).
     pub csrf: String,
     pub demo: bool,
+    /// The demo mailbox (`/mailbox`) exists: demo sign-in with mails kept in the store.
+    pub mailbox: bool,
     /// Path of the current page, so the language switch comes back to it.
     pub here: String,
 }
@@ -44,6 +46,8 @@ impl Chrome {
             user: user.map(|u| u.name.clone()),
             csrf,
             demo: state.config.auth.mode == crate::config::AuthMode::Demo,
+            mailbox: state.config.auth.mode == crate::config::AuthMode::Demo
+                && state.config.mail.transport == crate::config::MailTransportKind::Mailbox,
             here: here.to_string(),
         }
     }

@@ -373,3 +373,15 @@ async fn an_smtp_outage_delays_mails_without_losing_or_doubling_them() {
     assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE status <> 'sent'").await, 0);
     app.stop().await;
 }
+
+/// Mails carry personal links: behind a real sign-in, even with mails kept in the store, no page shows them.
+#[tokio::test]
+async fn the_mailbox_pages_exist_only_for_the_demo() {
+    let app = TestApp::spawn().await;
+    app.book("jdupont", meeting_body()).await;
+    assert!(app.count("SELECT COUNT(*) FROM outbox").await > 0);
+    for path in ["/mailbox", "/mailbox/1.eml"] {
+        assert_eq!(app.get_as(path, "jdupont").await.status(), 404, "{path}");
+    }
+    app.stop().await;
+}

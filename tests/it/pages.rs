@@ -798,3 +798,43 @@ async fn internal_errors_never_log_personal_tokens() {
     assert!(logged.contains("internal error") && logged.contains("/rsvp/…"), "{logged}");
     assert!(!logged.contains(&token), "the token reached the log: {logged}");
 }
+
+/// The demo mailbox: every mail with its links clickable and escaped, its kind in the reader's
+/// language, each downloadable as the message sent; unknown ids are 404s.
+#[tokio::test]
+async fn the_demo_mailbox_shows_every_mail() {
+    let app = App::new();
+    let empty = app.get(None, "/mailbox").await;
+    assert_eq!(empty.status, 200);
+    assert!(empty.body.contains("Aucun message pour l&#39;instant"), "{}", empty.body);
+
+    let form = with(&valid_form(&app.csrf()), "guests", "Paul <paul.visiteur@example.org>, zoe@partner.net");
+    let r = app.post(Some("jdupont"), "/meetings/new", &pairs(&form)).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = app.get(Some("jdupont"), "/mailbox").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.headers["cache-control"], "no-store");
+    // The owner, one moderator, two guests; the subject typed with markup comes out escaped.
+    assert_eq!(page.body.matches("<details class=\"card mail\"").count(), 4, "{}", page.body);
+    assert_eq!(page.body.matches("Invitation visioconférence : Réunion de l&#39;équipe &#60;b&#62;").count(), 3);
+    assert!(!page.body.contains("<b>"));
+    assert!(page.body.contains("<dd>invitation (en attente)</dd>"), "kind and status in French");
+    assert!(page.body.contains("Connecté en tant que Jean Dupont"), "the signed-in user in the header");
+    let answer_links = page
+        .body
+        .match_indices("<a href=\"http://127.0.0.1:8080/rsvp/")
+        .filter(|(i, _)| page.body[*i..].split('>').next().unwrap().ends_with("?answer=accept\""))
+        .count();
+    assert_eq!(answer_links, 3, "each invitee's answer link is clickable");
+
+    let at = page.body.find("href=\"/mailbox/").unwrap() + "href=\"/mailbox/".len();
+    let id: String = page.body[at..].chars().take_while(char::is_ascii_digit).collect();
+    let eml = app.get(None, &format!("/mailbox/{id}.eml")).await;
+    assert_eq!(eml.status, 200);
+    assert_eq!(eml.headers["content-type"], "message/rfc822");
+    assert!(eml.headers["content-disposition"].to_str().unwrap().starts_with("attachment;"));
+    assert!(eml.body.contains("MIME-Version: 1.0") && eml.body.contains("BEGIN:VCALENDAR"));
+    for bad in ["/mailbox/999999.eml", "/mailbox/abc.eml", "/mailbox/1.txt", "/mailbox/-1.eml"] {
+        assert_eq!(app.get(None, bad).await.status, 404, "{bad}");
+    }
+}

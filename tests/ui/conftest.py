@@ -74,6 +74,8 @@ demo_users = [
 
 [mail]
 internal_domains = ["example.org"]
+transport = "mailbox"
+from = "noreply@example.org"
 """
 
 
