@@ -27,7 +27,8 @@ CREATE TABLE outbox (
     sent_at          INTEGER
 ) STRICT;
 CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE status = 'pending';
-CREATE INDEX outbox_by_owner ON outbox (owner_uid, created_at);
+-- Covers the per-owner hourly count (owner, time, kind) without reading the rows.
+CREATE INDEX outbox_by_owner ON outbox (owner_uid, created_at, kind);
 CREATE INDEX outbox_by_status ON outbox (status, created_at);
 
 -- One row per reminder of a meeting; `done_at` is set when it was sent or dropped (missed).

@@ -264,6 +264,9 @@ pub struct MailConfig {
     /// User name for SMTP authentication (with `smtp_password_file`).
     pub smtp_user: String,
     pub smtp_password_file: Option<PathBuf>,
+    /// A PEM certificate (an internal CA) the SMTP server's certificate may chain to, besides the
+    /// system's trusted ones (STARTTLS and smtps://).
+    pub smtp_ca_file: Option<PathBuf>,
     /// How long one SMTP exchange may take.
     pub smtp_timeout_seconds: u64,
     /// The sendmail program (`transport = "sendmail"`).
@@ -300,6 +303,7 @@ impl Default for MailConfig {
             transport: MailTransportKind::Smtp,
             smtp_url: "smtp://127.0.0.1:25".into(),
             smtp_user: String::new(),
+            smtp_ca_file: None,
             smtp_password_file: None,
             smtp_timeout_seconds: 30,
             sendmail_command: "/usr/sbin/sendmail".into(),

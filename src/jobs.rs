@@ -124,6 +124,22 @@ async fn calendar_clock_due(deps: &JobDeps, now: DateTime<Utc>) -> Result<Option
 /// The longest a job sleeps: it wakes to re-check at least this often.
 const MAX_SLEEP: Duration = Duration::from_secs(3600);
 
+/// How long after a write the log is checkpointed: a burst of writes shares one checkpoint.
+const CHECKPOINT_DELAY: Duration = Duration::from_millis(250);
+
+/// Checkpoints SQLite's write-ahead log shortly after writes, so that no commit (and no booking) pays
+/// for it (see [`crate::db::Db::checkpoint`]).
+async fn run_checkpoints(deps: JobDeps) {
+    let mut commits = deps.db.subscribe_commits();
+    while commits.changed().await.is_ok() {
+        tokio::time::sleep(CHECKPOINT_DELAY).await;
+        commits.borrow_and_update();
+        if let Err(e) = deps.db.checkpoint().await {
+            tracing::warn!(error.message = %e, "checkpoint failed; SQLite checkpoints at commit if the log grows");
+        }
+    }
+}
+
 async fn run_calendar_clock(deps: JobDeps) {
     let mut commits = deps.db.subscribe_commits();
     loop {
@@ -180,6 +196,7 @@ pub async fn run_until_stopped(deps: JobDeps, shutdown: impl Future<Output = ()>
         _ = shutdown => {}
         _ = run_pruning(deps.clone()) => {}
         _ = run_calendar_clock(deps.clone()) => {}
+        _ = run_checkpoints(deps.clone()) => {}
         _ = run_reminders(deps) => {}
     }
     let _ = stop_worker.send(());

@@ -83,7 +83,8 @@ pub struct NewMail {
 
 /// Queues a mail, due at once.
 pub fn enqueue(tx: &Transaction<'_>, mail: &NewMail, now: DateTime<Utc>) -> rusqlite::Result<i64> {
-    tx.execute(
+    crate::db::exec(
+        tx,
         "INSERT INTO outbox (kind, meeting_id, owner_uid, message_id, envelope_from, recipients, subject, body_text,
                              message, created_at, next_attempt_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
@@ -105,7 +106,8 @@ pub fn enqueue(tx: &Transaction<'_>, mail: &NewMail, now: DateTime<Utc>) -> rusq
 
 /// Mails to invitees that `owner_uid`'s bookings queued since `since`.
 pub fn invitee_mails_since(conn: &Connection, owner_uid: &str, since: DateTime<Utc>) -> rusqlite::Result<u32> {
-    conn.query_row(
+    crate::db::one(
+        conn,
         "SELECT COUNT(*) FROM outbox WHERE owner_uid = ?1 AND created_at > ?2
            AND kind IN ('invitation', 'update', 'cancellation')",
         params![owner_uid, ts(since)],
@@ -147,7 +149,7 @@ pub fn due(conn: &Connection, now: DateTime<Utc>, limit: u32) -> rusqlite::Resul
 /// When the next pending row is due.
 pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
     let t: Option<i64> =
-        conn.query_row("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'", [], |r| r.get(0))?;
+        crate::db::one(conn, "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'", [], |r| r.get(0))?;
     Ok(t.map(from_ts))
 }
 
@@ -166,7 +168,8 @@ pub fn mark_sent(tx: &Transaction<'_>, ids: &[i64], now: DateTime<Utc>) -> rusql
 
 /// Schedules another attempt.
 pub fn mark_retry(tx: &Transaction<'_>, id: i64, at: DateTime<Utc>, error: &str) -> rusqlite::Result<()> {
-    tx.execute(
+    crate::db::exec(
+        tx,
         "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND status = 'pending'",
         params![id, ts(at), error],
     )?;
@@ -175,7 +178,8 @@ pub fn mark_retry(tx: &Transaction<'_>, id: i64, at: DateTime<Utc>, error: &str)
 
 /// Keeps a row as failed, with the reason.
 pub fn mark_failed(tx: &Transaction<'_>, id: i64, error: &str) -> rusqlite::Result<()> {
-    tx.execute(
+    crate::db::exec(
+        tx,
         "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1 AND status = 'pending'",
         params![id, error],
     )?;
@@ -184,7 +188,8 @@ pub fn mark_failed(tx: &Transaction<'_>, id: i64, error: &str) -> rusqlite::Resu
 
 /// Requeues failed (and pending) rows: one by id, or all. Returns how many.
 pub fn retry(tx: &Transaction<'_>, id: Option<i64>, now: DateTime<Utc>) -> rusqlite::Result<usize> {
-    tx.execute(
+    crate::db::exec(
+        tx,
         "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2, last_error = NULL
          WHERE status IN ('failed', 'pending') AND (?1 IS NULL OR id = ?1)",
         params![id, ts(now)],
@@ -193,7 +198,7 @@ pub fn retry(tx: &Transaction<'_>, id: Option<i64>, now: DateTime<Utc>) -> rusql
 
 /// Removes sent mails queued before `before`.
 pub fn prune_sent(tx: &Transaction<'_>, before: DateTime<Utc>) -> rusqlite::Result<usize> {
-    tx.execute("DELETE FROM outbox WHERE status = 'sent' AND created_at < ?1", [ts(before)])
+    crate::db::exec(tx, "DELETE FROM outbox WHERE status = 'sent' AND created_at < ?1", [ts(before)])
 }
 
 /// A row as listings show it.
@@ -240,7 +245,7 @@ pub fn list(conn: &Connection, unsent_only: bool, limit: u32) -> rusqlite::Resul
 
 /// The raw message of a row.
 pub fn message(conn: &Connection, id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
-    conn.query_row("SELECT message FROM outbox WHERE id = ?1", [id], |r| r.get(0)).optional()
+    crate::db::one(conn, "SELECT message FROM outbox WHERE id = ?1", [id], |r| r.get(0)).optional()
 }
 
 // ---- one sender at a time ----
@@ -356,8 +361,9 @@ pub struct Outcome {
 const STANDBY_POLL: Duration = Duration::from_secs(30);
 /// Longest sleep between two passes (a safety net: commits and due times wake the worker).
 const MAX_SLEEP: Duration = Duration::from_secs(60);
-/// Rows sent per pass; the pooled transport sends up to this many at once.
-const BATCH: u32 = 32;
+/// Rows read per batch; their outcomes are recorded in one write (the journal covers the meantime).
+const BATCH: u32 = 128;
+/// Mails handed over at once (the SMTP transport keeps as many connections).
 const IN_FLIGHT: usize = 4;
 
 /// Sends the outbox.

@@ -43,7 +43,8 @@ pub fn remember(tx: &Transaction<'_>, who: &Identity, now: DateTime<Utc>, hooks:
         .optional()?;
     match existing {
         None => {
-            tx.execute(
+            crate::db::exec(
+                tx,
                 "INSERT INTO users (uid, mail, name, feed_token, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
                 params![who.uid, who.mail, who.name, crate::secrets::token(), ts(now)],
             )?;
@@ -53,7 +54,8 @@ pub fn remember(tx: &Transaction<'_>, who: &Identity, now: DateTime<Utc>, hooks:
             if old_mail == who.mail && old_name == who.name && token.is_some() {
                 return Ok(false);
             }
-            tx.execute(
+            crate::db::exec(
+                tx,
                 "UPDATE users SET mail = ?2, name = ?3, feed_token = COALESCE(feed_token, ?4), updated_at = ?5
                  WHERE uid = ?1",
                 params![who.uid, who.mail, who.name, crate::secrets::token(), ts(now)],
@@ -72,7 +74,8 @@ pub fn remember(tx: &Transaction<'_>, who: &Identity, now: DateTime<Utc>, hooks:
 
 /// Whether the row exists, matches this identity and has its feed secret (nothing to write).
 pub fn is_current(conn: &Connection, who: &Identity) -> rusqlite::Result<bool> {
-    conn.query_row(
+    crate::db::one(
+        conn,
         "SELECT EXISTS (SELECT 1 FROM users WHERE uid = ?1 AND mail = ?2 AND name = ?3 AND feed_token IS NOT NULL)",
         params![who.uid, who.mail, who.name],
         |r| r.get(0),
@@ -80,7 +83,8 @@ pub fn is_current(conn: &Connection, who: &Identity) -> rusqlite::Result<bool> {
 }
 
 pub fn get(conn: &Connection, uid: &str) -> rusqlite::Result<Option<User>> {
-    conn.query_row(
+    crate::db::one(
+        conn,
         "SELECT uid, mail, name, feed_token, dav_password_hash IS NOT NULL FROM users WHERE uid = ?1",
         [uid],
         |r| {
@@ -97,12 +101,12 @@ pub fn get(conn: &Connection, uid: &str) -> rusqlite::Result<Option<User>> {
 }
 
 pub fn exists(conn: &Connection, uid: &str) -> rusqlite::Result<bool> {
-    conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE uid = ?1)", [uid], |r| r.get(0))
+    crate::db::one(conn, "SELECT EXISTS (SELECT 1 FROM users WHERE uid = ?1)", [uid], |r| r.get(0))
 }
 
 /// The primary address of `uid`, if known.
 pub fn mail_of(conn: &Connection, uid: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT mail FROM users WHERE uid = ?1", [uid], |r| r.get(0)).optional()
+    crate::db::one(conn, "SELECT mail FROM users WHERE uid = ?1", [uid], |r| r.get(0)).optional()
 }
 
 /// The users (uids) whose primary address is one of `mails`.
@@ -131,13 +135,13 @@ pub struct MailProfile {
 
 pub fn mail_profile(conn: &Connection, mail: &str) -> rusqlite::Result<MailProfile> {
     let lang: Option<Option<String>> =
-        conn.query_row("SELECT lang FROM users WHERE mail = ?1 LIMIT 1", [mail], |r| r.get(0)).optional()?;
+        crate::db::one(conn, "SELECT lang FROM users WHERE mail = ?1 LIMIT 1", [mail], |r| r.get(0)).optional()?;
     Ok(MailProfile { is_user: lang.is_some(), lang: lang.flatten().as_deref().and_then(Lang::parse) })
 }
 
 /// Remembers the language `uid` chose (mails to them use it).
 pub fn set_lang(tx: &Transaction<'_>, uid: &str, lang: Lang) -> rusqlite::Result<()> {
-    tx.execute("UPDATE users SET lang = ?2 WHERE uid = ?1", params![uid, lang.code()])?;
+    crate::db::exec(tx, "UPDATE users SET lang = ?2 WHERE uid = ?1", params![uid, lang.code()])?;
     Ok(())
 }
 
@@ -161,7 +165,9 @@ pub fn by_feed_token(conn: &Connection, token: &str) -> rusqlite::Result<FeedOwn
         return Ok(FeedOwner::User { uid, mail });
     }
     let revoked: bool =
-        conn.query_row("SELECT EXISTS (SELECT 1 FROM revoked_feed_tokens WHERE token = ?1)", [token], |r| r.get(0))?;
+        crate::db::one(conn, "SELECT EXISTS (SELECT 1 FROM revoked_feed_tokens WHERE token = ?1)", [token], |r| {
+            r.get(0)
+        })?;
     Ok(if revoked { FeedOwner::Revoked } else { FeedOwner::Unknown })
 }
 
@@ -174,16 +180,21 @@ pub fn replace_feed_token(tx: &Transaction<'_>, uid: &str, now: DateTime<Utc>) -
 
 fn set_feed_token(tx: &Transaction<'_>, uid: &str, token: &str, now: DateTime<Utc>) -> rusqlite::Result<()> {
     let old: Option<Option<String>> =
-        tx.query_row("SELECT feed_token FROM users WHERE uid = ?1", [uid], |r| r.get(0)).optional()?;
+        crate::db::one(tx, "SELECT feed_token FROM users WHERE uid = ?1", [uid], |r| r.get(0)).optional()?;
     if let Some(Some(old)) = old
         && old != token
     {
-        tx.execute(
+        crate::db::exec(
+            tx,
             "INSERT OR IGNORE INTO revoked_feed_tokens (token, revoked_at) VALUES (?1, ?2)",
             params![old, ts(now)],
         )?;
     }
-    tx.execute("UPDATE users SET feed_token = ?2, updated_at = ?3 WHERE uid = ?1", params![uid, token, ts(now)])?;
+    crate::db::exec(
+        tx,
+        "UPDATE users SET feed_token = ?2, updated_at = ?3 WHERE uid = ?1",
+        params![uid, token, ts(now)],
+    )?;
     Ok(())
 }
 
@@ -228,7 +239,8 @@ pub fn password_hash(password: &str) -> String {
 /// it, to be shown once.
 pub fn new_calendar_password(tx: &Transaction<'_>, uid: &str, now: DateTime<Utc>) -> rusqlite::Result<String> {
     let password = crate::secrets::token();
-    tx.execute(
+    crate::db::exec(
+        tx,
         "UPDATE users SET dav_password_hash = ?2, updated_at = ?3 WHERE uid = ?1",
         params![uid, password_hash(&password), ts(now)],
     )?;

@@ -72,7 +72,8 @@ const MEETING_COLUMN_COUNT: usize = 10;
 // ---- meetings ----
 
 pub fn insert_meeting(conn: &Connection, m: &Meeting) -> Result<()> {
-    conn.execute(
+    crate::db::exec(
+        conn,
         "INSERT INTO meetings (id, ical_uid, room, subject, start_at, duration_min, end_at, owner_uid,
                                created_at, updated_at, sequence)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -95,7 +96,8 @@ pub fn insert_meeting(conn: &Connection, m: &Meeting) -> Result<()> {
 
 /// Rewrites the meeting's own fields (not its attendees).
 pub fn update_meeting(conn: &Connection, m: &Meeting) -> Result<()> {
-    conn.execute(
+    crate::db::exec(
+        conn,
         "UPDATE meetings SET subject = ?2, start_at = ?3, duration_min = ?4, end_at = ?5, updated_at = ?6,
                              sequence = ?7
          WHERE id = ?1",
@@ -106,20 +108,21 @@ pub fn update_meeting(conn: &Connection, m: &Meeting) -> Result<()> {
 
 /// Deletes the meeting; its attendees go with it (ON DELETE CASCADE).
 pub fn delete_meeting(conn: &Connection, id: &str) -> Result<bool> {
-    Ok(conn.execute("DELETE FROM meetings WHERE id = ?1", [id])? > 0)
+    Ok(crate::db::exec(conn, "DELETE FROM meetings WHERE id = ?1", [id])? > 0)
 }
 
 /// Whether a booked meeting uses `room` (a uid's private room is checked by the caller).
 pub fn room_in_use(conn: &Connection, room: &str) -> Result<bool> {
-    conn.query_row("SELECT EXISTS (SELECT 1 FROM meetings WHERE room = ?1)", [room], |r| r.get(0))
+    crate::db::one(conn, "SELECT EXISTS (SELECT 1 FROM meetings WHERE room = ?1)", [room], |r| r.get(0))
 }
 
 pub fn meeting_by_id(conn: &Connection, id: &str) -> Result<Option<Meeting>> {
-    conn.query_row(&format!("SELECT {MEETING_COLUMNS} FROM meetings m WHERE m.id = ?1"), [id], meeting_row).optional()
+    crate::db::one(conn, &format!("SELECT {MEETING_COLUMNS} FROM meetings m WHERE m.id = ?1"), [id], meeting_row)
+        .optional()
 }
 
 pub fn meeting_by_room(conn: &Connection, room: &str) -> Result<Option<Meeting>> {
-    conn.query_row(&format!("SELECT {MEETING_COLUMNS} FROM meetings m WHERE m.room = ?1"), [room], meeting_row)
+    crate::db::one(conn, &format!("SELECT {MEETING_COLUMNS} FROM meetings m WHERE m.room = ?1"), [room], meeting_row)
         .optional()
 }
 
@@ -153,7 +156,8 @@ fn with_attendees(conn: &Connection, meeting: Option<Meeting>) -> Result<Option<
 
 /// The attendee holding a personal-link token, with their meeting.
 pub fn by_token(conn: &Connection, token: &str) -> Result<Option<(Meeting, Attendee)>> {
-    conn.query_row(
+    crate::db::one(
+        conn,
         &format!(
             "SELECT {MEETING_COLUMNS}, {ATTENDEE_COLUMNS} FROM attendees a JOIN meetings m ON m.id = a.meeting_id
              WHERE a.token = ?1"
@@ -166,7 +170,8 @@ pub fn by_token(conn: &Connection, token: &str) -> Result<Option<(Meeting, Atten
 
 /// An attendee row by id, with its meeting.
 pub fn attendee_by_id(conn: &Connection, id: i64) -> Result<Option<(Meeting, Attendee)>> {
-    conn.query_row(
+    crate::db::one(
+        conn,
         &format!(
             "SELECT {MEETING_COLUMNS}, {ATTENDEE_COLUMNS} FROM attendees a JOIN meetings m ON m.id = a.meeting_id
              WHERE a.id = ?1"
@@ -259,7 +264,8 @@ pub fn count_archived(
     now: DateTime<Utc>,
     since: DateTime<Utc>,
 ) -> Result<u32> {
-    conn.query_row(
+    crate::db::one(
+        conn,
         "SELECT COUNT(DISTINCT m.id) FROM attendees a JOIN meetings m ON m.id = a.meeting_id
          WHERE (a.mail = ?1 OR (a.role = 'owner' AND m.owner_uid = ?2)) AND m.end_at <= ?3 AND m.end_at > ?4",
         params![mail, uid, ts(now), ts(since)],
@@ -279,7 +285,8 @@ pub struct NewAttendee<'a> {
 }
 
 pub fn insert_attendee(conn: &Connection, a: &NewAttendee<'_>, now: DateTime<Utc>) -> Result<i64> {
-    conn.execute(
+    crate::db::exec(
+        conn,
         "INSERT INTO attendees (meeting_id, role, mail, name, token, partstat, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![a.meeting_id, a.role.as_str(), a.mail, a.name, a.token, a.partstat.code(), ts(now)],
@@ -288,17 +295,18 @@ pub fn insert_attendee(conn: &Connection, a: &NewAttendee<'_>, now: DateTime<Utc
 }
 
 pub fn update_attendee_role(conn: &Connection, id: i64, role: Role, name: &str) -> Result<()> {
-    conn.execute("UPDATE attendees SET role = ?2, name = ?3 WHERE id = ?1", params![id, role.as_str(), name])?;
+    crate::db::exec(conn, "UPDATE attendees SET role = ?2, name = ?3 WHERE id = ?1", params![id, role.as_str(), name])?;
     Ok(())
 }
 
 pub fn delete_attendee(conn: &Connection, id: i64) -> Result<()> {
-    conn.execute("DELETE FROM attendees WHERE id = ?1", [id])?;
+    crate::db::exec(conn, "DELETE FROM attendees WHERE id = ?1", [id])?;
     Ok(())
 }
 
 pub fn set_partstat(conn: &Connection, id: i64, partstat: PartStat, now: DateTime<Utc>) -> Result<()> {
-    conn.execute(
+    crate::db::exec(
+        conn,
         "UPDATE attendees SET partstat = ?2, answered_at = ?3 WHERE id = ?1",
         params![id, partstat.code(), ts(now)],
     )?;
@@ -307,7 +315,8 @@ pub fn set_partstat(conn: &Connection, id: i64, partstat: PartStat, now: DateTim
 
 /// Counts one use of a personal link.
 pub fn record_join(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<()> {
-    conn.execute(
+    crate::db::exec(
+        conn,
         "UPDATE attendees SET join_count = join_count + 1, first_join_at = COALESCE(first_join_at, ?2),
                               last_join_at = ?2
          WHERE id = ?1",
@@ -318,7 +327,8 @@ pub fn record_join(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<()>
 
 /// Counts one use of a private room.
 pub fn record_private_room_use(conn: &Connection, uid: &str, now: DateTime<Utc>) -> Result<()> {
-    conn.execute(
+    crate::db::exec(
+        conn,
         "INSERT INTO private_rooms (uid, use_count, last_used_at) VALUES (?1, 1, ?2)
          ON CONFLICT (uid) DO UPDATE SET use_count = use_count + 1, last_used_at = excluded.last_used_at",
         params![uid, ts(now)],

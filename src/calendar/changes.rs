@@ -82,7 +82,8 @@ pub fn touch(
 /// Invalidates every sync token of a user (their calendar's content changed wholesale): the next sync
 /// starts over.
 pub fn reset(conn: &Connection, uid: &str, now: DateTime<Utc>) -> rusqlite::Result<()> {
-    conn.execute(
+    crate::db::exec(
+        conn,
         "INSERT INTO calendar_state (uid, ctag, oldest_ctag, changed_at) VALUES (?1, 1, 1, ?2)
          ON CONFLICT (uid) DO UPDATE SET ctag = ctag + 1, oldest_ctag = ctag + 1,
                                          changed_at = MAX(changed_at, excluded.changed_at)",
@@ -136,13 +137,14 @@ pub fn changed_between(
 /// Drops log entries older than `days`; tokens from before the oldest kept entry become invalid.
 pub fn prune(conn: &Connection, now: DateTime<Utc>, days: u32) -> rusqlite::Result<usize> {
     let cutoff = ts(now - Duration::days(i64::from(days)));
-    conn.execute(
+    crate::db::exec(
+        conn,
         "UPDATE calendar_state SET oldest_ctag = (
              SELECT MAX(c.ctag) FROM calendar_changes c WHERE c.uid = calendar_state.uid AND c.changed_at < ?1)
          WHERE EXISTS (SELECT 1 FROM calendar_changes c WHERE c.uid = calendar_state.uid AND c.changed_at < ?1)",
         [cutoff],
     )?;
-    conn.execute("DELETE FROM calendar_changes WHERE changed_at < ?1", [cutoff])
+    crate::db::exec(conn, "DELETE FROM calendar_changes WHERE changed_at < ?1", [cutoff])
 }
 
 #[cfg(test)]

@@ -68,7 +68,7 @@ pub fn next_due(
     }
     let w = window(config);
     let end: Option<i64> =
-        conn.query_row("SELECT MIN(end_at) FROM meetings WHERE end_at > ?1", [after - w], |r| r.get(0))?;
+        crate::db::one(conn, "SELECT MIN(end_at) FROM meetings WHERE end_at > ?1", [after - w], |r| r.get(0))?;
     if let Some(e) = end {
         next = Some(next.map_or(e + w, |n| n.min(e + w)));
     }
@@ -78,7 +78,7 @@ pub fn next_due(
 /// Up to when instants were recorded; `None` before the first run.
 pub fn last_run(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
     let last: Option<i64> =
-        conn.query_row("SELECT value FROM job_state WHERE name = ?1", [JOB], |r| r.get(0)).optional()?;
+        crate::db::one(conn, "SELECT value FROM job_state WHERE name = ?1", [JOB], |r| r.get(0)).optional()?;
     Ok(last.and_then(|t| DateTime::from_timestamp(t, 0)))
 }
 
@@ -86,9 +86,10 @@ pub fn last_run(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
 /// the calendars concerned. Returns how many meetings were touched. The first run only notes `now`.
 pub fn run_once(tx: &Transaction<'_>, config: &CalendarConfig, now: DateTime<Utc>) -> rusqlite::Result<usize> {
     let last: Option<i64> =
-        tx.query_row("SELECT value FROM job_state WHERE name = ?1", [JOB], |r| r.get(0)).optional()?;
+        crate::db::one(tx, "SELECT value FROM job_state WHERE name = ?1", [JOB], |r| r.get(0)).optional()?;
     let now_ts = ts(now);
-    tx.execute(
+    crate::db::exec(
+        tx,
         "INSERT INTO job_state (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value)",
         params![JOB, now_ts],
     )?;

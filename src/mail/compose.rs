@@ -420,10 +420,12 @@ pub fn finish(settings: &MailSettings, draft: Draft<'_>, now: DateTime<Utc>) -> 
             let inline =
                 ContentType::parse(&format!("text/calendar; charset=utf-8; method={}", method.as_str())).ok()?;
             let attachment = ContentType::parse("application/ics").ok()?;
+            // Encoded once, used twice.
+            let ics = lettre::message::Body::new(ics.clone());
             builder.multipart(
                 MultiPart::mixed()
                     .multipart(alternative.singlepart(SinglePart::builder().header(inline).body(ics.clone())))
-                    .singlepart(Attachment::new("invite.ics".into()).body(ics.clone(), attachment)),
+                    .singlepart(Attachment::new("invite.ics".into()).body(ics, attachment)),
             )
         }
     };

@@ -65,7 +65,7 @@ pub fn schedule(
     minutes: &[u32],
     now: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM reminders WHERE meeting_id = ?1 AND done_at IS NULL", [meeting_id])?;
+    crate::db::exec(tx, "DELETE FROM reminders WHERE meeting_id = ?1 AND done_at IS NULL", [meeting_id])?;
     let mut upsert = tx.prepare_cached(
         "INSERT INTO reminders (meeting_id, minutes_before, due_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (meeting_id, minutes_before) DO UPDATE SET due_at = excluded.due_at, done_at = NULL, outcome = NULL",
@@ -81,7 +81,8 @@ pub fn schedule(
 
 /// When the next reminder is due.
 pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    let t: Option<i64> = conn.query_row("SELECT MIN(due_at) FROM reminders WHERE done_at IS NULL", [], |r| r.get(0))?;
+    let t: Option<i64> =
+        crate::db::one(conn, "SELECT MIN(due_at) FROM reminders WHERE done_at IS NULL", [], |r| r.get(0))?;
     Ok(t.and_then(|t| DateTime::from_timestamp(t, 0)))
 }
 

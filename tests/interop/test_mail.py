@@ -7,6 +7,7 @@ no mail and send none twice.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 import subprocess
@@ -310,3 +311,39 @@ def test_kill_9_during_a_burst_sends_every_mail_exactly_once():
         stop_jmb(server)
         sink.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_starttls_to_a_relay_with_an_internal_ca(tmp_path):
+    """STARTTLS required, the relay's certificate from the organisation's own CA (`mail.smtp_ca_file`):
+    mails go out encrypted; without the CA, none goes out in clear and the outbox says why."""
+    import trustme
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost")
+    cert_pem, key_pem, ca_pem = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    cert.cert_chain_pems[0].write_to_path(str(cert_pem))
+    cert.private_key_pem.write_to_path(str(key_pem))
+    ca.cert_pem.write_to_path(str(ca_pem))
+    sink = start_sink(None, "--tls-cert", str(cert_pem), "--tls-key", str(key_pem))
+    url = f'smtp://localhost:{sink.port}?tls=required'
+    trusting = Path(tempfile.mkdtemp(prefix="jmb-tls-"))
+    doubting = Path(tempfile.mkdtemp(prefix="jmb-tls-"))
+    servers = []
+    try:
+        servers.append(start_jmb(doubting, smtp_config(sink.port).replace(f"smtp://127.0.0.1:{sink.port}", url)))
+        servers[-1].book("Sans l'AC", quarter_in(3, 9), 30, guests=["x@example.com"])
+        servers.append(start_jmb(trusting, smtp_config(sink.port).replace(f"smtp://127.0.0.1:{sink.port}", url)
+                                 + f'\nsmtp_ca_file = "{ca_pem}"'))
+        servers[-1].book("Avec l'AC", quarter_in(3, 10), 30, guests=["y@example.com"])
+        mails = sink.wait_for(2)
+        assert sorted(r for m in mails for r in m.rcpt_tos) == ["jean.dupont@example.org", "y@example.com"]
+        metas = [json.loads(p.read_text()) for p in sink.dir.glob("*.json")]
+        assert all(m["tls"] for m in metas), metas
+        pending = outbox_list(doubting)
+        assert pending.count("pending") == 2, pending
+        assert "certificate" in pending.lower() or "unknownissuer" in pending.lower(), pending
+    finally:
+        for s in servers:
+            stop_jmb(s)
+        sink.stop()
+        shutil.rmtree(trusting, ignore_errors=True)
+        shutil.rmtree(doubting, ignore_errors=True)

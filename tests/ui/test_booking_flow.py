@@ -10,6 +10,8 @@ Run: cargo build && .venv-it/bin/python -m pytest tests/ui -q
 """
 
 import datetime as dt
+import email
+import email.policy
 import re
 
 from playwright.sync_api import Page, expect
@@ -304,6 +306,16 @@ def test_the_guest_reaches_the_meeting_through_their_invitation(jmb_server, brow
     assert eml.status == 200 and eml.headers["content-type"].startswith("message/rfc822")
     assert b"Content-Type: text/calendar" in eml.body() and b"METHOD:REQUEST" in eml.body()
     accept_href = body.get_by_role("link", name=re.compile(r"answer=accept$")).get_attribute("href")
+    # The HTML part, as a mail program shows it (for the user guide): its buttons carry the same links.
+    message = email.message_from_bytes(eml.body(), policy=email.policy.default)
+    html_page = owner_ctx.new_page()
+    html_page.set_content(message.get_body(preferencelist=("html",)).get_content())
+    expect(html_page.get_by_role("link", name="Accepter")).to_have_attribute("href", accept_href)
+    expect(html_page.get_by_role("link", name="Rejoindre la réunion")).to_be_visible()
+    for width, (w, h) in WIDTHS.items():
+        html_page.set_viewport_size({"width": w, "height": h})
+        html_page.screenshot(path=str(screenshot_dir / f"invitation-fr-{width}.png"), full_page=True)
+    html_page.close()
     watch.check()
     owner_ctx.close()
 
