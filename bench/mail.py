@@ -240,7 +240,9 @@ def drain(binary: Path, tmp: Path, meetings: int) -> None:
         if left == 0:
             break
         time.sleep(0.1)
-    queued, avg = db.execute("SELECT COUNT(*), AVG(LENGTH(message)) FROM outbox WHERE status = 'pending'").fetchone()
+    queued, avg = db.execute(
+        "SELECT COUNT(*), AVG(LENGTH(m.message)) FROM outbox o JOIN outbox_messages m ON m.id = o.id "
+        "WHERE o.status = 'pending'").fetchone()
     db.close()
     server.stop()
     if queued != total:

@@ -15,10 +15,6 @@ CREATE TABLE outbox (
     -- Envelope recipients, one per line.
     recipients       TEXT NOT NULL,
     subject          TEXT NOT NULL,
-    -- The plain-text body, for listings and the demo mailbox.
-    body_text        TEXT NOT NULL,
-    -- The whole RFC 5322 message, exactly as handed to the server.
-    message          BLOB NOT NULL,
     created_at       INTEGER NOT NULL,
     status           TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
     attempts         INTEGER NOT NULL DEFAULT 0,
@@ -26,6 +22,16 @@ CREATE TABLE outbox (
     last_error       TEXT,
     sent_at          INTEGER
 ) STRICT;
+-- The bytes of each mail, apart from its state: marking a batch sent rewrites small rows, not the
+-- messages (SQLite rewrites a whole row, overflow pages included, on any update).
+CREATE TABLE outbox_messages (
+    id         INTEGER PRIMARY KEY REFERENCES outbox (id) ON DELETE CASCADE,
+    -- The plain-text body, for listings and the demo mailbox.
+    body_text  TEXT NOT NULL,
+    -- The whole RFC 5322 message, exactly as handed to the server.
+    message    BLOB NOT NULL
+) STRICT;
+
 CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE status = 'pending';
 -- Covers the per-owner hourly count (owner, time, kind) without reading the rows.
 CREATE INDEX outbox_by_owner ON outbox (owner_uid, created_at, kind);

@@ -3,7 +3,7 @@
 //! exact bytes to send. A worker hands due rows to the mail system ([`crate::mailer`]) over a pooled
 //! connection, retries temporary failures with growing delays, and keeps permanent ones as `failed`
 //! (`jmb outbox` lists them, `jmb outbox retry` requeues them). This module alone owns the `outbox`
-//! table.
+//! and `outbox_messages` tables.
 //!
 //! **Sent once.** After the server accepts a message, its id is appended to a hand-over journal (a
 //! file beside the database: one `write(2)`, unaffected by database locks) before the row is marked
@@ -85,9 +85,9 @@ pub struct NewMail {
 pub fn enqueue(tx: &Transaction<'_>, mail: &NewMail, now: DateTime<Utc>) -> rusqlite::Result<i64> {
     crate::db::exec(
         tx,
-        "INSERT INTO outbox (kind, meeting_id, owner_uid, message_id, envelope_from, recipients, subject, body_text,
-                             message, created_at, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+        "INSERT INTO outbox (kind, meeting_id, owner_uid, message_id, envelope_from, recipients, subject,
+                             created_at, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
         params![
             mail.kind.as_str(),
             mail.meeting_id,
@@ -96,12 +96,16 @@ pub fn enqueue(tx: &Transaction<'_>, mail: &NewMail, now: DateTime<Utc>) -> rusq
             mail.envelope_from,
             mail.recipients.join("\n"),
             mail.subject,
-            mail.body_text,
-            mail.message,
             ts(now)
         ],
     )?;
-    Ok(tx.last_insert_rowid())
+    let id = tx.last_insert_rowid();
+    crate::db::exec(
+        tx,
+        "INSERT INTO outbox_messages (id, body_text, message) VALUES (?1, ?2, ?3)",
+        params![id, mail.body_text, mail.message],
+    )?;
+    Ok(id)
 }
 
 /// Mails to invitees that `owner_uid`'s bookings queued since `since`.
@@ -129,8 +133,9 @@ pub struct Pending {
 /// The pending rows due at `now`, oldest first, at most `limit`.
 pub fn due(conn: &Connection, now: DateTime<Utc>, limit: u32) -> rusqlite::Result<Vec<Pending>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, envelope_from, recipients, message, attempts, created_at FROM outbox
-         WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
+        "SELECT o.id, o.envelope_from, o.recipients, m.message, o.attempts, o.created_at
+         FROM outbox o JOIN outbox_messages m ON m.id = o.id
+         WHERE o.status = 'pending' AND o.next_attempt_at <= ?1 ORDER BY o.next_attempt_at, o.id LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![ts(now), limit], |r| {
         let recipients: String = r.get(2)?;
@@ -220,9 +225,10 @@ pub struct Entry {
 /// The newest rows, or only those not sent yet.
 pub fn list(conn: &Connection, unsent_only: bool, limit: u32) -> rusqlite::Result<Vec<Entry>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, kind, status, recipients, subject, body_text, created_at, attempts, next_attempt_at, last_error,
-                message_id
-         FROM outbox WHERE (?1 = 0 OR status <> 'sent') ORDER BY id DESC LIMIT ?2",
+        "SELECT o.id, o.kind, o.status, o.recipients, o.subject, m.body_text, o.created_at, o.attempts,
+                o.next_attempt_at, o.last_error, o.message_id
+         FROM outbox o JOIN outbox_messages m ON m.id = o.id
+         WHERE (?1 = 0 OR o.status <> 'sent') ORDER BY o.id DESC LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![unsent_only, limit], |r| {
         let recipients: String = r.get(3)?;
@@ -245,7 +251,7 @@ pub fn list(conn: &Connection, unsent_only: bool, limit: u32) -> rusqlite::Resul
 
 /// The raw message of a row.
 pub fn message(conn: &Connection, id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
-    crate::db::one(conn, "SELECT message FROM outbox WHERE id = ?1", [id], |r| r.get(0)).optional()
+    crate::db::one(conn, "SELECT message FROM outbox_messages WHERE id = ?1", [id], |r| r.get(0)).optional()
 }
 
 // ---- one sender at a time ----
@@ -659,5 +665,22 @@ mod tests {
         assert_eq!(invitee_mails_since(&tx, "jdupont", t0).unwrap(), 0);
         assert_eq!(invitee_mails_since(&tx, "other", t0 - chrono::Duration::hours(1)).unwrap(), 0);
         assert!(enqueue(&tx, &mail(0), t0).is_err(), "one row per Message-ID");
+    }
+
+    #[test]
+    fn pruning_removes_the_messages_with_their_rows() {
+        let mut c = Connection::open_in_memory().unwrap();
+        c.pragma_update(None, "foreign_keys", "ON").unwrap();
+        crate::db::migrate::apply(&mut c).unwrap();
+        let tx = c.transaction().unwrap();
+        let t0 = at("2026-12-01T08:00:00Z");
+        let (a, b) = (enqueue(&tx, &mail(1), t0).unwrap(), enqueue(&tx, &mail(2), t0).unwrap());
+        assert_eq!(message(&tx, a).unwrap().unwrap(), mail(1).message);
+        mark_sent(&tx, &[a], t0).unwrap();
+        assert_eq!(prune_sent(&tx, t0 + chrono::Duration::days(1)).unwrap(), 1, "the sent one only");
+        assert_eq!(message(&tx, a).unwrap(), None);
+        assert!(message(&tx, b).unwrap().is_some());
+        let bodies: i64 = tx.query_row("SELECT COUNT(*) FROM outbox_messages", [], |r| r.get(0)).unwrap();
+        assert_eq!(bodies, 1);
     }
 }
