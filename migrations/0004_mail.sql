@@ -1,6 +1,15 @@
 -- Mail: the outbox (every mail jmb sends, written in the transaction of the change that causes it, then
 -- handed to the mail server by a worker), reminders before meetings, and each user's language for mails.
 
+-- The meetings mails are about, as they were when the change happened (JSON: the meeting and all its
+-- attendees). A change stores one and queues small rows that point at it; the worker writes each mail
+-- from it just before sending, so a booking never waits for mails to be composed, and a cancellation
+-- still describes a meeting that has gone.
+CREATE TABLE outbox_snapshots (
+    id       INTEGER PRIMARY KEY,
+    meeting  TEXT NOT NULL
+) STRICT;
+
 CREATE TABLE outbox (
     id               INTEGER PRIMARY KEY,
     -- invitation, update, cancellation, owner-created, owner-updated, owner-deleted, answer, reminder
@@ -15,6 +24,9 @@ CREATE TABLE outbox (
     -- Envelope recipients, one per line.
     recipients       TEXT NOT NULL,
     subject          TEXT NOT NULL,
+    snapshot_id      INTEGER NOT NULL REFERENCES outbox_snapshots (id),
+    -- What to write to whom (JSON, read by `mail::letters`).
+    notice           TEXT NOT NULL,
     created_at       INTEGER NOT NULL,
     status           TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
     attempts         INTEGER NOT NULL DEFAULT 0,
@@ -22,16 +34,7 @@ CREATE TABLE outbox (
     last_error       TEXT,
     sent_at          INTEGER
 ) STRICT;
--- The bytes of each mail, apart from its state: marking a batch sent rewrites small rows, not the
--- messages (SQLite rewrites a whole row, overflow pages included, on any update).
-CREATE TABLE outbox_messages (
-    id         INTEGER PRIMARY KEY REFERENCES outbox (id) ON DELETE CASCADE,
-    -- The plain-text body, for listings and the demo mailbox.
-    body_text  TEXT NOT NULL,
-    -- The whole RFC 5322 message, exactly as handed to the server.
-    message    BLOB NOT NULL
-) STRICT;
-
+CREATE INDEX outbox_by_snapshot ON outbox (snapshot_id);
 CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE status = 'pending';
 -- Covers the per-owner hourly count (owner, time, kind) without reading the rows.
 CREATE INDEX outbox_by_owner ON outbox (owner_uid, created_at, kind);

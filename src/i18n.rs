@@ -24,7 +24,8 @@ fluent_templates::static_loader! {
 static FR: LanguageIdentifier = langid!("fr");
 static EN: LanguageIdentifier = langid!("en");
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Lang {
     Fr,
     En,

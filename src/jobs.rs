@@ -40,6 +40,7 @@ impl JobDeps {
         outbox::Worker {
             db: self.db.clone(),
             transport: self.transport.clone(),
+            composer: self.mail.clone(),
             clock: self.clock.clone(),
             retry: outbox::RetryPolicy {
                 initial: Duration::from_secs(m.retry_initial_seconds),

@@ -36,6 +36,11 @@ pub enum SendError {
 pub trait Transport: Send + Sync {
     /// For logs and `/healthz`-style reports.
     fn name(&self) -> &'static str;
+    /// Whether messages leave at all: the demo mailbox keeps them in the store (and its page writes
+    /// them when shown), so the outbox need not write them to send them.
+    fn delivers(&self) -> bool {
+        true
+    }
     /// Hands `message` to the mail system for `recipients`, with `envelope_from` as the envelope sender.
     fn send<'a>(
         &'a self,
@@ -315,6 +320,10 @@ pub struct Mailbox;
 impl Transport for Mailbox {
     fn name(&self) -> &'static str {
         "mailbox"
+    }
+
+    fn delivers(&self) -> bool {
+        false
     }
 
     fn send<'a>(&'a self, _: &'a str, _: &'a [String], _: &'a [u8]) -> BoxFuture<'a, Result<(), SendError>> {

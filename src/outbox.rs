@@ -1,9 +1,12 @@
 //! The outbox: every mail jmb sends is a row here, written in the same transaction as the change that
-//! causes it (a booking that fails sends nothing; one that succeeds never loses its mails), with the
-//! exact bytes to send. A worker hands due rows to the mail system ([`crate::mailer`]) over a pooled
-//! connection, retries temporary failures with growing delays, and keeps permanent ones as `failed`
+//! causes it (a booking that fails sends nothing; one that succeeds never loses its mails). A worker
+//! hands due rows to the mail system ([`crate::mailer`]) over pooled connections, retries temporary failures with growing delays, and keeps permanent ones as `failed`
 //! (`jmb outbox` lists them, `jmb outbox retry` requeues them). This module alone owns the `outbox`
-//! and `outbox_messages` tables.
+//! and `outbox_snapshots` tables.
+//!
+//! A row holds what to write, not the written mail: a notice and a snapshot of the meeting as the change
+//! left it (one per change, shared by its mails). The worker has each mail written ([`Composer`]) just
+//! before handing it over, so a booking pays for a few small inserts, not for composing its mails.
 //!
 //! **Sent once.** After the server accepts a message, its id is appended to a hand-over journal (a
 //! file beside the database: one `write(2)`, unaffected by database locks) before the row is marked
@@ -67,7 +70,7 @@ impl MailKind {
     }
 }
 
-/// A mail ready to queue.
+/// A mail to queue: who gets what about which snapshot; the worker writes it (see [`Composer`]).
 #[derive(Debug, Clone)]
 pub struct NewMail {
     pub kind: MailKind,
@@ -77,8 +80,41 @@ pub struct NewMail {
     pub envelope_from: String,
     pub recipients: Vec<String>,
     pub subject: String,
-    pub body_text: String,
+    /// From [`save_snapshot`], in the same transaction.
+    pub snapshot_id: i64,
+    /// What to write (the mail module's format, opaque here).
+    pub notice: String,
+}
+
+/// What the worker needs to write one mail.
+#[derive(Debug, Clone)]
+pub struct Letter {
+    pub message_id: String,
+    /// When the change happened: the mail's `Date` and its calendar part's `DTSTAMP`.
+    pub created_at: DateTime<Utc>,
+    pub notice: String,
+    pub snapshot: String,
+}
+
+/// A written mail.
+#[derive(Debug, Clone)]
+pub struct Composed {
+    /// The plain-text body (the demo mailbox shows it).
+    pub text: String,
+    /// The RFC 5322 message, as handed to the server.
     pub message: Vec<u8>,
+}
+
+/// Writes mails from their notices (the mail module implements it; the outbox only stores and sends).
+pub trait Composer: Send + Sync {
+    /// `Err` when the notice cannot become a mail (an unreadable row): it is kept as failed.
+    fn compose(&self, letter: &Letter) -> Result<Composed, String>;
+}
+
+/// Stores the meeting (JSON) that the mails of one change describe; returns its id for [`NewMail`].
+pub fn save_snapshot(tx: &Transaction<'_>, meeting_json: &str) -> rusqlite::Result<i64> {
+    crate::db::exec(tx, "INSERT INTO outbox_snapshots (meeting) VALUES (?1)", [meeting_json])?;
+    Ok(tx.last_insert_rowid())
 }
 
 /// Queues a mail, due at once.
@@ -86,8 +122,8 @@ pub fn enqueue(tx: &Transaction<'_>, mail: &NewMail, now: DateTime<Utc>) -> rusq
     crate::db::exec(
         tx,
         "INSERT INTO outbox (kind, meeting_id, owner_uid, message_id, envelope_from, recipients, subject,
-                             created_at, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                             snapshot_id, notice, created_at, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
         params![
             mail.kind.as_str(),
             mail.meeting_id,
@@ -96,16 +132,12 @@ pub fn enqueue(tx: &Transaction<'_>, mail: &NewMail, now: DateTime<Utc>) -> rusq
             mail.envelope_from,
             mail.recipients.join("\n"),
             mail.subject,
+            mail.snapshot_id,
+            mail.notice,
             ts(now)
         ],
     )?;
-    let id = tx.last_insert_rowid();
-    crate::db::exec(
-        tx,
-        "INSERT INTO outbox_messages (id, body_text, message) VALUES (?1, ?2, ?3)",
-        params![id, mail.body_text, mail.message],
-    )?;
-    Ok(id)
+    Ok(tx.last_insert_rowid())
 }
 
 /// Mails to invitees that `owner_uid`'s bookings queued since `since`.
@@ -125,7 +157,7 @@ pub struct Pending {
     pub id: i64,
     pub envelope_from: String,
     pub recipients: Vec<String>,
-    pub message: Vec<u8>,
+    pub letter: Letter,
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
 }
@@ -133,8 +165,8 @@ pub struct Pending {
 /// The pending rows due at `now`, oldest first, at most `limit`.
 pub fn due(conn: &Connection, now: DateTime<Utc>, limit: u32) -> rusqlite::Result<Vec<Pending>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT o.id, o.envelope_from, o.recipients, m.message, o.attempts, o.created_at
-         FROM outbox o JOIN outbox_messages m ON m.id = o.id
+        "SELECT o.id, o.envelope_from, o.recipients, o.attempts, o.created_at, o.message_id, o.notice, s.meeting
+         FROM outbox o JOIN outbox_snapshots s ON s.id = o.snapshot_id
          WHERE o.status = 'pending' AND o.next_attempt_at <= ?1 ORDER BY o.next_attempt_at, o.id LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![ts(now), limit], |r| {
@@ -143,9 +175,14 @@ pub fn due(conn: &Connection, now: DateTime<Utc>, limit: u32) -> rusqlite::Resul
             id: r.get(0)?,
             envelope_from: r.get(1)?,
             recipients: recipients.lines().map(str::to_string).collect(),
-            message: r.get(3)?,
-            attempts: r.get(4)?,
-            created_at: from_ts(r.get(5)?),
+            attempts: r.get(3)?,
+            created_at: from_ts(r.get(4)?),
+            letter: Letter {
+                message_id: r.get(5)?,
+                created_at: from_ts(r.get(4)?),
+                notice: r.get(6)?,
+                snapshot: r.get(7)?,
+            },
         })
     })?;
     rows.collect()
@@ -201,9 +238,15 @@ pub fn retry(tx: &Transaction<'_>, id: Option<i64>, now: DateTime<Utc>) -> rusql
     )
 }
 
-/// Removes sent mails queued before `before`.
+/// Removes sent mails queued before `before`, then the snapshots no mail points at any more.
 pub fn prune_sent(tx: &Transaction<'_>, before: DateTime<Utc>) -> rusqlite::Result<usize> {
-    crate::db::exec(tx, "DELETE FROM outbox WHERE status = 'sent' AND created_at < ?1", [ts(before)])
+    let n = crate::db::exec(tx, "DELETE FROM outbox WHERE status = 'sent' AND created_at < ?1", [ts(before)])?;
+    crate::db::exec(
+        tx,
+        "DELETE FROM outbox_snapshots WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.snapshot_id = outbox_snapshots.id)",
+        [],
+    )?;
+    Ok(n)
 }
 
 /// A row as listings show it.
@@ -214,7 +257,6 @@ pub struct Entry {
     pub status: String,
     pub recipients: Vec<String>,
     pub subject: String,
-    pub body_text: String,
     pub created_at: DateTime<Utc>,
     pub attempts: u32,
     pub next_attempt_at: DateTime<Utc>,
@@ -225,10 +267,8 @@ pub struct Entry {
 /// The newest rows, or only those not sent yet.
 pub fn list(conn: &Connection, unsent_only: bool, limit: u32) -> rusqlite::Result<Vec<Entry>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT o.id, o.kind, o.status, o.recipients, o.subject, m.body_text, o.created_at, o.attempts,
-                o.next_attempt_at, o.last_error, o.message_id
-         FROM outbox o JOIN outbox_messages m ON m.id = o.id
-         WHERE (?1 = 0 OR o.status <> 'sent') ORDER BY o.id DESC LIMIT ?2",
+        "SELECT id, kind, status, recipients, subject, created_at, attempts, next_attempt_at, last_error, message_id
+         FROM outbox WHERE (?1 = 0 OR status <> 'sent') ORDER BY id DESC LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![unsent_only, limit], |r| {
         let recipients: String = r.get(3)?;
@@ -238,20 +278,28 @@ pub fn list(conn: &Connection, unsent_only: bool, limit: u32) -> rusqlite::Resul
             status: r.get(2)?,
             recipients: recipients.lines().map(str::to_string).collect(),
             subject: r.get(4)?,
-            body_text: r.get(5)?,
-            created_at: from_ts(r.get(6)?),
-            attempts: r.get(7)?,
-            next_attempt_at: from_ts(r.get(8)?),
-            last_error: r.get(9)?,
-            message_id: r.get(10)?,
+            created_at: from_ts(r.get(5)?),
+            attempts: r.get(6)?,
+            next_attempt_at: from_ts(r.get(7)?),
+            last_error: r.get(8)?,
+            message_id: r.get(9)?,
         })
     })?;
     rows.collect()
 }
 
-/// The raw message of a row.
-pub fn message(conn: &Connection, id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
-    crate::db::one(conn, "SELECT message FROM outbox_messages WHERE id = ?1", [id], |r| r.get(0)).optional()
+/// What it takes to write the mail of row `id` (the demo mailbox shows it).
+pub fn letter(conn: &Connection, id: i64) -> rusqlite::Result<Option<Letter>> {
+    crate::db::one(
+        conn,
+        "SELECT o.message_id, o.created_at, o.notice, s.meeting
+         FROM outbox o JOIN outbox_snapshots s ON s.id = o.snapshot_id WHERE o.id = ?1",
+        [id],
+        |r| {
+            Ok(Letter { message_id: r.get(0)?, created_at: from_ts(r.get(1)?), notice: r.get(2)?, snapshot: r.get(3)? })
+        },
+    )
+    .optional()
 }
 
 // ---- one sender at a time ----
@@ -376,6 +424,8 @@ const IN_FLIGHT: usize = 4;
 pub struct Worker {
     pub db: Db,
     pub transport: Arc<dyn Transport>,
+    /// Writes each mail just before it is sent.
+    pub composer: Arc<dyn Composer>,
     pub clock: Arc<dyn Clock>,
     pub retry: RetryPolicy,
     pub journal: Journal,
@@ -418,8 +468,15 @@ impl Worker {
             while in_flight.len() < IN_FLIGHT {
                 let Some(row) = rows.next() else { break };
                 let transport = self.transport.clone();
+                let composer = self.composer.clone();
                 in_flight.spawn(async move {
-                    let r = transport.send(&row.envelope_from, &row.recipients, &row.message).await;
+                    if !transport.delivers() {
+                        return (row, Ok(()));
+                    }
+                    let r = match composer.compose(&row.letter) {
+                        Ok(mail) => transport.send(&row.envelope_from, &row.recipients, &mail.message).await,
+                        Err(e) => Err(SendError::Permanent(format!("the mail could not be written: {e}"))),
+                    };
                     (row, r)
                 });
             }
@@ -523,8 +580,27 @@ mod tests {
             envelope_from: "noreply@example.org".into(),
             recipients: vec![format!("g{n}@x.org")],
             subject: format!("s{n}"),
-            body_text: "text".into(),
-            message: format!("Subject: s{n}\r\n\r\nbody\r\n").into_bytes(),
+            // Every test stores one snapshot first (id 1).
+            snapshot_id: 1,
+            notice: format!("s{n}"),
+        }
+    }
+
+    /// Stores the snapshot the test mails point at.
+    fn snapshot(tx: &Transaction<'_>) -> i64 {
+        save_snapshot(tx, r#"{"meeting":"m1"}"#).unwrap()
+    }
+
+    /// Writes `Subject: <notice>`; a notice "unreadable" cannot be written.
+    struct Echo;
+
+    impl Composer for Echo {
+        fn compose(&self, l: &Letter) -> Result<Composed, String> {
+            if l.notice == "unreadable" {
+                return Err("no such notice".into());
+            }
+            assert_eq!(l.snapshot, r#"{"meeting":"m1"}"#);
+            Ok(Composed { text: "body".into(), message: format!("Subject: {}\r\n\r\nbody\r\n", l.notice).into_bytes() })
         }
     }
 
@@ -554,6 +630,7 @@ mod tests {
         let worker = Worker {
             db,
             transport: scripted.clone(),
+            composer: Arc::new(Echo),
             clock: Arc::new(crate::clock::FixedClock::new(at("2026-12-01T08:00:00Z"))),
             retry: RetryPolicy {
                 initial: Duration::from_secs(60),
@@ -568,6 +645,7 @@ mod tests {
 
     async fn queue(w: &Worker, n: u32, now: DateTime<Utc>) {
         w.db.write(move |tx| {
+            snapshot(tx);
             for i in 0..n {
                 enqueue(tx, &mail(i), now)?;
             }
@@ -617,6 +695,26 @@ mod tests {
         assert_eq!(failed[0].last_error.as_deref(), Some("temporary failure: down"));
         // `jmb outbox retry` puts it back.
         assert_eq!(w.db.write(move |tx| Ok::<_, DbError>(retry(tx, None, t0)?)).await.unwrap(), 1);
+
+        // A row that cannot be written is kept as failed, never handed over.
+        let (w, _dir, accepted) = worker(vec![]).await;
+        w.db.write(move |tx| {
+            snapshot(tx);
+            let mut bad = mail(1);
+            bad.notice = "unreadable".into();
+            enqueue(tx, &bad, t0)?;
+            enqueue(tx, &mail(2), t0)?;
+            Ok::<_, DbError>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(w.run_once(t0).await.unwrap(), Outcome { sent: 1, retried: 0, failed: 1 });
+        assert_eq!(*accepted.accepted.lock().unwrap(), [["g2@x.org".to_string()]]);
+        let failed = w.db.read(|c| Ok::<_, DbError>(list(c, true, 10)?)).await.unwrap();
+        assert_eq!(
+            failed[0].last_error.as_deref(),
+            Some("permanent failure: the mail could not be written: no such notice")
+        );
     }
 
     #[tokio::test]
@@ -655,6 +753,7 @@ mod tests {
         crate::db::migrate::apply(&mut c).unwrap();
         let tx = c.transaction().unwrap();
         let t0 = at("2026-12-01T08:00:00Z");
+        snapshot(&tx);
         for i in 0..3 {
             enqueue(&tx, &mail(i), t0).unwrap();
         }
@@ -668,19 +767,29 @@ mod tests {
     }
 
     #[test]
-    fn pruning_removes_the_messages_with_their_rows() {
+    fn pruning_removes_sent_rows_and_the_snapshots_left_alone() {
         let mut c = Connection::open_in_memory().unwrap();
         c.pragma_update(None, "foreign_keys", "ON").unwrap();
         crate::db::migrate::apply(&mut c).unwrap();
         let tx = c.transaction().unwrap();
         let t0 = at("2026-12-01T08:00:00Z");
-        let (a, b) = (enqueue(&tx, &mail(1), t0).unwrap(), enqueue(&tx, &mail(2), t0).unwrap());
-        assert_eq!(message(&tx, a).unwrap().unwrap(), mail(1).message);
-        mark_sent(&tx, &[a], t0).unwrap();
-        assert_eq!(prune_sent(&tx, t0 + chrono::Duration::days(1)).unwrap(), 1, "the sent one only");
-        assert_eq!(message(&tx, a).unwrap(), None);
-        assert!(message(&tx, b).unwrap().is_some());
-        let bodies: i64 = tx.query_row("SELECT COUNT(*) FROM outbox_messages", [], |r| r.get(0)).unwrap();
-        assert_eq!(bodies, 1);
+        let (s1, s2) = (snapshot(&tx), snapshot(&tx));
+        let a = enqueue(&tx, &NewMail { snapshot_id: s1, ..mail(1) }, t0).unwrap();
+        let b = enqueue(&tx, &NewMail { snapshot_id: s2, ..mail(2) }, t0).unwrap();
+        let c2 = enqueue(&tx, &NewMail { snapshot_id: s2, ..mail(3) }, t0).unwrap();
+        let l = letter(&tx, a).unwrap().unwrap();
+        assert_eq!((l.message_id.as_str(), l.notice.as_str(), l.created_at), ("<1@h>", "s1", t0));
+        mark_sent(&tx, &[a, b], t0).unwrap();
+        assert_eq!(prune_sent(&tx, t0 + chrono::Duration::days(1)).unwrap(), 2, "the sent ones only");
+        assert!(letter(&tx, a).unwrap().is_none() && letter(&tx, b).unwrap().is_none());
+        assert!(letter(&tx, c2).unwrap().is_some(), "a pending mail keeps its snapshot");
+        let snapshots: Vec<i64> = tx
+            .prepare("SELECT id FROM outbox_snapshots")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(snapshots, [s2]);
     }
 }

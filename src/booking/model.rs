@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::identity::Identity;
 
 /// A meeting as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meeting {
     pub id: String,
     pub ical_uid: String,
@@ -76,7 +76,7 @@ impl Phase {
 }
 
 /// An attendee row: the owner, an invited moderator or an invited guest.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attendee {
     pub id: i64,
     pub meeting_id: String,
@@ -99,7 +99,7 @@ impl Attendee {
 }
 
 /// A meeting with all its attendees, owner first.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeetingDetails {
     pub meeting: Meeting,
     pub attendees: Vec<Attendee>,

@@ -2,8 +2,7 @@
 //! `Reply-To` the organiser, a `Message-ID` on the site's domain, `Auto-Submitted`), a text and an HTML
 //! body from the same [`Body`] (templates `templates/mail/message.{txt,html}`, catalogue
 //! `locales/*/mail.ftl`), and for calendar mails an iTIP part (`text/calendar; method=…`, RFC 6047)
-//! plus the same bytes as an `invite.ics` attachment. The result is a [`NewMail`] for the outbox, its
-//! bytes final.
+//! plus the same bytes as an `invite.ics` attachment. The result is the bytes the outbox hands over.
 
 use askama::Template;
 use chrono::{DateTime, Utc};
@@ -18,7 +17,7 @@ use crate::config::{Config, MailSubjects, MailTexts, SubjectSet};
 use crate::i18n::{Lang, Tr};
 use crate::ics;
 use crate::identity::is_internal;
-use crate::outbox::{MailKind, NewMail};
+use crate::outbox::{Composed, MailKind};
 
 /// What composing needs from the configuration, read once.
 #[derive(Debug, Clone)]
@@ -141,7 +140,7 @@ pub fn one_line(s: &str) -> String {
 }
 
 /// Who a mail goes to.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Recipient {
     pub mail: String,
     pub name: String,
@@ -372,10 +371,6 @@ impl Header for ContentLanguage {
 
 /// Everything a mail is made of.
 pub struct Draft<'a> {
-    pub kind: MailKind,
-    pub meeting_id: Option<&'a str>,
-    /// Whose booking caused it (the per-owner limit counts invitee mails by it).
-    pub owner_uid: Option<&'a str>,
     pub recipient: &'a Recipient,
     /// The organiser, as `Reply-To` (name, mail).
     pub reply_to: Option<(&'a str, &'a str)>,
@@ -392,18 +387,28 @@ fn mailbox(name: &str, mail: &str) -> Option<Mailbox> {
     Some(Mailbox::new((!name.is_empty()).then_some(name), address))
 }
 
-/// Formats a draft into the outbox row: final bytes, envelope, a fresh `Message-ID`.
-pub fn finish(settings: &MailSettings, draft: Draft<'_>, now: DateTime<Utc>) -> Option<NewMail> {
-    let to = mailbox(&draft.recipient.name, &draft.recipient.mail)?;
-    let message_id = format!("<{}.{}@{}>", now.timestamp(), crate::secrets::token(), settings.host);
-    let text = TextBody { body: &draft.body }.render().ok()?;
-    let html = HtmlBody { body: &draft.body }.render().ok()?;
+/// A fresh `Message-ID` on the site's domain, given when a mail is queued.
+pub fn new_message_id(settings: &MailSettings, now: DateTime<Utc>) -> String {
+    format!("<{}.{}@{}>", now.timestamp(), crate::secrets::token(), settings.host)
+}
+
+/// Formats a draft into the bytes to send, dated `date` (when the change happened).
+pub fn finish(
+    settings: &MailSettings,
+    draft: Draft<'_>,
+    message_id: &str,
+    date: DateTime<Utc>,
+) -> Result<Composed, String> {
+    let to = mailbox(&draft.recipient.name, &draft.recipient.mail)
+        .ok_or_else(|| format!("unusable recipient address {:?}", draft.recipient.mail))?;
+    let text = TextBody { body: &draft.body }.render().map_err(|e| e.to_string())?;
+    let html = HtmlBody { body: &draft.body }.render().map_err(|e| e.to_string())?;
     let mut builder = Message::builder()
         .from(settings.from.clone())
         .to(to)
-        .header(Subject(draft.subject.clone()))
-        .message_id(Some(message_id.clone()))
-        .date(std::time::SystemTime::from(now))
+        .header(Subject(draft.subject))
+        .message_id(Some(message_id.to_string()))
+        .date(std::time::SystemTime::from(date))
         .header(AutoSubmitted)
         .header(ContentLanguage(draft.recipient.lang.code()));
     if let Some((name, mail)) = draft.reply_to
@@ -413,15 +418,15 @@ pub fn finish(settings: &MailSettings, draft: Draft<'_>, now: DateTime<Utc>) -> 
     }
     let alternative =
         MultiPart::alternative().singlepart(SinglePart::plain(text.clone())).singlepart(SinglePart::html(html));
-    let message = match &draft.calendar {
+    let message = match draft.calendar {
         None => builder.multipart(alternative),
         Some((method, ics)) => {
             // Outlook reads the inline part, other programs the attachment: the same bytes twice.
-            let inline =
-                ContentType::parse(&format!("text/calendar; charset=utf-8; method={}", method.as_str())).ok()?;
-            let attachment = ContentType::parse("application/ics").ok()?;
+            let inline = ContentType::parse(&format!("text/calendar; charset=utf-8; method={}", method.as_str()))
+                .map_err(|e| e.to_string())?;
+            let attachment = ContentType::parse("application/ics").map_err(|e| e.to_string())?;
             // Encoded once, used twice.
-            let ics = lettre::message::Body::new(ics.clone());
+            let ics = lettre::message::Body::new(ics);
             builder.multipart(
                 MultiPart::mixed()
                     .multipart(alternative.singlepart(SinglePart::builder().header(inline).body(ics.clone())))
@@ -429,18 +434,8 @@ pub fn finish(settings: &MailSettings, draft: Draft<'_>, now: DateTime<Utc>) -> 
             )
         }
     };
-    let message = message.ok()?;
-    Some(NewMail {
-        kind: draft.kind,
-        meeting_id: draft.meeting_id.map(str::to_string),
-        owner_uid: draft.owner_uid.map(str::to_string),
-        message_id,
-        envelope_from: settings.envelope_from.clone(),
-        recipients: vec![draft.recipient.mail.clone()],
-        subject: draft.subject,
-        body_text: text,
-        message: message.formatted(),
-    })
+    let message = message.map_err(|e| e.to_string())?;
+    Ok(Composed { text, message: message.formatted() })
 }
 
 /// The answer links of an invitee (the page records only on POST).
@@ -523,9 +518,6 @@ mod tests {
         body.fields.push(("Subject".into(), "Point".into()));
         let ics = "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nSUMMARY:R\u{e9}union\r\nEND:VCALENDAR\r\n".to_string();
         let draft = Draft {
-            kind: MailKind::Invitation,
-            meeting_id: Some("m1"),
-            owner_uid: Some("jdupont"),
             recipient: &to,
             reply_to: Some(("Jean Dupont", "jean.dupont@example.org")),
             subject: "Invitation: Point".into(),
@@ -533,17 +525,17 @@ mod tests {
             calendar: Some((ics::Method::Request, ics)),
         };
         let now: DateTime<Utc> = "2026-12-01T08:00:00Z".parse().unwrap();
-        let mail = finish(&s, draft, now).unwrap();
+        let id = new_message_id(&s, now);
+        assert!(id.starts_with("<1796112000.") && id.ends_with("@meet.example.org>"), "{id}");
+        let mail = finish(&s, draft, &id, now).unwrap();
         let raw = String::from_utf8(mail.message).unwrap();
         assert!(!raw.replace("\r\n", "").contains('\n'), "bare LF in the message");
         assert!(raw.lines().all(|l| l.len() <= 998));
         assert!(raw.contains("Content-Type: text/calendar; charset=utf-8; method=REQUEST"), "{raw}");
         assert!(raw.contains("filename=\"invite.ics\""), "{raw}");
         assert!(raw.contains("Auto-Submitted: auto-generated") && raw.contains("Content-Language: en"));
-        assert!(mail.message_id.ends_with("@meet.example.org>"));
-        assert_eq!(
-            (mail.envelope_from.as_str(), mail.recipients.as_slice()),
-            ("noreply@example.org", &["zoe@partner.net".to_string()][..])
-        );
+        assert!(raw.contains(&format!("Message-ID: {id}")), "{raw}");
+        assert!(raw.contains("Date: Tue, 01 Dec 2026 08:00:00 +0000"), "dated when the change happened: {raw}");
+        assert!(mail.text.contains("Intro"));
     }
 }

@@ -1,5 +1,6 @@
-//! Who gets what, when (the original JMB's matrix, its gaps closed), as a hook on booking changes: the
-//! mails are composed and queued in the outbox inside the booking's own transaction.
+//! Who gets what, when (the original JMB's matrix, its gaps closed), as a hook on booking changes: inside
+//! the booking's own transaction, each mail is queued in the outbox as a notice with a snapshot of the
+//! meeting (one per change); the outbox worker has it written ([`super::letters`]) when sending.
 //!
 //! * Created: the owner a confirmation (iTIP PUBLISH); each moderator and guest an invitation (REQUEST)
 //!   with their personal join link and their answer links.
@@ -17,11 +18,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Transaction;
 
-use super::compose::{self, Draft, Itip, MailSettings, Recipient};
-use crate::booking::model::{Attendee, MeetingDetails, PartStat, Role};
+use super::compose::{self, MailSettings, Recipient};
+use super::letters::{self, Notice, OwnerChange, What};
+use crate::booking::model::{Attendee, MeetingDetails, Role};
 use crate::events::{Change, Hook, HookError, Refusal};
-use crate::ics;
-use crate::outbox::{self, MailKind, NewMail};
+use crate::outbox::{self, NewMail};
 use crate::users;
 
 /// The mail reactions to booking changes.
@@ -35,6 +36,12 @@ impl MailNotifier {
     }
 }
 
+/// A mail decided: its notice, and the meeting (as before or after the change) it describes.
+pub struct Planned<'a> {
+    pub meeting: &'a MeetingDetails,
+    pub notice: Notice,
+}
+
 impl Hook for MailNotifier {
     fn name(&self) -> &'static str {
         "mail"
@@ -42,22 +49,21 @@ impl Hook for MailNotifier {
 
     fn on_change(&self, tx: &Transaction<'_>, change: &Change<'_>, now: DateTime<Utc>) -> Result<(), HookError> {
         let s = &self.settings;
-        let (owner_uid, mails) = match change {
-            Change::Created { meeting } => (Some(meeting.meeting.owner_uid.as_str()), created(tx, s, meeting, now)?),
-            Change::Updated { before, after, added, removed, significant } => (
-                Some(after.meeting.owner_uid.as_str()),
-                updated(tx, s, before, after, added, removed, *significant, now)?,
-            ),
-            Change::Deleted { meeting } => (Some(meeting.meeting.owner_uid.as_str()), deleted(tx, s, meeting, now)?),
+        let (owner_uid, planned) = match change {
+            Change::Created { meeting } => (Some(meeting.meeting.owner_uid.as_str()), created(tx, s, meeting)?),
+            Change::Updated { before, after, added, removed, significant } => {
+                (Some(after.meeting.owner_uid.as_str()), updated(tx, s, before, after, added, removed, *significant)?)
+            }
+            Change::Deleted { meeting } => (Some(meeting.meeting.owner_uid.as_str()), deleted(tx, s, meeting)?),
             Change::Answered { meeting, attendee, previous }
                 if s.notify_organiser && attendee.partstat != *previous =>
             {
-                (None, answered(tx, s, meeting, attendee, now)?)
+                (None, answered(tx, s, meeting, attendee)?)
             }
             _ => return Ok(()),
         };
         if let Some(owner) = owner_uid {
-            let to_invitees = mails.iter().filter(|m| m.kind.is_to_invitees()).count() as u32;
+            let to_invitees = planned.iter().filter(|p| p.notice.what.kind().is_to_invitees()).count() as u32;
             if to_invitees > 0 {
                 let already = outbox::invitee_mails_since(tx, owner, now - Duration::hours(1))?;
                 if already + to_invitees > s.max_invitations_per_hour {
@@ -67,236 +73,142 @@ impl Hook for MailNotifier {
                 }
             }
         }
-        for mail in &mails {
-            outbox::enqueue(tx, mail, now)?;
-        }
+        queue(tx, s, &planned, owner_uid, now)?;
         Ok(())
     }
 }
 
+/// Queues planned mails: each distinct meeting state stored once, each mail a small row pointing at it.
+pub fn queue(
+    tx: &Transaction<'_>,
+    s: &MailSettings,
+    planned: &[Planned<'_>],
+    owner_uid: Option<&str>,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<usize> {
+    let mut snapshots: Vec<(*const MeetingDetails, i64)> = Vec::new();
+    for p in planned {
+        let key: *const MeetingDetails = p.meeting;
+        let snapshot_id = match snapshots.iter().find(|(k, _)| std::ptr::eq(*k, key)) {
+            Some((_, id)) => *id,
+            None => {
+                let json = serde_json::to_string(p.meeting).map_err(json_error)?;
+                let id = outbox::save_snapshot(tx, &json)?;
+                snapshots.push((key, id));
+                id
+            }
+        };
+        let kind = p.notice.what.kind();
+        outbox::enqueue(
+            tx,
+            &NewMail {
+                kind,
+                meeting_id: Some(p.meeting.meeting.id.clone()),
+                // `None` for answers and reminders: not the owner's doing.
+                owner_uid: owner_uid.map(str::to_string),
+                message_id: compose::new_message_id(s, now),
+                envelope_from: s.envelope_from.clone(),
+                recipients: vec![p.notice.to.mail.clone()],
+                subject: letters::subject(s, &p.notice, p.meeting),
+                snapshot_id,
+                notice: serde_json::to_string(&p.notice).map_err(json_error)?,
+            },
+            now,
+        )?;
+    }
+    Ok(planned.len())
+}
+
+/// Serialising plain structs cannot fail; if it ever did, the booking is rolled back like on a store error.
+fn json_error(e: serde_json::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
+}
+
 /// The recipient behind an address: their language and whether they get the internal footer.
-pub fn recipient(tx: &Transaction<'_>, s: &MailSettings, mail: &str, name: &str) -> rusqlite::Result<Recipient> {
-    let profile = users::mail_profile(tx, mail)?;
+pub fn recipient(tx: &Transaction<'_>, s: &MailSettings, a: &Attendee) -> rusqlite::Result<Recipient> {
+    let profile = users::mail_profile(tx, &a.mail)?;
     Ok(Recipient {
-        mail: mail.to_string(),
-        name: name.to_string(),
+        mail: a.mail.clone(),
+        name: a.name.clone(),
         lang: profile.lang.unwrap_or(s.default_lang),
-        internal: s.is_internal(mail, profile.is_user),
+        internal: s.is_internal(&a.mail, profile.is_user),
     })
 }
 
-fn owner_copy(
+fn plan<'a>(
     tx: &Transaction<'_>,
     s: &MailSettings,
-    kind: MailKind,
-    d: &MeetingDetails,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Option<NewMail>> {
-    let Some(owner) = d.owner() else { return Ok(None) };
-    let to = recipient(tx, s, &owner.mail, &owner.name)?;
-    let tr = s.tr(to.lang);
-    let (intro, cancelled, sequence) = match kind {
-        MailKind::OwnerCreated => ("mail-intro-owner-created", false, d.meeting.sequence),
-        MailKind::OwnerUpdated => ("mail-intro-owner-updated", false, d.meeting.sequence),
-        _ => ("mail-intro-owner-deleted", true, d.meeting.sequence + 1),
-    };
-    let subject = s.subject(kind, Role::Owner, to.lang, &d.meeting.subject, "");
-    let mut body = compose::body(s, &tr, &to, subject.clone(), tr.t(intro));
-    body.fields = compose::meeting_fields(&tr, d, false, true);
-    if !cancelled {
-        body.sections.push(compose::join_section(s, &tr, d, owner));
-        body.sections.push(compose::attendees_section(s, &tr, d));
-        body.advice = Some(s.advice(to.lang).to_string());
-    }
-    let calendar = compose::itip(s, tr, Itip { method: ics::Method::Publish, sequence, cancelled }, d, owner, now);
-    let draft = Draft {
-        kind,
-        meeting_id: Some(&d.meeting.id),
-        owner_uid: Some(&d.meeting.owner_uid),
-        recipient: &to,
-        reply_to: None,
-        subject,
-        body,
-        calendar: Some((ics::Method::Publish, calendar)),
-    };
-    Ok(compose::finish(s, draft, now))
+    meeting: &'a MeetingDetails,
+    to: &Attendee,
+    what: What,
+) -> rusqlite::Result<Planned<'a>> {
+    Ok(Planned { meeting, notice: Notice { to: recipient(tx, s, to)?, what } })
 }
 
-/// An invitation (first or updated) to one invitee, with their links and their own iTIP REQUEST.
-fn invitation(
+fn owner_copy<'a>(
     tx: &Transaction<'_>,
     s: &MailSettings,
-    kind: MailKind,
-    d: &MeetingDetails,
-    mine: &Attendee,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Option<NewMail>> {
-    let to = recipient(tx, s, &mine.mail, &mine.name)?;
-    let tr = s.tr(to.lang);
-    let organiser =
-        d.owner().map(|o| if o.name.is_empty() { o.mail.clone() } else { o.name.clone() }).unwrap_or_default();
-    let intro = match (kind, mine.role) {
-        (MailKind::Update, _) => tr.ta("mail-intro-update", &[("organiser", organiser)]),
-        (_, Role::Moderator) => tr.ta("mail-intro-invitation-moderator", &[("organiser", organiser)]),
-        _ => tr.ta("mail-intro-invitation-guest", &[("organiser", organiser)]),
-    };
-    let subject = s.subject(kind, mine.role, to.lang, &d.meeting.subject, "");
-    let mut body = compose::body(s, &tr, &to, subject.clone(), intro);
-    body.fields = compose::meeting_fields(&tr, d, true, mine.role == Role::Moderator);
-    body.sections.push(compose::join_section(s, &tr, d, mine));
-    body.sections.push(compose::answer_section(s, &tr, mine));
-    body.notes.push(tr.t("mail-client-buttons"));
-    body.advice = Some(s.advice(to.lang).to_string());
-    let calendar = compose::itip(
-        s,
-        tr,
-        Itip { method: ics::Method::Request, sequence: d.meeting.sequence, cancelled: false },
-        d,
-        mine,
-        now,
-    );
-    let owner = d.owner();
-    let draft = Draft {
-        kind,
-        meeting_id: Some(&d.meeting.id),
-        owner_uid: Some(&d.meeting.owner_uid),
-        recipient: &to,
-        reply_to: owner.map(|o| (o.name.as_str(), o.mail.as_str())),
-        subject,
-        body,
-        calendar: Some((ics::Method::Request, calendar)),
-    };
-    Ok(compose::finish(s, draft, now))
-}
-
-/// A cancellation meant for one invitee: the meeting as they knew it (`d`), an iTIP CANCEL naming them.
-fn cancellation(
-    tx: &Transaction<'_>,
-    s: &MailSettings,
-    d: &MeetingDetails,
-    mine: &Attendee,
-    removed_only: bool,
-    sequence: u32,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Option<NewMail>> {
-    let to = recipient(tx, s, &mine.mail, &mine.name)?;
-    let tr = s.tr(to.lang);
-    let organiser =
-        d.owner().map(|o| if o.name.is_empty() { o.mail.clone() } else { o.name.clone() }).unwrap_or_default();
-    let intro =
-        tr.ta(if removed_only { "mail-intro-removed" } else { "mail-intro-cancelled" }, &[("organiser", organiser)]);
-    let subject = s.subject(MailKind::Cancellation, mine.role, to.lang, &d.meeting.subject, "");
-    let mut body = compose::body(s, &tr, &to, subject.clone(), intro);
-    body.fields = compose::meeting_fields(&tr, d, true, false);
-    let calendar = compose::itip(s, tr, Itip { method: ics::Method::Cancel, sequence, cancelled: true }, d, mine, now);
-    let owner = d.owner();
-    let draft = Draft {
-        kind: MailKind::Cancellation,
-        meeting_id: Some(&d.meeting.id),
-        owner_uid: Some(&d.meeting.owner_uid),
-        recipient: &to,
-        reply_to: owner.map(|o| (o.name.as_str(), o.mail.as_str())),
-        subject,
-        body,
-        calendar: Some((ics::Method::Cancel, calendar)),
-    };
-    Ok(compose::finish(s, draft, now))
+    d: &'a MeetingDetails,
+    change: OwnerChange,
+) -> rusqlite::Result<Option<Planned<'a>>> {
+    d.owner().map(|o| plan(tx, s, d, o, What::OwnerCopy { change })).transpose()
 }
 
 fn invitees(d: &MeetingDetails) -> impl Iterator<Item = &Attendee> {
     d.attendees.iter().filter(|a| a.role != Role::Owner)
 }
 
-fn created(
-    tx: &Transaction<'_>,
-    s: &MailSettings,
-    d: &MeetingDetails,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Vec<NewMail>> {
-    let mut out: Vec<NewMail> = owner_copy(tx, s, MailKind::OwnerCreated, d, now)?.into_iter().collect();
+fn created<'a>(tx: &Transaction<'_>, s: &MailSettings, d: &'a MeetingDetails) -> rusqlite::Result<Vec<Planned<'a>>> {
+    let mut out: Vec<Planned<'a>> = owner_copy(tx, s, d, OwnerChange::Created)?.into_iter().collect();
     for a in invitees(d) {
-        out.extend(invitation(tx, s, MailKind::Invitation, d, a, now)?);
+        out.push(plan(tx, s, d, a, What::Invitation { attendee: a.id, update: false })?);
     }
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn updated(
+fn updated<'a>(
     tx: &Transaction<'_>,
     s: &MailSettings,
-    before: &MeetingDetails,
-    after: &MeetingDetails,
+    before: &'a MeetingDetails,
+    after: &'a MeetingDetails,
     added: &[Attendee],
     removed: &[Attendee],
     significant: bool,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Vec<NewMail>> {
-    let mut out: Vec<NewMail> = owner_copy(tx, s, MailKind::OwnerUpdated, after, now)?.into_iter().collect();
+) -> rusqlite::Result<Vec<Planned<'a>>> {
+    let mut out: Vec<Planned<'a>> = owner_copy(tx, s, after, OwnerChange::Updated)?.into_iter().collect();
     for a in invitees(after) {
         if added.iter().any(|n| n.id == a.id) {
-            out.extend(invitation(tx, s, MailKind::Invitation, after, a, now)?);
+            out.push(plan(tx, s, after, a, What::Invitation { attendee: a.id, update: false })?);
         } else {
             let role_changed = before.attendee_by_mail(&a.mail).is_some_and(|b| b.role != a.role);
             if significant || role_changed {
-                out.extend(invitation(tx, s, MailKind::Update, after, a, now)?);
+                out.push(plan(tx, s, after, a, What::Invitation { attendee: a.id, update: true })?);
             }
         }
     }
     // The meeting as the removed attendee knew it, at the new sequence (their copy is cancelled).
     for r in removed {
-        out.extend(cancellation(tx, s, before, r, true, after.meeting.sequence, now)?);
+        let what = What::Cancellation { attendee: r.id, removed_only: true, sequence: after.meeting.sequence };
+        out.push(plan(tx, s, before, r, what)?);
     }
     Ok(out)
 }
 
-fn deleted(
-    tx: &Transaction<'_>,
-    s: &MailSettings,
-    d: &MeetingDetails,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Vec<NewMail>> {
-    let mut out: Vec<NewMail> = owner_copy(tx, s, MailKind::OwnerDeleted, d, now)?.into_iter().collect();
+fn deleted<'a>(tx: &Transaction<'_>, s: &MailSettings, d: &'a MeetingDetails) -> rusqlite::Result<Vec<Planned<'a>>> {
+    let mut out: Vec<Planned<'a>> = owner_copy(tx, s, d, OwnerChange::Deleted)?.into_iter().collect();
     for a in invitees(d) {
-        out.extend(cancellation(tx, s, d, a, false, d.meeting.sequence + 1, now)?);
+        let what = What::Cancellation { attendee: a.id, removed_only: false, sequence: d.meeting.sequence + 1 };
+        out.push(plan(tx, s, d, a, what)?);
     }
     Ok(out)
 }
 
-fn answered(
+fn answered<'a>(
     tx: &Transaction<'_>,
     s: &MailSettings,
-    d: &MeetingDetails,
+    d: &'a MeetingDetails,
     who: &Attendee,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Vec<NewMail>> {
+) -> rusqlite::Result<Vec<Planned<'a>>> {
     let Some(owner) = d.owner() else { return Ok(Vec::new()) };
-    let to = recipient(tx, s, &owner.mail, &owner.name)?;
-    let tr = s.tr(to.lang);
-    let name = if who.name.is_empty() { who.mail.clone() } else { format!("{} <{}>", who.name, who.mail) };
-    let answer = match who.partstat {
-        PartStat::Accepted => "accept",
-        PartStat::Tentative => "tentative",
-        _ => "decline",
-    };
-    let subject = s.subject(MailKind::Answer, Role::Owner, to.lang, &d.meeting.subject, &name);
-    let mut body = compose::body(
-        s,
-        &tr,
-        &to,
-        subject.clone(),
-        tr.ta("mail-intro-answer", &[("who", name), ("answer", answer.into())]),
-    );
-    body.fields = compose::meeting_fields(&tr, d, false, false);
-    body.sections.push(compose::attendees_section(s, &tr, d));
-    let draft = Draft {
-        kind: MailKind::Answer,
-        meeting_id: Some(&d.meeting.id),
-        owner_uid: None,
-        recipient: &to,
-        reply_to: Some((who.name.as_str(), who.mail.as_str())),
-        subject,
-        body,
-        calendar: None,
-    };
-    Ok(compose::finish(s, draft, now).into_iter().collect())
+    Ok(vec![plan(tx, s, d, owner, What::Answer { attendee: who.id })?])
 }

@@ -14,12 +14,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, Transaction, params};
 
-use super::compose::{self, Draft, MailSettings};
-use super::notify::recipient;
-use crate::booking::model::{Attendee, MeetingDetails, PartStat, Role};
+use super::compose::MailSettings;
+use super::letters::{Notice, What};
+use super::notify::{Planned, queue, recipient};
+use crate::booking::model::{PartStat, Role};
 use crate::booking::repo;
 use crate::events::{Change, Hook, HookError};
-use crate::outbox::{self, MailKind, NewMail};
 
 fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
@@ -110,7 +110,6 @@ pub fn run_due(tx: &Transaction<'_>, s: &MailSettings, now: DateTime<Utc>) -> ru
     for (id, meeting, minutes) in due {
         by_meeting.entry(meeting).or_default().push((id, minutes));
     }
-    let mut done = tx.prepare_cached("UPDATE reminders SET done_at = ?2, outcome = ?3 WHERE id = ?1")?;
     let mut outcome = Outcome::default();
     for (meeting_id, mut reminders) in by_meeting {
         // The latest offset (closest to the start) is the one worth sending.
@@ -119,85 +118,24 @@ pub fn run_due(tx: &Transaction<'_>, s: &MailSettings, now: DateTime<Utc>) -> ru
         for (i, (id, _)) in reminders.iter().enumerate() {
             let send = i == 0 && details.as_ref().is_some_and(|d| now < d.meeting.start);
             if send && let Some(d) = &details {
-                for mail in reminder_mails(tx, s, d, now)? {
-                    outbox::enqueue(tx, &mail, now)?;
-                    outcome.mails += 1;
+                // The owner, and every invitee who did not decline.
+                let mut planned = Vec::new();
+                for a in d.attendees.iter().filter(|a| a.partstat != PartStat::Declined || a.role == Role::Owner) {
+                    let to = recipient(tx, s, a)?;
+                    planned
+                        .push(Planned { meeting: d, notice: Notice { to, what: What::Reminder { attendee: a.id } } });
                 }
+                outcome.mails += queue(tx, s, &planned, None, now)?;
                 outcome.sent += 1;
             } else {
                 outcome.missed += 1;
             }
-            done.execute(params![id, ts(now), if send { "sent" } else { "missed" }])?;
+            crate::db::exec(
+                tx,
+                "UPDATE reminders SET done_at = ?2, outcome = ?3 WHERE id = ?1",
+                params![id, ts(now), if send { "sent" } else { "missed" }],
+            )?;
         }
     }
     Ok(outcome)
-}
-
-fn reminder_mails(
-    tx: &Transaction<'_>,
-    s: &MailSettings,
-    d: &MeetingDetails,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Vec<NewMail>> {
-    let mut out = Vec::new();
-    for a in d.attendees.iter().filter(|a| a.partstat != PartStat::Declined || a.role == Role::Owner) {
-        out.extend(reminder(tx, s, d, a, now)?);
-    }
-    Ok(out)
-}
-
-fn reminder(
-    tx: &Transaction<'_>,
-    s: &MailSettings,
-    d: &MeetingDetails,
-    mine: &Attendee,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Option<NewMail>> {
-    let to = recipient(tx, s, &mine.mail, &mine.name)?;
-    let tr = s.tr(to.lang);
-    let intro = match mine.role {
-        Role::Owner => "mail-intro-reminder-owner",
-        Role::Moderator => "mail-intro-reminder-moderator",
-        Role::Guest => "mail-intro-reminder-guest",
-    };
-    let subject = s.subject(MailKind::Reminder, mine.role, to.lang, &d.meeting.subject, "");
-    let mut body = compose::body(s, &tr, &to, subject.clone(), tr.t(intro));
-    body.fields = compose::meeting_fields(&tr, d, mine.role != Role::Owner, mine.role.is_host());
-    if mine.role == Role::Owner {
-        // Who is coming: every invitee by answer.
-        for (p, label) in [
-            (PartStat::Accepted, "mail-field-accepted"),
-            (PartStat::Tentative, "mail-field-tentative"),
-            (PartStat::Declined, "mail-field-declined"),
-            (PartStat::NeedsAction, "mail-field-no-answer"),
-        ] {
-            let who: Vec<&str> = d
-                .attendees
-                .iter()
-                .filter(|a| a.role != Role::Owner && a.partstat == p)
-                .map(|a| a.mail.as_str())
-                .collect();
-            let list = if who.is_empty() { tr.t("mail-nobody") } else { who.join(", ") };
-            body.fields.push((tr.t(label), list));
-        }
-    }
-    body.sections.push(compose::join_section(s, &tr, d, mine));
-    if mine.role == Role::Owner {
-        body.sections.push(compose::attendees_section(s, &tr, d));
-    } else if mine.partstat == PartStat::NeedsAction {
-        body.sections.push(compose::answer_section(s, &tr, mine));
-    }
-    body.advice = Some(s.advice(to.lang).to_string());
-    let owner = d.owner().filter(|o| o.id != mine.id);
-    let draft = Draft {
-        kind: MailKind::Reminder,
-        meeting_id: Some(&d.meeting.id),
-        owner_uid: None,
-        recipient: &to,
-        reply_to: owner.map(|o| (o.name.as_str(), o.mail.as_str())),
-        subject,
-        body,
-        calendar: None,
-    };
-    Ok(compose::finish(s, draft, now))
 }

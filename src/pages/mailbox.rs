@@ -1,5 +1,6 @@
 //! The demo mailbox (`/mailbox`): with the embedded default (`mail.transport = "mailbox"`, demo
-//! sign-in), mails stay in the store, and this page shows them newest first, each with its links
+//! sign-in), mails stay in the store, and this page shows the newest hundred, written as the outbox
+//! would send them, each with its links
 //! clickable, so someone trying jmb sees the invitations and can follow a guest's links. Each mail can
 //! also be downloaded (`/mailbox/{id}.eml`) and opened in a mail program, calendar invitation included.
 //! The routes exist only in demo mode: mails carry personal links.
@@ -11,10 +12,13 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::SignedIn;
 use crate::auth::extract::AuthRejection;
-use crate::outbox;
+use crate::outbox::{self, Composer};
 use crate::state::AppState;
 use crate::web::csrf::CsrfToken;
 use crate::web::{Chrome, PageError, html};
+
+/// How many of the newest mails the page shows.
+const SHOWN: u32 = 100;
 
 /// A piece of a mail's text: plain, or a link.
 pub enum Segment {
@@ -64,24 +68,37 @@ pub async fn page(
     user: Result<SignedIn, AuthRejection>,
 ) -> Result<Response, PageError> {
     let tr = state.tr(&headers);
-    let entries = state
+    // The newest mails, each written as it is (or was) sent.
+    let rows = state
         .db
-        .read(|c| Ok::<_, crate::db::DbError>(outbox::list(c, false, 200)?))
+        .read(|c| {
+            let entries = outbox::list(c, false, SHOWN)?;
+            entries
+                .into_iter()
+                .map(|e| Ok((outbox::letter(c, e.id)?, e)))
+                .collect::<Result<Vec<_>, crate::db::DbError>>()
+        })
         .await
         .map_err(|e| PageError::Internal(e.to_string()))?;
-    let mails = entries
+    let mails = rows
         .into_iter()
-        .map(|e| MailView {
-            id: e.id,
-            subject: e.subject,
-            to: e.recipients.join(", "),
-            kind: format!(
-                "{} ({})",
-                tr.t(&format!("mailbox-kind-{}", e.kind)),
-                tr.t(&format!("mailbox-status-{}", e.status))
-            ),
-            when: tr.datetime(e.created_at),
-            lines: e.body_text.lines().map(segments).collect(),
+        .map(|(letter, e)| {
+            let text = letter
+                .map(|l| state.mail.compose(&l).map(|c| c.text))
+                .unwrap_or_else(|| Err("gone".into()))
+                .unwrap_or_else(|err| format!("({err})"));
+            MailView {
+                id: e.id,
+                subject: e.subject,
+                to: e.recipients.join(", "),
+                kind: format!(
+                    "{} ({})",
+                    tr.t(&format!("mailbox-kind-{}", e.kind)),
+                    tr.t(&format!("mailbox-status-{}", e.status))
+                ),
+                when: tr.datetime(e.created_at),
+                lines: text.lines().map(segments).collect(),
+            }
         })
         .collect();
     let page = MailboxPage {
@@ -104,12 +121,13 @@ pub async fn page(
 pub async fn eml(State(state): State<AppState>, Path(file): Path<String>) -> Result<Response, PageError> {
     let id: i64 =
         file.strip_suffix(".eml").and_then(|n| n.parse().ok()).ok_or(PageError::not_found("error-not-found"))?;
-    let message = state
+    let letter = state
         .db
-        .read(move |c| Ok::<_, crate::db::DbError>(outbox::message(c, id)?))
+        .read(move |c| Ok::<_, crate::db::DbError>(outbox::letter(c, id)?))
         .await
         .map_err(|e| PageError::Internal(e.to_string()))?
         .ok_or(PageError::not_found("error-not-found"))?;
+    let message = state.mail.compose(&letter).map_err(PageError::Internal)?.message;
     let mut resp = message.into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("message/rfc822"));
