@@ -11,7 +11,8 @@ CREATE TABLE outbox_snapshots (
 ) STRICT;
 
 CREATE TABLE outbox (
-    id               INTEGER PRIMARY KEY,
+    -- Never reused (the hand-over journal names rows by id).
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
     -- invitation, update, cancellation, owner-created, owner-updated, owner-deleted, answer, reminder
     kind             TEXT NOT NULL,
     -- The meeting it is about; no foreign key: cancellations outlive their meeting.
@@ -28,6 +29,8 @@ CREATE TABLE outbox (
     -- What to write to whom (JSON, read by `mail::letters`).
     notice           TEXT NOT NULL,
     created_at       INTEGER NOT NULL,
+    -- When it was queued or requeued (`jmb outbox retry`): `mail.give_up_after_hours` counts from here.
+    queued_at        INTEGER NOT NULL,
     status           TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
     attempts         INTEGER NOT NULL DEFAULT 0,
     next_attempt_at  INTEGER NOT NULL,

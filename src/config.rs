@@ -688,8 +688,15 @@ impl Config {
         if m.reminder_minutes.iter().any(|r| *r > 60 * 24 * 60) {
             return Err(invalid("mail.reminder_minutes", "reminders more than 60 days ahead are not useful"));
         }
-        if m.max_invitations_per_owner_per_hour == 0 {
-            return Err(invalid("mail.max_invitations_per_owner_per_hour", "must be at least 1"));
+        let one_booking = self.booking.max_guests + self.booking.max_moderators;
+        if (m.max_invitations_per_owner_per_hour as usize) < one_booking {
+            return Err(invalid(
+                "mail.max_invitations_per_owner_per_hour",
+                format!(
+                    "must be at least booking.max_guests + booking.max_moderators ({one_booking}): one booking \
+                     may invite that many"
+                ),
+            ));
         }
         if m.retry_initial_seconds == 0 || m.retry_initial_seconds > m.retry_max_seconds || m.retry_max_seconds > 86_400
         {
@@ -701,8 +708,9 @@ impl Config {
         if !(1..=24 * 30).contains(&m.give_up_after_hours) {
             return Err(invalid("mail.give_up_after_hours", "must be between 1 and 720"));
         }
-        if m.keep_sent_days > 36_500 {
-            return Err(invalid("mail.keep_sent_days", "must be at most 36500 (100 years)"));
+        // Sent mails younger than an hour are what the per-owner limit counts: they must stay.
+        if !(1..=36_500).contains(&m.keep_sent_days) {
+            return Err(invalid("mail.keep_sent_days", "must be between 1 and 36500 (100 years)"));
         }
         for (lang, set) in [("fr", &m.subjects.fr), ("en", &m.subjects.en)] {
             for subject in [

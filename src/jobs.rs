@@ -47,10 +47,19 @@ impl JobDeps {
                 max: Duration::from_secs(m.retry_max_seconds),
                 give_up_after: chrono::Duration::hours(i64::from(m.give_up_after_hours)),
             },
-            journal: outbox::Journal::new(self.config.data_dir().join("outbox.handover")),
-            lock: outbox::SendLock::new(self.config.data_dir().join("outbox.lock")),
+            journal: outbox::Journal::new(beside_database(&self.config, ".outbox-handover")),
+            lock: outbox::SendLock::new(beside_database(&self.config, ".outbox-lock")),
+            unreachable_passes: Default::default(),
         }
     }
+}
+
+/// A file named after the database (`jmb.sqlite3` → `jmb.sqlite3.outbox-lock`), as SQLite names its
+/// `-wal`: two databases in one folder never share the outbox's lock or journal.
+fn beside_database(config: &Config, suffix: &str) -> std::path::PathBuf {
+    let mut name = config.database.path.clone().into_os_string();
+    name.push(suffix);
+    name.into()
 }
 
 /// Sends the reminders due at `now` (see [`reminders::run_due`]).

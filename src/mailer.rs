@@ -11,11 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::address::Envelope;
-use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
-use lettre::{Address, AsyncSendmailTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::{Address, AsyncSendmailTransport, AsyncTransport, Tokio1Executor};
 
 use crate::config::{Config, ConfigError, MailTransportKind};
 
@@ -30,6 +29,9 @@ pub enum SendError {
     /// Trying again will not help: a 5xx answer (unknown recipient, refused sender, message refused).
     #[error("permanent failure: {0}")]
     Permanent(String),
+    /// The server could not be reached or set up: temporary, and true of the mails after this one.
+    #[error("mail server unreachable: {0}")]
+    Unreachable(String),
 }
 
 /// Delivers formatted messages.
@@ -86,7 +88,8 @@ pub enum Security {
 impl SmtpServer {
     /// Parses lettre's URL form, with lettre's default ports (25, 587 with STARTTLS, 465).
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let url = url::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
+        // The URL may hold a password: errors never repeat it.
+        let url = url::Url::parse(raw).map_err(|e| format!("not a URL: {e}"))?;
         let host = url.host_str().filter(|h| !h.is_empty()).ok_or("the URL has no host")?;
         let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
         let tls = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.into_owned());
@@ -117,33 +120,122 @@ impl SmtpServer {
 
 /// Idle connections kept open for the next mails (the outbox sends a few at a time).
 const POOL_SIZE: usize = 4;
+/// How long the server may take to confirm a message after its final `.`: RFC 5321 §4.5.3.2.6 gives it
+/// 10 minutes (content scanning). Giving up earlier would send again what it may have accepted.
+const DATA_REPLY_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long a connection given up on may take to close (QUIT is not waited for).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// An SMTP server, over pooled connections. lettre speaks SMTP (`AsyncSmtpConnection`), but jmb opens
-/// the TCP connections itself to set `TCP_NODELAY`: lettre 0.11.23 leaves Nagle's algorithm on and
-/// writes a message's closing `.` separately, so every message waited for the server's delayed ACK
-/// (40 ms on Linux), at most 25 mails a second per connection. (Fixed upstream in lettre PR #1159,
-/// unreleased: with a lettre release that has it, lettre's own pool can come back.) Implicit TLS
-/// (`smtps://`) still goes through lettre's pooled transport, which opens its own sockets.
+/// An SMTP server, over pooled connections. lettre speaks SMTP (`AsyncSmtpConnection`: EHLO, STARTTLS,
+/// AUTH, MAIL/RCPT/DATA), but jmb opens the connections itself, for two reasons:
+///
+/// * `TCP_NODELAY`: lettre 0.11.23 leaves Nagle's algorithm on and writes a message's closing `.`
+///   separately, so every message waited for the server's delayed ACK (40 ms on Linux): at most 25
+///   mails a second per connection (fixed upstream in lettre PR #1159, not released);
+/// * time limits on every step: lettre's pooled transport bounds only the connection, and reuses a
+///   connection abandoned mid-command, whose next reply then answers the wrong command.
+///
+/// Implicit TLS (`smtps://`) is set up with tokio-rustls (lettre cannot wrap a socket it did not open
+/// before the greeting); STARTTLS goes through lettre. Both trust the system's roots and `smtp_ca_file`.
 pub struct Smtp {
     server: SmtpServer,
     credentials: Option<Credentials>,
     hello: ClientId,
-    tls: Option<TlsParameters>,
+    /// STARTTLS parameters (lettre's).
+    starttls: Option<TlsParameters>,
+    /// Implicit TLS (`smtps://`).
+    implicit: Option<tokio_rustls::TlsConnector>,
     timeout: Duration,
     idle: std::sync::Mutex<Vec<AsyncSmtpConnection>>,
-    implicit: Option<AsyncSmtpTransport<Tokio1Executor>>,
 }
 
-fn transient(e: impl std::fmt::Display) -> SendError {
-    SendError::Transient(e.to_string())
+/// A failure to reach or set up the server (connect, greeting, TLS, authentication): temporary whatever
+/// the code (a rotated password, a relay restarting), and the same for every mail of the batch.
+fn unreachable(e: impl std::fmt::Display) -> SendError {
+    SendError::Unreachable(e.to_string())
 }
 
 fn classify(e: lettre::transport::smtp::Error) -> SendError {
-    if e.is_permanent() { SendError::Permanent(e.to_string()) } else { SendError::Transient(e.to_string()) }
+    // 5xx, and what this client cannot do with this server (no SMTPUTF8, no usable AUTH): retrying
+    // will not help.
+    if e.is_permanent() || e.is_client() {
+        SendError::Permanent(e.to_string())
+    } else {
+        SendError::Transient(e.to_string())
+    }
+}
+
+/// A TLS stream lettre can speak SMTP on (it only needs the traits and the peer's address).
+#[derive(Debug)]
+struct ImplicitTls(tokio_rustls::client::TlsStream<tokio::net::TcpStream>);
+
+impl tokio::io::AsyncRead for ImplicitTls {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for ImplicitTls {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for ImplicitTls {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.get_ref().0.peer_addr()
+    }
+}
+
+/// The certificates of `smtp_ca_file`, checked to hold at least one.
+fn extra_roots(pem: &[u8]) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let certs = rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("mail.smtp_ca_file: {e}"))?;
+    if certs.is_empty() {
+        return Err("mail.smtp_ca_file holds no PEM certificate".into());
+    }
+    Ok(certs)
+}
+
+fn implicit_tls(extra: &[rustls::pki_types::CertificateDer<'static>]) -> Result<tokio_rustls::TlsConnector, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    for cert in extra {
+        roots.add(cert.clone()).map_err(|e| format!("mail.smtp_ca_file: {e}"))?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS settings: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Smtp {
-    /// `extra_ca`: a PEM certificate the server's certificate may chain to, besides the system's.
+    /// `extra_ca`: PEM certificates the server's certificate may chain to, besides the system's.
     pub fn new(
         url: &str,
         credentials: Option<(String, String)>,
@@ -152,67 +244,68 @@ impl Smtp {
     ) -> Result<Self, String> {
         let server = SmtpServer::parse(url)?;
         let credentials = credentials.or_else(|| server.credentials.clone()).map(|(u, p)| Credentials::new(u, p));
+        if credentials.is_some() && server.security == Security::Plain && !is_loopback(&server.host) {
+            return Err("a password would cross the network in clear: use ?tls=required or smtps://".into());
+        }
         let hello = server.hello.clone().map_or_else(ClientId::default, ClientId::Domain);
-        let tls = match server.security {
-            Security::Plain => None,
-            Security::StartTls { .. } | Security::Implicit => {
+        let extra = extra_ca.map(extra_roots).transpose()?.unwrap_or_default();
+        let (mut starttls, mut implicit) = (None, None);
+        match server.security {
+            Security::Plain => {}
+            Security::StartTls { .. } => {
                 let mut builder = TlsParameters::builder(server.host.clone());
-                if let Some(pem) = extra_ca {
-                    // lettre accepts a file without any certificate in it: say so instead.
-                    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
-                        return Err("mail.smtp_ca_file holds no PEM certificate".into());
-                    }
-                    let ca = Certificate::from_pem(pem).map_err(|e| format!("mail.smtp_ca_file: {e}"))?;
+                for cert in &extra {
+                    let ca = Certificate::from_der(cert.to_vec()).map_err(|e| format!("mail.smtp_ca_file: {e}"))?;
                     builder = builder.add_root_certificate(ca);
                 }
-                Some(builder.build().map_err(|e| format!("TLS settings: {e}"))?)
+                starttls = Some(builder.build().map_err(|e| format!("TLS settings: {e}"))?);
             }
-        };
-        let implicit = match (&server.security, &tls) {
-            (Security::Implicit, Some(params)) => {
-                let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(server.host.clone())
-                    .port(server.port)
-                    .tls(Tls::Wrapper(params.clone()))
-                    .hello_name(hello.clone())
-                    .timeout(Some(timeout))
-                    .pool_config(PoolConfig::new().max_size(POOL_SIZE as u32));
-                if let Some(c) = &credentials {
-                    b = b.credentials(c.clone());
-                }
-                Some(b.build())
-            }
-            _ => None,
-        };
-        Ok(Self { server, credentials, hello, tls, timeout, idle: Default::default(), implicit })
+            Security::Implicit => implicit = Some(implicit_tls(&extra)?),
+        }
+        Ok(Self { server, credentials, hello, starttls, implicit, timeout, idle: Default::default() })
     }
 
-    /// A new connection: TCP with `TCP_NODELAY`, greeting and EHLO, STARTTLS, authentication.
+    /// A new connection: TCP with `TCP_NODELAY`, TLS (implicit), greeting and EHLO, STARTTLS,
+    /// authentication, each step within the timeout.
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
-        let address = (self.server.host.as_str(), self.server.port);
-        let tcp = tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect(address))
-            .await
-            .map_err(|_| transient(format!("connection to {}:{} timed out", self.server.host, self.server.port)))?
-            .map_err(|e| transient(format!("connection to {}:{}: {e}", self.server.host, self.server.port)))?;
-        tcp.set_nodelay(true).map_err(transient)?;
+        let (host, port) = (self.server.host.as_str(), self.server.port);
         let setup = async {
-            let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello).await?;
-            if let (Security::StartTls { required }, Some(tls)) = (self.server.security, &self.tls) {
+            let tcp = tokio::net::TcpStream::connect((host, port))
+                .await
+                .map_err(|e| unreachable(format!("connection to {host}:{port}: {e}")))?;
+            tcp.set_nodelay(true).map_err(unreachable)?;
+            let stream: Box<dyn AsyncTokioStream> = match &self.implicit {
+                Some(connector) => {
+                    let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(unreachable)?;
+                    let tls = connector.connect(name, tcp).await.map_err(|e| unreachable(format!("TLS: {e}")))?;
+                    Box::new(ImplicitTls(tls))
+                }
+                None => Box::new(tcp),
+            };
+            let mut conn =
+                AsyncSmtpConnection::connect_with_transport(stream, &self.hello).await.map_err(unreachable)?;
+            let mut encrypted = self.implicit.is_some();
+            if let (Security::StartTls { required }, Some(tls)) = (self.server.security, &self.starttls) {
                 if conn.can_starttls() {
-                    conn.starttls(tls.clone(), &self.hello).await?;
+                    conn.starttls(tls.clone(), &self.hello).await.map_err(|e| unreachable(format!("STARTTLS: {e}")))?;
+                    encrypted = true;
                 } else if required {
-                    return Ok(Err(transient("the server does not offer STARTTLS (tls=required)")));
+                    return Err(unreachable("the server does not offer STARTTLS (tls=required)"));
                 }
             }
             if let Some(credentials) = &self.credentials {
-                conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials).await?;
+                if !encrypted && !is_loopback(host) {
+                    return Err(unreachable("the server did not offer STARTTLS: the password is not sent in clear"));
+                }
+                conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                    .await
+                    .map_err(|e| unreachable(format!("authentication: {e}")))?;
             }
-            Ok::<_, lettre::transport::smtp::Error>(Ok(conn))
+            Ok(conn)
         };
-        match tokio::time::timeout(self.timeout, setup).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(e)) => Err(classify(e)),
-            Err(_) => Err(transient("the SMTP server did not greet in time")),
-        }
+        tokio::time::timeout(self.timeout, setup)
+            .await
+            .unwrap_or_else(|_| Err(unreachable(format!("{host}:{port} did not answer within {:?}", self.timeout))))
     }
 
     /// A pooled connection that still answers (NOOP, as lettre's pool does), else a new one.
@@ -223,13 +316,13 @@ impl Smtp {
             if matches!(tokio::time::timeout(self.timeout, conn.test_connected()).await, Ok(true)) {
                 return Ok(conn);
             }
-            conn.abort().await;
+            discard(conn).await;
         }
     }
 
-    async fn checkin(&self, mut conn: AsyncSmtpConnection) {
+    async fn checkin(&self, conn: AsyncSmtpConnection) {
         if conn.has_broken() {
-            conn.abort().await;
+            discard(conn).await;
             return;
         }
         let surplus = {
@@ -242,9 +335,15 @@ impl Smtp {
             }
         };
         if let Some(mut conn) = surplus {
-            let _ = tokio::time::timeout(self.timeout, conn.quit()).await;
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.quit()).await;
         }
     }
+}
+
+/// Closes a connection given up on without waiting for the server (lettre's `abort` waits for QUIT's
+/// answer, without a time limit).
+async fn discard(mut conn: AsyncSmtpConnection) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.abort()).await;
 }
 
 impl Transport for Smtp {
@@ -260,23 +359,21 @@ impl Transport for Smtp {
     ) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
             let envelope = envelope(envelope_from, recipients)?;
-            if let Some(lettre) = &self.implicit {
-                return lettre.send_raw(&envelope, message).await.map(|_| ()).map_err(classify);
-            }
             let mut conn = self.checkout().await?;
-            match tokio::time::timeout(self.timeout, conn.send(&envelope, message)).await {
+            // One limit for the whole exchange, long enough for the reply to the final `.`.
+            match tokio::time::timeout(DATA_REPLY_TIMEOUT.max(self.timeout), conn.send(&envelope, message)).await {
                 Ok(Ok(_)) => {
                     self.checkin(conn).await;
                     Ok(())
                 }
                 Ok(Err(e)) => {
-                    // A refused message leaves the connection usable (lettre resets it); a broken one is dropped.
+                    // lettre gives up the connection on any error; `checkin` drops it then.
                     self.checkin(conn).await;
                     Err(classify(e))
                 }
                 Err(_) => {
-                    conn.abort().await;
-                    Err(transient("the SMTP server did not answer in time"))
+                    discard(conn).await;
+                    Err(SendError::Transient("the SMTP server did not answer in time".into()))
                 }
             }
         })
@@ -308,8 +405,11 @@ impl Transport for Sendmail {
         Box::pin(async move {
             let envelope = envelope(envelope_from, recipients)?;
             // sendmail's exit status does not tell a lasting refusal from a passing one: retry until
-            // the outbox gives up.
-            self.transport.send_raw(&envelope, message).await.map_err(|e| SendError::Transient(e.to_string()))
+            // the outbox gives up. A program stuck for longer than a server may take is given up on.
+            match tokio::time::timeout(DATA_REPLY_TIMEOUT, self.transport.send_raw(&envelope, message)).await {
+                Ok(result) => result.map(|_| ()).map_err(|e| SendError::Transient(e.to_string())),
+                Err(_) => Err(SendError::Transient("sendmail did not finish in time".into())),
+            }
         })
     }
 }
@@ -385,9 +485,35 @@ mod tests {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let smtp = Smtp::new(&format!("smtp://127.0.0.1:{port}"), None, Duration::from_secs(2), None).unwrap();
         let r = smtp.send("noreply@example.org", &["a@example.org".into()], b"Subject: x\r\n\r\nx\r\n").await;
-        assert!(matches!(r, Err(SendError::Transient(ref m)) if m.contains("connection")), "{r:?}");
+        assert!(matches!(r, Err(SendError::Unreachable(ref m)) if m.contains("connection")), "{r:?}");
         let r = smtp.send("not an address", &["a@example.org".into()], b"x").await;
         assert!(matches!(r, Err(SendError::Permanent(_))), "{r:?}");
         assert!(Smtp::new("smtps://relay", None, Duration::from_secs(2), Some(b"not a PEM")).is_err());
+    }
+
+    /// A server that takes the connection and never says a word: given up on within the timeout.
+    #[tokio::test]
+    async fn a_silent_server_is_given_up_on_in_time() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let smtp = Smtp::new(&format!("smtp://127.0.0.1:{port}"), None, Duration::from_secs(1), None).unwrap();
+        let started = std::time::Instant::now();
+        let r = smtp.send("noreply@example.org", &["a@example.org".into()], b"Subject: x\r\n\r\nx\r\n").await;
+        assert!(matches!(r, Err(SendError::Unreachable(ref m)) if m.contains("did not answer")), "{r:?}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        drop(listener);
+    }
+
+    #[test]
+    fn passwords_never_cross_the_network_in_clear_nor_show_in_errors() {
+        let creds = || Some(("jmb".to_string(), "s3cret".to_string()));
+        let t = Duration::from_secs(5);
+        let e = Smtp::new("smtp://relay.example.org:25", creds(), t, None).err().unwrap();
+        assert!(e.contains("in clear"), "{e}");
+        assert!(Smtp::new("smtp://127.0.0.1:25", creds(), t, None).is_ok(), "a relay on this machine");
+        assert!(Smtp::new("smtp://relay.example.org?tls=required", creds(), t, None).is_ok());
+        let e = SmtpServer::parse("smtp://jmb:s3cret@relay:25?tls=sometimes").unwrap_err();
+        let e2 = SmtpServer::parse("smtp://jmb:s3cret@[relay:25").unwrap_err();
+        assert!(!e.contains("s3cret") && !e2.contains("s3cret"), "{e} / {e2}");
     }
 }

@@ -9,10 +9,12 @@
 //! before handing it over, so a booking pays for a few small inserts, not for composing its mails.
 //!
 //! **Sent once.** After the server accepts a message, its id is appended to a hand-over journal (a
-//! file beside the database: one `write(2)`, unaffected by database locks) before the row is marked
+//! file named after the database: one `write(2)`, unaffected by database locks) before the row is marked
 //! sent in the store, in batches; a worker starting up applies the journal first. A process killed
-//! between the server's acceptance and the journal write (a few microseconds) sends that mail again;
-//! no other window exists. Only one process sends at a time: the worker holds a lock on a file beside
+//! between the server's acceptance and the journal write (microseconds) sends that mail again. SMTP
+//! itself leaves one more window (RFC 1047): if the connection breaks after the message's final `.` and
+//! before the server's reply, nobody can know whether the server took it, and it is sent again. The
+//! reply is awaited for up to ten minutes (RFC 5321's limit), so a slow server is not taken for a lost one. Only one process sends at a time: the worker holds a lock on a file beside
 //! the database ([`SendLock`]), which the system drops when the process ends.
 //!
 //! The worker sleeps until the next row is due and wakes when a write commits (a booking queued mail).
@@ -122,8 +124,8 @@ pub fn enqueue(tx: &Transaction<'_>, mail: &NewMail, now: DateTime<Utc>) -> rusq
     crate::db::exec(
         tx,
         "INSERT INTO outbox (kind, meeting_id, owner_uid, message_id, envelope_from, recipients, subject,
-                             snapshot_id, notice, created_at, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                             snapshot_id, notice, created_at, queued_at, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?10)",
         params![
             mail.kind.as_str(),
             mail.meeting_id,
@@ -159,13 +161,15 @@ pub struct Pending {
     pub recipients: Vec<String>,
     pub letter: Letter,
     pub attempts: u32,
-    pub created_at: DateTime<Utc>,
+    /// When it was queued, or requeued by `jmb outbox retry`: the give-up time counts from there.
+    pub queued_at: DateTime<Utc>,
 }
 
 /// The pending rows due at `now`, oldest first, at most `limit`.
 pub fn due(conn: &Connection, now: DateTime<Utc>, limit: u32) -> rusqlite::Result<Vec<Pending>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT o.id, o.envelope_from, o.recipients, o.attempts, o.created_at, o.message_id, o.notice, s.meeting
+        "SELECT o.id, o.envelope_from, o.recipients, o.attempts, o.created_at, o.message_id, o.notice, s.meeting,
+                o.queued_at
          FROM outbox o JOIN outbox_snapshots s ON s.id = o.snapshot_id
          WHERE o.status = 'pending' AND o.next_attempt_at <= ?1 ORDER BY o.next_attempt_at, o.id LIMIT ?2",
     )?;
@@ -176,7 +180,7 @@ pub fn due(conn: &Connection, now: DateTime<Utc>, limit: u32) -> rusqlite::Resul
             envelope_from: r.get(1)?,
             recipients: recipients.lines().map(str::to_string).collect(),
             attempts: r.get(3)?,
-            created_at: from_ts(r.get(4)?),
+            queued_at: from_ts(r.get(8)?),
             letter: Letter {
                 message_id: r.get(5)?,
                 created_at: from_ts(r.get(4)?),
@@ -232,7 +236,7 @@ pub fn mark_failed(tx: &Transaction<'_>, id: i64, error: &str) -> rusqlite::Resu
 pub fn retry(tx: &Transaction<'_>, id: Option<i64>, now: DateTime<Utc>) -> rusqlite::Result<usize> {
     crate::db::exec(
         tx,
-        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2, last_error = NULL
+        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2, queued_at = ?2, last_error = NULL
          WHERE status IN ('failed', 'pending') AND (?1 IS NULL OR id = ?1)",
         params![id, ts(now)],
     )
@@ -409,6 +413,8 @@ pub struct Outcome {
     pub sent: usize,
     pub retried: usize,
     pub failed: usize,
+    /// The mail server could not be reached: the pass stopped there.
+    pub unreachable: bool,
 }
 
 /// How often a process that does not send looks whether the sender went away.
@@ -430,6 +436,8 @@ pub struct Worker {
     pub retry: RetryPolicy,
     pub journal: Journal,
     pub lock: SendLock,
+    /// Passes in a row that found the server unreachable (the back-off grows with them).
+    pub unreachable_passes: std::sync::atomic::AtomicU32,
 }
 
 impl Worker {
@@ -457,6 +465,10 @@ impl Worker {
             total.sent += outcome.sent;
             total.retried += outcome.retried;
             total.failed += outcome.failed;
+            if outcome.unreachable {
+                total.unreachable = true;
+                return Ok(total);
+            }
         }
     }
 
@@ -464,8 +476,10 @@ impl Worker {
         let mut in_flight = tokio::task::JoinSet::new();
         let mut rows = batch.into_iter();
         let mut results = Vec::new();
+        let mut unreachable = false;
         loop {
-            while in_flight.len() < IN_FLIGHT {
+            // Once the server is unreachable, the rows not started stay as they are for the next pass.
+            while !unreachable && in_flight.len() < IN_FLIGHT {
                 let Some(row) = rows.next() else { break };
                 let transport = self.transport.clone();
                 let composer = self.composer.clone();
@@ -482,6 +496,7 @@ impl Worker {
             }
             let Some(joined) = in_flight.join_next().await else { break };
             let (row, result) = joined.map_err(|e| DbError::Task(e.to_string()))?;
+            unreachable |= matches!(result, Err(SendError::Unreachable(_)));
             if result.is_ok() {
                 // Recorded before anything else: a crash from here on does not send it again.
                 if let Err(e) = self.journal.append(row.id) {
@@ -491,16 +506,20 @@ impl Worker {
             results.push((row, result));
         }
         let retry = self.retry;
+        // Outcomes are dated when known (a slow batch may have started minutes ago).
+        let now = now.max(self.clock.now());
         let outcome = self
             .db
             .write(move |tx| {
-                let mut outcome = Outcome::default();
+                let mut outcome = Outcome { unreachable, ..Outcome::default() };
                 let sent: Vec<i64> = results.iter().filter(|(_, r)| r.is_ok()).map(|(row, _)| row.id).collect();
                 outcome.sent = mark_sent(tx, &sent, now)?;
                 for (row, result) in &results {
                     match result {
                         Ok(()) => {}
-                        Err(SendError::Transient(e)) if now - row.created_at < retry.give_up_after => {
+                        Err(SendError::Transient(e) | SendError::Unreachable(e))
+                            if now - row.queued_at < retry.give_up_after =>
+                        {
                             let delay = chrono::Duration::from_std(retry.delay(row.attempts)).unwrap_or_default();
                             tracing::warn!(mail = row.id, attempts = row.attempts + 1, error.message = %e, "mail not sent, will retry");
                             mark_retry(tx, row.id, now + delay, e)?;
@@ -555,6 +574,12 @@ impl Worker {
         if outcome != Outcome::default() {
             tracing::debug!(?outcome, "outbox pass");
         }
+        if outcome.unreachable {
+            // Every due row would fail the same way: wait as for a retry, longer each time.
+            let passes = self.unreachable_passes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(self.retry.delay(passes).min(MAX_SLEEP));
+        }
+        self.unreachable_passes.store(0, std::sync::atomic::Ordering::Relaxed);
         let next = self.db.read(|c| Ok::<_, DbError>(next_due(c)?)).await?;
         Ok(next.map_or(MAX_SLEEP, |t| (t - now).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP)))
     }
@@ -639,6 +664,7 @@ mod tests {
             },
             journal: Journal::new(dir.path().join("outbox.handover")),
             lock: SendLock::new(dir.path().join("outbox.lock")),
+            unreachable_passes: Default::default(),
         };
         (worker, dir, scripted)
     }
@@ -668,7 +694,7 @@ mod tests {
         let (w, _dir, accepted) = worker(vec![None, None, Some(SendError::Transient("busy".into()))]).await;
         queue(&w, 3, t0).await;
         let o = w.run_once(t0).await.unwrap();
-        assert_eq!(o, Outcome { sent: 2, retried: 1, failed: 0 });
+        assert_eq!(o, Outcome { sent: 2, retried: 1, failed: 0, unreachable: false });
         assert_eq!(accepted.accepted.lock().unwrap().len(), 2);
         let next = w.db.read(|c| Ok::<_, DbError>(next_due(c)?)).await.unwrap();
         assert_eq!(next, Some(t0 + chrono::Duration::seconds(60)));
@@ -708,13 +734,46 @@ mod tests {
         })
         .await
         .unwrap();
-        assert_eq!(w.run_once(t0).await.unwrap(), Outcome { sent: 1, retried: 0, failed: 1 });
+        assert_eq!(w.run_once(t0).await.unwrap(), Outcome { sent: 1, retried: 0, failed: 1, unreachable: false });
         assert_eq!(*accepted.accepted.lock().unwrap(), [["g2@x.org".to_string()]]);
         let failed = w.db.read(|c| Ok::<_, DbError>(list(c, true, 10)?)).await.unwrap();
         assert_eq!(
             failed[0].last_error.as_deref(),
             Some("permanent failure: the mail could not be written: no such notice")
         );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_stops_the_pass_and_leaves_the_rest_alone() {
+        let t0 = at("2026-12-01T08:00:00Z");
+        let down = || Some(SendError::Unreachable("connection refused".into()));
+        // Scripts are popped from the end: every attempt finds the server down.
+        let (w, _dir, accepted) = worker(vec![down(), down(), down(), down(), down(), down()]).await;
+        queue(&w, 10, t0).await;
+        let o = w.run_once(t0).await.unwrap();
+        assert!(o.unreachable && o.sent == 0 && o.failed == 0, "{o:?}");
+        assert!(o.retried <= IN_FLIGHT, "only the mails already started were tried: {o:?}");
+        let tried = statuses(&w).await.iter().filter(|(_, a)| *a > 0).count();
+        assert_eq!(tried, o.retried);
+        assert!(accepted.accepted.lock().unwrap().is_empty());
+        // The worker waits as for a retry, longer each pass.
+        assert_eq!(w.pass(t0).await.unwrap(), Duration::from_secs(60));
+        assert_eq!(w.unreachable_passes.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_requeued_mail_gets_the_whole_give_up_time_again() {
+        let t0 = at("2026-12-01T08:00:00Z");
+        let busy = || Some(SendError::Transient("451 greylisted".into()));
+        let (w, _dir, _) = worker(vec![None, busy(), busy()]).await;
+        queue(&w, 1, t0).await;
+        // Two days of failures: kept as failed.
+        let later = t0 + chrono::Duration::hours(48);
+        assert_eq!(w.run_once(later).await.unwrap().failed, 1);
+        // `jmb outbox retry`; the first attempt meets a greylisting server: it waits, it is not failed again.
+        w.db.write(move |tx| Ok::<_, DbError>(retry(tx, None, later)?)).await.unwrap();
+        assert_eq!(w.run_once(later).await.unwrap().retried, 1);
+        assert_eq!(w.run_once(later + chrono::Duration::seconds(60)).await.unwrap().sent, 1);
     }
 
     #[tokio::test]

@@ -11,7 +11,8 @@
 //! * Answered: the organiser is told who answered what (`mail.notify_organiser_on_answer`).
 //!
 //! One owner's bookings may cause at most `mail.max_invitations_per_owner_per_hour` mails to invitees:
-//! beyond, the change is refused ([`Refusal::TooManyInvitations`]) and nothing is stored or sent.
+//! beyond, a change that invites or updates people is refused ([`Refusal::TooManyInvitations`]) and
+//! nothing is stored or sent; deletions and removals always go through (their cancellations count).
 
 use std::sync::Arc;
 
@@ -63,9 +64,12 @@ impl Hook for MailNotifier {
             _ => return Ok(()),
         };
         if let Some(owner) = owner_uid {
-            let to_invitees = planned.iter().filter(|p| p.notice.what.kind().is_to_invitees()).count() as u32;
-            if to_invitees > 0 {
+            // Cancellations count towards the limit but never make it refuse: an owner who reached it
+            // can still call off a meeting or remove someone invited by mistake.
+            let inviting = planned.iter().filter(|p| matches!(p.notice.what, What::Invitation { .. })).count() as u32;
+            if inviting > 0 {
                 let already = outbox::invitee_mails_since(tx, owner, now - Duration::hours(1))?;
+                let to_invitees = planned.iter().filter(|p| p.notice.what.kind().is_to_invitees()).count() as u32;
                 if already + to_invitees > s.max_invitations_per_hour {
                     tracing::warn!(target: "audit", uid = owner, already, asked = to_invitees, max = s.max_invitations_per_hour,
                         decision = "DENIED", "booking refused: too many invitations this hour");

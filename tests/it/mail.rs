@@ -321,7 +321,11 @@ async fn reminders_fire_once_at_their_time() {
 #[tokio::test]
 async fn one_owner_cannot_send_more_than_the_hourly_limit() {
     let sink = SmtpSink::start();
-    let app = app_with_sink(sink.port, |c| c.mail.max_invitations_per_owner_per_hour = 7).await;
+    let app = app_with_sink(sink.port, |c| {
+        (c.booking.max_guests, c.booking.max_moderators) = (3, 2);
+        c.mail.max_invitations_per_owner_per_hour = 7;
+    })
+    .await;
     app.book("jdupont", meeting_body()).await; // five invitations
     let resp = app
         .client
@@ -337,6 +341,12 @@ async fn one_owner_cannot_send_more_than_the_hourly_limit() {
     assert!(problem["detail"].as_str().unwrap().contains("7 invitations"), "{problem}");
     assert_eq!(app.count("SELECT COUNT(*) FROM meetings").await, 1, "nothing of the refused booking is stored");
     assert_eq!(app.count("SELECT COUNT(*) FROM outbox").await, 6);
+    // Over the limit, the owner can still call a meeting off (its cancellations count, never refuse).
+    let first = app.api(Method::GET, "/api/v1/meetings", "jdupont", None).await.1;
+    let id = first["meetings"][0]["id"].as_str().unwrap().to_string();
+    let (s, _) = app.api(Method::DELETE, &format!("/api/v1/meetings/{id}"), "jdupont", None).await;
+    assert_eq!(s, 204);
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'cancellation'").await, 5);
     // Another owner is not affected; an hour later the first one books again.
     app.book("mmartin", meeting_body()).await;
     app.set_now("2026-12-01T09:00:01Z");
