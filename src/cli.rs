@@ -34,7 +34,7 @@ enum Command {
 fn load(config: Option<&PathBuf>) -> Result<Config, String> {
     match config {
         Some(path) => Config::load(Some(path)).map_err(|e| format!("{}: {e}", path.display())),
-        None => Ok(Config::embedded_default()),
+        None => Config::load_embedded().map_err(|e| format!("embedded configuration: {e}")),
     }
 }
 

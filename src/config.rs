@@ -321,9 +321,13 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        // Only `JMB_SECTION__KEY` variables are configuration; `JMB_CONFIG`, `JMB_BIN` and the like are not.
-        let env = Env::prefixed("JMB_").filter(|k| k.as_str().contains("__")).split("__");
-        Self::from_figment(figment.merge(env))
+        Self::from_figment(figment.merge(env_overrides()))
+    }
+
+    /// The embedded default ([`Config::embedded_default`]) with the `JMB_…` environment overrides, as
+    /// `jmb serve` runs without `--config`: an override is applied there too, never silently ignored.
+    pub fn load_embedded() -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::from(Serialized::defaults(Config::embedded_default())).merge(env_overrides()))
     }
 
     /// Parses a TOML string without environment overrides (tests, `check-config`).
@@ -590,6 +594,12 @@ pub(crate) fn read_secret_file(key: &'static str, path: &Path) -> Result<Secret,
         .map_err(|source| ConfigError::SecretFile { key, path: path.to_path_buf(), source })
 }
 
+/// The `JMB_SECTION__KEY` variables. Only those are configuration; `JMB_CONFIG`, `JMB_BIN` and the
+/// like are not.
+fn env_overrides() -> Env {
+    Env::prefixed("JMB_").filter(|k| k.as_str().contains("__")).split("__")
+}
+
 /// `(scheme, host[:port])` of an absolute http(s) URL.
 fn url_parts(url: &str) -> Option<(String, String)> {
     let (scheme, rest) = url.split_once("://")?;
@@ -603,19 +613,32 @@ fn url_parts(url: &str) -> Option<(String, String)> {
     Some((scheme.to_string(), host.to_lowercase()))
 }
 
+/// One line per error, each naming the key (`booking.max_gests`) and, for a value set by an
+/// environment variable, that variable.
 fn describe_figment_error(error: figment::Error) -> String {
     error
         .into_iter()
         .map(|e| {
-            let key = e.path.join(".");
+            // figment's path already ends with an unknown field's name: append it only when it does not.
+            let mut path = e.path.clone();
+            if let figment::error::Kind::UnknownField(field, _) = &e.kind
+                && path.last() != Some(field)
+            {
+                path.push(field.clone());
+            }
+            let key = path.join(".");
             let msg = match &e.kind {
-                figment::error::Kind::UnknownField(field, _) => {
-                    let full = if key.is_empty() { field.clone() } else { format!("{key}.{field}") };
-                    return format!("`{full}`: unknown key");
-                }
-                _ => e.kind.to_string(),
+                figment::error::Kind::UnknownField(..) => "unknown key".to_string(),
+                other => other.to_string(),
             };
-            if key.is_empty() { msg } else { format!("`{key}`: {msg}") }
+            // The variable as `env_overrides` reads it (figment's own rendering drops prefix and `__`).
+            let origin = match &e.metadata {
+                Some(m) if m.name.contains("environment") => {
+                    format!(" (set by JMB_{})", path.iter().map(|p| p.to_uppercase()).collect::<Vec<_>>().join("__"))
+                }
+                _ => String::new(),
+            };
+            if key.is_empty() { format!("{msg}{origin}") } else { format!("`{key}`: {msg}{origin}") }
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -638,9 +661,33 @@ mod tests {
     }
 
     #[test]
-    fn unknown_key_is_named() {
+    fn unknown_key_is_named_once() {
         let err = Config::from_toml(&with_secret("[booking]\nmax_gests = 3\n")).unwrap_err().to_string();
-        assert!(err.contains("booking.max_gests") && err.contains("unknown key"), "{err}");
+        assert_eq!(err, "`booking.max_gests`: unknown key");
+        let err = Config::from_toml(&with_secret("[bookings]\nmax_guests = 3\n")).unwrap_err().to_string();
+        assert_eq!(err, "`bookings`: unknown key");
+    }
+
+    #[test]
+    fn an_unknown_key_from_the_environment_names_the_variable() {
+        let dir = crate::db::tempdir::TempDirGuard::new().unwrap();
+        let file = dir.path().join("jmb.toml");
+        std::fs::write(&file, with_secret("")).unwrap();
+        temp_env(&[("JMB_BOOKING__MAX_GESTS", "7")], || {
+            let err = Config::load(Some(&file)).unwrap_err().to_string();
+            assert!(err.starts_with("`booking.max_gests`: unknown key"), "{err}");
+            assert!(err.contains("JMB_BOOKING__MAX_GESTS"), "{err}");
+        });
+    }
+
+    #[test]
+    fn environment_overrides_apply_without_a_file() {
+        temp_env(&[("JMB_BOOKING__MAX_GUESTS", "7"), ("JMB_SERVER__LISTEN", "127.0.0.1:9999")], || {
+            let c = Config::load_embedded().unwrap();
+            assert_eq!(c.booking.max_guests, 7);
+            assert_eq!(c.server.listen, "127.0.0.1:9999");
+            assert_eq!(c.auth.mode, AuthMode::Demo, "still the embedded demo");
+        });
     }
 
     #[test]

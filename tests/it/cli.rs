@@ -68,3 +68,46 @@ fn migrate_then_serve_and_stop_on_sigterm() {
     let _ = child.kill();
     assert!(exited.is_some_and(|s| s.success()), "graceful exit on SIGTERM: {exited:?}");
 }
+
+/// Waits (bounded, 5 s) until something accepts connections on `port`.
+fn wait_for_port(port: u16) -> bool {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}
+
+/// Sends SIGTERM and waits (bounded) for the exit status.
+fn stop(mut child: std::process::Child) -> Option<std::process::ExitStatus> {
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    for _ in 0..100 {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    None
+}
+
+#[test]
+fn environment_overrides_apply_to_the_embedded_demo() {
+    let dir = jmb::db::tempdir::TempDirGuard::new().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = jmb()
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("JMB_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("JMB_DATABASE__PATH", dir.path().join("demo.sqlite3"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = wait_for_port(port);
+    let exited = stop(child);
+    assert!(up, "the demo listens where JMB_SERVER__LISTEN says");
+    assert!(exited.is_some_and(|s| s.success()), "{exited:?}");
+    assert!(dir.path().join("demo.sqlite3").exists(), "and keeps its data where JMB_DATABASE__PATH says");
+}
