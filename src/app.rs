@@ -55,7 +55,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
     let secret = if !config.server.secret.is_empty() {
         config.server.secret.expose().as_bytes().to_vec()
     } else {
-        let path = config.server.secret_file.clone().unwrap_or_else(|| config.data_dir().join("secret.key"));
+        let path = config.server_secret_path();
         load_or_create_secret(&path).map_err(|e| anyhow::anyhow!("server secret {}: {e}", path.display()))?
     };
     let keys = Keys::new(&secret);
@@ -136,12 +136,18 @@ async fn fallback() -> PageError {
     PageError::not_found("error-not-found")
 }
 
+/// `200 ok` while the store answers reads and can commit a write; `503` otherwise (a database that
+/// became read-only, a full disk, a lock held elsewhere: every booking would fail).
 async fn healthz(State(state): State<AppState>) -> Response {
-    match state.db.ping().await {
+    if let Err(e) = state.db.ping().await {
+        tracing::error!(error.message = %e, "health check: store does not answer");
+        return (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response();
+    }
+    match state.db.check_writable().await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
-            tracing::error!(error.message = %e, "health check: store does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
+            tracing::error!(error.message = %e, "health check: store cannot write");
+            (StatusCode::SERVICE_UNAVAILABLE, "store cannot write\n").into_response()
         }
     }
 }

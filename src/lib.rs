@@ -116,6 +116,26 @@ pub async fn run(
     Ok(())
 }
 
+/// Files jmb keeps open besides connections: the database and its WAL and shared-memory files for
+/// every connection, the listener, logs, with room to spare.
+const FILES_BESIDES_CONNECTIONS: u64 = 64;
+
+/// A warning when this process may open too few files for `max_connections` connections (Linux:
+/// read from `/proc/self/limits`; elsewhere nothing is said). Past the limit, accepting fails and
+/// every client waits, which is what `server.max_connections` exists to prevent.
+pub fn open_files_warning(max_connections: usize) -> Option<String> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    // "Max open files            1024                 4096                 files"
+    let soft: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    let needed = max_connections as u64 + FILES_BESIDES_CONNECTIONS;
+    (soft < needed).then(|| {
+        format!(
+            "the open-file limit is {soft}, below server.max_connections + {FILES_BESIDES_CONNECTIONS} = {needed}: raise LimitNOFILE= in the systemd unit or lower server.max_connections"
+        )
+    })
+}
+
 /// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the
 /// future is first polled: a SIGTERM arriving as soon as the port accepts connections must already
 /// mean a graceful stop. Call it inside the runtime, before binding.

@@ -11,3 +11,4 @@ mod legacy;
 mod links;
 mod openapi;
 mod pages;
+mod serving;
