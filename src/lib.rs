@@ -66,6 +66,9 @@ pub mod jitsi;
 pub mod secrets;
 /// Logging and request spans.
 pub mod telemetry;
+/// Test helpers (linear-growth checks); tests only.
+#[cfg(test)]
+pub(crate) mod testkit;
 
 use std::future::Future;
 

@@ -129,6 +129,8 @@ err-address = The address “{ $address }” is not valid.
 err-guests-none = You listed no guest.
 err-guests-max = You listed { $count } guests (the maximum is { $max }).
 err-both-roles = The address “{ $address }” is listed as both moderator and guest: an address has one role.
+err-list-too-long = This list is too long (at most { $max } characters): it was not read.
+err-address-more = … and { $count } more invalid addresses.
 
 ## Calendar access
 copy = Copy

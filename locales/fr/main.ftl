@@ -129,6 +129,8 @@ err-address = L'adresse « { $address } » est incorrecte.
 err-guests-none = Vous n'avez indiqué aucun invité.
 err-guests-max = Vous avez indiqué { $count } invités (le maximum est { $max }).
 err-both-roles = L'adresse « { $address } » est à la fois modérateur et invité : une adresse n'a qu'un rôle.
+err-list-too-long = Cette liste est trop longue (au plus { $max } caractères) : elle n'a pas été lue.
+err-address-more = … et { $count } autres adresses incorrectes.
 
 ## Calendar access
 copy = Copier

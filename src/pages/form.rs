@@ -251,13 +251,14 @@ pub async fn create(
     }
 }
 
-/// One address as the form shows it: `Name <address>`, the name quoted when it holds a separator so
-/// that [`rules::split_address_list`] reads it back as one entry.
+/// One address as the form shows it: `Name <address>`, the name quoted (with `\` and `"` escaped) when
+/// it holds a separator, so that [`rules::split_address_list`] reads it back as one entry with the
+/// same name, quotes included.
 pub fn address_line(name: &str, mail: &str) -> String {
     if name.is_empty() {
         mail.to_string()
-    } else if name.contains([',', ';', '<', '>', '@', '"']) {
-        format!("\"{}\" <{mail}>", name.replace(['"', '<', '>'], ""))
+    } else if name.contains([',', ';', '<', '>', '@', '"', '\n', '\r']) {
+        format!("\"{}\" <{mail}>", name.replace('\\', "\\\\").replace('"', "\\\""))
     } else {
         format!("{name} <{mail}>")
     }
@@ -448,6 +449,10 @@ mod tests {
             assert_eq!(parsed[0].1, mail, "{line}");
         }
         assert_eq!(rules::split_address_list(&address_line("Durand, Anne", "a@x.org"))[0].0, "Durand, Anne");
+        for name in ["Ëxt \"Mod\"", "A \"B\" <C>; D", "back\\slash, \"quoted\\\"\"", "\"x\""] {
+            let line = address_line(name, "m@x.org");
+            assert_eq!(rules::split_address_list(&line), vec![(name.to_string(), "m@x.org".to_string())], "{line}");
+        }
     }
 
     #[test]

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 const EDGE: &[&str] = &["api", "app", "auth", "cli", "feed", "lib", "main", "pages", "state", "web"];
 const CORE: &[&str] = &["booking", "calendar", "events", "i18n", "identity", "jobs", "users"];
-const LEAVES: &[&str] = &["caldav", "clock", "conditional", "config", "db", "ics", "jitsi", "secrets", "telemetry"];
+const LEAVES: &[&str] =
+    &["caldav", "clock", "conditional", "config", "db", "ics", "jitsi", "secrets", "telemetry", "testkit"];
 
 /// Modules drawn at their submodules' granularity (their submodules depend on one another in layers).
 const SPLIT: &[&str] = &["auth", "booking", "calendar", "web"];
