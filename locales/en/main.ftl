@@ -108,6 +108,10 @@ error-validation = Not saved: correct the fields shown.
 error-internal-title = Internal error
 error-internal = An internal error occurred. Try again later.
 error-method = Method not allowed.
+error-too-many-title = Too many requests
+error-too-many-bookings = You booked { $max } meetings in the last hour, the maximum. Try again in { $minutes } min.
+error-too-large-title = Too large
+error-too-large = The form sent is too large: shorten the lists or the subject and try again.
 
 ## Validation (one message per broken rule)
 err-subject-missing = Enter the subject of the meeting.

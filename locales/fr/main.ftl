@@ -108,6 +108,10 @@ error-validation = Données non enregistrées : corrigez les champs indiqués.
 error-internal-title = Erreur interne
 error-internal = Une erreur interne est survenue. Réessayez plus tard.
 error-method = Méthode non autorisée.
+error-too-many-title = Trop de demandes
+error-too-many-bookings = Vous avez réservé { $max } réunions au cours de la dernière heure, le maximum. Réessayez dans { $minutes } min.
+error-too-large-title = Envoi trop volumineux
+error-too-large = Le formulaire envoyé est trop volumineux : raccourcissez les listes ou l'objet et réessayez.
 
 ## Validation (one message per broken rule)
 err-subject-missing = Indiquez l'objet de la réunion.

@@ -96,7 +96,9 @@ impl IntoResponse for ApiError {
                     tracing::error!(error.message = %e, "API request failed");
                 }
                 let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                Problem::new(status, tr.ta(e.message_id(), &e.args())).into_response()
+                let mut resp = Problem::new(status, tr.ta(e.message_id(), &e.args())).into_response();
+                crate::web::set_retry_after(&mut resp, e.retry_after_seconds());
+                resp
             }
         }
     }

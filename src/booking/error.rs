@@ -25,6 +25,10 @@ pub enum BookingError {
     /// The owner is implicitly accepted and does not answer.
     #[error("the owner does not answer their own meeting")]
     OwnerAnswers,
+    /// The person booked as many meetings in the last hour as allowed; a slot frees after
+    /// `retry_after_seconds`.
+    #[error("{max} meetings booked in the last hour")]
+    TooManyBookings { max: u32, retry_after_seconds: u64 },
     /// Random identifiers kept colliding (astronomically unlikely).
     #[error("no free identifier")]
     NoFreeIdentifier,
@@ -40,6 +44,7 @@ impl BookingError {
             BookingError::NotOwner | BookingError::NotEditor => 403,
             BookingError::Started | BookingError::OwnerAnswers => 409,
             BookingError::Ended { .. } => 410,
+            BookingError::TooManyBookings { .. } => 429,
             BookingError::NoFreeIdentifier => 503,
             BookingError::Store(_) => 500,
         }
@@ -54,6 +59,7 @@ impl BookingError {
             BookingError::Started => "error-meeting-started",
             BookingError::Ended { .. } => "error-gone",
             BookingError::OwnerAnswers => "error-owner-answers",
+            BookingError::TooManyBookings { .. } => "error-too-many-bookings",
             BookingError::NoFreeIdentifier => "error-no-free-identifier",
             BookingError::Store(_) => "error-internal",
         }
@@ -63,7 +69,19 @@ impl BookingError {
     pub fn args(&self) -> Vec<(&'static str, String)> {
         match self {
             BookingError::Ended { subject } => vec![("subject", subject.clone())],
+            BookingError::TooManyBookings { max, retry_after_seconds } => {
+                vec![("max", max.to_string()), ("minutes", retry_after_seconds.div_ceil(60).max(1).to_string())]
+            }
             _ => Vec::new(),
+        }
+    }
+
+    /// For a refusal that passes with time (a rate limit), the seconds after which the same request
+    /// may succeed: the edges send it as `Retry-After`, whatever the variant.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            BookingError::TooManyBookings { retry_after_seconds, .. } => Some(*retry_after_seconds),
+            _ => None,
         }
     }
 
@@ -101,6 +119,7 @@ mod tests {
             BookingError::Ended { subject: "x".into() },
             BookingError::OwnerAnswers,
             BookingError::NoFreeIdentifier,
+            BookingError::TooManyBookings { max: 100, retry_after_seconds: 61 },
         ];
         for e in &all {
             assert!((400..600).contains(&e.status()), "{e:?}");
@@ -110,5 +129,9 @@ mod tests {
             assert!(!text.is_empty() && !text.contains(e.message_id()), "{e:?}: {text}");
         }
         assert_eq!(BookingError::Ended { subject: "Réunion".into() }.args(), vec![("subject", "Réunion".to_string())]);
+        let limited = BookingError::TooManyBookings { max: 100, retry_after_seconds: 61 };
+        assert_eq!(limited.retry_after_seconds(), Some(61));
+        assert_eq!(limited.args()[1], ("minutes", "2".to_string()));
+        assert_eq!(BookingError::NotFound.retry_after_seconds(), None);
     }
 }

@@ -87,6 +87,8 @@ pub struct FormPage {
     pub notified: Vec<String>,
     /// The display time zone, for the hint under the date.
     pub zone: String,
+    /// Why a valid form was not booked now (the hourly limit), shown above it.
+    pub refusal: Option<String>,
 }
 
 impl FormPage {
@@ -179,6 +181,7 @@ fn form_page(
             })
             .unwrap_or_default(),
         zone: state.config.server.display_time_zone.clone(),
+        refusal: None,
     }
 }
 
@@ -243,11 +246,23 @@ pub async fn create(
     let now = state.clock.now();
     match validate(&state, &user, &form, now) {
         Err(errors) => Ok(html(StatusCode::BAD_REQUEST, &form_page(&state, tr, &user, csrf.0, form, &errors, None))),
-        Ok(valid) => {
-            let d = audited("new", "", &user, state.bookings.create(&user.actor(), valid, now).await)?;
-            tracing::info!(target: "audit", action = "new", meeting = %d.meeting.id, room = %d.meeting.room, uid = %user.identity.uid, "booking");
-            Ok(see_other("/meetings?done=created"))
-        }
+        Ok(valid) => match state.bookings.create(&user.actor(), valid, now).await {
+            // A refusal that passes with time (the hourly limit): the form comes back as typed, with
+            // the message and `Retry-After`, so nothing typed is lost.
+            Err(e) if e.retry_after_seconds().is_some() => {
+                let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+                let mut page = form_page(&state, tr, &user, csrf.0, form, &FieldErrors::default(), None);
+                page.refusal = Some(tr.ta(e.message_id(), &e.args()));
+                let mut resp = html(status, &page);
+                crate::web::set_retry_after(&mut resp, e.retry_after_seconds());
+                Ok(resp)
+            }
+            result => {
+                let d = audited("new", "", &user, result)?;
+                tracing::info!(target: "audit", action = "new", meeting = %d.meeting.id, room = %d.meeting.room, uid = %user.identity.uid, "booking");
+                Ok(see_other("/meetings?done=created"))
+            }
+        },
     }
 }
 

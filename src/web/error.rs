@@ -16,11 +16,13 @@ use crate::state::AppState;
 
 #[derive(Debug, Clone)]
 pub enum PageError {
-    /// A refusal with its status and catalogue message (404, 403, 409, 410…).
+    /// A refusal with its status and catalogue message (404, 403, 409, 410, 429…), and for a
+    /// refusal that passes with time, when to try again (sent as `Retry-After`).
     Refused {
         status: StatusCode,
         message: &'static str,
         args: Vec<(&'static str, String)>,
+        retry_after: Option<u64>,
     },
     Unauthorized,
     BadRequest(String),
@@ -30,7 +32,7 @@ pub enum PageError {
 
 impl PageError {
     pub fn refused(status: StatusCode, message: &'static str) -> Self {
-        PageError::Refused { status, message, args: Vec::new() }
+        PageError::Refused { status, message, args: Vec::new(), retry_after: None }
     }
 
     pub fn not_found(message: &'static str) -> Self {
@@ -42,7 +44,7 @@ impl PageError {
     }
 
     pub fn forbidden_with(message: &'static str, args: Vec<(&'static str, String)>) -> Self {
-        PageError::Refused { status: StatusCode::FORBIDDEN, message, args }
+        PageError::Refused { status: StatusCode::FORBIDDEN, message, args, retry_after: None }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -62,13 +64,16 @@ impl From<BookingError> for PageError {
             return PageError::Internal(e.to_string());
         }
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        PageError::Refused { status, message: e.message_id(), args: e.args() }
+        PageError::Refused { status, message: e.message_id(), args: e.args(), retry_after: e.retry_after_seconds() }
     }
 }
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let mut resp = self.status().into_response();
+        if let PageError::Refused { retry_after, .. } = &self {
+            super::set_retry_after(&mut resp, *retry_after);
+        }
         resp.extensions_mut().insert(self);
         resp
     }
@@ -82,6 +87,8 @@ fn title_id(status: StatusCode) -> &'static str {
         StatusCode::FORBIDDEN => "error-forbidden-title",
         StatusCode::CONFLICT => "error-conflict-title",
         StatusCode::BAD_REQUEST => "error-bad-request-title",
+        StatusCode::PAYLOAD_TOO_LARGE => "error-too-large-title",
+        StatusCode::TOO_MANY_REQUESTS => "error-too-many-title",
         _ => "error-internal-title",
     }
 }
@@ -96,7 +103,7 @@ pub async fn render_error_pages(State(state): State<AppState>, req: Request, nex
         return resp;
     };
     let (title, text) = match &err {
-        PageError::Refused { status, message, args } => (tr.t(title_id(*status)), tr.ta(message, args)),
+        PageError::Refused { status, message, args, .. } => (tr.t(title_id(*status)), tr.ta(message, args)),
         PageError::Csrf => (tr.t("error-forbidden-title"), tr.t("error-csrf")),
         PageError::Unauthorized => (tr.t("error-unauthorized-title"), tr.t("error-unauthorized")),
         PageError::BadRequest(detail) => {

@@ -75,6 +75,13 @@ pub fn html<T: Template>(status: StatusCode, page: &T) -> Response {
     }
 }
 
+/// Adds `Retry-After` (seconds) for a refusal that passes with time.
+pub fn set_retry_after(resp: &mut Response, seconds: Option<u64>) {
+    if let Some(s) = seconds {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+}
+
 /// A generic page: a title, paragraphs, an optional link and an optional refresh.
 #[derive(Template)]
 #[template(path = "message.html")]

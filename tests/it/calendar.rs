@@ -10,24 +10,6 @@ fn sync_request(token: &str) -> String {
     )
 }
 
-/// Opens a page with a form as `uid`: returns the CSRF cookie (`name=value`), the form's token and the page.
-async fn form_page(app: &TestApp, path: &str, uid: &str) -> (String, String, String) {
-    let resp = app.get_as(path, uid).await;
-    assert_eq!(resp.status(), 200);
-    let cookie = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("jmb_csrf="))
-        .expect("a CSRF cookie");
-    let cookie = cookie.split(';').next().unwrap().to_string();
-    let html = resp.text().await.unwrap();
-    let csrf =
-        html.split("name=\"csrf\" value=\"").nth(1).expect("a CSRF field").split('"').next().unwrap().to_string();
-    (cookie, csrf, html)
-}
-
 /// Signs `uid` in through the proxy headers and generates a CalDAV password; returns (feed path, password).
 pub async fn calendar_access(app: &TestApp, uid: &str) -> (String, String) {
     let (cookie, csrf, html) = form_page(app, "/calendar", uid).await;

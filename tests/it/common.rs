@@ -186,3 +186,21 @@ pub fn decode_jwt(token: &str) -> Value {
 pub fn jwt_of(location: &str) -> String {
     location.split("?jwt=").nth(1).unwrap_or_else(|| panic!("no token in {location}")).to_string()
 }
+
+/// Opens a page with a form as `uid`: returns the CSRF cookie (`name=value`), the form's token and the page.
+pub async fn form_page(app: &TestApp, path: &str, uid: &str) -> (String, String, String) {
+    let resp = app.get_as(path, uid).await;
+    assert_eq!(resp.status(), 200);
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("jmb_csrf="))
+        .expect("a CSRF cookie");
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let html = resp.text().await.unwrap();
+    let csrf =
+        html.split("name=\"csrf\" value=\"").nth(1).expect("a CSRF field").split('"').next().unwrap().to_string();
+    (cookie, csrf, html)
+}
