@@ -15,24 +15,12 @@ pub use extract::SignedIn;
 
 use crate::identity::{BoxFuture, Identity};
 
-/// The TCP peer of a request, or a unix-socket client (trusted by file permissions).
+/// The TCP peer of a request, or a unix-socket client (trusted by file permissions). `jmb::run` puts it
+/// in every request's extensions as `ConnectInfo<Peer>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Peer {
     Tcp(SocketAddr),
     Unix,
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for Peer {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        Peer::Tcp(*stream.remote_addr())
-    }
-}
-
-#[cfg(unix)]
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::UnixListener>> for Peer {
-    fn connect_info(_: axum::serve::IncomingStream<'_, tokio::net::UnixListener>) -> Self {
-        Peer::Unix
-    }
 }
 
 /// Why a request carries no usable identity.
