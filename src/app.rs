@@ -174,7 +174,7 @@ async fn set_language(
     CheckedForm(form): CheckedForm<LangForm>,
 ) -> Result<Response, PageError> {
     let lang = Lang::parse(&form.lang).ok_or_else(|| PageError::BadRequest("language must be fr or en".into()))?;
-    let mut resp = Redirect::to(&demo::safe_next(form.next.as_deref())).into_response();
+    let mut resp = Redirect::to(&crate::web::safe_next(form.next.as_deref())).into_response();
     cookies::set(resp.headers_mut(), LANG_COOKIE, lang.code(), state.config.public_is_https(), Some(365 * 86400));
     Ok(resp)
 }

@@ -17,7 +17,7 @@ use crate::identity::{BoxFuture, Identity};
 use crate::secrets::Keys;
 use crate::state::AppState;
 use crate::web::csrf::{CarriesCsrf, CheckedForm, CsrfToken};
-use crate::web::{Chrome, PageError, cookies, html};
+use crate::web::{Chrome, PageError, cookies, html, safe_next};
 
 pub const SESSION_COOKIE: &str = "jmb_session";
 const PURPOSE: &str = "demo-session";
@@ -84,16 +84,6 @@ struct LoginPage {
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
-}
-
-/// Only local paths: never an open redirect.
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.contains(['\r', '\n']) => {
-            n.to_string()
-        }
-        _ => "/".to_string(),
-    }
 }
 
 pub async fn login_page(

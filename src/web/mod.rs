@@ -75,6 +75,28 @@ pub fn html<T: Template>(status: StatusCode, page: &T) -> Response {
     }
 }
 
+/// Where to send a browser after a form (`next`): a path on this site, never another origin.
+///
+/// `next` is resolved as a browser resolves a `Location` (WHATWG URL parsing: tabs and newlines
+/// dropped, `\` read as `/`, dot segments removed) against a placeholder origin; whatever leaves that
+/// origin, or whose path would start with `//` (read as another host), gives `/`. The result is the
+/// serialised path and query: percent-encoded, so always a valid header value. (`/%09/evil.example/x`
+/// used to redirect to `/\t/evil.example/x`, which browsers follow off-site; `/%00x` answered 500.)
+pub fn safe_next(next: Option<&str>) -> String {
+    const BASE: &str = "http://jmb.invalid/";
+    let home = || "/".to_string();
+    let Some(next) = next.filter(|n| n.starts_with('/')) else { return home() };
+    let Ok(base) = url::Url::parse(BASE) else { return home() };
+    let Ok(url) = base.join(next) else { return home() };
+    if url.origin() != base.origin() || url.path().starts_with("//") || !url.path().starts_with('/') {
+        return home();
+    }
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    }
+}
+
 /// Adds `Retry-After` (seconds) for a refusal that passes with time.
 pub fn set_retry_after(resp: &mut Response, seconds: Option<u64>) {
     if let Some(s) = seconds {
@@ -90,4 +112,34 @@ pub struct MessagePage {
     pub paragraphs: Vec<String>,
     pub link: Option<(String, String)>,
     pub refresh_seconds: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        for (next, expected) in [
+            (Some("/meetings"), "/meetings"),
+            (Some("/meetings?archives=2"), "/meetings?archives=2"),
+            (Some("/m/x y"), "/m/x%20y"),
+            (Some("/a/../b"), "/b"),
+            (Some("/\t/evil.example/x"), "/"),
+            (Some("/\n/evil.example"), "/"),
+            (Some("//evil.example"), "/"),
+            (Some("/\\evil.example"), "/"),
+            (Some("/.//evil.example"), "/"),
+            (Some("https://evil.example/"), "/"),
+            (Some("javascript:alert(1)"), "/"),
+            (Some("evil.example"), "/"),
+            (Some("/\0x"), "/%00x"),
+            (Some("/\r\nSet-Cookie: x"), "/Set-Cookie:%20x"),
+            (None, "/"),
+        ] {
+            let got = safe_next(next);
+            assert_eq!(got, expected, "{next:?}");
+            assert!(HeaderValue::from_str(&got).is_ok(), "{got:?} is a valid header value");
+        }
+    }
 }

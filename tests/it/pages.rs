@@ -761,6 +761,29 @@ async fn the_language_switch_needs_the_csrf_token() {
     assert!(page.body.contains(&format!("name=\"csrf\" value=\"{}\"", app.csrf())), "{}", page.body);
 }
 
+/// `next` after the language switch and the demo sign-in stays on this site: a tab or backslash trick
+/// (`/%09/evil.example/x` became `Location: /\t/evil.example/x`, which browsers follow off-site) gives
+/// `/`, and a NUL (`/%00x`, a 500 before) is percent-encoded.
+#[tokio::test]
+async fn redirects_after_forms_stay_on_this_site() {
+    let app = App::new();
+    for (next, expected) in [
+        ("/\t/evil.example/x", "/"),
+        ("/\\evil.example/x", "/"),
+        ("//evil.example", "/"),
+        ("/\0x", "/%00x"),
+        ("/meetings?archives=1", "/meetings?archives=1"),
+    ] {
+        let r = app.post(None, "/lang", &[("lang", "en"), ("next", next), ("csrf", &app.csrf())]).await;
+        assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, expected), "/lang next={next:?}");
+        let r = app.post(None, "/login", &[("uid", "jdupont"), ("next", next), ("csrf", &app.csrf())]).await;
+        assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, expected), "/login next={next:?}");
+    }
+    // The sign-in page never puts a foreign target in its form.
+    let r = app.get(None, "/login?next=/%09/evil.example/x").await;
+    assert!(r.body.contains("name=\"next\" value=\"/\""), "{}", r.body);
+}
+
 /// A log sink for one test.
 #[derive(Clone, Default)]
 struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
