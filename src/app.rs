@@ -18,6 +18,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::auth::IdentityProvider;
 use crate::auth::demo::{self, DemoProvider};
 use crate::auth::proxy::TrustedHeaderProvider;
+use crate::auth::sessions::DemoSessions;
 use crate::booking::Bookings;
 use crate::calendar::changes::ChangeLog;
 use crate::calendar::store::CalendarStore;
@@ -31,7 +32,7 @@ use crate::jitsi::Jitsi;
 use crate::secrets::{Keys, load_or_create_secret};
 use crate::state::AppState;
 use crate::users::Users;
-use crate::web::csrf::{CarriesCsrf, CheckedForm};
+use crate::web::csrf::{Binding, CarriesCsrf, CheckedForm};
 use crate::web::lang::LANG_COOKIE;
 use crate::web::{PageError, assets, cookies, csrf, error, security};
 
@@ -59,11 +60,14 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
         load_or_create_secret(&path).map_err(|e| anyhow::anyhow!("server secret {}: {e}", path.display()))?
     };
     let keys = Keys::new(&secret);
+    let demo_sessions = Arc::new(DemoSessions::default());
     let identity: Arc<dyn IdentityProvider> = match config.auth.mode {
         AuthMode::TrustedHeader => Arc::new(TrustedHeaderProvider::from_config(&config.auth)),
-        AuthMode::Demo => {
-            Arc::new(DemoProvider { users: config.auth.demo_users.clone(), keys: keys.clone(), clock: clock.clone() })
-        }
+        AuthMode::Demo => Arc::new(DemoProvider {
+            users: config.auth.demo_users.clone(),
+            sessions: demo_sessions.clone(),
+            clock: clock.clone(),
+        }),
     };
     let editors = Arc::new(StaticEditors::from_config(&config.auth.editors));
     let jitsi = Arc::new(Jitsi::from_config(&config)?);
@@ -74,7 +78,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
     let users = Users::new(db.clone(), hooks);
     let config = Arc::new(config);
     let calendars = Arc::new(CalendarStore::new(db.clone(), config.clone(), clock.clone()));
-    Ok(AppState { config, db, bookings, users, calendars, identity, editors, jitsi, clock, keys })
+    Ok(AppState { config, db, bookings, users, calendars, identity, editors, jitsi, clock, keys, demo_sessions })
 }
 
 /// The default state: system clock.
@@ -165,6 +169,9 @@ impl CarriesCsrf for LangForm {
     fn csrf(&self) -> &str {
         &self.csrf
     }
+    // A browser preference, switched from every page (signed-in or not) and posted to a public path,
+    // where the proxy strips identity headers.
+    const BINDING: Binding = Binding::Browser;
 }
 
 /// Remembers the chosen language in a cookie (a browser preference, no server state). A form like any

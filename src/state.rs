@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::auth::IdentityProvider;
+use crate::auth::sessions::DemoSessions;
 use crate::booking::Bookings;
 use crate::calendar::store::CalendarStore;
 use crate::clock::Clock;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub jitsi: Arc<Jitsi>,
     pub clock: Arc<dyn Clock>,
     pub keys: Keys,
+    /// Demo sign-in sessions (empty unless `auth.mode = "demo"`).
+    pub demo_sessions: Arc<DemoSessions>,
 }
 
 impl AppState {

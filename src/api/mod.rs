@@ -157,6 +157,23 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
+/// A path parameter; one that cannot be decoded (invalid UTF-8) names no meeting: 404 problem.
+pub struct ApiPath<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<AppState> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(_) => Err(err(state.tr(&parts.headers), BookingError::NotFound)),
+        }
+    }
+}
+
 // ---- representations ----
 
 #[derive(Debug, Deserialize)]
@@ -349,7 +366,7 @@ async fn show(
     State(state): State<AppState>,
     Lang(tr): Lang,
     user: SignedIn,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<MeetingView>, ApiError> {
     // Someone with no role in the meeting learns nothing, not even that it exists.
     let d = state.bookings.visible(&user.identity, &id).await.map_err(|e| err(tr, e))?;
@@ -392,7 +409,7 @@ async fn update(
     State(state): State<AppState>,
     Lang(tr): Lang,
     user: SignedIn,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<MeetingInput>,
 ) -> Result<Json<MeetingView>, ApiError> {
     let now = state.clock.now();
@@ -410,7 +427,7 @@ async fn remove(
     State(state): State<AppState>,
     Lang(tr): Lang,
     user: SignedIn,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let d = state
         .bookings
@@ -440,7 +457,7 @@ async fn answer(
     State(state): State<AppState>,
     Lang(tr): Lang,
     user: SignedIn,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<AnswerInput>,
 ) -> Result<Json<MeetingView>, ApiError> {
     let answer = Answer::parse(&input.answer).ok_or_else(|| ApiError {

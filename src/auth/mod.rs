@@ -6,6 +6,7 @@
 pub mod demo;
 pub mod extract;
 pub mod proxy;
+pub mod sessions;
 
 use std::net::SocketAddr;
 
@@ -21,6 +22,16 @@ use crate::identity::{BoxFuture, Identity};
 pub enum Peer {
     Tcp(SocketAddr),
     Unix,
+}
+
+/// The peer of a request, from the `ConnectInfo<Peer>` that `jmb::run` adds.
+pub fn peer_of(parts: &Parts) -> Peer {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<Peer>>()
+        .map(|c| c.0)
+        // Requests built in-process (tests through `oneshot`) have no connection: treat as loopback.
+        .unwrap_or(Peer::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], 0))))
 }
 
 /// Why a request carries no usable identity.

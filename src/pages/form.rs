@@ -9,7 +9,7 @@
 //! successful POST the browser is sent (303) back to the list with a fixed notice word.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
@@ -22,7 +22,7 @@ use crate::booking::rules::{self, Field, FieldErrors, RawMeeting, RawStart};
 use crate::i18n::Tr;
 use crate::state::AppState;
 use crate::web::csrf::{CarriesCsrf, CheckedForm, CsrfToken};
-use crate::web::{Chrome, PageError, html};
+use crate::web::{Chrome, PageError, PagePath, html};
 
 /// The form as posted. Every field defaults to empty so a missing one is a validation error, not a
 /// rejected request.
@@ -127,7 +127,7 @@ fn form_page(
     state: &AppState,
     tr: Tr,
     user: &SignedIn,
-    csrf: String,
+    csrf: &CsrfToken,
     form: MeetingForm,
     errors: &FieldErrors,
     existing: Option<&MeetingDetails>,
@@ -230,7 +230,7 @@ pub async fn new_form(
         duration: state.config.booking.default_duration_minutes.to_string(),
         ..MeetingForm::default()
     };
-    Ok(html(StatusCode::OK, &form_page(&state, tr, &user, csrf.0, form, &FieldErrors::default(), None)))
+    Ok(html(StatusCode::OK, &form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), None)))
 }
 
 /// `POST /meetings/new`: creates, or shows the form again with the errors (400).
@@ -245,13 +245,13 @@ pub async fn create(
     let tr = state.tr(&headers);
     let now = state.clock.now();
     match validate(&state, &user, &form, now) {
-        Err(errors) => Ok(html(StatusCode::BAD_REQUEST, &form_page(&state, tr, &user, csrf.0, form, &errors, None))),
+        Err(errors) => Ok(html(StatusCode::BAD_REQUEST, &form_page(&state, tr, &user, &csrf, form, &errors, None))),
         Ok(valid) => match state.bookings.create(&user.actor(), valid, now).await {
             // A refusal that passes with time (the hourly limit): the form comes back as typed, with
             // the message and `Retry-After`, so nothing typed is lost.
             Err(e) if e.retry_after_seconds().is_some() => {
                 let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
-                let mut page = form_page(&state, tr, &user, csrf.0, form, &FieldErrors::default(), None);
+                let mut page = form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), None);
                 page.refusal = Some(tr.ta(e.message_id(), &e.args()));
                 let mut resp = html(status, &page);
                 crate::web::set_retry_after(&mut resp, e.retry_after_seconds());
@@ -300,12 +300,12 @@ pub async fn edit_form(
     user: SignedIn,
     headers: HeaderMap,
     csrf: CsrfToken,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
 ) -> Result<Response, PageError> {
     let d = audited("edit", &id, &user, state.bookings.editable(&user.actor(), &id, state.clock.now()).await)?;
     let tr = state.tr(&headers);
     let form = form_from(&d, state.config.display_tz());
-    Ok(html(StatusCode::OK, &form_page(&state, tr, &user, csrf.0, form, &FieldErrors::default(), Some(&d))))
+    Ok(html(StatusCode::OK, &form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), Some(&d))))
 }
 
 /// `POST /meetings/{id}/edit`.
@@ -314,7 +314,7 @@ pub async fn update(
     user: SignedIn,
     headers: HeaderMap,
     csrf: CsrfToken,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     CheckedForm(form): CheckedForm<MeetingForm>,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
@@ -322,9 +322,7 @@ pub async fn update(
     let d = audited("edit", &id, &user, state.bookings.editable(&user.actor(), &id, now).await)?;
     let tr = state.tr(&headers);
     match validate(&state, &user, &form, now) {
-        Err(errors) => {
-            Ok(html(StatusCode::BAD_REQUEST, &form_page(&state, tr, &user, csrf.0, form, &errors, Some(&d))))
-        }
+        Err(errors) => Ok(html(StatusCode::BAD_REQUEST, &form_page(&state, tr, &user, &csrf, form, &errors, Some(&d)))),
         Ok(valid) => {
             let outcome = audited("edit", &id, &user, state.bookings.update(&user.actor(), &id, valid, now).await)?;
             tracing::info!(target: "audit", action = "edit", meeting = %id, room = %outcome.details.meeting.room, uid = %user.identity.uid,
@@ -353,7 +351,7 @@ pub async fn delete_confirm(
     user: SignedIn,
     headers: HeaderMap,
     csrf: CsrfToken,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
 ) -> Result<Response, PageError> {
     let d = audited("del", &id, &user, state.bookings.deletable(&user.actor(), &id, state.clock.now()).await)?;
     let tr = state.tr(&headers);
@@ -363,7 +361,7 @@ pub async fn delete_confirm(
             tr,
             tr.t("delete-title"),
             Some(&user.identity),
-            csrf.0,
+            &csrf,
             &format!("/meetings/{id}/delete"),
         ),
         action: format!("/meetings/{id}/delete"),
@@ -395,7 +393,7 @@ pub struct CsrfOnly {
 pub async fn delete(
     State(state): State<AppState>,
     user: SignedIn,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     CheckedForm(_): CheckedForm<CsrfOnly>,
 ) -> Result<Response, PageError> {
     let deleted = audited("del", &id, &user, state.bookings.delete(&user.actor(), &id, state.clock.now()).await)?;
@@ -414,7 +412,7 @@ pub struct AnswerForm {
 pub async fn answer(
     State(state): State<AppState>,
     user: SignedIn,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     CheckedForm(form): CheckedForm<AnswerForm>,
 ) -> Result<Response, PageError> {
     let answer = Answer::parse(&form.answer)

@@ -233,7 +233,7 @@ pub async fn home(
     let private_room =
         user.is_editor.then(|| (format!("/m/{}", user.identity.uid), state.jitsi.room_url(&user.identity.uid)));
     let page = HomePage {
-        chrome: Chrome::new(&state, tr, tr.t("home-title"), Some(&user.identity), csrf.0, "/meetings"),
+        chrome: Chrome::new(&state, tr, tr.t("home-title"), Some(&user.identity), &csrf, "/meetings"),
         rows,
         archives,
         archive_days,

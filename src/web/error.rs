@@ -26,6 +26,8 @@ pub enum PageError {
     },
     Unauthorized,
     BadRequest(String),
+    /// A form body past the size limit (413).
+    TooLarge,
     Csrf,
     Internal(String),
 }
@@ -53,6 +55,7 @@ impl PageError {
             PageError::Csrf => StatusCode::FORBIDDEN,
             PageError::Unauthorized => StatusCode::UNAUTHORIZED,
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            PageError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -96,7 +99,9 @@ fn title_id(status: StatusCode) -> &'static str {
 /// Turns [`PageError`] responses into pages.
 pub async fn render_error_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let tr = state.tr(req.headers());
-    let csrf = super::csrf::token_for(&state, req.headers(), None);
+    // The layout of an error page has one form, the language switch (no user is shown).
+    let lang_token = super::csrf::browser_token(&req, &state);
+    let csrf = super::csrf::CsrfToken { form: lang_token.clone(), lang: lang_token };
     let here = req.uri().path().to_string();
     let mut resp = next.run(req).await;
     let Some(err) = resp.extensions_mut().remove::<PageError>() else {
@@ -109,6 +114,7 @@ pub async fn render_error_pages(State(state): State<AppState>, req: Request, nex
         PageError::BadRequest(detail) => {
             (tr.t("error-bad-request-title"), tr.ta("error-bad-request", &[("detail", detail.clone())]))
         }
+        PageError::TooLarge => (tr.t("error-too-large-title"), tr.t("error-too-large")),
         PageError::Internal(detail) => {
             let path = crate::telemetry::redact_path(&here);
             tracing::error!(error.message = %detail, %path, "internal error");
@@ -116,7 +122,7 @@ pub async fn render_error_pages(State(state): State<AppState>, req: Request, nex
         }
     };
     let page = MessagePage {
-        chrome: Chrome::new(&state, tr, title, None, csrf, &here),
+        chrome: Chrome::new(&state, tr, title, None, &csrf, &here),
         paragraphs: vec![text],
         link: Some(("/meetings".to_string(), tr.t("error-back-home"))),
         refresh_seconds: None,

@@ -27,22 +27,32 @@ pub struct Chrome {
     pub title: String,
     /// Display name of the signed-in user, if any.
     pub user: Option<String>,
-    /// CSRF token for the forms in the layout (sign-out, language).
+    /// CSRF token for the page's forms and the layout's sign-out (bound to the signed-in user).
     pub csrf: String,
+    /// CSRF token of the language switch (bound to the browser only; see `web::csrf`).
+    pub csrf_lang: String,
     pub demo: bool,
     /// Path of the current page, so the language switch comes back to it.
     pub here: String,
 }
 
 impl Chrome {
-    pub fn new(state: &AppState, tr: Tr, title: String, user: Option<&Identity>, csrf: String, here: &str) -> Self {
+    pub fn new(
+        state: &AppState,
+        tr: Tr,
+        title: String,
+        user: Option<&Identity>,
+        csrf: &csrf::CsrfToken,
+        here: &str,
+    ) -> Self {
         Self {
             tr,
             site: state.config.server.site_name.clone(),
             logo: state.config.server.logo_url.clone(),
             title,
             user: user.map(|u| u.name.clone()),
-            csrf,
+            csrf: csrf.form.clone(),
+            csrf_lang: csrf.lang.clone(),
             demo: state.config.auth.mode == crate::config::AuthMode::Demo,
             here: here.to_string(),
         }
@@ -71,6 +81,28 @@ pub fn html<T: Template>(status: StatusCode, page: &T) -> Response {
         Err(e) => {
             tracing::error!(error.message = %e, "template rendering failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// A path parameter of a page. One that cannot be decoded (a token with invalid UTF-8, say) names
+/// nothing jmb has: the answer is the 404 page in the request's language, not axum's plain-text 400.
+pub struct PagePath<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for PagePath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, PageError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(PagePath(value)),
+            Err(e) => {
+                tracing::debug!(error.message = %e.body_text(), "undecodable path parameter");
+                Err(PageError::not_found("error-not-found"))
+            }
         }
     }
 }

@@ -259,3 +259,15 @@ async fn bookings_per_hour_are_limited_with_retry_after() {
     assert_eq!(app.count("SELECT COUNT(*) FROM meetings").await, 4);
     app.stop().await;
 }
+
+/// An id that cannot be decoded is an unknown meeting: a 404 problem, not axum's plain-text 400.
+#[tokio::test]
+async fn undecodable_ids_are_unknown_meetings() {
+    let app = TestApp::spawn().await;
+    for method in [Method::GET, Method::DELETE] {
+        let (status, problem) = app.api(method.clone(), "/api/v1/meetings/%FF%FE", "jdupont", None).await;
+        assert_eq!(status, 404, "{method}");
+        assert_eq!(problem["status"], 404, "{method}: {problem}");
+    }
+    app.stop().await;
+}

@@ -142,8 +142,7 @@ async fn personal_links_by_role() {
 }
 
 fn csrf_from(html: &str) -> String {
-    let i = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    html[i..].split('"').next().unwrap().to_string()
+    form_csrf(html)
 }
 
 fn cookie_from(resp: &reqwest::Response) -> String {
@@ -151,7 +150,7 @@ fn cookie_from(resp: &reqwest::Response) -> String {
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap())
-        .find(|v| v.starts_with("jmb_csrf="))
+        .find(|v| v.starts_with("__Host-jmb_csrf="))
         .map(|v| v.split(';').next().unwrap().to_string())
         .expect("a CSRF cookie")
 }
