@@ -111,7 +111,8 @@ pub(crate) async fn enter_room(
     let opens = meeting.start - Duration::minutes(i64::from(state.config.jitsi.moderator_join_early_minutes));
     if now < opens {
         audit_deny(route, &room, &me.uid, "too early");
-        return Ok(too_early(state, state.tr(headers), csrf, &meeting, opens, &format!("/m/{room}")));
+        let here = format!("/m/{}", crate::jitsi::room_segment(&room));
+        return Ok(too_early(state, state.tr(headers), csrf, &meeting, opens, &here));
     }
     let token = state.jitsi.moderator_token(&room, &token_user(me), now, state.jitsi.signed_in_lifetime);
     state.bookings.record_join(mine.id, now).await?;

@@ -912,3 +912,24 @@ async fn oversized_forms_and_undecodable_paths_get_jmb_pages() {
         assert!(r.body.contains("lang=\"fr\"") && r.text().contains("Ce lien n'existe pas"), "{path}: {}", r.body);
     }
 }
+
+/// Pages that show secrets (personal links, the feed address, a new calendar password, attendee
+/// tracking) are never stored by a browser or a shared cache; static assets still are.
+#[tokio::test]
+async fn pages_with_secrets_are_not_stored() {
+    let app = App::new();
+    let id = app.book("2026-12-05T10:00:00Z", &["bob@partner.net"]).await;
+    for path in [
+        "/meetings".to_string(),
+        "/calendar".to_string(),
+        format!("/meetings/{id}/attendees"),
+        format!("/meetings/{id}/attendees.csv"),
+        "/api/v1/meetings".to_string(),
+        "/meetings/unknown/edit".to_string(),
+    ] {
+        let r = app.get(Some("jdupont"), &path).await;
+        assert_eq!(r.headers.get(header::CACHE_CONTROL).map(|v| v.to_str().unwrap()), Some("no-store"), "{path}");
+    }
+    let r = app.get(None, "/assets/jmb.css").await;
+    assert!(r.headers[header::CACHE_CONTROL].to_str().unwrap().starts_with("public"));
+}
