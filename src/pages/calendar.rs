@@ -90,7 +90,6 @@ pub async fn new_password(
     CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     let password = state.users.new_calendar_password(&user.identity, state.clock.now()).await?;
-    state.calendars.forget_password(&user.identity.uid);
     tracing::info!(target: "audit", uid = %user.identity.uid, "calendar password replaced");
     let tr = state.tr(&headers);
     render(&state, &user, &headers, &csrf, Some(password), Some(tr.t("calendar-password-new"))).await

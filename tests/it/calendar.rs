@@ -386,6 +386,29 @@ async fn a_new_calendar_password_refuses_the_old_one() {
     app.stop().await;
 }
 
+/// A second jmb process sharing the database replaces the password (or an administrator does it with
+/// a tool): the old one stops at once here too. It kept working for a minute, remembered by this
+/// process's sign-in cache.
+#[tokio::test]
+async fn a_password_replaced_by_another_process_stops_at_once() {
+    use jmb::caldav::CalendarBackend;
+    let app = TestApp::spawn().await;
+    let dav = dav_for(&app, "jdupont").await;
+    assert_eq!(dav.sync("").await.0, 207);
+    let store = &app.state.calendars;
+    assert!(store.authenticate("jdupont", &dav.password).await.unwrap().is_some());
+
+    let other = jmb::db::Db::open(&app.state.config.database.path, std::time::Duration::from_secs(5), 1).unwrap();
+    let users = jmb::users::Users::new(other, jmb::app::hooks());
+    let now = jmb::clock::Clock::now(app.clock.as_ref());
+    let replaced = users.new_calendar_password(&TestApp::identity_of("jdupont"), now).await.unwrap();
+
+    assert!(store.authenticate("jdupont", &dav.password).await.unwrap().is_none(), "the old password is refused");
+    assert_eq!(dav.sync("").await.0, 401);
+    assert!(store.authenticate("jdupont", &replaced).await.unwrap().is_some());
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn an_address_change_resets_sync_tokens() {
     let app = TestApp::spawn().await;
