@@ -471,3 +471,99 @@ async fn answer(
     let d = state.bookings.visible(&user.identity, &id).await.map_err(|e| err(tr, e))?;
     view(&state, &d, &user, now).map(Json).ok_or_else(|| err(tr, BookingError::NotFound))
 }
+
+#[cfg(test)]
+mod tests {
+    //! Property-based tests of the API's JSON input: any JSON value (or bytes) is read as a
+    //! [`MeetingInput`] or refused, and what is read validates or gives field errors, never a panic;
+    //! the time to read and validate grows linearly with the body.
+    use proptest::prelude::*;
+    use proptest::test_runner::FileFailurePersistence;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::config::BookingConfig;
+
+    fn scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|f| json!(f)),
+            Just(json!(90)),
+            Just(json!("2026-12-05T09:00:00Z")),
+            Just(json!("a@b.org")),
+            "[\\PC]{0,30}".prop_map(Value::String),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        scalar().prop_recursive(3, 30, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z]{1,8}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// An object with the input's field names, each holding any value.
+    fn input_like() -> impl Strategy<Value = Value> {
+        (value(), value(), value(), value(), value()).prop_map(|(subject, start, duration, moderators, guests)| {
+            json!({ "subject": subject, "start": start, "duration": duration, "moderators": moderators, "guests": guests })
+        })
+    }
+
+    fn context(limits: &BookingConfig) -> rules::Context<'_> {
+        rules::Context {
+            limits,
+            now: "2026-12-01T08:00:00Z".parse().unwrap(),
+            tz: chrono_tz::Europe::Paris,
+            owner_mail: "owner@example.org",
+        }
+    }
+
+    /// What the API does with a body: read it, then validate it.
+    fn read_and_validate(body: &[u8], limits: &BookingConfig) -> Option<Result<rules::ValidMeeting, FieldErrors>> {
+        let input: MeetingInput = serde_json::from_slice(body).ok()?;
+        Some(rules::validate(&input.into_raw(), &context(limits)))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn any_json_is_read_and_validated_without_a_panic(v in prop_oneof![input_like(), value()]) {
+            let limits = BookingConfig::default();
+            let body = serde_json::to_vec(&v).unwrap();
+            if let Some(Ok(valid)) = read_and_validate(&body, &limits) {
+                prop_assert!(!valid.subject.is_empty() && !valid.guests.is_empty());
+                prop_assert!(valid.guests.len() <= limits.max_guests && valid.moderators.len() <= limits.max_moderators);
+            }
+        }
+
+        #[test]
+        fn any_bytes_are_refused_or_read(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let _ = read_and_validate(&bytes, &BookingConfig::default());
+        }
+    }
+
+    #[test]
+    fn reading_and_validating_time_is_linear() {
+        let limits = BookingConfig::default();
+        crate::testkit::assert_linear("JSON input + validation", 1_000, |n| {
+            let body = serde_json::to_vec(&json!({
+                "subject": "Réunion « budget » ; ".repeat(n),
+                "start": "2026-12-05T09:00:00Z",
+                "duration": 90,
+                "guests": vec!["not an address"; n],
+            }))
+            .unwrap();
+            read_and_validate(&body, &limits).unwrap().unwrap_err().0.len()
+        });
+    }
+}

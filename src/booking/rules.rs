@@ -417,7 +417,7 @@ pub fn split_address_list(text: &str) -> Vec<(String, String)> {
         }
         // An entry ends at the first separator outside quotes and angle brackets; a `<address>` part
         // ends it too, so `Name <a@x.org> b@y.org` gives two entries. A space ends a bare address
-        // (once an `@` was seen) but may sit inside a display name.
+        // (once an `@` was seen outside quotes) but may sit inside a display name.
         let mut in_quotes = false;
         let mut escaped = false;
         let mut angle_at = None;
@@ -444,7 +444,8 @@ pub fn split_address_list(text: &str) -> Vec<(String, String)> {
                     end = i;
                     break;
                 }
-                '@' => seen_at = true,
+                // An `@` inside a quoted display name does not make it an address.
+                '@' if !in_quotes => seen_at = true,
                 _ => {}
             }
         }
@@ -665,6 +666,63 @@ mod tests {
         let mut r = raw();
         r.moderators = vec!["Ëxt \"Mod\" <ext.mod@partner.net>".into()];
         assert_eq!(validate(&r, &ctx(&limits)).unwrap().moderators[0].name, "Ëxt \"Mod\"");
+    }
+
+    mod properties {
+        //! Property-based tests of the address-list parser.
+        use proptest::prelude::*;
+        use proptest::test_runner::FileFailurePersistence;
+
+        use super::super::*;
+
+        fn hostile_char() -> impl Strategy<Value = char> {
+            prop_oneof![
+                4 => prop::sample::select(vec![
+                    '"', '<', '>', '@', ',', ';', ' ', '\n', '\r', '\t', '\\', '.', '\u{0}', 'é', '😀', '\u{a0}',
+                ]),
+                4 => prop::char::range('a', 'z'),
+                1 => any::<char>(),
+            ]
+        }
+
+        fn mail() -> impl Strategy<Value = String> {
+            ("[a-z][a-z0-9._+-]{0,12}[a-z0-9]", "[a-z]{1,10}", "[a-z]{2,6}")
+                .prop_map(|(local, domain, tld)| format!("{}@{domain}.{tld}", local.replace("..", ".")))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 512,
+                failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+                ..ProptestConfig::default()
+            })]
+
+            /// Anything pasted is split without a panic; every address comes from the text and every
+            /// name is short and free of control characters.
+            #[test]
+            fn anything_pasted_splits_into_pieces_of_the_text(chars in prop::collection::vec(hostile_char(), 0..300)) {
+                let text: String = chars.into_iter().collect();
+                for (name, address) in split_address_list(&text) {
+                    prop_assert!(text.contains(address.as_str()), "{address:?} not in {text:?}");
+                    prop_assert!(name.chars().count() <= 120 && !name.chars().any(char::is_control), "{name:?}");
+                }
+            }
+
+            /// Addresses separated the ways people paste them come back, in order.
+            #[test]
+            fn separated_addresses_come_back_in_order(
+                mails in prop::collection::vec(mail(), 1..20),
+                separators in prop::collection::vec(prop::sample::select(vec![", ", ";", "\n", " ", "\r\n", " ,; "]), 20),
+            ) {
+                let mut text = String::new();
+                for (i, m) in mails.iter().enumerate() {
+                    text.push_str(m);
+                    text.push_str(separators[i]);
+                }
+                let got: Vec<String> = split_address_list(&text).into_iter().map(|(_, a)| a).collect();
+                prop_assert_eq!(got, mails);
+            }
+        }
     }
 
     #[test]

@@ -468,6 +468,151 @@ mod tests {
         }
     }
 
+    mod properties {
+        //! Property-based tests of the booking form: arbitrary bodies go through axum's form
+        //! extractor and [`rules::validate`] without a panic, and whatever validates keeps every rule;
+        //! the form's address lines read back as the names and addresses they were written from; the
+        //! time to read and validate a form grows linearly with its size.
+        use axum::extract::FromRequest;
+        use proptest::prelude::*;
+        use proptest::test_runner::FileFailurePersistence;
+
+        use super::super::*;
+        use crate::config::BookingConfig;
+
+        fn hostile(max: usize) -> impl Strategy<Value = String> {
+            prop::collection::vec(
+                prop_oneof![
+                    3 => prop::sample::select(vec![
+                        '"', '<', '>', '@', ',', ';', ' ', '\n', '\r', '\t', '\\', '%', '&', '=', '+', '\u{0}', 'é', '😀',
+                    ]),
+                    3 => prop::char::range('a', 'z'),
+                    2 => prop::char::range('0', '9'),
+                    1 => any::<char>(),
+                ],
+                0..max,
+            )
+            .prop_map(String::from_iter)
+        }
+
+        fn mail() -> impl Strategy<Value = String> {
+            ("[a-z][a-z0-9]{0,10}", "[a-z]{1,10}", "[a-z]{2,6}").prop_map(|(l, d, t)| format!("{l}@{d}.{t}"))
+        }
+
+        /// A body as a browser would post it (urlencoded), or raw bytes that are not one.
+        fn body() -> impl Strategy<Value = Vec<u8>> {
+            let fields = (
+                hostile(60),
+                prop_oneof![Just("2026-12-05".to_string()), Just("05/12/2026".to_string()), hostile(12)],
+                prop_oneof![Just("10:00".to_string()), Just("10:07".to_string()), hostile(8)],
+                prop_oneof![
+                    Just("90".to_string()),
+                    Just("-30".to_string()),
+                    Just("99999999999999999999".to_string()),
+                    hostile(6)
+                ],
+                prop_oneof![prop::collection::vec(mail(), 0..4).prop_map(|m| m.join(", ")), hostile(80)],
+                prop_oneof![prop::collection::vec(mail(), 0..60).prop_map(|m| m.join("\n")), hostile(200)],
+            )
+                .prop_map(|(subject, date, time, duration, moderators, guests)| {
+                    form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs([
+                            ("csrf", "x"),
+                            ("subject", &subject),
+                            ("date", &date),
+                            ("time", &time),
+                            ("duration", &duration),
+                            ("moderators", &moderators),
+                            ("guests", &guests),
+                        ])
+                        .finish()
+                        .into_bytes()
+                });
+            prop_oneof![4 => fields, 1 => prop::collection::vec(any::<u8>(), 0..200)]
+        }
+
+        fn parse(body: Vec<u8>) -> Option<MeetingForm> {
+            let req = axum::http::Request::post("/meetings/new")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            runtime.block_on(axum::Form::<MeetingForm>::from_request(req, &())).ok().map(|axum::Form(f)| f)
+        }
+
+        fn context(limits: &BookingConfig) -> rules::Context<'_> {
+            rules::Context {
+                limits,
+                now: "2026-12-01T08:00:00Z".parse().unwrap(),
+                tz: chrono_tz::Europe::Paris,
+                owner_mail: "owner@example.org",
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 512,
+                failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+                ..ProptestConfig::default()
+            })]
+
+            #[test]
+            fn any_form_is_read_and_validated_without_a_panic(body in body()) {
+                let limits = BookingConfig::default();
+                let Some(form) = parse(body) else { return Ok(()) };
+                match rules::validate(&raw(&form), &context(&limits)) {
+                    Ok(v) => {
+                        prop_assert!(!v.subject.is_empty() && v.subject.chars().count() <= limits.max_subject_chars);
+                        prop_assert!(!v.subject.chars().any(char::is_control));
+                        prop_assert!(v.duration_min >= limits.min_duration_minutes && v.duration_min <= limits.max_duration_minutes);
+                        prop_assert_eq!(v.duration_min % limits.duration_step_minutes, 0);
+                        prop_assert!(!v.guests.is_empty() && v.guests.len() <= limits.max_guests);
+                        prop_assert!(v.moderators.len() <= limits.max_moderators);
+                        prop_assert!(v.guests.iter().chain(&v.moderators).all(|i| i.mail.as_str() != "owner@example.org"));
+                    }
+                    Err(errors) => prop_assert!(!errors.is_empty()),
+                }
+            }
+
+            /// The edit form writes each invitee as an address line; reading the lines back gives the
+            /// same addresses and names (names as stored: without control characters, trimmed).
+            #[test]
+            fn address_lines_read_back_as_written(
+                people in prop::collection::vec((hostile(40), mail()), 1..10),
+            ) {
+                let text = people.iter().map(|(n, m)| address_line(n, m)).collect::<Vec<_>>().join("\n");
+                let got = rules::split_address_list(&text);
+                let want: Vec<(String, String)> = people
+                    .iter()
+                    .map(|(n, m)| {
+                        let clean: String = n.chars().filter(|c| !c.is_control()).collect();
+                        (clean.chars().take(120).collect::<String>().trim().to_string(), m.clone())
+                    })
+                    .collect();
+                prop_assert_eq!(got, want, "{}", text);
+            }
+        }
+
+        #[test]
+        fn reading_and_validating_time_is_linear() {
+            let limits = BookingConfig::default();
+            // A growing subject and growing invalid lists (refused by length, then counted).
+            crate::testkit::assert_linear("form extraction + validation", 2_000, |n| {
+                let body = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs([
+                        ("subject", "Réunion d'équipe ; « budget » ".repeat(n)),
+                        ("date", "2026-12-05".into()),
+                        ("time", "10:00".into()),
+                        ("duration", "90".into()),
+                        ("guests", "a@b ".repeat(n)),
+                    ])
+                    .finish();
+                let form = parse(body.into_bytes()).unwrap();
+                rules::validate(&raw(&form), &context(&limits)).unwrap_err().0.len()
+            });
+        }
+    }
+
     #[test]
     fn default_start_is_the_next_step() {
         let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
