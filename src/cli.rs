@@ -136,7 +136,38 @@ pub fn preflight(config: &Config) -> anyhow::Result<Vec<String>> {
     }
     // The Jitsi signer: reads `jitsi.app_secret_file`, refuses a secret shorter than 32 bytes.
     crate::jitsi::Jitsi::from_config(config)?;
-    Ok(config.warnings())
+    let mut warnings = config.warnings();
+    warnings.extend(private_data_warnings(config));
+    Ok(warnings)
+}
+
+/// The database and its folder hold every personal-link token and password hash: jmb creates them
+/// 0600 and 0700, but one created otherwise (by hand, by an older jmb) is reported.
+fn private_data_warnings(config: &Config) -> Vec<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let db = &config.database.path;
+        let folder = db.parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf);
+        [Some(db.clone()), folder]
+            .into_iter()
+            .flatten()
+            .filter_map(|p| std::fs::metadata(&p).ok().map(|m| (p, m.permissions().mode() & 0o777)))
+            .filter(|(_, mode)| mode & 0o077 != 0)
+            .map(|(p, mode)| {
+                let want = if p.is_dir() { "0700" } else { "0600" };
+                format!(
+                    "`database.path`: {} has mode {mode:04o}, so other accounts may read tokens and password hashes: chmod {want} it",
+                    p.display()
+                )
+            })
+            .collect()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = config;
+        Vec::new()
+    }
 }
 
 /// What is at the path of a unix socket jmb is to listen on.

@@ -303,4 +303,12 @@ fn the_database_is_created_private_whatever_the_umask() {
     assert_eq!(mode(d.join("data")), 0o700);
     assert_eq!(mode(d.join("data/db")), 0o700);
     assert_eq!(mode(d.join("data/db/jmb.sqlite3")), 0o600);
+    let out = jmb().arg("check-config").arg(&file).output().unwrap();
+    assert!(out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("warning"));
+
+    // A database made readable by others (by hand, by an older jmb) is reported.
+    std::fs::set_permissions(d.join("data/db/jmb.sqlite3"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = jmb().arg("check-config").arg(&file).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains("mode 0644") && err.contains("chmod 0600"), "{err}");
 }
