@@ -61,6 +61,11 @@ pub struct CalendarStore {
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
     cache: Mutex<HashMap<String, Cached>>,
+    /// Recent successful sign-ins: `(uid, SHA-256 of the password)` → the principal and the database's
+    /// [`Db::data_version`] when the password was checked. Calendar clients send the password with
+    /// every request; a sign-in is reused only while nothing at all was committed to the database
+    /// since (by this process or another), so a replaced password stops at once everywhere.
+    sign_ins: Mutex<HashMap<(String, String), (Principal, u64)>>,
 }
 
 /// A user as the calendar side knows them.
@@ -73,7 +78,7 @@ pub struct CalendarUser {
 
 impl CalendarStore {
     pub fn new(db: Db, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
-        Self { db, config, clock, cache: Mutex::new(HashMap::new()) }
+        Self { db, config, clock, cache: Mutex::new(HashMap::new()), sign_ins: Mutex::new(HashMap::new()) }
     }
 
     /// The user's calendar, from the cache when still current.
@@ -321,14 +326,24 @@ impl CalendarBackend for CalendarStore {
         user: &'a str,
         password: &'a str,
     ) -> BoxFuture<'a, Result<Option<Principal>, BackendError>> {
-        // Every request checks the password against the store: a password replaced by another
-        // process sharing the database stops at once (a per-process cache of sign-ins kept it working
-        // there for a minute). The same read takes the calendar's version, which confirms the cached
-        // rendering for the rest of the request: still one store read per request.
+        // Every request checks the password against what is stored: a sign-in is reused only while the
+        // database's data version is the one it was checked at (a password replaced by another process
+        // sharing the database used to keep working there for a minute). Otherwise the store is read,
+        // and the same read takes the calendar's version, which confirms the cached rendering for the
+        // rest of the request.
         Box::pin(async move {
             let user = user.trim().to_lowercase();
             if user.is_empty() || password.is_empty() || password.len() > 512 {
                 return Ok(None);
+            }
+            let key = (user.clone(), users::password_hash(password));
+            // Read before the check below: a commit after this point makes the entry stale.
+            let version = self.db.data_version();
+            if let Some(version) = version
+                && let Some((principal, checked_at)) = self.sign_ins.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
+                && *checked_at == version
+            {
+                return Ok(Some(principal.clone()));
             }
             let password = password.to_string();
             let epoch = self.db.write_epoch();
@@ -349,7 +364,15 @@ impl CalendarBackend for CalendarStore {
                 return Ok(None);
             };
             self.confirm_current(&uid, ctag, &mail, epoch);
-            Ok(Some(Principal { uid, mail, display_name: name }))
+            let principal = Principal { uid, mail, display_name: name };
+            if let Some(version) = version {
+                let mut sign_ins = self.sign_ins.lock().unwrap_or_else(|p| p.into_inner());
+                if sign_ins.len() >= 4096 {
+                    sign_ins.clear();
+                }
+                sign_ins.insert(key, (principal.clone(), version));
+            }
+            Ok(Some(principal))
         })
     }
 

@@ -53,6 +53,8 @@ struct Inner {
     reader_slots: Semaphore,
     /// The database file, for messages.
     path: PathBuf,
+    /// A read-only connection that never writes, for [`Db::data_version`].
+    version_probe: Mutex<Connection>,
     /// The last write probe ([`Db::check_writable`]) and when it ran: probes are shared by callers
     /// within [`WRITE_PROBE_INTERVAL`], so polling `/healthz` cannot flood the writer.
     last_probe: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
@@ -80,7 +82,9 @@ impl Db {
         migrate::apply(&mut writer)?;
         let readers =
             (0..readers.max(1)).map(|_| open_connection(path, busy_timeout, true)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Self::from_parts(writer, readers, path))
+        // Never waits: `data_version` answers `None` rather than block the async thread it runs on.
+        let version_probe = open_connection(path, Duration::ZERO, true)?;
+        Ok(Self::from_parts(writer, readers, version_probe, path))
     }
 
     /// Checks, without creating or changing anything, what [`Db::open`] needs: the path names a file
@@ -112,7 +116,7 @@ impl Db {
         migrate::check_version(&conn)
     }
 
-    fn from_parts(writer: Connection, readers: Vec<Connection>, path: &Path) -> Self {
+    fn from_parts(writer: Connection, readers: Vec<Connection>, version_probe: Connection, path: &Path) -> Self {
         let slots = readers.len();
         Self {
             inner: Arc::new(Inner {
@@ -124,6 +128,7 @@ impl Db {
                 reader_slots: Semaphore::new(slots),
                 path: path.to_path_buf(),
                 last_probe: tokio::sync::Mutex::new(None),
+                version_probe: Mutex::new(version_probe),
             }),
         }
     }
@@ -192,6 +197,20 @@ impl Db {
     /// A receiver that sees every committed write that changed rows.
     pub fn subscribe_commits(&self) -> tokio::sync::watch::Receiver<u64> {
         self.inner.commits.subscribe()
+    }
+
+    /// A number that changes whenever anything is committed to the database, by this process or any
+    /// other (SQLite's `PRAGMA data_version` on a connection that never writes itself). An in-memory
+    /// result derived from the store is still current while this is unchanged.
+    ///
+    /// The one store access made on the async thread, deliberately: it reads the WAL index header in
+    /// shared memory, costs a few microseconds, and never waits (its connection has no busy timeout;
+    /// whenever SQLite cannot answer at once, this answers `None` and the caller reads the store
+    /// through [`Db::read`]). A thread hop here would cost more than the read it saves.
+    pub fn data_version(&self) -> Option<u64> {
+        let conn = self.inner.version_probe.try_lock().ok()?;
+        let version: i64 = conn.prepare_cached("PRAGMA data_version").ok()?.query_row([], |r| r.get(0)).ok()?;
+        u64::try_from(version).ok()
     }
 
     /// Answers whether the store responds (for `/healthz`).
@@ -348,5 +367,34 @@ pub mod tempdir {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The data version moves with every commit, whoever makes it (this process's writer or another
+    /// process's connection), and only then.
+    #[tokio::test]
+    async fn the_data_version_moves_with_every_commit_and_only_then() {
+        let dir = tempdir::TempDirGuard::new().unwrap();
+        let path = dir.path().join("jmb.db");
+        let db = Db::open(&path, Duration::from_secs(5), 1).unwrap();
+        let v0 = db.data_version().unwrap();
+        db.read(|c| c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get::<_, i64>(0)).map_err(DbError::from))
+            .await
+            .unwrap();
+        assert_eq!(db.data_version(), Some(v0), "a read changes nothing");
+        db.write(|tx| tx.execute("INSERT INTO job_state (name, value) VALUES ('test', 1)", []).map_err(DbError::from))
+            .await
+            .unwrap();
+        let v1 = db.data_version().unwrap();
+        assert_ne!(v1, v0, "this process's commit");
+        let other = Connection::open(&path).unwrap();
+        other.execute("UPDATE job_state SET value = 2 WHERE name = 'test'", []).unwrap();
+        let v2 = db.data_version().unwrap();
+        assert_ne!(v2, v1, "another connection's commit");
+        assert_eq!(db.data_version(), Some(v2));
     }
 }
