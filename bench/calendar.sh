@@ -78,6 +78,9 @@ app_secret = "bench-secret-0123456789abcdef0123456789ab"
 [auth]
 mode = "trusted-header"
 editors = ["jdupont", "mmartin"]
+[booking]
+# Seeding books 2000 meetings as one person, far above the default hourly limit.
+max_bookings_per_hour = 100000
 [mail]
 internal_domains = ["example.org"]
 EOF

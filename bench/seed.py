@@ -67,7 +67,9 @@ def calendar_access(url: str, uid: str) -> tuple[str, str]:
     s.headers.update(headers(uid))
     page = s.get(f"{url}/calendar", timeout=10).text
     feed = html.unescape(re.search(r'id="feed-https"[^>]*value="([^"]+)"', page).group(1))
-    csrf = html.unescape(re.search(r'name="csrf" value="([^"]+)"', page).group(1))
+    # The token of the password form (the layout's language switch carries another one).
+    form = page.split('action="/calendar/password"', 1)[1]
+    csrf = html.unescape(re.search(r'name="csrf" value="([^"]+)"', form).group(1))
     r = s.post(f"{url}/calendar/password", data={"csrf": csrf}, timeout=10)
     r.raise_for_status()
     password = html.unescape(re.search(r'id="dav-password"[^>]*value="([^"]+)"', r.text).group(1))

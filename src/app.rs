@@ -17,6 +17,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::demo::{self, DemoProvider};
 use crate::auth::proxy::TrustedHeaderProvider;
+use crate::auth::sessions::DemoSessions;
 use crate::auth::{IdentityProvider, SignedIn};
 use crate::booking::Bookings;
 use crate::calendar::changes::ChangeLog;
@@ -34,7 +35,7 @@ use crate::mail::reminders::ReminderScheduler;
 use crate::secrets::{Keys, load_or_create_secret};
 use crate::state::AppState;
 use crate::users::Users;
-use crate::web::csrf::{CarriesCsrf, CheckedForm};
+use crate::web::csrf::{Binding, CarriesCsrf, CheckedForm};
 use crate::web::lang::LANG_COOKIE;
 use crate::web::{PageError, assets, cookies, csrf, error, security};
 
@@ -62,15 +63,18 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
     let secret = if !config.server.secret.is_empty() {
         config.server.secret.expose().as_bytes().to_vec()
     } else {
-        let path = config.server.secret_file.clone().unwrap_or_else(|| config.data_dir().join("secret.key"));
+        let path = config.server_secret_path();
         load_or_create_secret(&path).map_err(|e| anyhow::anyhow!("server secret {}: {e}", path.display()))?
     };
     let keys = Keys::new(&secret);
+    let demo_sessions = Arc::new(DemoSessions::default());
     let identity: Arc<dyn IdentityProvider> = match config.auth.mode {
         AuthMode::TrustedHeader => Arc::new(TrustedHeaderProvider::from_config(&config.auth)),
-        AuthMode::Demo => {
-            Arc::new(DemoProvider { users: config.auth.demo_users.clone(), keys: keys.clone(), clock: clock.clone() })
-        }
+        AuthMode::Demo => Arc::new(DemoProvider {
+            users: config.auth.demo_users.clone(),
+            sessions: demo_sessions.clone(),
+            clock: clock.clone(),
+        }),
     };
     let editors = Arc::new(StaticEditors::from_config(&config.auth.editors));
     let jitsi = Arc::new(Jitsi::from_config(&config)?);
@@ -78,11 +82,26 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
     let mailer = crate::mailer::from_config(&config)?;
     let hooks = hooks(&mail);
     tracing::debug!(hooks = ?hooks, "booking hooks");
-    let bookings = Bookings::new(db.clone(), hooks.clone(), config.public_host());
+    let bookings = Bookings::new(db.clone(), hooks.clone(), config.public_host())
+        .with_hourly_limit(config.booking.max_bookings_per_hour);
     let users = Users::new(db.clone(), hooks);
     let config = Arc::new(config);
     let calendars = Arc::new(CalendarStore::new(db.clone(), config.clone(), clock.clone()));
-    Ok(AppState { config, db, bookings, users, calendars, identity, editors, jitsi, clock, keys, mail, mailer })
+    Ok(AppState {
+        config,
+        db,
+        bookings,
+        users,
+        calendars,
+        identity,
+        editors,
+        jitsi,
+        clock,
+        keys,
+        mail,
+        mailer,
+        demo_sessions,
+    })
 }
 
 /// The default state: system clock.
@@ -157,12 +176,18 @@ async fn fallback() -> PageError {
     PageError::not_found("error-not-found")
 }
 
+/// `200 ok` while the store answers reads and can commit a write; `503` otherwise (a database that
+/// became read-only, a full disk, a lock held elsewhere: every booking would fail).
 async fn healthz(State(state): State<AppState>) -> Response {
-    match state.db.ping().await {
+    if let Err(e) = state.db.ping().await {
+        tracing::error!(error.message = %e, "health check: store does not answer");
+        return (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response();
+    }
+    match state.db.check_writable().await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
-            tracing::error!(error.message = %e, "health check: store does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
+            tracing::error!(error.message = %e, "health check: store cannot write");
+            (StatusCode::SERVICE_UNAVAILABLE, "store cannot write\n").into_response()
         }
     }
 }
@@ -179,6 +204,9 @@ impl CarriesCsrf for LangForm {
     fn csrf(&self) -> &str {
         &self.csrf
     }
+    // A browser preference, switched from every page (signed-in or not) and posted to a public path,
+    // where the proxy strips identity headers.
+    const BINDING: Binding = Binding::Browser;
 }
 
 /// Remembers the chosen language in a cookie, and for a signed-in user in the store (their mails). A
@@ -193,7 +221,7 @@ async fn set_language(
     if let Ok(user) = user {
         state.users.set_lang(&user.identity, lang, state.clock.now()).await?;
     }
-    let mut resp = Redirect::to(&demo::safe_next(form.next.as_deref())).into_response();
+    let mut resp = Redirect::to(&crate::web::safe_next(form.next.as_deref())).into_response();
     cookies::set(resp.headers_mut(), LANG_COOKIE, lang.code(), state.config.public_is_https(), Some(365 * 86400));
     Ok(resp)
 }

@@ -1,7 +1,10 @@
 //! The command line: `jmb serve [--config FILE]`, `jmb check-config FILE`, `jmb migrate [--config FILE]`,
 //! `jmb outbox [--config FILE] [list [--all] | retry ID|--all]`.
+//!
+//! `check-config` and `serve` run the same checks ([`preflight`]): a file that passes one passes the
+//! other, except for what only running can tell (the port or socket being taken by another process).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -23,7 +26,7 @@ enum Command {
         #[arg(long, short, env = "JMB_CONFIG")]
         config: Option<PathBuf>,
     },
-    /// Check a configuration file and say which key is wrong.
+    /// Check a configuration file as `serve` would, changing nothing, and say which key is wrong.
     CheckConfig { file: PathBuf },
     /// Apply database migrations and exit.
     Migrate {
@@ -58,7 +61,7 @@ enum OutboxAction {
 fn load(config: Option<&PathBuf>) -> Result<Config, String> {
     match config {
         Some(path) => Config::load(Some(path)).map_err(|e| format!("{}: {e}", path.display())),
-        None => Ok(Config::embedded_default()),
+        None => Config::load_embedded().map_err(|e| format!("embedded configuration: {e}")),
     }
 }
 
@@ -66,22 +69,22 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::telemetry::init();
     match cli.command {
-        Command::CheckConfig { file } => match Config::load(Some(&file)) {
-            Ok(c) => match c.jitsi_secret() {
-                Ok(_) => {
+        Command::CheckConfig { file } => {
+            let checked = Config::load(Some(&file)).map_err(anyhow::Error::from).and_then(|c| preflight(&c));
+            match checked {
+                Ok(warnings) => {
+                    for w in warnings {
+                        eprintln!("{}: warning: {w}", file.display());
+                    }
                     println!("{}: ok", file.display());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("{}: {e}", file.display());
+                    eprintln!("{}: {e:#}", file.display());
                     ExitCode::from(2)
                 }
-            },
-            Err(e) => {
-                eprintln!("{}: {e}", file.display());
-                ExitCode::from(2)
             }
-        },
+        }
         Command::Outbox { config, action } => {
             outbox(config.as_ref(), action.unwrap_or(OutboxAction::List { all: false }))
         }
@@ -210,25 +213,131 @@ fn outbox(config: Option<&PathBuf>, action: OutboxAction) -> ExitCode {
     }
 }
 
-async fn serve(config: Config, embedded: bool) -> anyhow::Result<()> {
-    let listen = config.listen_addr()?;
-    if config.auth.mode == crate::config::AuthMode::TrustedHeader
-        && let ListenAddr::Tcp(addr) = &listen
-        && !addr.ip().is_loopback()
-    {
-        tracing::warn!(%addr, "trusted-header sign-in on a non-loopback address: make sure only the proxy can reach it");
+/// Every check `serve` makes before it answers, changing nothing (a probe file may be created and
+/// removed to learn whether a folder is writable). `check-config` runs exactly this and `serve` runs
+/// it first, so they agree. Returns the warnings ([`Config::warnings`]).
+pub fn preflight(config: &Config) -> anyhow::Result<Vec<String>> {
+    // Where jmb listens: a socket path must not hold anything but a socket (which may be in use by
+    // the running jmb when `check-config` runs before a restart).
+    if let ListenAddr::Unix(path) = config.listen_addr()? {
+        inspect_socket_path(&path)?;
     }
+    // The store: a database jmb can write, or a folder where it can create one; not from a newer jmb.
+    crate::db::Db::check(&config.database.path, std::time::Duration::from_millis(config.database.busy_timeout_ms))?;
+    // The server secret: inline (checked with the configuration) or a file of at least 32 bytes.
+    if config.server.secret.is_empty() {
+        let path = config.server_secret_path();
+        crate::secrets::check_secret_file(&path).map_err(|e| {
+            let key = if config.server.secret_file.is_some() { "server.secret_file" } else { "server.secret" };
+            anyhow::anyhow!("`{key}`: {}: {e}", path.display())
+        })?;
+    }
+    // The Jitsi signer: reads `jitsi.app_secret_file`, refuses a secret shorter than 32 bytes.
+    crate::jitsi::Jitsi::from_config(config)?;
+    let mut warnings = config.warnings();
+    warnings.extend(private_data_warnings(config));
+    Ok(warnings)
+}
+
+/// The database and its folder hold every personal-link token and password hash: jmb creates them
+/// 0600 and 0700, but one created otherwise (by hand, by an older jmb) is reported.
+fn private_data_warnings(config: &Config) -> Vec<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let db = &config.database.path;
+        let folder = db.parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf);
+        [Some(db.clone()), folder]
+            .into_iter()
+            .flatten()
+            .filter_map(|p| std::fs::metadata(&p).ok().map(|m| (p, m.permissions().mode() & 0o777)))
+            .filter(|(_, mode)| mode & 0o077 != 0)
+            .map(|(p, mode)| {
+                let want = if p.is_dir() { "0700" } else { "0600" };
+                format!(
+                    "`database.path`: {} has mode {mode:04o}, so other accounts may read tokens and password hashes: chmod {want} it",
+                    p.display()
+                )
+            })
+            .collect()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = config;
+        Vec::new()
+    }
+}
+
+/// What is at the path of a unix socket jmb is to listen on.
+#[derive(Debug, PartialEq, Eq)]
+enum SocketPath {
+    Free,
+    /// A socket nobody listens on (left by a previous run): replaced.
+    Stale,
+    /// A socket another process (another jmb?) listens on.
+    InUse,
+}
+
+/// Looks at a socket path without following links: anything but a socket (a database, a config
+/// file, a link) is refused, never removed.
+fn inspect_socket_path(path: &Path) -> anyhow::Result<SocketPath> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(SocketPath::Free),
+        Err(e) => anyhow::bail!("`server.listen`: cannot inspect {}: {e}", path.display()),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if meta.file_type().is_socket() {
+            return match std::os::unix::net::UnixStream::connect(path) {
+                Ok(_) => Ok(SocketPath::InUse),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Ok(SocketPath::Stale),
+                Err(e) => anyhow::bail!("`server.listen`: cannot tell whether {} is in use: {e}", path.display()),
+            };
+        }
+    }
+    let kind = if meta.file_type().is_symlink() {
+        "a symbolic link"
+    } else if meta.is_dir() {
+        "a folder"
+    } else {
+        "a file"
+    };
+    anyhow::bail!(
+        "`server.listen`: {} is {kind}, not a socket; jmb only replaces a socket left by an earlier run",
+        path.display()
+    )
+}
+
+/// Binds a unix socket at `path`, replacing a stale socket and nothing else.
+#[cfg(unix)]
+fn bind_unix(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
+    match inspect_socket_path(path)? {
+        SocketPath::InUse => {
+            anyhow::bail!("`server.listen`: another process is listening on {}", path.display())
+        }
+        SocketPath::Stale => std::fs::remove_file(path)?,
+        SocketPath::Free => {}
+    }
+    Ok(tokio::net::UnixListener::bind(path)?)
+}
+
+async fn serve(config: Config, embedded: bool) -> anyhow::Result<()> {
+    for warning in preflight(&config)? {
+        tracing::warn!("{warning}");
+    }
+    if let Some(warning) = crate::open_files_warning(config.server.max_connections) {
+        tracing::warn!("{warning}");
+    }
+    let listen = config.listen_addr()?;
     let public = config.public_base().to_string();
     let shutdown = crate::shutdown_signal();
     let state = app::build_default_state(config)?;
     let listener = match &listen {
         ListenAddr::Tcp(addr) => Listener::Tcp(tokio::net::TcpListener::bind(addr).await?),
         #[cfg(unix)]
-        ListenAddr::Unix(path) => {
-            // A stale socket from a previous run would make bind fail.
-            let _ = std::fs::remove_file(path);
-            Listener::Unix(tokio::net::UnixListener::bind(path)?)
-        }
+        ListenAddr::Unix(path) => Listener::Unix(bind_unix(path)?),
         #[cfg(not(unix))]
         ListenAddr::Unix(_) => anyhow::bail!("unix sockets are not supported on this platform"),
     };
@@ -239,4 +348,28 @@ async fn serve(config: Config, embedded: bool) -> anyhow::Result<()> {
         );
     }
     crate::run(state, listener, shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn socket_paths() {
+        let dir = crate::db::tempdir::TempDirGuard::new().unwrap();
+        let sock = dir.path().join("jmb.sock");
+        assert_eq!(inspect_socket_path(&sock).unwrap(), SocketPath::Free);
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        assert_eq!(inspect_socket_path(&sock).unwrap(), SocketPath::InUse);
+        drop(listener);
+        assert_eq!(inspect_socket_path(&sock).unwrap(), SocketPath::Stale);
+        let file = dir.path().join("jmb.sqlite3");
+        std::fs::write(&file, b"precious").unwrap();
+        let err = inspect_socket_path(&file).unwrap_err().to_string();
+        assert!(err.contains("server.listen") && err.contains("is a file"), "{err}");
+        std::os::unix::fs::symlink(&sock, dir.path().join("link")).unwrap();
+        assert!(inspect_socket_path(&dir.path().join("link")).unwrap_err().to_string().contains("symbolic link"));
+        assert!(inspect_socket_path(dir.path()).unwrap_err().to_string().contains("folder"));
+    }
 }

@@ -69,6 +69,11 @@ pub struct ServerConfig {
     pub close_redirect: Option<String>,
     /// Longest time a request may take before it is answered 408.
     pub request_timeout_seconds: u64,
+    /// Time a client has to send a request's headers, from the connection's start or, on a kept-alive
+    /// connection, from the end of the previous answer (so also the idle keep-alive timeout).
+    pub header_read_timeout_seconds: u64,
+    /// Connections served at once; more wait in the listen queue until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +89,8 @@ impl Default for ServerConfig {
             display_time_zone: "Europe/Paris".into(),
             close_redirect: None,
             request_timeout_seconds: 30,
+            header_read_timeout_seconds: 10,
+            max_connections: 1024,
         }
     }
 }
@@ -221,6 +228,8 @@ pub struct BookingConfig {
     pub highlight_owner_minutes: u32,
     /// The same for guests.
     pub highlight_guest_minutes: u32,
+    /// Meetings one person may book in any hour; more are refused (429) until the oldest leaves the hour.
+    pub max_bookings_per_hour: u32,
 }
 
 impl Default for BookingConfig {
@@ -237,6 +246,7 @@ impl Default for BookingConfig {
             archive_days: 365,
             highlight_owner_minutes: 15,
             highlight_guest_minutes: 5,
+            max_bookings_per_hour: 100,
         }
     }
 }
@@ -472,9 +482,13 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        // Only `JMB_SECTION__KEY` variables are configuration; `JMB_CONFIG`, `JMB_BIN` and the like are not.
-        let env = Env::prefixed("JMB_").filter(|k| k.as_str().contains("__")).split("__");
-        Self::from_figment(figment.merge(env))
+        Self::from_figment(figment.merge(env_overrides()))
+    }
+
+    /// The embedded default ([`Config::embedded_default`]) with the `JMB_…` environment overrides, as
+    /// `jmb serve` runs without `--config`: an override is applied there too, never silently ignored.
+    pub fn load_embedded() -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::from(Serialized::defaults(Config::embedded_default())).merge(env_overrides()))
     }
 
     /// Parses a TOML string without environment overrides (tests, `check-config`).
@@ -537,26 +551,25 @@ impl Config {
         if self.jitsi.app_secret.is_empty() && self.jitsi.app_secret_file.is_none() {
             return Err(invalid("jitsi.app_secret", "is required (or jitsi.app_secret_file)"));
         }
-        if self.jitsi.token_lifetime_seconds < 60 || self.jitsi.external_moderator_token_lifetime_seconds < 60 {
-            return Err(invalid("jitsi.token_lifetime_seconds", "token lifetimes must be at least 60 seconds"));
+        if !self.jitsi.app_secret.is_empty() {
+            check_secret_strength("jitsi.app_secret", &self.jitsi.app_secret)?;
         }
+        if !self.server.secret.is_empty() {
+            check_secret_strength("server.secret", &self.server.secret)?;
+        }
+        if !self.server.secret.is_empty() && self.server.secret_file.is_some() {
+            return Err(invalid("server.secret_file", "set either server.secret or server.secret_file, not both"));
+        }
+        self.check_database_path()?;
+        self.check_ranges()?;
         if self.server.default_language != "fr" && self.server.default_language != "en" {
             return Err(invalid("server.default_language", "must be \"fr\" or \"en\""));
         }
         if self.server.display_time_zone.parse::<chrono_tz::Tz>().is_err() {
             return Err(invalid("server.display_time_zone", "must be an IANA time zone such as Europe/Paris"));
         }
-        if self.server.request_timeout_seconds == 0 {
-            return Err(invalid("server.request_timeout_seconds", "must be at least 1"));
-        }
-        if self.database.read_connections == 0 {
-            return Err(invalid("database.read_connections", "must be at least 1"));
-        }
         let b = &self.booking;
-        if b.duration_step_minutes == 0 {
-            return Err(invalid("booking.duration_step_minutes", "must be at least 1"));
-        }
-        if b.min_duration_minutes == 0 || b.min_duration_minutes > b.max_duration_minutes {
+        if b.min_duration_minutes > b.max_duration_minutes {
             return Err(invalid(
                 "booking.min_duration_minutes",
                 "must be at least 1 and not above booking.max_duration_minutes",
@@ -571,49 +584,8 @@ impl Config {
                 "must lie within min..max and on the duration step",
             ));
         }
-        if b.start_step_minutes == 0 || 60 % b.start_step_minutes != 0 {
+        if 60 % b.start_step_minutes != 0 {
             return Err(invalid("booking.start_step_minutes", "must divide 60 (1, 5, 10, 15, 30 or 60)"));
-        }
-        if b.max_guests == 0 {
-            return Err(invalid("booking.max_guests", "must be at least 1"));
-        }
-        if b.max_subject_chars == 0 {
-            return Err(invalid("booking.max_subject_chars", "must be at least 1"));
-        }
-        // Day counts are subtracted from "now": keep them where date arithmetic cannot overflow.
-        if self.booking.archive_days > 36_500 {
-            return Err(invalid("booking.archive_days", "must be at most 36500 (100 years)"));
-        }
-        if self.calendar.past_days > 36_500 {
-            return Err(invalid("calendar.past_days", "must be at most 36500 (100 years)"));
-        }
-        if self.calendar.change_log_days > 36_500 {
-            return Err(invalid("calendar.change_log_days", "must be at most 36500 (100 years)"));
-        }
-        for (key, minutes) in [
-            ("booking.highlight_owner_minutes", self.booking.highlight_owner_minutes),
-            ("booking.highlight_guest_minutes", self.booking.highlight_guest_minutes),
-            ("jitsi.moderator_join_early_minutes", self.jitsi.moderator_join_early_minutes),
-            ("jitsi.guest_join_early_minutes", self.jitsi.guest_join_early_minutes),
-        ] {
-            if minutes > 7 * 24 * 60 {
-                return Err(invalid(key, "must be at most 10080 (one week)"));
-            }
-        }
-        if self.jitsi.token_lifetime_seconds > 86_400 || self.jitsi.external_moderator_token_lifetime_seconds > 86_400 {
-            return Err(invalid(
-                "jitsi.token_lifetime_seconds",
-                "token lifetimes must be at most 86400 seconds (a day)",
-            ));
-        }
-        if self.calendar.refresh_minutes == 0 {
-            return Err(invalid("calendar.refresh_minutes", "must be at least 1"));
-        }
-        if self.calendar.change_log_days == 0 {
-            return Err(invalid("calendar.change_log_days", "must be at least 1"));
-        }
-        if self.calendar.alarm_minutes.iter().any(|m| *m > 60 * 24 * 60) {
-            return Err(invalid("calendar.alarm_minutes", "offsets above 60 days are not useful"));
         }
         for d in &self.mail.internal_domains {
             if d.is_empty() || d.contains('@') || d.contains(char::is_whitespace) || d.to_lowercase() != *d {
@@ -682,9 +654,6 @@ impl Config {
                 "must be smtp://host:port (add ?tls=required for STARTTLS) or smtps://host:port",
             ));
         }
-        if !(1..=600).contains(&m.smtp_timeout_seconds) {
-            return Err(invalid("mail.smtp_timeout_seconds", "must be between 1 and 600"));
-        }
         if m.reminder_minutes.iter().any(|r| *r > 60 * 24 * 60) {
             return Err(invalid("mail.reminder_minutes", "reminders more than 60 days ahead are not useful"));
         }
@@ -698,19 +667,9 @@ impl Config {
                 ),
             ));
         }
-        if m.retry_initial_seconds == 0 || m.retry_initial_seconds > m.retry_max_seconds || m.retry_max_seconds > 86_400
-        {
-            return Err(invalid(
-                "mail.retry_initial_seconds",
-                "must be at least 1 and at most mail.retry_max_seconds (itself at most 86400)",
-            ));
-        }
-        if !(1..=24 * 30).contains(&m.give_up_after_hours) {
-            return Err(invalid("mail.give_up_after_hours", "must be between 1 and 720"));
-        }
-        // Sent mails younger than an hour are what the per-owner limit counts: they must stay.
-        if !(1..=36_500).contains(&m.keep_sent_days) {
-            return Err(invalid("mail.keep_sent_days", "must be between 1 and 36500 (100 years)"));
+        // (Ranges are in `check_ranges`; keep_sent_days >= 1 keeps the last hour the per-owner limit counts.)
+        if m.retry_initial_seconds > m.retry_max_seconds {
+            return Err(invalid("mail.retry_initial_seconds", "must be at most mail.retry_max_seconds"));
         }
         for (lang, set) in [("fr", &m.subjects.fr), ("en", &m.subjects.en)] {
             for subject in [
@@ -746,6 +705,125 @@ impl Config {
     /// The SMTP password, read from `mail.smtp_password_file` when set.
     pub fn smtp_password(&self) -> Result<Option<Secret>, ConfigError> {
         self.mail.smtp_password_file.as_deref().map(|p| read_secret_file("mail.smtp_password_file", p)).transpose()
+    }
+
+    /// Every numeric key lies in a range where the code using it neither panics, overflows nor
+    /// builds something huge (a `busy_timeout_ms` of 3 000 000 000 panicked at start; a
+    /// `max_duration_minutes` of 2 000 000 made an 84 MB form page). The bounds are generous:
+    /// they only exclude values no deployment means.
+    fn check_ranges(&self) -> Result<(), ConfigError> {
+        const WEEK_MINUTES: u64 = 7 * 24 * 60;
+        // Day counts are subtracted from "now": keep them where date arithmetic cannot overflow.
+        const CENTURY_DAYS: u64 = 36_500;
+        let (s, d, j, b, c) = (&self.server, &self.database, &self.jitsi, &self.booking, &self.calendar);
+        let ranges: &[(&'static str, u64, u64, u64)] = &[
+            ("server.request_timeout_seconds", s.request_timeout_seconds, 1, 3600),
+            ("server.header_read_timeout_seconds", s.header_read_timeout_seconds, 1, 300),
+            ("server.max_connections", s.max_connections as u64, 1, 100_000),
+            ("database.busy_timeout_ms", d.busy_timeout_ms, 0, 600_000),
+            ("database.read_connections", d.read_connections as u64, 1, 64),
+            ("jitsi.token_lifetime_seconds", j.token_lifetime_seconds, 60, 86_400),
+            (
+                "jitsi.external_moderator_token_lifetime_seconds",
+                j.external_moderator_token_lifetime_seconds,
+                60,
+                86_400,
+            ),
+            ("jitsi.moderator_join_early_minutes", u64::from(j.moderator_join_early_minutes), 0, WEEK_MINUTES),
+            ("jitsi.guest_join_early_minutes", u64::from(j.guest_join_early_minutes), 0, WEEK_MINUTES),
+            ("booking.default_duration_minutes", u64::from(b.default_duration_minutes), 1, 1440),
+            ("booking.min_duration_minutes", u64::from(b.min_duration_minutes), 1, 1440),
+            ("booking.max_duration_minutes", u64::from(b.max_duration_minutes), 1, 1440),
+            ("booking.duration_step_minutes", u64::from(b.duration_step_minutes), 1, 1440),
+            ("booking.start_step_minutes", u64::from(b.start_step_minutes), 1, 60),
+            ("booking.max_moderators", b.max_moderators as u64, 0, 100),
+            ("booking.max_guests", b.max_guests as u64, 1, 500),
+            ("booking.max_subject_chars", b.max_subject_chars as u64, 1, 1000),
+            ("booking.archive_days", u64::from(b.archive_days), 0, CENTURY_DAYS),
+            ("booking.highlight_owner_minutes", u64::from(b.highlight_owner_minutes), 0, WEEK_MINUTES),
+            ("booking.highlight_guest_minutes", u64::from(b.highlight_guest_minutes), 0, WEEK_MINUTES),
+            ("calendar.past_days", u64::from(c.past_days), 0, CENTURY_DAYS),
+            ("calendar.refresh_minutes", u64::from(c.refresh_minutes), 1, WEEK_MINUTES),
+            ("calendar.change_log_days", u64::from(c.change_log_days), 1, CENTURY_DAYS),
+            ("calendar.cache_users", c.cache_users as u64, 1, 100_000),
+            ("booking.max_bookings_per_hour", u64::from(b.max_bookings_per_hour), 1, 100_000),
+            ("mail.smtp_timeout_seconds", self.mail.smtp_timeout_seconds, 1, 600),
+            (
+                "mail.max_invitations_per_owner_per_hour",
+                u64::from(self.mail.max_invitations_per_owner_per_hour),
+                1,
+                1_000_000,
+            ),
+            ("mail.retry_initial_seconds", self.mail.retry_initial_seconds, 1, 86_400),
+            ("mail.retry_max_seconds", self.mail.retry_max_seconds, 1, 86_400),
+            ("mail.give_up_after_hours", u64::from(self.mail.give_up_after_hours), 1, 720),
+            ("mail.keep_sent_days", u64::from(self.mail.keep_sent_days), 1, CENTURY_DAYS),
+        ];
+        for &(key, value, min, max) in ranges {
+            if value < min || value > max {
+                return Err(invalid(key, format!("must be between {min} and {max} (got {value})")));
+            }
+        }
+        // Alarms are written into every event: a handful is useful, thousands make every event huge.
+        if c.alarm_minutes.len() > 10 {
+            return Err(invalid("calendar.alarm_minutes", "at most 10 alarms"));
+        }
+        if c.alarm_minutes.iter().any(|m| *m > 60 * 24 * 60) {
+            return Err(invalid("calendar.alarm_minutes", "offsets above 60 days (86400 minutes) are not useful"));
+        }
+        Ok(())
+    }
+
+    /// `database.path` must name a file: SQLite gives every connection its own empty database for
+    /// `""` and `":memory:"`, so writes would answer 201 and vanish.
+    fn check_database_path(&self) -> Result<(), ConfigError> {
+        let raw = self.database.path.as_os_str().to_string_lossy();
+        if raw.trim().is_empty() {
+            return Err(invalid("database.path", "must name a file, such as /var/lib/jmb/jmb.sqlite3"));
+        }
+        if raw.starts_with(':') {
+            return Err(invalid(
+                "database.path",
+                format!("{raw:?} is a SQLite in-memory name: every connection would get its own empty database"),
+            ));
+        }
+        // jmb opens the path as a file name, never as a URI: refuse what was meant as one.
+        if raw.starts_with("file:") {
+            return Err(invalid("database.path", format!("{raw:?} is a SQLite URI; give a plain file path")));
+        }
+        if raw.ends_with('/') || self.database.path.file_name().is_none() {
+            return Err(invalid("database.path", format!("{raw:?} names a folder, not a file")));
+        }
+        Ok(())
+    }
+
+    /// Settings that are valid but probably not what the administrator meant; `check-config` prints
+    /// them and `serve` logs them at start.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.auth.mode == AuthMode::TrustedHeader {
+            if let Ok(ListenAddr::Tcp(addr)) = self.listen_addr()
+                && !addr.ip().is_loopback()
+            {
+                out.push(format!(
+                    "`server.listen`: trusted-header sign-in on the non-loopback address {addr}: make sure only the proxy can reach it"
+                ));
+            }
+            for net in &self.auth.trusted_proxies {
+                if net.prefix_len() == net.max_prefix_len() {
+                    continue;
+                }
+                let reach = if is_private_net(net) {
+                    "every host of that private range may then pass identity headers"
+                } else {
+                    "it includes public addresses: anyone there may pass identity headers"
+                };
+                out.push(format!(
+                    "`auth.trusted_proxies`: {net} is wider than one host; {reach}. List only the proxy's own addresses (a /32 or /128), or listen on a unix socket"
+                ));
+            }
+        }
+        out
     }
 
     pub fn listen_addr(&self) -> Result<ListenAddr, ConfigError> {
@@ -799,8 +877,15 @@ impl Config {
     /// Resolves secrets given as files; returns the Jitsi app secret.
     pub fn jitsi_secret(&self) -> Result<Secret, ConfigError> {
         match &self.jitsi.app_secret_file {
-            Some(path) => read_secret_file("jitsi.app_secret_file", path),
-            None => Ok(self.jitsi.app_secret.clone()),
+            Some(path) => {
+                let secret = read_secret_file("jitsi.app_secret_file", path)?;
+                check_secret_strength("jitsi.app_secret_file", &secret)?;
+                Ok(secret)
+            }
+            None => {
+                check_secret_strength("jitsi.app_secret", &self.jitsi.app_secret)?;
+                Ok(self.jitsi.app_secret.clone())
+            }
         }
     }
 
@@ -819,6 +904,11 @@ impl Config {
         format!("-//{}//jmb//{lang}", self.server.site_name.replace("//", "/"))
     }
 
+    /// Where the server secret is read from (and created when missing), unless given inline.
+    pub fn server_secret_path(&self) -> PathBuf {
+        self.server.secret_file.clone().unwrap_or_else(|| self.data_dir().join("secret.key"))
+    }
+
     /// The data folder: the folder holding the database file.
     pub fn data_dir(&self) -> PathBuf {
         self.database.path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
@@ -829,6 +919,48 @@ pub(crate) fn read_secret_file(key: &'static str, path: &Path) -> Result<Secret,
     std::fs::read_to_string(path)
         .map(|s| Secret::new(s.trim_end_matches(['\n', '\r'])))
         .map_err(|source| ConfigError::SecretFile { key, path: path.to_path_buf(), source })
+}
+
+/// The shortest secret accepted: an HS256 key or cookie key shorter than this can be recovered offline
+/// from one token it signed.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Refuses a secret shorter than [`MIN_SECRET_BYTES`], saying how to make a good one.
+pub(crate) fn check_secret_strength(key: &'static str, secret: &Secret) -> Result<(), ConfigError> {
+    if secret.expose().len() >= MIN_SECRET_BYTES {
+        return Ok(());
+    }
+    let how = if key.starts_with("jitsi") {
+        "generate one with `openssl rand -hex 32` and set the same value as Prosody's app_secret"
+    } else {
+        "leave it unset to let jmb generate one, or generate one with `openssl rand -hex 32`"
+    };
+    Err(invalid(
+        key,
+        format!("is {} bytes long; at least {MIN_SECRET_BYTES} are required: {how}", secret.expose().len()),
+    ))
+}
+
+/// Loopback, private (RFC 1918, RFC 4193), shared (RFC 6598) and link-local ranges.
+fn is_private_net(net: &IpNet) -> bool {
+    const PRIVATE: &[&str] = &[
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    ];
+    PRIVATE.iter().filter_map(|p| p.parse::<IpNet>().ok()).any(|p| p.contains(net))
+}
+
+/// The `JMB_SECTION__KEY` variables. Only those are configuration; `JMB_CONFIG`, `JMB_BIN` and the
+/// like are not.
+fn env_overrides() -> Env {
+    Env::prefixed("JMB_").filter(|k| k.as_str().contains("__")).split("__")
 }
 
 /// `(scheme, host[:port])` of an absolute http(s) URL.
@@ -844,19 +976,32 @@ fn url_parts(url: &str) -> Option<(String, String)> {
     Some((scheme.to_string(), host.to_lowercase()))
 }
 
+/// One line per error, each naming the key (`booking.max_gests`) and, for a value set by an
+/// environment variable, that variable.
 fn describe_figment_error(error: figment::Error) -> String {
     error
         .into_iter()
         .map(|e| {
-            let key = e.path.join(".");
+            // figment's path already ends with an unknown field's name: append it only when it does not.
+            let mut path = e.path.clone();
+            if let figment::error::Kind::UnknownField(field, _) = &e.kind
+                && path.last() != Some(field)
+            {
+                path.push(field.clone());
+            }
+            let key = path.join(".");
             let msg = match &e.kind {
-                figment::error::Kind::UnknownField(field, _) => {
-                    let full = if key.is_empty() { field.clone() } else { format!("{key}.{field}") };
-                    return format!("`{full}`: unknown key");
-                }
-                _ => e.kind.to_string(),
+                figment::error::Kind::UnknownField(..) => "unknown key".to_string(),
+                other => other.to_string(),
             };
-            if key.is_empty() { msg } else { format!("`{key}`: {msg}") }
+            // The variable as `env_overrides` reads it (figment's own rendering drops prefix and `__`).
+            let origin = match &e.metadata {
+                Some(m) if m.name.contains("environment") => {
+                    format!(" (set by JMB_{})", path.iter().map(|p| p.to_uppercase()).collect::<Vec<_>>().join("__"))
+                }
+                _ => String::new(),
+            };
+            if key.is_empty() { format!("{msg}{origin}") } else { format!("`{key}`: {msg}{origin}") }
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -879,9 +1024,33 @@ mod tests {
     }
 
     #[test]
-    fn unknown_key_is_named() {
+    fn unknown_key_is_named_once() {
         let err = Config::from_toml(&with_secret("[booking]\nmax_gests = 3\n")).unwrap_err().to_string();
-        assert!(err.contains("booking.max_gests") && err.contains("unknown key"), "{err}");
+        assert_eq!(err, "`booking.max_gests`: unknown key");
+        let err = Config::from_toml(&with_secret("[bookings]\nmax_guests = 3\n")).unwrap_err().to_string();
+        assert_eq!(err, "`bookings`: unknown key");
+    }
+
+    #[test]
+    fn an_unknown_key_from_the_environment_names_the_variable() {
+        let dir = crate::db::tempdir::TempDirGuard::new().unwrap();
+        let file = dir.path().join("jmb.toml");
+        std::fs::write(&file, with_secret("")).unwrap();
+        temp_env(&[("JMB_BOOKING__MAX_GESTS", "7")], || {
+            let err = Config::load(Some(&file)).unwrap_err().to_string();
+            assert!(err.starts_with("`booking.max_gests`: unknown key"), "{err}");
+            assert!(err.contains("JMB_BOOKING__MAX_GESTS"), "{err}");
+        });
+    }
+
+    #[test]
+    fn environment_overrides_apply_without_a_file() {
+        temp_env(&[("JMB_BOOKING__MAX_GUESTS", "7"), ("JMB_SERVER__LISTEN", "127.0.0.1:9999")], || {
+            let c = Config::load_embedded().unwrap();
+            assert_eq!(c.booking.max_guests, 7);
+            assert_eq!(c.server.listen, "127.0.0.1:9999");
+            assert_eq!(c.auth.mode, AuthMode::Demo, "still the embedded demo");
+        });
     }
 
     #[test]
@@ -905,6 +1074,85 @@ mod tests {
             let err = Config::from_toml(&with_secret(toml)).unwrap_err().to_string();
             assert!(err.contains(key), "{toml}: {err}");
         }
+    }
+
+    /// Every numeric key (today's and any added later) refuses a huge value, naming the key: bounds are
+    /// checked, never assumed.
+    #[test]
+    fn every_numeric_key_is_bounded() {
+        let value = serde_json::to_value(Config::default()).unwrap();
+        let mut checked = 0;
+        for (section, keys) in value.as_object().unwrap() {
+            for (key, v) in keys.as_object().unwrap() {
+                let is_number =
+                    v.is_number() || v.as_array().is_some_and(|a| a.iter().all(|x| x.is_number()) && !a.is_empty());
+                if !is_number {
+                    continue;
+                }
+                for huge in ["4294967295", "9000000000000"] {
+                    let literal = if v.is_array() { format!("[{huge}]") } else { huge.to_string() };
+                    let line = format!("{key} = {literal}\n");
+                    let toml = if section == "jitsi" { line } else { format!("[{section}]\n{line}") };
+                    let err = Config::from_toml(&with_secret(&toml)).map(|_| ()).unwrap_err().to_string();
+                    // An element of a list is named with its index (`calendar.alarm_minutes.0`).
+                    assert!(err.contains(&format!("`{section}.{key}")), "{section}.{key} = {huge}: {err}");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 25, "only {checked} numeric keys found");
+    }
+
+    #[test]
+    fn small_values_that_break_things_are_refused() {
+        for (toml, key) in [
+            ("[database]\nread_connections = 0\n", "database.read_connections"),
+            ("[server]\nrequest_timeout_seconds = 0\n", "server.request_timeout_seconds"),
+            ("[server]\nheader_read_timeout_seconds = 0\n", "server.header_read_timeout_seconds"),
+            ("[server]\nmax_connections = 0\n", "server.max_connections"),
+            ("[booking]\nmax_bookings_per_hour = 0\n", "booking.max_bookings_per_hour"),
+            ("[booking]\nduration_step_minutes = 0\n", "booking.duration_step_minutes"),
+            ("[calendar]\ncache_users = 0\n", "calendar.cache_users"),
+            ("external_moderator_token_lifetime_seconds = 10\n", "jitsi.external_moderator_token_lifetime_seconds"),
+        ] {
+            let err = Config::from_toml(&with_secret(toml)).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_database_is_a_file() {
+        for path in ["", "  ", ":memory:", "file::memory:", ":memory:?cache=shared", "/var/lib/jmb/"] {
+            let toml = format!("[database]\npath = \"{path}\"\n");
+            let err = Config::from_toml(&with_secret(&toml)).unwrap_err().to_string();
+            assert!(err.contains("database.path"), "{path:?}: {err}");
+        }
+        assert!(Config::from_toml(&with_secret("[database]\npath = \"jmb.db\"\n")).is_ok());
+    }
+
+    #[test]
+    fn short_secrets_are_refused_with_advice() {
+        let err = Config::from_toml("[jitsi]\napp_secret = \"x\"\n").unwrap_err().to_string();
+        assert!(err.contains("jitsi.app_secret") && err.contains("openssl rand"), "{err}");
+        let err = Config::from_toml(&with_secret("[server]\nsecret = \"x\"\n")).unwrap_err().to_string();
+        assert!(err.contains("server.secret") && err.contains("32"), "{err}");
+        let c = Config::from_toml(&with_secret("[server]\nsecret = \"0123456789abcdef0123456789abcdef\"\n"));
+        assert!(c.is_ok());
+    }
+
+    #[test]
+    fn wide_trusted_proxies_are_warned_about() {
+        let warnings = |nets: &str| {
+            Config::from_toml(&with_secret(&format!("[auth]\ntrusted_proxies = {nets}\n"))).unwrap().warnings()
+        };
+        assert!(warnings("[\"127.0.0.1/32\", \"::1/128\"]").is_empty());
+        let w = warnings("[\"10.0.0.0/8\"]");
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("auth.trusted_proxies") && w[0].contains("private range"), "{w:?}");
+        let w = warnings("[\"0.0.0.0/0\"]");
+        assert!(w[0].contains("public addresses"), "{w:?}");
+        let w = warnings("[\"2001:db8::/32\"]");
+        assert!(w[0].contains("public addresses"), "{w:?}");
     }
 
     #[test]

@@ -72,6 +72,9 @@ pub mod mailer;
 pub mod secrets;
 /// Logging and request spans.
 pub mod telemetry;
+/// Test helpers (linear-growth checks); tests only.
+#[cfg(test)]
+pub(crate) mod testkit;
 
 use std::future::Future;
 
@@ -96,6 +99,28 @@ pub fn runtime(config: &Config) -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// How connections are served: the limits that keep slow, idle or numerous clients from taking the
+/// process's file descriptors (see `server.header_read_timeout_seconds` and `server.max_connections`).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// A client must send a request's complete headers within this time, counted from the opening
+    /// of the connection or from the end of the previous answer: hyper starts the same timer when a
+    /// kept-alive connection goes idle, so this is also the idle keep-alive timeout.
+    pub header_read_timeout: std::time::Duration,
+    /// Connections served at once; the accept loop waits for one to close before taking another, so
+    /// further clients wait in the kernel's listen queue instead of costing a file descriptor each.
+    pub max_connections: usize,
+}
+
+impl ConnectionLimits {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            header_read_timeout: std::time::Duration::from_secs(config.server.header_read_timeout_seconds),
+            max_connections: config.server.max_connections.max(1),
+        }
+    }
+}
+
 /// Serves `state` on `listener` until `shutdown` completes; requests in flight are finished first.
 /// The background jobs run meanwhile and stop with the server.
 pub async fn run(
@@ -104,22 +129,159 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let app = app::router(state.clone());
+    let limits = ConnectionLimits::from_config(&state.config);
     let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
     let jobs = tokio::spawn(jobs::run_until_stopped(app::job_deps(&state), async {
         let _ = jobs_stopped.await;
     }));
-    match listener {
-        Listener::Tcp(l) => {
-            axum::serve(l, app.into_make_service_with_connect_info::<Peer>()).with_graceful_shutdown(shutdown).await?;
-        }
-        #[cfg(unix)]
-        Listener::Unix(l) => {
-            axum::serve(l, app.into_make_service_with_connect_info::<Peer>()).with_graceful_shutdown(shutdown).await?;
-        }
-    }
+    serve(listener, app, limits, shutdown).await;
     let _ = stop_jobs.send(());
     let _ = jobs.await;
     Ok(())
+}
+
+/// The accept loop: one task per connection, at most `limits.max_connections` at once, HTTP/1.1 with
+/// the header-read (and idle) timeout. HTTP/2 is not offered: jmb sits behind a proxy that speaks
+/// HTTP/1.1 to it, and an HTTP/2 connection would escape the header-read timer. On `shutdown`, the
+/// listener closes, every connection finishes its request in flight (idle ones close at once), and
+/// this returns when all are done.
+async fn serve(
+    listener: Listener,
+    app: axum::Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    // Connections hold a receiver of each: `stop` tells them to finish, `done` closes when they have.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let (done, all_done) = tokio::sync::watch::channel(());
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            _ = &mut shutdown => break,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = &mut shutdown => break,
+        };
+        let (io, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                on_accept_error(e).await;
+                continue;
+            }
+        };
+        let app = app.clone();
+        let (stopping, all_done) = (stopping.clone(), all_done.clone());
+        tokio::spawn(async move {
+            match io {
+                Stream::Tcp(io) => serve_connection(io, peer, app, limits, stopping).await,
+                #[cfg(unix)]
+                Stream::Unix(io) => serve_connection(io, peer, app, limits, stopping).await,
+            }
+            drop((slot, all_done));
+        });
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    drop(all_done);
+    done.closed().await;
+}
+
+/// An accepted connection.
+enum Stream {
+    Tcp(tokio::net::TcpStream),
+    #[cfg(unix)]
+    Unix(tokio::net::UnixStream),
+}
+
+impl Listener {
+    async fn accept(&self) -> std::io::Result<(Stream, Peer)> {
+        match self {
+            Listener::Tcp(l) => l.accept().await.map(|(s, addr)| (Stream::Tcp(s), Peer::Tcp(addr))),
+            #[cfg(unix)]
+            Listener::Unix(l) => l.accept().await.map(|(s, _)| (Stream::Unix(s), Peer::Unix)),
+        }
+    }
+}
+
+/// A failed `accept`: a client that gave up is skipped; anything else (out of file descriptors,
+/// above all) is logged and waited out for a second rather than retried in a tight loop.
+async fn on_accept_error(e: std::io::Error) {
+    use std::io::ErrorKind::*;
+    if matches!(e.kind(), ConnectionAborted | ConnectionReset | ConnectionRefused | Interrupted) {
+        return;
+    }
+    tracing::error!(error.message = %e, "accepting a connection failed; retrying in a second");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+}
+
+/// Serves one connection until the client leaves, a timeout cuts it, or `stopping` turns true (then
+/// the request in flight is finished first).
+async fn serve_connection<S>(
+    io: S,
+    peer: Peer,
+    app: axum::Router,
+    limits: ConnectionLimits,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use tower::ServiceExt;
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let mut req = req.map(axum::body::Body::new);
+        req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        app.clone().oneshot(req)
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let mut stop_requested = *stopping.borrow();
+    if stop_requested {
+        conn.as_mut().graceful_shutdown();
+    }
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    // Header timeouts, clients that hang up: routine, not errors of jmb.
+                    tracing::debug!(error.message = %e, "connection ended");
+                }
+                break;
+            }
+            changed = stopping.changed(), if !stop_requested => {
+                stop_requested = true;
+                if changed.is_ok() {
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+/// Files jmb keeps open besides connections: the database and its WAL and shared-memory files for
+/// every connection, the listener, logs, with room to spare.
+const FILES_BESIDES_CONNECTIONS: u64 = 64;
+
+/// A warning when this process may open too few files for `max_connections` connections (Linux:
+/// read from `/proc/self/limits`; elsewhere nothing is said). Past the limit, accepting fails and
+/// every client waits, which is what `server.max_connections` exists to prevent.
+pub fn open_files_warning(max_connections: usize) -> Option<String> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    // "Max open files            1024                 4096                 files"
+    let soft: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    let needed = max_connections as u64 + FILES_BESIDES_CONNECTIONS;
+    (soft < needed).then(|| {
+        format!(
+            "the open-file limit is {soft}, below server.max_connections + {FILES_BESIDES_CONNECTIONS} = {needed}: raise LimitNOFILE= in the systemd unit or lower server.max_connections"
+        )
+    })
 }
 
 /// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the

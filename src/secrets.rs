@@ -58,14 +58,45 @@ impl Keys {
     }
 }
 
+/// The shortest server secret accepted (as for every secret, see [`crate::config::MIN_SECRET_BYTES`]).
+const MIN_SECRET_BYTES: usize = 32;
+
+/// Reads the server secret from `path`; `None` when the file does not exist. Refuses a file holding
+/// fewer than 32 bytes.
+fn read_secret(path: &std::path::Path) -> std::io::Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.len() >= MIN_SECRET_BYTES => Ok(Some(bytes)),
+        Ok(bytes) => Err(std::io::Error::other(format!(
+            "{} holds {} bytes, fewer than {MIN_SECRET_BYTES}: remove it to let jmb generate one, or write one with `openssl rand -hex 32`",
+            path.display(),
+            bytes.len()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Checks, creating nothing, what [`load_or_create_secret`] needs: an existing file of at least 32
+/// bytes, or a folder where one can be created.
+pub fn check_secret_file(path: &std::path::Path) -> std::io::Result<()> {
+    if read_secret(path)?.is_some() {
+        return Ok(());
+    }
+    let mut dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    while !dir.exists() {
+        dir = dir.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    }
+    crate::db::check_folder_writable(dir)
+        .map_err(|e| std::io::Error::other(format!("cannot create it in {}: {e}", dir.display())))
+}
+
 /// Reads the server secret from `path`, creating it (mode 0600) with 256 random bits when missing.
 pub fn load_or_create_secret(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
-    match std::fs::read(path) {
-        Ok(bytes) if bytes.len() >= 32 => Ok(bytes),
-        Ok(_) => Err(std::io::Error::other(format!("{} holds fewer than 32 bytes", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    match read_secret(path) {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
+                crate::db::create_private_dir(dir)?;
             }
             let secret = token() + &token();
             write_private(path, secret.as_bytes())?;

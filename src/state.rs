@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::auth::IdentityProvider;
+use crate::auth::sessions::DemoSessions;
 use crate::booking::Bookings;
 use crate::calendar::store::CalendarStore;
 use crate::clock::Clock;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub keys: Keys,
     pub mail: Arc<MailSettings>,
     pub mailer: Arc<dyn Transport>,
+    /// Demo sign-in sessions (empty unless `auth.mode = "demo"`).
+    pub demo_sessions: Arc<DemoSessions>,
 }
 
 impl AppState {

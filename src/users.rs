@@ -249,8 +249,10 @@ pub fn new_calendar_password(tx: &Transaction<'_>, uid: &str, now: DateTime<Utc>
 
 /// The user whose calendar password this is, compared in constant time; `None` when it is not.
 pub fn check_calendar_password(conn: &Connection, uid: &str, password: &str) -> rusqlite::Result<Option<User>> {
+    // Checked on every CalDAV request: the statement is prepared once per connection.
     let found: Option<(User, Option<String>)> = conn
-        .query_row("SELECT uid, mail, name, feed_token, dav_password_hash FROM users WHERE uid = ?1", [uid], |r| {
+        .prepare_cached("SELECT uid, mail, name, feed_token, dav_password_hash FROM users WHERE uid = ?1")?
+        .query_row([uid], |r| {
             let hash: Option<String> = r.get(4)?;
             Ok((
                 User {

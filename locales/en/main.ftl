@@ -102,7 +102,6 @@ error-conflict-title = Not possible
 error-meeting-started = The meeting has already started: it can no longer be changed.
 error-owner-answers = The organiser does not answer their own invitation.
 error-too-many-invitations = This booking would exceed the limit of { $max } invitations sent per hour for your meetings: try again later or invite fewer people.
-error-too-many-requests-title = Too many requests
 error-no-free-identifier = Could not generate a free identifier. Try again.
 error-bad-request-title = Bad request
 error-bad-request = The request is not valid: { $detail }
@@ -111,6 +110,10 @@ error-validation = Not saved: correct the fields shown.
 error-internal-title = Internal error
 error-internal = An internal error occurred. Try again later.
 error-method = Method not allowed.
+error-too-many-title = Too many requests
+error-too-many-bookings = You booked { $max } meetings in the last hour, the maximum. Try again in { $minutes } min.
+error-too-large-title = Too large
+error-too-large = The form sent is too large: shorten the lists or the subject and try again.
 
 ## Validation (one message per broken rule)
 err-subject-missing = Enter the subject of the meeting.
@@ -132,6 +135,8 @@ err-address = The address “{ $address }” is not valid.
 err-guests-none = You listed no guest.
 err-guests-max = You listed { $count } guests (the maximum is { $max }).
 err-both-roles = The address “{ $address }” is listed as both moderator and guest: an address has one role.
+err-list-too-long = This list is too long (at most { $max } characters): it was not read.
+err-address-more = … and { $count } more invalid addresses.
 
 ## Calendar access
 copy = Copy

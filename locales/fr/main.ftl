@@ -102,7 +102,6 @@ error-conflict-title = Action impossible
 error-meeting-started = La réunion a déjà commencé : elle ne peut plus être modifiée.
 error-owner-answers = L'organisateur n'a pas à répondre à sa propre invitation.
 error-too-many-invitations = Cette réservation dépasserait la limite de { $max } invitations envoyées par heure pour vos réunions : réessayez plus tard ou invitez moins de personnes.
-error-too-many-requests-title = Trop de demandes
 error-no-free-identifier = Impossible de générer un identifiant libre. Réessayez.
 error-bad-request-title = Requête incorrecte
 error-bad-request = La requête est incorrecte : { $detail }
@@ -111,6 +110,10 @@ error-validation = Données non enregistrées : corrigez les champs indiqués.
 error-internal-title = Erreur interne
 error-internal = Une erreur interne est survenue. Réessayez plus tard.
 error-method = Méthode non autorisée.
+error-too-many-title = Trop de demandes
+error-too-many-bookings = Vous avez réservé { $max } réunions au cours de la dernière heure, le maximum. Réessayez dans { $minutes } min.
+error-too-large-title = Envoi trop volumineux
+error-too-large = Le formulaire envoyé est trop volumineux : raccourcissez les listes ou l'objet et réessayez.
 
 ## Validation (one message per broken rule)
 err-subject-missing = Indiquez l'objet de la réunion.
@@ -132,6 +135,8 @@ err-address = L'adresse « { $address } » est incorrecte.
 err-guests-none = Vous n'avez indiqué aucun invité.
 err-guests-max = Vous avez indiqué { $count } invités (le maximum est { $max }).
 err-both-roles = L'adresse « { $address } » est à la fois modérateur et invité : une adresse n'a qu'un rôle.
+err-list-too-long = Cette liste est trop longue (au plus { $max } caractères) : elle n'a pas été lue.
+err-address-more = … et { $count } autres adresses incorrectes.
 
 ## Calendar access
 copy = Copier

@@ -97,11 +97,7 @@ impl IntoResponse for ApiError {
                 }
                 let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 let mut resp = Problem::new(status, tr.ta(e.message_id(), &e.args())).into_response();
-                if let Some(seconds) = e.retry_after_seconds()
-                    && let Ok(v) = HeaderValue::from_str(&seconds.to_string())
-                {
-                    resp.headers_mut().insert(header::RETRY_AFTER, v);
-                }
+                crate::web::set_retry_after(&mut resp, e.retry_after_seconds());
                 resp
             }
         }
@@ -157,6 +153,23 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                 }
                 Err(ApiError { tr, kind: ApiErrorKind::BadBody(detail) })
             }
+        }
+    }
+}
+
+/// A path parameter; one that cannot be decoded (invalid UTF-8) names no meeting: 404 problem.
+pub struct ApiPath<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<AppState> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(_) => Err(err(state.tr(&parts.headers), BookingError::NotFound)),
         }
     }
 }
@@ -353,7 +366,7 @@ async fn show(
     State(state): State<AppState>,
     Lang(tr): Lang,
     user: SignedIn,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<MeetingView>, ApiError> {
     // Someone with no role in the meeting learns nothing, not even that it exists.
     let d = state.bookings.visible(&user.identity, &id).await.map_err(|e| err(tr, e))?;
@@ -396,7 +409,7 @@ async fn update(
     State(state): State<AppState>,
     Lang(tr): Lang,
     user: SignedIn,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<MeetingInput>,
 ) -> Result<Json<MeetingView>, ApiError> {
     let now = state.clock.now();
@@ -414,7 +427,7 @@ async fn remove(
     State(state): State<AppState>,
     Lang(tr): Lang,
     user: SignedIn,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let d = state
         .bookings
@@ -444,7 +457,7 @@ async fn answer(
     State(state): State<AppState>,
     Lang(tr): Lang,
     user: SignedIn,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<AnswerInput>,
 ) -> Result<Json<MeetingView>, ApiError> {
     let answer = Answer::parse(&input.answer).ok_or_else(|| ApiError {
@@ -457,4 +470,100 @@ async fn answer(
         answer = outcome.attendee.partstat.as_ical(), decision = "ALLOWED");
     let d = state.bookings.visible(&user.identity, &id).await.map_err(|e| err(tr, e))?;
     view(&state, &d, &user, now).map(Json).ok_or_else(|| err(tr, BookingError::NotFound))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Property-based tests of the API's JSON input: any JSON value (or bytes) is read as a
+    //! [`MeetingInput`] or refused, and what is read validates or gives field errors, never a panic;
+    //! the time to read and validate grows linearly with the body.
+    use proptest::prelude::*;
+    use proptest::test_runner::FileFailurePersistence;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::config::BookingConfig;
+
+    fn scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|f| json!(f)),
+            Just(json!(90)),
+            Just(json!("2026-12-05T09:00:00Z")),
+            Just(json!("a@b.org")),
+            "[\\PC]{0,30}".prop_map(Value::String),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        scalar().prop_recursive(3, 30, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z]{1,8}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// An object with the input's field names, each holding any value.
+    fn input_like() -> impl Strategy<Value = Value> {
+        (value(), value(), value(), value(), value()).prop_map(|(subject, start, duration, moderators, guests)| {
+            json!({ "subject": subject, "start": start, "duration": duration, "moderators": moderators, "guests": guests })
+        })
+    }
+
+    fn context(limits: &BookingConfig) -> rules::Context<'_> {
+        rules::Context {
+            limits,
+            now: "2026-12-01T08:00:00Z".parse().unwrap(),
+            tz: chrono_tz::Europe::Paris,
+            owner_mail: "owner@example.org",
+        }
+    }
+
+    /// What the API does with a body: read it, then validate it.
+    fn read_and_validate(body: &[u8], limits: &BookingConfig) -> Option<Result<rules::ValidMeeting, FieldErrors>> {
+        let input: MeetingInput = serde_json::from_slice(body).ok()?;
+        Some(rules::validate(&input.into_raw(), &context(limits)))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn any_json_is_read_and_validated_without_a_panic(v in prop_oneof![input_like(), value()]) {
+            let limits = BookingConfig::default();
+            let body = serde_json::to_vec(&v).unwrap();
+            if let Some(Ok(valid)) = read_and_validate(&body, &limits) {
+                prop_assert!(!valid.subject.is_empty() && !valid.guests.is_empty());
+                prop_assert!(valid.guests.len() <= limits.max_guests && valid.moderators.len() <= limits.max_moderators);
+            }
+        }
+
+        #[test]
+        fn any_bytes_are_refused_or_read(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let _ = read_and_validate(&bytes, &BookingConfig::default());
+        }
+    }
+
+    #[test]
+    fn reading_and_validating_time_is_linear() {
+        let limits = BookingConfig::default();
+        crate::testkit::assert_linear("JSON input + validation", 1_000, |n| {
+            let body = serde_json::to_vec(&json!({
+                "subject": "Réunion « budget » ; ".repeat(n),
+                "start": "2026-12-05T09:00:00Z",
+                "duration": 90,
+                "guests": vec!["not an address"; n],
+            }))
+            .unwrap();
+            read_and_validate(&body, &limits).unwrap().unwrap_err().0.len()
+        });
+    }
 }

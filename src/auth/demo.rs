@@ -1,5 +1,7 @@
-//! Demo sign-in: a page to pick one of the configured demo users, for trying jmb out. The choice is
-//! kept in a signed, HttpOnly cookie. The configuration refuses this mode on non-loopback addresses.
+//! Demo sign-in: a page to pick one of the configured demo users, for trying jmb out. The choice is a
+//! session: a random token in an HttpOnly cookie, known to this process ([`DemoSessions`]), so that
+//! signing out ends it for good (a stolen cookie stops working too). The configuration refuses this
+//! mode on non-loopback addresses.
 
 use std::sync::Arc;
 
@@ -10,45 +12,27 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::sessions::DemoSessions;
 use super::{AuthError, IdentityProvider, Peer};
 use crate::clock::Clock;
 use crate::config::DemoUser;
 use crate::identity::{BoxFuture, Identity};
-use crate::secrets::Keys;
 use crate::state::AppState;
 use crate::web::csrf::{CarriesCsrf, CheckedForm, CsrfToken};
-use crate::web::{Chrome, PageError, cookies, html};
+use crate::web::{Chrome, PageError, cookies, html, safe_next};
 
 pub const SESSION_COOKIE: &str = "jmb_session";
-const PURPOSE: &str = "demo-session";
-const SESSION_SECONDS: i64 = 12 * 3600;
-
+const SESSION_SECONDS: i64 = super::sessions::SESSION_SECONDS;
 pub struct DemoProvider {
     pub users: Vec<DemoUser>,
-    pub keys: Keys,
+    pub sessions: Arc<DemoSessions>,
     pub clock: Arc<dyn Clock>,
 }
 
 impl DemoProvider {
-    /// The cookie value for `uid`, valid until `expires` (Unix seconds).
-    pub fn session_value(keys: &Keys, uid: &str, expires: i64) -> String {
-        let payload = format!("{uid}.{expires}");
-        let sig = keys.sign(PURPOSE, &payload);
-        format!("{payload}.{sig}")
-    }
-
     fn read(&self, headers: &HeaderMap) -> Result<Identity, AuthError> {
-        let value = cookies::get(headers, SESSION_COOKIE).ok_or(AuthError::Anonymous)?;
-        let mut it = value.rsplitn(2, '.');
-        let (sig, payload) = (it.next().unwrap_or_default(), it.next().unwrap_or_default());
-        if !self.keys.verify(PURPOSE, payload, sig) {
-            return Err(AuthError::Anonymous);
-        }
-        let (uid, expires) = payload.rsplit_once('.').ok_or(AuthError::Anonymous)?;
-        let expires: i64 = expires.parse().map_err(|_| AuthError::Anonymous)?;
-        if expires < self.clock.now().timestamp() {
-            return Err(AuthError::Anonymous);
-        }
+        let token = cookies::get(headers, SESSION_COOKIE).ok_or(AuthError::Anonymous)?;
+        let uid = self.sessions.uid(&token, self.clock.now().timestamp()).ok_or(AuthError::Anonymous)?;
         let user = self.users.iter().find(|u| u.uid == uid).ok_or(AuthError::Anonymous)?;
         Ok(Identity { uid: user.uid.clone(), mail: user.mail.to_lowercase(), name: user.name.clone() })
     }
@@ -86,16 +70,6 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Only local paths: never an open redirect.
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.contains(['\r', '\n']) => {
-            n.to_string()
-        }
-        _ => "/".to_string(),
-    }
-}
-
 pub async fn login_page(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -110,7 +84,7 @@ pub async fn login_page(
         users.push(LoginUser { uid: u.uid.clone(), name: u.name.clone(), mail: u.mail.clone(), editor });
     }
     let page = LoginPage {
-        chrome: Chrome::new(&state, tr, tr.t("login-title"), None, csrf.0, "/login"),
+        chrome: Chrome::new(&state, tr, tr.t("login-title"), None, &csrf, "/login"),
         users,
         next: safe_next(q.next.as_deref()),
     };
@@ -131,8 +105,7 @@ pub async fn login_submit(
     if !state.config.auth.demo_users.iter().any(|u| u.uid == form.uid) {
         return Err(PageError::BadRequest("unknown demo user".into()));
     }
-    let expires = state.clock.now().timestamp() + SESSION_SECONDS;
-    let value = DemoProvider::session_value(&state.keys, &form.uid, expires);
+    let value = state.demo_sessions.open(&form.uid, state.clock.now().timestamp());
     tracing::info!(target: "audit", uid = %form.uid, "demo sign-in");
     let mut resp = Redirect::to(&safe_next(form.next.as_deref())).into_response();
     cookies::set(resp.headers_mut(), SESSION_COOKIE, &value, state.config.public_is_https(), Some(SESSION_SECONDS));
@@ -144,10 +117,15 @@ pub struct CsrfForm {
     csrf: String,
 }
 
+/// Signs out: the session ends on the server, not only in this browser.
 pub async fn logout(
     State(state): State<AppState>,
+    headers: HeaderMap,
     CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> Result<Response, PageError> {
+    if let Some(token) = cookies::get(&headers, SESSION_COOKIE) {
+        state.demo_sessions.close(&token);
+    }
     let mut resp = Redirect::to("/login").into_response();
     cookies::set(resp.headers_mut(), SESSION_COOKIE, "", state.config.public_is_https(), Some(0));
     Ok(resp)

@@ -2,12 +2,12 @@
 //! A refused request is answered in the caller's format: a problem document under `/api/`, a page (or
 //! a redirect to the demo sign-in) elsewhere. Every refusal of an untrusted peer is logged.
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::{AuthError, Peer};
+use super::{AuthError, peer_of};
 use crate::identity::{Actor, Identity};
 use crate::state::AppState;
 use crate::web::PageError;
@@ -57,15 +57,6 @@ impl IntoResponse for AuthRejection {
             }
         }
     }
-}
-
-fn peer_of(parts: &Parts) -> Peer {
-    parts
-        .extensions
-        .get::<ConnectInfo<Peer>>()
-        .map(|c| c.0)
-        // Requests built in-process (tests through `oneshot`) have no connection: treat as loopback.
-        .unwrap_or(Peer::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], 0))))
 }
 
 async fn identify(parts: &Parts, state: &AppState) -> Result<SignedIn, AuthRejection> {

@@ -6,6 +6,7 @@
 pub mod demo;
 pub mod extract;
 pub mod proxy;
+pub mod sessions;
 
 use std::net::SocketAddr;
 
@@ -15,24 +16,22 @@ pub use extract::SignedIn;
 
 use crate::identity::{BoxFuture, Identity};
 
-/// The TCP peer of a request, or a unix-socket client (trusted by file permissions).
+/// The TCP peer of a request, or a unix-socket client (trusted by file permissions). `jmb::run` puts it
+/// in every request's extensions as `ConnectInfo<Peer>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Peer {
     Tcp(SocketAddr),
     Unix,
 }
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for Peer {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        Peer::Tcp(*stream.remote_addr())
-    }
-}
-
-#[cfg(unix)]
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::UnixListener>> for Peer {
-    fn connect_info(_: axum::serve::IncomingStream<'_, tokio::net::UnixListener>) -> Self {
-        Peer::Unix
-    }
+/// The peer of a request, from the `ConnectInfo<Peer>` that `jmb::run` adds.
+pub fn peer_of(parts: &Parts) -> Peer {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<Peer>>()
+        .map(|c| c.0)
+        // Requests built in-process (tests through `oneshot`) have no connection: treat as loopback.
+        .unwrap_or(Peer::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], 0))))
 }
 
 /// Why a request carries no usable identity.

@@ -29,6 +29,10 @@ pub enum BookingError {
     /// (`mail.max_invitations_per_owner_per_hour`): an institution's relay must not become a spam cannon.
     #[error("too many invitations this hour (at most {max})")]
     TooManyInvitations { max: u32 },
+    /// The person booked as many meetings in the last hour as allowed; a slot frees after
+    /// `retry_after_seconds`.
+    #[error("{max} meetings booked in the last hour")]
+    TooManyBookings { max: u32, retry_after_seconds: u64 },
     /// Random identifiers kept colliding (astronomically unlikely).
     #[error("no free identifier")]
     NoFreeIdentifier,
@@ -45,6 +49,7 @@ impl BookingError {
             BookingError::Started | BookingError::OwnerAnswers => 409,
             BookingError::Ended { .. } => 410,
             BookingError::TooManyInvitations { .. } => 429,
+            BookingError::TooManyBookings { .. } => 429,
             BookingError::NoFreeIdentifier => 503,
             BookingError::Store(_) => 500,
         }
@@ -60,6 +65,7 @@ impl BookingError {
             BookingError::Ended { .. } => "error-gone",
             BookingError::OwnerAnswers => "error-owner-answers",
             BookingError::TooManyInvitations { .. } => "error-too-many-invitations",
+            BookingError::TooManyBookings { .. } => "error-too-many-bookings",
             BookingError::NoFreeIdentifier => "error-no-free-identifier",
             BookingError::Store(_) => "error-internal",
         }
@@ -70,13 +76,18 @@ impl BookingError {
         match self {
             BookingError::Ended { subject } => vec![("subject", subject.clone())],
             BookingError::TooManyInvitations { max } => vec![("max", max.to_string())],
+            BookingError::TooManyBookings { max, retry_after_seconds } => {
+                vec![("max", max.to_string()), ("minutes", retry_after_seconds.div_ceil(60).max(1).to_string())]
+            }
             _ => Vec::new(),
         }
     }
 
-    /// For a refusal that passes with time: how long to wait (the edges send `Retry-After`).
+    /// For a refusal that passes with time (a rate limit), the seconds after which the same request
+    /// may succeed: the edges send it as `Retry-After`, whatever the variant.
     pub fn retry_after_seconds(&self) -> Option<u64> {
         match self {
+            BookingError::TooManyBookings { retry_after_seconds, .. } => Some(*retry_after_seconds),
             // The count is over the last hour: an hour at most frees the whole allowance.
             BookingError::TooManyInvitations { .. } => Some(3600),
             _ => None,
@@ -119,6 +130,7 @@ mod tests {
             BookingError::OwnerAnswers,
             BookingError::TooManyInvitations { max: 500 },
             BookingError::NoFreeIdentifier,
+            BookingError::TooManyBookings { max: 100, retry_after_seconds: 61 },
         ];
         for e in &all {
             assert!((400..600).contains(&e.status()), "{e:?}");
@@ -128,5 +140,9 @@ mod tests {
             assert!(!text.is_empty() && !text.contains(e.message_id()), "{e:?}: {text}");
         }
         assert_eq!(BookingError::Ended { subject: "Réunion".into() }.args(), vec![("subject", "Réunion".to_string())]);
+        let limited = BookingError::TooManyBookings { max: 100, retry_after_seconds: 61 };
+        assert_eq!(limited.retry_after_seconds(), Some(61));
+        assert_eq!(limited.args()[1], ("minutes", "2".to_string()));
+        assert_eq!(BookingError::NotFound.retry_after_seconds(), None);
     }
 }

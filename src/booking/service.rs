@@ -8,6 +8,9 @@
 //! for anyone else it does not exist ([`BookingError::NotFound`]). An invitee who tries an owner's
 //! action gets [`BookingError::NotOwner`].
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Transaction};
 
@@ -48,17 +51,27 @@ pub struct Lists {
     pub archive_page: u32,
 }
 
-/// The booking capability: the store, the hooks, and the host name that ends every iCalendar UID.
+/// The booking capability: the store, the hooks, the host name that ends every iCalendar UID, and
+/// how many meetings one person may book in an hour.
 #[derive(Clone)]
 pub struct Bookings {
     db: Db,
     hooks: Hooks,
     uid_host: String,
+    limit: Arc<HourlyLimit>,
 }
 
 impl Bookings {
+    /// Bookings without an hourly limit (see [`Bookings::with_hourly_limit`]).
     pub fn new(db: Db, hooks: Hooks, uid_host: impl Into<String>) -> Self {
-        Self { db, hooks, uid_host: uid_host.into() }
+        Self { db, hooks, uid_host: uid_host.into(), limit: Arc::new(HourlyLimit::new(u32::MAX)) }
+    }
+
+    /// At most `max` meetings booked by one person in any hour; more are refused with
+    /// [`BookingError::TooManyBookings`] until the oldest of them is an hour old.
+    pub fn with_hourly_limit(mut self, max: u32) -> Self {
+        self.limit = Arc::new(HourlyLimit::new(max));
+        self
     }
 
     /// Books a meeting for `actor`, who must be an editor. Ids, room and tokens are generated here.
@@ -71,10 +84,17 @@ impl Bookings {
         if !actor.is_editor {
             return Err(BookingError::NotEditor);
         }
+        // A slot is taken before the write and given back if it fails: concurrent requests of one
+        // person cannot all pass the check.
+        let slot = self.limit.take(&actor.identity.uid, now).map_err(|retry_after_seconds| {
+            tracing::info!(target: "audit", uid = %actor.identity.uid, max = self.limit.max, decision = "DENIED", "booking refused: hourly limit reached");
+            BookingError::TooManyBookings { max: self.limit.max, retry_after_seconds }
+        })?;
         let owner = actor.identity.clone();
         let host = self.uid_host.clone();
         let hooks = self.hooks.clone();
-        self.db
+        let result = self
+            .db
             .write(move |tx| {
                 // The owner's calendar must exist to show the meeting.
                 users::remember(tx, &owner, now, &hooks)?;
@@ -111,7 +131,11 @@ impl Bookings {
                 hooks.emit(tx, &Change::Created { meeting: &details }, now)?;
                 Ok(details)
             })
-            .await
+            .await;
+        if result.is_err() {
+            self.limit.give_back(&actor.identity.uid, slot);
+        }
+        result
     }
 
     /// A meeting the actor may edit now: theirs, they are an editor, not started. What the edit form
@@ -390,6 +414,60 @@ impl Bookings {
     }
 }
 
+/// How many meetings each person booked in the last hour (a sliding window: the times of their
+/// recent bookings). Kept in memory: it bounds what one account can make this process do, and a
+/// restart forgetting it costs at most one more hour's worth.
+struct HourlyLimit {
+    max: u32,
+    recent: Mutex<Recent>,
+}
+
+struct Recent {
+    by_uid: HashMap<String, VecDeque<DateTime<Utc>>>,
+    /// People with no booking in the last hour are dropped when the map reaches this size (then set
+    /// to twice what remains, so pruning stays amortised constant time).
+    prune_at: usize,
+}
+
+const HOUR: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+impl HourlyLimit {
+    fn new(max: u32) -> Self {
+        Self { max, recent: Mutex::new(Recent { by_uid: HashMap::new(), prune_at: 1024 }) }
+    }
+
+    /// Takes a slot for `uid` at `now`; when none is free, the seconds until the oldest booking of the
+    /// last hour leaves it.
+    fn take(&self, uid: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, u64> {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if recent.by_uid.len() >= recent.prune_at {
+            recent.by_uid.retain(|_, times| times.back().is_some_and(|t| *t > now - HOUR));
+            recent.prune_at = (recent.by_uid.len() * 2).max(1024);
+        }
+        let times = recent.by_uid.entry(uid.to_string()).or_default();
+        while times.front().is_some_and(|t| *t <= now - HOUR) {
+            times.pop_front();
+        }
+        if times.len() >= self.max as usize {
+            let oldest = times.front().copied().unwrap_or(now);
+            // A clock set back could push it past an hour; never say less than a second.
+            return Err((oldest + HOUR - now).num_seconds().clamp(1, 3600) as u64);
+        }
+        times.push_back(now);
+        Ok(now)
+    }
+
+    /// Returns a slot taken by [`HourlyLimit::take`] for a booking that failed.
+    fn give_back(&self, uid: &str, at: DateTime<Utc>) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(times) = recent.by_uid.get_mut(uid)
+            && let Some(i) = times.iter().rposition(|t| *t == at)
+        {
+            times.remove(i);
+        }
+    }
+}
+
 /// The invitees of a booking with their roles: moderators, then guests.
 fn invitees<'a>(moderators: &'a [Invitee], guests: &'a [Invitee]) -> impl Iterator<Item = (Role, &'a Invitee)> + 'a {
     moderators.iter().map(|m| (Role::Moderator, m)).chain(guests.iter().map(|g| (Role::Guest, g)))
@@ -604,6 +682,50 @@ mod tests {
         assert_eq!(count("meetings").await, 0, "nothing of the booking is stored");
         assert_eq!(count("attendees").await, 0);
         assert_eq!(count("users").await, 0, "not even the owner's row written in the same transaction");
+    }
+
+    #[tokio::test]
+    async fn one_person_books_at_most_the_hourly_limit() {
+        let dir = crate::db::tempdir::TempDirGuard::new().unwrap();
+        let db = Db::open(&dir.path().join("jmb.db"), std::time::Duration::from_secs(5), 1).unwrap();
+        let bookings = Bookings::new(db, Hooks::default(), "h").with_hourly_limit(3);
+        let t0 = at("2026-12-01T08:00:00Z");
+        for minutes in [0, 10, 20] {
+            bookings
+                .create(&owner(), booking("x", &["a@x.org"]), t0 + chrono::Duration::minutes(minutes))
+                .await
+                .unwrap();
+        }
+        let later = t0 + chrono::Duration::minutes(30);
+        match bookings.create(&owner(), booking("x", &["a@x.org"]), later).await {
+            Err(e @ BookingError::TooManyBookings { max: 3, .. }) => {
+                assert_eq!(e.status(), 429);
+                assert_eq!(e.retry_after_seconds(), Some(30 * 60), "until the 08:00 booking is an hour old");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Someone else is not affected.
+        let mut other = owner();
+        other.identity.uid = "mmartin".into();
+        assert!(bookings.create(&other, booking("x", &["a@x.org"]), later).await.is_ok());
+        // An hour after the first booking, one slot is free again (and only one).
+        let hour = t0 + chrono::Duration::minutes(60);
+        assert!(bookings.create(&owner(), booking("x", &["a@x.org"]), hour).await.is_ok());
+        assert!(matches!(
+            bookings.create(&owner(), booking("x", &["a@x.org"]), hour).await,
+            Err(BookingError::TooManyBookings { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_failed_booking_gives_its_slot_back() {
+        let dir = crate::db::tempdir::TempDirGuard::new().unwrap();
+        let db = Db::open(&dir.path().join("jmb.db"), std::time::Duration::from_secs(5), 1).unwrap();
+        let failing = Bookings::new(db.clone(), Hooks::new(vec![Arc::new(Failing)]), "h").with_hourly_limit(1);
+        let now = at("2026-12-01T08:00:00Z");
+        assert!(failing.create(&owner(), booking("x", &["a@x.org"]), now).await.unwrap_err().is_internal());
+        let err = failing.create(&owner(), booking("x", &["a@x.org"]), now).await.unwrap_err();
+        assert!(err.is_internal(), "the failed attempt did not use the only slot: {err:?}");
     }
 
     #[tokio::test]

@@ -31,6 +31,8 @@ mod expand;
 pub mod memory;
 mod propfind;
 mod props;
+#[cfg(test)]
+mod proptests;
 mod report;
 #[cfg(test)]
 mod tests;

@@ -101,8 +101,10 @@ pub struct Version {
 }
 
 pub fn version(conn: &Connection, uid: &str) -> rusqlite::Result<Version> {
+    // Read on every CalDAV request: the statement is prepared once per connection.
     Ok(conn
-        .query_row("SELECT ctag, oldest_ctag, changed_at FROM calendar_state WHERE uid = ?1", [uid], |r| {
+        .prepare_cached("SELECT ctag, oldest_ctag, changed_at FROM calendar_state WHERE uid = ?1")?
+        .query_row([uid], |r| {
             Ok(Version {
                 ctag: r.get(0)?,
                 oldest: r.get(1)?,

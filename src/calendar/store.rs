@@ -29,9 +29,6 @@ use crate::users::{self, FeedOwner};
 
 static NEXT_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
-/// How long a checked calendar password is remembered. Replacing the password forgets it at once.
-const AUTH_TTL: std::time::Duration = std::time::Duration::from_secs(60);
-
 /// How long a cached calendar is trusted without asking the store, when this process wrote nothing
 /// in between. Writes by other processes (an import, a manual fix) show up after at most this long.
 const TRUST_WITHOUT_READING: std::time::Duration = std::time::Duration::from_secs(1);
@@ -64,9 +61,11 @@ pub struct CalendarStore {
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
     cache: Mutex<HashMap<String, Cached>>,
-    /// `(uid, SHA-256 of the password)` of recent successful sign-ins: calendar clients send the
-    /// password with every request, and checking it against the store each time doubled their cost.
-    auth: Mutex<HashMap<(String, String), (Principal, std::time::Instant)>>,
+    /// Recent successful sign-ins: `(uid, SHA-256 of the password)` → the principal and the database's
+    /// [`Db::data_version`] when the password was checked. Calendar clients send the password with
+    /// every request; a sign-in is reused only while nothing at all was committed to the database
+    /// since (by this process or another), so a replaced password stops at once everywhere.
+    sign_ins: Mutex<HashMap<(String, String), (Principal, u64)>>,
 }
 
 /// A user as the calendar side knows them.
@@ -79,7 +78,7 @@ pub struct CalendarUser {
 
 impl CalendarStore {
     pub fn new(db: Db, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
-        Self { db, config, clock, cache: Mutex::new(HashMap::new()), auth: Mutex::new(HashMap::new()) }
+        Self { db, config, clock, cache: Mutex::new(HashMap::new()), sign_ins: Mutex::new(HashMap::new()) }
     }
 
     /// The user's calendar, from the cache when still current.
@@ -154,9 +153,18 @@ impl CalendarStore {
         Ok(snapshot)
     }
 
-    /// Forgets remembered sign-ins of `uid` (their calendar password was replaced).
-    pub fn forget_password(&self, uid: &str) {
-        self.auth.lock().unwrap_or_else(|p| p.into_inner()).retain(|(u, _), _| u != uid);
+    /// Records that the cached calendar of `uid` was found current (its version `ctag` and address
+    /// `mail` read from the store after `epoch`), so that the request's next [`CalendarStore::snapshot`]
+    /// need not read them again.
+    fn confirm_current(&self, uid: &str, ctag: i64, mail: &str, epoch: u64) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cache.get_mut(uid)
+            && c.snapshot.ctag == ctag
+            && c.snapshot.mail == mail
+        {
+            c.checked_epoch = epoch;
+            c.checked_at = std::time::Instant::now();
+        }
     }
 
     /// The calendar behind a feed token (one store read: owner, version and address together), or
@@ -318,34 +326,52 @@ impl CalendarBackend for CalendarStore {
         user: &'a str,
         password: &'a str,
     ) -> BoxFuture<'a, Result<Option<Principal>, BackendError>> {
+        // Every request checks the password against what is stored: a sign-in is reused only while the
+        // database's data version is the one it was checked at (a password replaced by another process
+        // sharing the database used to keep working there for a minute). Otherwise the store is read,
+        // and the same read takes the calendar's version, which confirms the cached rendering for the
+        // rest of the request.
         Box::pin(async move {
             let user = user.trim().to_lowercase();
             if user.is_empty() || password.is_empty() || password.len() > 512 {
                 return Ok(None);
             }
-            let given = users::password_hash(password);
-            let key = (user.clone(), given);
-            if let Some((principal, at)) = self.auth.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
-                && at.elapsed() < AUTH_TTL
+            let key = (user.clone(), users::password_hash(password));
+            // Read before the check below: a commit after this point makes the entry stale.
+            let version = self.db.data_version();
+            if let Some(version) = version
+                && let Some((principal, checked_at)) = self.sign_ins.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
+                && *checked_at == version
             {
                 return Ok(Some(principal.clone()));
             }
             let password = password.to_string();
+            let epoch = self.db.write_epoch();
             let found = self
                 .db
-                .read(move |c| -> Result<_, DbError> { Ok(users::check_calendar_password(c, &user, &password)?) })
+                .read(move |c| -> Result<_, DbError> {
+                    let tx = c.unchecked_transaction()?;
+                    let Some(user) = users::check_calendar_password(&tx, &user, &password)? else {
+                        return Ok(None);
+                    };
+                    let ctag = changes::version(&tx, &user.uid)?.ctag;
+                    Ok(Some((user, ctag)))
+                })
                 .await
                 .map_err(backend_err)?;
-            let Some(users::User { uid, mail, name, .. }) = found else {
+            let Some((users::User { uid, mail, name, .. }, ctag)) = found else {
                 tracing::info!(target: "audit", route = "/dav", decision = "DENIED", "calendar password refused");
                 return Ok(None);
             };
+            self.confirm_current(&uid, ctag, &mail, epoch);
             let principal = Principal { uid, mail, display_name: name };
-            let mut auth = self.auth.lock().unwrap_or_else(|p| p.into_inner());
-            if auth.len() >= 4096 {
-                auth.clear();
+            if let Some(version) = version {
+                let mut sign_ins = self.sign_ins.lock().unwrap_or_else(|p| p.into_inner());
+                if sign_ins.len() >= 4096 {
+                    sign_ins.clear();
+                }
+                sign_ins.insert(key, (principal.clone(), version));
             }
-            auth.insert(key, (principal.clone(), std::time::Instant::now()));
             Ok(Some(principal))
         })
     }

@@ -21,6 +21,12 @@ fn migrations() -> Migrations<'static> {
 
 /// Applies pending migrations; refuses a database written by a newer jmb.
 pub fn apply(conn: &mut Connection) -> Result<(), DbError> {
+    check_version(conn)?;
+    migrations().to_latest(conn).map_err(|e| DbError::Migration(e.to_string()))
+}
+
+/// Refuses a database written by a newer jmb, changing nothing.
+pub fn check_version(conn: &Connection) -> Result<(), DbError> {
     let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if current > MIGRATIONS.len() as i64 {
         return Err(DbError::Migration(format!(
@@ -28,7 +34,7 @@ pub fn apply(conn: &mut Connection) -> Result<(), DbError> {
             MIGRATIONS.len()
         )));
     }
-    migrations().to_latest(conn).map_err(|e| DbError::Migration(e.to_string()))
+    Ok(())
 }
 
 /// The schema version this binary brings.

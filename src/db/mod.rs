@@ -16,9 +16,9 @@
 
 pub mod migrate;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use tokio::sync::Semaphore;
@@ -32,6 +32,10 @@ pub enum DbError {
     Migration(String),
     #[error("database task failed: {0}")]
     Task(String),
+    /// The store opens but cannot be written (read-only file, folder or file system, a lock held
+    /// elsewhere): every booking would fail.
+    #[error("database {path}: cannot write: {reason}")]
+    NotWritable { path: PathBuf, reason: String },
 }
 
 #[derive(Clone)]
@@ -52,15 +56,34 @@ struct Inner {
     checkpointer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     reader_slots: Semaphore,
+    /// The database file, for messages.
+    path: PathBuf,
+    /// A read-only connection that never writes, for [`Db::data_version`].
+    version_probe: Mutex<Connection>,
+    /// The last write probe ([`Db::check_writable`]) and when it ran: probes are shared by callers
+    /// within [`WRITE_PROBE_INTERVAL`], so polling `/healthz` cannot flood the writer.
+    last_probe: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
+/// How long the outcome of a write probe is reused.
+const WRITE_PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
 impl Db {
-    /// Opens (creating if needed) the database file and applies pending migrations.
+    /// Opens (creating if needed) the database file, checks that it can be written, and applies
+    /// pending migrations. A folder or file created here is private (0700, 0600) whatever the umask:
+    /// the database holds every personal-link token and password hash.
     pub fn open(path: &Path, busy_timeout: Duration, readers: usize) -> Result<Self, DbError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| DbError::Task(format!("cannot create {}: {e}", dir.display())))?;
+        let not_writable = |path: &Path, reason: String| DbError::NotWritable { path: path.to_path_buf(), reason };
+        if path.is_dir() {
+            return Err(not_writable(path, "this is a folder, not a database file".into()));
         }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir).map_err(|e| not_writable(dir, format!("cannot create the folder: {e}")))?;
+        }
+        create_private_file(path).map_err(|e| not_writable(path, format!("cannot create the file: {e}")))?;
         let mut writer = open_connection(path, busy_timeout, false)?;
+        // SQLite silently opens a write-protected file read-only: say so now, not at the first booking.
+        probe_write(&mut writer).map_err(|reason| not_writable(path, reason))?;
         migrate::apply(&mut writer)?;
         // Commits leave checkpoints to `checkpoint` (run by a background job), unless the log grows
         // this far behind: a checkpoint inside a commit made every fifth booking with mails 3 times slower.
@@ -69,10 +92,47 @@ impl Db {
         checkpointer.pragma_update(None, "wal_autocheckpoint", 0)?;
         let readers =
             (0..readers.max(1)).map(|_| open_connection(path, busy_timeout, true)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Self::from_parts(writer, checkpointer, readers))
+        // Never waits: `data_version` answers `None` rather than block the async thread it runs on.
+        let version_probe = open_connection(path, Duration::ZERO, true)?;
+        Ok(Self::from_parts(writer, checkpointer, readers, version_probe, path))
     }
 
-    fn from_parts(writer: Connection, checkpointer: Connection, readers: Vec<Connection>) -> Self {
+    /// Checks, without creating or changing anything, what [`Db::open`] needs: the path names a file
+    /// (or a place where one can be created), the file can be opened for writing and is not from a
+    /// newer jmb. `jmb check-config` runs this; the lock is taken and released, nothing is written.
+    pub fn check(path: &Path, busy_timeout: Duration) -> Result<(), DbError> {
+        let not_writable = |path: &Path, reason: String| DbError::NotWritable { path: path.to_path_buf(), reason };
+        if path.is_dir() {
+            return Err(not_writable(path, "this is a folder, not a database file".into()));
+        }
+        if !path.exists() {
+            // Created at start: the nearest existing folder must let jmb create entries.
+            let mut dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            while !dir.exists() {
+                dir = dir.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            }
+            if !dir.is_dir() {
+                return Err(not_writable(dir, "is not a folder".into()));
+            }
+            return check_folder_writable(dir).map_err(|e| not_writable(dir, format!("cannot create files here: {e}")));
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| not_writable(path, e.to_string()))?;
+        conn.busy_timeout(busy_timeout)?;
+        if conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(not_writable(path, "the file can only be opened read-only".into()));
+        }
+        conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;").map_err(|e| not_writable(path, e.to_string()))?;
+        migrate::check_version(&conn)
+    }
+
+    fn from_parts(
+        writer: Connection,
+        checkpointer: Connection,
+        readers: Vec<Connection>,
+        version_probe: Connection,
+        path: &Path,
+    ) -> Self {
         let slots = readers.len();
         Self {
             inner: Arc::new(Inner {
@@ -83,6 +143,9 @@ impl Db {
                 checkpointer: Mutex::new(checkpointer),
                 readers: Mutex::new(readers),
                 reader_slots: Semaphore::new(slots),
+                path: path.to_path_buf(),
+                last_probe: tokio::sync::Mutex::new(None),
+                version_probe: Mutex::new(version_probe),
             }),
         }
     }
@@ -167,10 +230,121 @@ impl Db {
         join_result(result)
     }
 
+    /// A number that changes whenever anything is committed to the database, by this process or any
+    /// other (SQLite's `PRAGMA data_version` on a connection that never writes itself). An in-memory
+    /// result derived from the store is still current while this is unchanged.
+    ///
+    /// The one store access made on the async thread, deliberately: it reads the WAL index header in
+    /// shared memory, costs a few microseconds, and never waits (its connection has no busy timeout;
+    /// whenever SQLite cannot answer at once, this answers `None` and the caller reads the store
+    /// through [`Db::read`]). A thread hop here would cost more than the read it saves.
+    pub fn data_version(&self) -> Option<u64> {
+        let conn = self.inner.version_probe.try_lock().ok()?;
+        let version: i64 = conn.prepare_cached("PRAGMA data_version").ok()?.query_row([], |r| r.get(0)).ok()?;
+        u64::try_from(version).ok()
+    }
+
     /// Answers whether the store responds (for `/healthz`).
     pub async fn ping(&self) -> Result<(), DbError> {
         self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(DbError::from)).await
     }
+
+    /// Answers whether the store can still commit a write (for `/healthz`): a file system remounted
+    /// read-only, a full disk or a lock another process keeps fails here as every booking would. The
+    /// probe commits one transaction that rewrites the schema version with its own value (no row
+    /// changes, so caches are not invalidated); its outcome is reused for [`WRITE_PROBE_INTERVAL`].
+    pub async fn check_writable(&self) -> Result<(), DbError> {
+        let mut last = self.inner.last_probe.lock().await;
+        let outcome = match &*last {
+            Some((at, outcome)) if at.elapsed() < WRITE_PROBE_INTERVAL => outcome.clone(),
+            _ => {
+                let _turn = self.inner.write_gate.lock().await;
+                let inner = self.inner.clone();
+                let outcome = tokio::task::spawn_blocking(move || {
+                    let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+                    probe_write(&mut conn)
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+                *last = Some((Instant::now(), outcome.clone()));
+                outcome
+            }
+        };
+        outcome.map_err(|reason| DbError::NotWritable { path: self.inner.path.clone(), reason })
+    }
+}
+
+/// Commits a transaction that writes the database header (the schema version, rewritten unchanged):
+/// the cheapest write that must reach the file. Also refuses a connection SQLite opened read-only.
+fn probe_write(conn: &mut Connection) -> Result<(), String> {
+    if conn.is_readonly(rusqlite::MAIN_DB).map_err(|e| e.to_string())? {
+        return Err("the file can only be opened read-only (check its permissions and the file system)".into());
+    }
+    let run = |conn: &mut Connection| -> rusqlite::Result<()> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()
+    };
+    run(conn).map_err(|e| e.to_string())
+}
+
+/// Creates `dir` and its missing parents with mode 0700, set explicitly so the umask cannot widen
+/// (or narrow) it. Existing folders are left as they are.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut missing = Vec::new();
+    let mut cursor = Some(dir);
+    while let Some(d) = cursor.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        missing.push(d.to_path_buf());
+        cursor = d.parent();
+    }
+    for d in missing.iter().rev() {
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        match builder.create(d) {
+            Ok(()) => set_mode(d, 0o700)?,
+            // Created meanwhile by someone else: theirs to decide.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && d.is_dir() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Creates an empty file with mode 0600 (whatever the umask) if `path` does not exist. SQLite then
+/// opens it as a new database and gives its `-wal` and `-shm` files the same mode.
+pub fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => set_mode(path, 0o600),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_: &Path, _: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Whether files can be created in `dir`: creates and removes a uniquely named empty file (the only
+/// reliable test; permission bits say nothing for root or on a read-only mount).
+pub fn check_folder_writable(dir: &Path) -> std::io::Result<()> {
+    let mut bytes = [0u8; 8];
+    rand::fill(&mut bytes);
+    let probe = dir.join(format!(".jmb-write-check-{}", hex::encode(bytes)));
+    std::fs::OpenOptions::new().write(true).create_new(true).open(&probe)?;
+    std::fs::remove_file(&probe)
 }
 
 fn join_result<T, E: From<DbError>>(result: Result<Result<T, E>, tokio::task::JoinError>) -> Result<T, E> {
@@ -184,12 +358,10 @@ fn join_result<T, E: From<DbError>>(result: Result<Result<T, E>, tokio::task::Jo
 
 fn open_connection(path: &Path, busy_timeout: Duration, read_only: bool) -> Result<Connection, DbError> {
     let flags = if read_only {
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI
+        // No SQLITE_OPEN_URI: the configured path is a file name, never `file:…?mode=memory`.
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(busy_timeout)?;
@@ -280,5 +452,29 @@ mod tests {
         assert!(frames_after < 10, "{frames_after}");
         let rows = db.read(|c| Ok::<i64, DbError>(one(c, "SELECT COUNT(*) FROM scratch", [], |r| r.get(0))?)).await;
         assert_eq!(rows.unwrap(), 201);
+    }
+
+    /// The data version moves with every commit, whoever makes it (this process's writer or another
+    /// process's connection), and only then.
+    #[tokio::test]
+    async fn the_data_version_moves_with_every_commit_and_only_then() {
+        let dir = tempdir::TempDirGuard::new().unwrap();
+        let path = dir.path().join("jmb.db");
+        let db = Db::open(&path, Duration::from_secs(5), 1).unwrap();
+        let v0 = db.data_version().unwrap();
+        db.read(|c| c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get::<_, i64>(0)).map_err(DbError::from))
+            .await
+            .unwrap();
+        assert_eq!(db.data_version(), Some(v0), "a read changes nothing");
+        db.write(|tx| tx.execute("INSERT INTO job_state (name, value) VALUES ('test', 1)", []).map_err(DbError::from))
+            .await
+            .unwrap();
+        let v1 = db.data_version().unwrap();
+        assert_ne!(v1, v0, "this process's commit");
+        let other = Connection::open(&path).unwrap();
+        other.execute("UPDATE job_state SET value = 2 WHERE name = 'test'", []).unwrap();
+        let v2 = db.data_version().unwrap();
+        assert_ne!(v2, v1, "another connection's commit");
+        assert_eq!(db.data_version(), Some(v2));
     }
 }

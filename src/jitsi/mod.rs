@@ -49,6 +49,15 @@ struct UserClaim<'a> {
     affiliation: &'static str,
 }
 
+/// A room name as one URL path segment. Generated rooms are `[a-z]` and pass unchanged; a private
+/// room is named after a uid, which may hold `#`, `?`, `/` or spaces: unencoded, `x#frag` sent the
+/// browser to room `x` with the rest (and any token after it) as a fragment.
+pub fn room_segment(room: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::utf8_percent_encode(room, SEGMENT).to_string()
+}
+
 /// Prosody's luajwtjitsi requires `typ` to be `JWT` and `alg` the configured algorithm.
 const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 
@@ -112,12 +121,12 @@ impl Jitsi {
 
     /// The plain room URL, for guests (they wait for a moderator).
     pub fn room_url(&self, room: &str) -> String {
-        format!("{}/{}", self.base_url, room)
+        format!("{}/{}", self.base_url, room_segment(room))
     }
 
     /// The room URL carrying a moderator token.
     pub fn room_url_with_token(&self, room: &str, token: &str) -> String {
-        format!("{}/{}?jwt={}", self.base_url, room, token)
+        format!("{}/{}?jwt={}", self.base_url, room_segment(room), token)
     }
 }
 
@@ -161,5 +170,7 @@ mod tests {
         assert_eq!(c["context"]["user"]["moderator"], "true");
         assert_eq!(c["context"]["user"]["affiliation"], "owner");
         assert_eq!(jitsi.room_url("r"), "https://meet.example.org/r");
+        assert_eq!(jitsi.room_url("x#frag"), "https://meet.example.org/x%23frag");
+        assert_eq!(jitsi.room_url_with_token("a b/c?d", "t"), "https://meet.example.org/a%20b%2Fc%3Fd?jwt=t");
     }
 }

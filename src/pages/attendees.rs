@@ -8,7 +8,7 @@
 //! apostrophe so spreadsheets show it as text.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -20,7 +20,7 @@ use crate::booking::model::{MeetingDetails, PartStat, Role};
 use crate::i18n::Tr;
 use crate::state::AppState;
 use crate::web::csrf::CsrfToken;
-use crate::web::{Chrome, PageError, html};
+use crate::web::{Chrome, PageError, PagePath, html};
 
 pub struct AttendeeRow {
     pub name: String,
@@ -88,7 +88,7 @@ pub async fn page(
     user: SignedIn,
     headers: HeaderMap,
     csrf: CsrfToken,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
 ) -> Result<Response, PageError> {
     let d = audited("attendees", &id, &user, state.bookings.owned(&user.actor(), &id).await)?;
     let tr = state.tr(&headers);
@@ -117,7 +117,7 @@ pub async fn page(
             tr,
             tr.t("attendees-title"),
             Some(&user.identity),
-            csrf.0,
+            &csrf,
             &format!("/meetings/{id}/attendees"),
         ),
         id: m.id.clone(),
@@ -173,7 +173,7 @@ pub async fn export(
     State(state): State<AppState>,
     user: SignedIn,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
 ) -> Result<Response, PageError> {
     let d = audited("attendees", &id, &user, state.bookings.owned(&user.actor(), &id).await)?;
     let tr = state.tr(&headers);

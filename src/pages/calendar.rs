@@ -53,14 +53,14 @@ pub async fn page(
     headers: HeaderMap,
     csrf: CsrfToken,
 ) -> Result<Response, PageError> {
-    render(&state, &user, &headers, csrf.0, None, None).await
+    render(&state, &user, &headers, &csrf, None, None).await
 }
 
 async fn render(
     state: &AppState,
     user: &SignedIn,
     headers: &HeaderMap,
-    csrf: String,
+    csrf: &CsrfToken,
     new_password: Option<String>,
     notice: Option<String>,
 ) -> Result<Response, PageError> {
@@ -90,10 +90,9 @@ pub async fn new_password(
     CheckedForm(_): CheckedForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     let password = state.users.new_calendar_password(&user.identity, state.clock.now()).await?;
-    state.calendars.forget_password(&user.identity.uid);
     tracing::info!(target: "audit", uid = %user.identity.uid, "calendar password replaced");
     let tr = state.tr(&headers);
-    render(&state, &user, &headers, csrf.0, Some(password), Some(tr.t("calendar-password-new"))).await
+    render(&state, &user, &headers, &csrf, Some(password), Some(tr.t("calendar-password-new"))).await
 }
 
 /// Replaces the feed secret; the old address answers 410 from now on.
@@ -107,7 +106,7 @@ pub async fn replace_feed(
     state.users.replace_feed_token(&user.identity, state.clock.now()).await?;
     tracing::info!(target: "audit", uid = %user.identity.uid, "feed address replaced");
     let tr = state.tr(&headers);
-    render(&state, &user, &headers, csrf.0, None, Some(tr.t("calendar-feed-replaced"))).await
+    render(&state, &user, &headers, &csrf, None, Some(tr.t("calendar-feed-replaced"))).await
 }
 
 impl CarriesCsrf for CsrfForm {

@@ -165,7 +165,7 @@ pub fn row(state: &AppState, tr: &Tr, listed: &Listed, user: &SignedIn, now: Dat
     );
     let join = match list_state.0 {
         Phase::Joinable | Phase::Ongoing => Some(if role == Role::Owner {
-            (format!("/m/{}", m.room), tr.t("action-start"))
+            (format!("/m/{}", crate::jitsi::room_segment(&m.room)), tr.t("action-start"))
         } else {
             (format!("/j/{}", mine.token), tr.t("action-join"))
         }),
@@ -230,10 +230,12 @@ pub async fn home(
     };
     let rows = lists.upcoming.iter().map(|l| row(&state, &tr, l, &user, now)).collect();
     let archives = lists.archived.iter().map(|l| row(&state, &tr, l, &user, now)).collect();
-    let private_room =
-        user.is_editor.then(|| (format!("/m/{}", user.identity.uid), state.jitsi.room_url(&user.identity.uid)));
+    let private_room = user.is_editor.then(|| {
+        let uid = &user.identity.uid;
+        (format!("/m/{}", crate::jitsi::room_segment(uid)), state.jitsi.room_url(uid))
+    });
     let page = HomePage {
-        chrome: Chrome::new(&state, tr, tr.t("home-title"), Some(&user.identity), csrf.0, "/meetings"),
+        chrome: Chrome::new(&state, tr, tr.t("home-title"), Some(&user.identity), &csrf, "/meetings"),
         rows,
         archives,
         archive_days,

@@ -4,7 +4,7 @@
 //! follow links change nothing). Every allow and deny is logged as an audit line.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
@@ -19,7 +19,7 @@ use crate::identity::is_internal;
 use crate::jitsi::TokenUser;
 use crate::state::AppState;
 use crate::web::csrf::{CarriesCsrf, CheckedForm, CsrfToken};
-use crate::web::{Chrome, MessagePage, PageError, html};
+use crate::web::{Chrome, MessagePage, PageError, PagePath, html};
 
 /// A `302 Found` to `location` (Jitsi and browsers follow it with GET).
 pub fn found(location: &str) -> Response {
@@ -48,7 +48,7 @@ fn too_early(
     here: &str,
 ) -> Response {
     let page = MessagePage {
-        chrome: Chrome::new(state, tr, tr.t("join-too-early-title"), None, csrf.0.clone(), here),
+        chrome: Chrome::new(state, tr, tr.t("join-too-early-title"), None, csrf, here),
         paragraphs: vec![tr.ta(
             "join-too-early",
             &[("subject", meeting.subject.clone()), ("start", tr.datetime(meeting.start)), ("opens", tr.time(opens))],
@@ -65,7 +65,7 @@ pub async fn moderator_entry(
     user: SignedIn,
     headers: HeaderMap,
     csrf: CsrfToken,
-    Path(room): Path<String>,
+    PagePath(room): PagePath<String>,
 ) -> Result<Response, PageError> {
     enter_room(&state, &user, &headers, &csrf, &room, "/m").await
 }
@@ -111,7 +111,8 @@ pub(crate) async fn enter_room(
     let opens = meeting.start - Duration::minutes(i64::from(state.config.jitsi.moderator_join_early_minutes));
     if now < opens {
         audit_deny(route, &room, &me.uid, "too early");
-        return Ok(too_early(state, state.tr(headers), csrf, &meeting, opens, &format!("/m/{room}")));
+        let here = format!("/m/{}", crate::jitsi::room_segment(&room));
+        return Ok(too_early(state, state.tr(headers), csrf, &meeting, opens, &here));
     }
     let token = state.jitsi.moderator_token(&room, &token_user(me), now, state.jitsi.signed_in_lifetime);
     state.bookings.record_join(mine.id, now).await?;
@@ -128,7 +129,7 @@ pub async fn personal_join(
     State(state): State<AppState>,
     headers: HeaderMap,
     csrf: CsrfToken,
-    Path(token): Path<String>,
+    PagePath(token): PagePath<String>,
 ) -> Result<Response, PageError> {
     join_with_token(&state, &headers, &csrf, &token, "/j").await
 }
@@ -216,7 +217,7 @@ async fn rsvp_page(
     state: &AppState,
     tr: Tr,
     token: &str,
-    csrf: String,
+    csrf: &CsrfToken,
     suggested: Option<Answer>,
     recorded: Option<PartStat>,
 ) -> Result<Response, PageError> {
@@ -264,11 +265,11 @@ pub async fn rsvp_show(
     State(state): State<AppState>,
     headers: HeaderMap,
     csrf: CsrfToken,
-    Path(token): Path<String>,
+    PagePath(token): PagePath<String>,
     Query(q): Query<RsvpQuery>,
 ) -> Result<Response, PageError> {
     let suggested = q.answer.as_deref().and_then(Answer::parse);
-    rsvp_page(&state, state.tr(&headers), &token, csrf.0, suggested, None).await
+    rsvp_page(&state, state.tr(&headers), &token, &csrf, suggested, None).await
 }
 
 #[derive(Deserialize)]
@@ -283,7 +284,7 @@ pub async fn rsvp_submit(
     State(state): State<AppState>,
     headers: HeaderMap,
     csrf: CsrfToken,
-    Path(token): Path<String>,
+    PagePath(token): PagePath<String>,
     CheckedForm(form): CheckedForm<RsvpForm>,
 ) -> Result<Response, PageError> {
     let answer = Answer::parse(&form.answer)
@@ -293,7 +294,7 @@ pub async fn rsvp_submit(
         Ok(outcome) => {
             tracing::info!(target: "audit", route = "/rsvp", room = %outcome.meeting.room, who = %outcome.attendee.mail,
                 answer = outcome.attendee.partstat.as_ical(), changed = outcome.changed, decision = "ALLOWED");
-            rsvp_page(&state, state.tr(&headers), &token, csrf.0, None, Some(outcome.attendee.partstat)).await
+            rsvp_page(&state, state.tr(&headers), &token, &csrf, None, Some(outcome.attendee.partstat)).await
         }
         Err(e) => {
             audit_deny("/rsvp", "", "token holder", &e.to_string());

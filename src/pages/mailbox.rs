@@ -107,7 +107,7 @@ pub async fn page(
             tr,
             tr.t("mailbox-title"),
             user.ok().as_ref().map(|u| &u.identity),
-            csrf.0,
+            &csrf,
             "/mailbox",
         ),
         mails,

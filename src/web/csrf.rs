@@ -1,10 +1,18 @@
-//! CSRF protection for every state-changing form: a random per-browser value in an HttpOnly cookie, and
-//! in each form an HMAC of that value under the server key. A forged cross-site post cannot read the
-//! cookie, so it cannot produce the token. The cookie is SameSite=Lax as a second line of defence.
+//! CSRF protection for every state-changing form: a random per-browser seed in an HttpOnly cookie, and
+//! in each form an HMAC of that seed *and of the signed-in identity* under the server key. A forged
+//! cross-site post cannot read the cookie, so it cannot produce the token; a cookie and token pair taken
+//! from one account (a sibling subdomain can plant a cookie) is worthless for another, because the
+//! token names the account. On https the cookie is `__Host-jmb_csrf`: `Secure`, `Path=/`, no `Domain`,
+//! which browsers refuse to let any other host set. SameSite=Lax is a further line of defence.
+//!
+//! Which identity a form is bound to is whatever the request posting it will carry: the signed-in
+//! user on signed-in pages, nobody on public ones (the proxy strips identity headers there). The
+//! language switch is a browser preference posted to a public path: its token is bound to the browser
+//! only ([`Binding::Browser`]), on every page.
 
 use axum::Form;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
-use axum::http::HeaderMap;
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -13,33 +21,54 @@ use super::cookies;
 use crate::state::AppState;
 use crate::web::PageError;
 
-pub const CSRF_COOKIE: &str = "jmb_csrf";
 const PURPOSE: &str = "csrf";
 
-/// The browser's CSRF seed for this request (from its cookie, or new).
+/// The name of the seed cookie: `__Host-` on https, where browsers enforce what the prefix promises.
+pub fn cookie_name(https: bool) -> &'static str {
+    if https { "__Host-jmb_csrf" } else { "jmb_csrf" }
+}
+
+/// The browser's CSRF seed for this request, when it is being set on this very response.
 #[derive(Debug, Clone)]
 struct Seed(String);
 
-/// Gives handlers the token to put in their forms.
+/// What a form's token is bound to besides the browser's seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    /// The identity the request carries (none on public pages).
+    Identity,
+    /// The browser only: the language switch, posted to a public path from every page.
+    Browser,
+}
+
+/// The tokens for the forms of a page: `form` for the page's own forms (bound to the identity the
+/// request carries), `lang` for the language switch in the layout.
 #[derive(Debug, Clone)]
-pub struct CsrfToken(pub String);
+pub struct CsrfToken {
+    pub form: String,
+    pub lang: String,
+}
 
 impl FromRequestParts<AppState> for CsrfToken {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let seed = parts.extensions.get::<Seed>().map(|s| s.0.clone());
-        Ok(CsrfToken(token_for(state, &parts.headers, seed.as_deref())))
+        let seed = seed_of(parts, state);
+        let uid = bound_uid(parts, state).await;
+        Ok(CsrfToken { form: token(state, &seed, Some(&uid)), lang: token(state, &seed, None) })
     }
 }
 
 /// A form that carries a CSRF token in a field.
 pub trait CarriesCsrf {
     fn csrf(&self) -> &str;
+    /// What the token is bound to.
+    const BINDING: Binding = Binding::Identity;
 }
 
-/// A form body whose CSRF token was checked: 400 when the body cannot be read, 403 (logged) when the
-/// token is missing or wrong, in which case nothing is changed.
+/// A form body whose CSRF token was checked: 413 when the body is too large, 400 when it cannot be
+/// read, 403 (logged) when the token is missing or wrong, in which case nothing is changed. Every
+/// refusal is a page in the request's language.
 pub struct CheckedForm<T>(pub T);
 
 impl<T> FromRequest<AppState> for CheckedForm<T>
@@ -49,10 +78,25 @@ where
     type Rejection = PageError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let headers = req.headers().clone();
-        let path = req.uri().path().to_string();
-        let Form(form) = Form::<T>::from_request(req, state).await.map_err(|e| PageError::BadRequest(e.body_text()))?;
-        if !verify(state, &headers, form.csrf()) {
+        let (parts, body) = req.into_parts();
+        let seed = cookies::get(&parts.headers, cookie_name(state.config.public_is_https()));
+        let uid = match T::BINDING {
+            Binding::Identity => Some(bound_uid(&parts, state).await),
+            Binding::Browser => None,
+        };
+        let path = parts.uri.path().to_string();
+        let req = Request::from_parts(parts, body);
+        let Form(form) = Form::<T>::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                PageError::TooLarge
+            } else {
+                PageError::BadRequest(e.body_text())
+            }
+        })?;
+        let valid = seed
+            .filter(|s| s.len() >= 16)
+            .is_some_and(|seed| state.keys.verify(PURPOSE, &message(&seed, uid.as_deref()), form.csrf()));
+        if !valid {
             tracing::info!(target: "audit", path = %crate::telemetry::redact_path(&path), decision = "DENIED", "form refused: bad CSRF token");
             return Err(PageError::Csrf);
         }
@@ -60,19 +104,46 @@ where
     }
 }
 
-/// The token for forms on a page answered with these request headers (`fresh_seed`: the seed cookie
-/// set on this very response, when the browser had none).
-pub fn token_for(state: &AppState, headers: &HeaderMap, fresh_seed: Option<&str>) -> String {
-    let seed = fresh_seed.map(str::to_string).or_else(|| cookies::get(headers, CSRF_COOKIE)).unwrap_or_default();
-    state.keys.sign(PURPOSE, &seed)
+/// The uid a form posted with this request is bound to: the signed-in user's, or empty.
+async fn bound_uid(parts: &Parts, state: &AppState) -> String {
+    let peer = crate::auth::peer_of(parts);
+    state.identity.identify(parts, peer).await.map(|who| who.uid).unwrap_or_default()
 }
 
-/// Checks a submitted token against the request's cookie.
-pub fn verify(state: &AppState, headers: &HeaderMap, submitted: &str) -> bool {
-    match cookies::get(headers, CSRF_COOKIE) {
-        Some(seed) if seed.len() >= 16 => state.keys.verify(PURPOSE, &seed, submitted),
-        _ => false,
+/// The seed of this request: the one set on this response (a first visit), else the cookie's.
+fn seed_of(parts: &Parts, state: &AppState) -> String {
+    parts
+        .extensions
+        .get::<Seed>()
+        .map(|s| s.0.clone())
+        .or_else(|| cookies::get(&parts.headers, cookie_name(state.config.public_is_https())))
+        .unwrap_or_default()
+}
+
+/// What is signed: the seed (URL-safe base64, so without `|`), then the uid for an identity-bound
+/// token. A browser-bound token has no `|` at all, so the two kinds never coincide.
+fn message(seed: &str, uid: Option<&str>) -> String {
+    match uid {
+        Some(uid) => format!("{seed}|{uid}"),
+        None => seed.to_string(),
     }
+}
+
+/// The token for `seed`, bound to `uid` (`Some("")`: nobody signed in) or to the browser only (`None`).
+pub fn token(state: &AppState, seed: &str, uid: Option<&str>) -> String {
+    state.keys.sign(PURPOSE, &message(seed, uid))
+}
+
+/// The language switch's token for a page answered to `req`, computed before the handler runs (error
+/// pages: their layout has no other form).
+pub fn browser_token(req: &Request, state: &AppState) -> String {
+    let seed = req
+        .extensions()
+        .get::<Seed>()
+        .map(|s| s.0.clone())
+        .or_else(|| cookies::get(req.headers(), cookie_name(state.config.public_is_https())))
+        .unwrap_or_default();
+    token(state, &seed, None)
 }
 
 /// Ensures every browser has a CSRF seed cookie.
@@ -82,14 +153,15 @@ pub async fn ensure_cookie(State(state): State<AppState>, mut req: Request, next
     if ["/dav", "/.well-known", "/ical", "/api/"].iter().any(|p| path.starts_with(p)) {
         return next.run(req).await;
     }
-    let existing = cookies::get(req.headers(), CSRF_COOKIE).filter(|s| s.len() >= 16 && s.len() <= 64);
+    let name = cookie_name(state.config.public_is_https());
+    let existing = cookies::get(req.headers(), name).filter(|s| s.len() >= 16 && s.len() <= 64);
     let fresh = existing.is_none().then(crate::secrets::token);
     if let Some(seed) = &fresh {
         req.extensions_mut().insert(Seed(seed.clone()));
     }
     let mut resp = next.run(req).await;
     if let Some(seed) = fresh {
-        cookies::set(resp.headers_mut(), CSRF_COOKIE, &seed, state.config.public_is_https(), None);
+        cookies::set(resp.headers_mut(), name, &seed, state.config.public_is_https(), None);
     }
     resp
 }

@@ -16,7 +16,8 @@ use crate::state::AppState;
 
 #[derive(Debug, Clone)]
 pub enum PageError {
-    /// A refusal with its status and catalogue message (404, 403, 409, 410…).
+    /// A refusal with its status and catalogue message (404, 403, 409, 410, 429…), and for a
+    /// refusal that passes with time, when to try again (sent as `Retry-After`).
     Refused {
         status: StatusCode,
         message: &'static str,
@@ -26,6 +27,8 @@ pub enum PageError {
     },
     Unauthorized,
     BadRequest(String),
+    /// A form body past the size limit (413).
+    TooLarge,
     Csrf,
     Internal(String),
 }
@@ -53,6 +56,7 @@ impl PageError {
             PageError::Csrf => StatusCode::FORBIDDEN,
             PageError::Unauthorized => StatusCode::UNAUTHORIZED,
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            PageError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -71,6 +75,9 @@ impl From<BookingError> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let mut resp = self.status().into_response();
+        if let PageError::Refused { retry_after, .. } = &self {
+            super::set_retry_after(&mut resp, *retry_after);
+        }
         resp.extensions_mut().insert(self);
         resp
     }
@@ -84,7 +91,8 @@ fn title_id(status: StatusCode) -> &'static str {
         StatusCode::FORBIDDEN => "error-forbidden-title",
         StatusCode::CONFLICT => "error-conflict-title",
         StatusCode::BAD_REQUEST => "error-bad-request-title",
-        StatusCode::TOO_MANY_REQUESTS => "error-too-many-requests-title",
+        StatusCode::PAYLOAD_TOO_LARGE => "error-too-large-title",
+        StatusCode::TOO_MANY_REQUESTS => "error-too-many-title",
         _ => "error-internal-title",
     }
 }
@@ -92,7 +100,9 @@ fn title_id(status: StatusCode) -> &'static str {
 /// Turns [`PageError`] responses into pages.
 pub async fn render_error_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let tr = state.tr(req.headers());
-    let csrf = super::csrf::token_for(&state, req.headers(), None);
+    // The layout of an error page has one form, the language switch (no user is shown).
+    let lang_token = super::csrf::browser_token(&req, &state);
+    let csrf = super::csrf::CsrfToken { form: lang_token.clone(), lang: lang_token };
     let here = req.uri().path().to_string();
     let mut resp = next.run(req).await;
     let Some(err) = resp.extensions_mut().remove::<PageError>() else {
@@ -105,6 +115,7 @@ pub async fn render_error_pages(State(state): State<AppState>, req: Request, nex
         PageError::BadRequest(detail) => {
             (tr.t("error-bad-request-title"), tr.ta("error-bad-request", &[("detail", detail.clone())]))
         }
+        PageError::TooLarge => (tr.t("error-too-large-title"), tr.t("error-too-large")),
         PageError::Internal(detail) => {
             let path = crate::telemetry::redact_path(&here);
             tracing::error!(error.message = %detail, %path, "internal error");
@@ -112,7 +123,7 @@ pub async fn render_error_pages(State(state): State<AppState>, req: Request, nex
         }
     };
     let page = MessagePage {
-        chrome: Chrome::new(&state, tr, title, None, csrf, &here),
+        chrome: Chrome::new(&state, tr, title, None, &csrf, &here),
         paragraphs: vec![text],
         link: Some(("/meetings".to_string(), tr.t("error-back-home"))),
         refresh_seconds: None,

@@ -27,8 +27,10 @@ pub struct Chrome {
     pub title: String,
     /// Display name of the signed-in user, if any.
     pub user: Option<String>,
-    /// CSRF token for the forms in the layout (sign-out, language).
+    /// CSRF token for the page's forms and the layout's sign-out (bound to the signed-in user).
     pub csrf: String,
+    /// CSRF token of the language switch (bound to the browser only; see `web::csrf`).
+    pub csrf_lang: String,
     pub demo: bool,
     /// The demo mailbox (`/mailbox`) exists: demo sign-in with mails kept in the store.
     pub mailbox: bool,
@@ -37,14 +39,22 @@ pub struct Chrome {
 }
 
 impl Chrome {
-    pub fn new(state: &AppState, tr: Tr, title: String, user: Option<&Identity>, csrf: String, here: &str) -> Self {
+    pub fn new(
+        state: &AppState,
+        tr: Tr,
+        title: String,
+        user: Option<&Identity>,
+        csrf: &csrf::CsrfToken,
+        here: &str,
+    ) -> Self {
         Self {
             tr,
             site: state.config.server.site_name.clone(),
             logo: state.config.server.logo_url.clone(),
             title,
             user: user.map(|u| u.name.clone()),
-            csrf,
+            csrf: csrf.form.clone(),
+            csrf_lang: csrf.lang.clone(),
             demo: state.config.auth.mode == crate::config::AuthMode::Demo,
             mailbox: state.config.auth.mode == crate::config::AuthMode::Demo
                 && state.config.mail.transport == crate::config::MailTransportKind::Mailbox,
@@ -79,6 +89,57 @@ pub fn html<T: Template>(status: StatusCode, page: &T) -> Response {
     }
 }
 
+/// A path parameter of a page. One that cannot be decoded (a token with invalid UTF-8, say) names
+/// nothing jmb has: the answer is the 404 page in the request's language, not axum's plain-text 400.
+pub struct PagePath<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for PagePath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, PageError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(PagePath(value)),
+            Err(e) => {
+                tracing::debug!(error.message = %e.body_text(), "undecodable path parameter");
+                Err(PageError::not_found("error-not-found"))
+            }
+        }
+    }
+}
+
+/// Where to send a browser after a form (`next`): a path on this site, never another origin.
+///
+/// `next` is resolved as a browser resolves a `Location` (WHATWG URL parsing: tabs and newlines
+/// dropped, `\` read as `/`, dot segments removed) against a placeholder origin; whatever leaves that
+/// origin, or whose path would start with `//` (read as another host), gives `/`. The result is the
+/// serialised path and query: percent-encoded, so always a valid header value. (`/%09/evil.example/x`
+/// used to redirect to `/\t/evil.example/x`, which browsers follow off-site; `/%00x` answered 500.)
+pub fn safe_next(next: Option<&str>) -> String {
+    const BASE: &str = "http://jmb.invalid/";
+    let home = || "/".to_string();
+    let Some(next) = next.filter(|n| n.starts_with('/')) else { return home() };
+    let Ok(base) = url::Url::parse(BASE) else { return home() };
+    let Ok(url) = base.join(next) else { return home() };
+    if url.origin() != base.origin() || url.path().starts_with("//") || !url.path().starts_with('/') {
+        return home();
+    }
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    }
+}
+
+/// Adds `Retry-After` (seconds) for a refusal that passes with time.
+pub fn set_retry_after(resp: &mut Response, seconds: Option<u64>) {
+    if let Some(s) = seconds {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+}
+
 /// A generic page: a title, paragraphs, an optional link and an optional refresh.
 #[derive(Template)]
 #[template(path = "message.html")]
@@ -87,4 +148,34 @@ pub struct MessagePage {
     pub paragraphs: Vec<String>,
     pub link: Option<(String, String)>,
     pub refresh_seconds: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        for (next, expected) in [
+            (Some("/meetings"), "/meetings"),
+            (Some("/meetings?archives=2"), "/meetings?archives=2"),
+            (Some("/m/x y"), "/m/x%20y"),
+            (Some("/a/../b"), "/b"),
+            (Some("/\t/evil.example/x"), "/"),
+            (Some("/\n/evil.example"), "/"),
+            (Some("//evil.example"), "/"),
+            (Some("/\\evil.example"), "/"),
+            (Some("/.//evil.example"), "/"),
+            (Some("https://evil.example/"), "/"),
+            (Some("javascript:alert(1)"), "/"),
+            (Some("evil.example"), "/"),
+            (Some("/\0x"), "/%00x"),
+            (Some("/\r\nSet-Cookie: x"), "/Set-Cookie:%20x"),
+            (None, "/"),
+        ] {
+            let got = safe_next(next);
+            assert_eq!(got, expected, "{next:?}");
+            assert!(HeaderValue::from_str(&got).is_ok(), "{got:?} is a valid header value");
+        }
+    }
 }

@@ -100,6 +100,15 @@ def extract(pattern: str, text: str) -> str:
     return html.unescape(m.group(1))
 
 
+def form_csrf(page: str, action: str) -> str:
+    """The CSRF token of the form posting to `action` (each form carries the token bound to the identity
+    the request posting it will carry; the layout's language switch has a browser-bound one)."""
+    for form in page.split("<form")[1:]:
+        if f'action="{action}"' in form:
+            return extract(r'name="csrf" value="([^"]+)"', form)
+    raise AssertionError(f"no form posting to {action} in page:\n{page[:2000]}")
+
+
 def as_entry(attendee: dict) -> str:
     """An attendee as typed in the booking form: `Name <mail>` or the bare address."""
     return f"{attendee['name']} <{attendee['mail']}>" if attendee.get("name") else attendee["mail"]
@@ -164,7 +173,7 @@ class Jmb:
         """Generates the user's CalDAV password once per server (a new one replaces the old)."""
         if uid not in self._passwords:
             s, page = self._access_page(uid)
-            csrf = extract(r'name="csrf" value="([^"]+)"', page)
+            csrf = form_csrf(page, "/calendar/password")
             assert "jmb_csrf" in s.cookies, "the access page sets the CSRF cookie"
             r = s.post(self.url + "/calendar/password", data={"csrf": csrf}, timeout=10)
             assert r.status_code == 200, r.text
@@ -177,7 +186,7 @@ class Jmb:
         s = requests.Session()
         r = s.get(f"{self.url}/rsvp/{token}", timeout=10)
         assert r.status_code == 200, r.text
-        csrf = extract(r'name="csrf" value="([^"]+)"', r.text)
+        csrf = form_csrf(r.text, f"/rsvp/{token}")
         r = s.post(f"{self.url}/rsvp/{token}", data={"answer": answer, "csrf": csrf}, timeout=10)
         assert r.status_code == 200, f"{r.status_code} {r.text[:500]}"
         return r

@@ -21,8 +21,8 @@ import icalendar
 import pytest
 import requests
 
-from conftest import (Received, extract, free_port, iso, jmb_binary, kill_jmb, quarter_in, start_jmb, start_sink,
-                      stop_jmb)
+from conftest import (Received, extract, form_csrf, free_port, iso, jmb_binary, kill_jmb, quarter_in, start_jmb,
+                      start_sink, stop_jmb)
 from test_ics_validators import check, node_check
 
 
@@ -181,7 +181,8 @@ def test_a_guest_follows_the_links_in_their_mail(mailed):
     guest = next(a for a in server.api("GET", f"/api/v1/meetings/{m['id']}", "jdupont").json()["attendees"]
                  if a["mail"] == "guest.two@example.com")
     assert guest["partstat"] == "NEEDS-ACTION", "a GET never answers"
-    csrf = extract(r'name="csrf" value="([^"]+)"', r.text)
+    path = "/rsvp/" + accept.split("/rsvp/")[1].split("?")[0]
+    csrf = form_csrf(r.text, path)
     r = s.post(accept.split("?")[0], data={"answer": "accept", "csrf": csrf}, timeout=10)
     assert r.status_code == 200, r.text[:500]
     guest = next(a for a in server.api("GET", f"/api/v1/meetings/{m['id']}", "jdupont").json()["attendees"]
@@ -240,7 +241,7 @@ def test_a_user_who_chose_english_gets_english_mail(mailed):
     s = server.session("mmartin")
     page = s.get(server.url + "/meetings", timeout=10)
     assert page.status_code == 200
-    csrf = extract(r'name="csrf" value="([^"]+)"', page.text)
+    csrf = form_csrf(page.text, "/lang")
     r = s.post(server.url + "/lang", data={"csrf": csrf, "lang": "en", "next": "/meetings"}, timeout=10,
                allow_redirects=False)
     assert r.status_code in (302, 303), r.text

@@ -199,3 +199,75 @@ async fn missing_identity_is_401_and_health_answers() {
     assert_eq!(resp.text().await.unwrap(), "ok\n");
     app.stop().await;
 }
+
+/// One person books at most `booking.max_bookings_per_hour` meetings in an hour (400 a second went
+/// through before): then 429 with `Retry-After`, from the API and from the form, which keeps what was
+/// typed.
+#[tokio::test]
+async fn bookings_per_hour_are_limited_with_retry_after() {
+    let app = TestApp::spawn_with(|c| c.booking.max_bookings_per_hour = 2).await;
+    app.book("jdupont", meeting_body()).await;
+    app.set_now("2026-12-01T08:20:00Z");
+    app.book("jdupont", meeting_body()).await;
+    app.set_now("2026-12-01T08:30:00Z");
+    let resp = app
+        .client
+        .post(app.url("/api/v1/meetings"))
+        .headers(TestApp::as_user("jdupont"))
+        .header("accept-language", "en")
+        .json(&meeting_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.headers()["retry-after"], "1800", "until the first booking is an hour old");
+    let problem: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(problem["status"], 429);
+    assert!(problem["detail"].as_str().unwrap().contains("Try again in 30 min"), "{problem}");
+
+    // The booking form: the page comes back with what was typed, the message and Retry-After.
+    let (cookie, csrf, _) = form_page(&app, "/meetings/new", "jdupont").await;
+    let resp = app
+        .client
+        .post(app.url("/meetings/new"))
+        .headers(TestApp::as_user("jdupont"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("subject", "Typed subject, kept"),
+            ("date", "2026-12-05"),
+            ("time", "10:00"),
+            ("duration", "60"),
+            ("moderators", ""),
+            ("guests", "someone@example.net"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.headers()["retry-after"], "1800");
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("id=\"form-refusal\"") && html.contains("Réessayez dans 30 min"), "{html}");
+    assert!(html.contains("value=\"Typed subject, kept\"") && html.contains(">someone@example.net</textarea>"));
+
+    // Someone else books meanwhile; an hour after the first booking, jdupont can again.
+    let mut body = meeting_body();
+    body["moderators"] = json!([]);
+    app.book("mmartin", body).await;
+    app.set_now("2026-12-01T09:00:00Z");
+    app.book("jdupont", meeting_body()).await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM meetings").await, 4);
+    app.stop().await;
+}
+
+/// An id that cannot be decoded is an unknown meeting: a 404 problem, not axum's plain-text 400.
+#[tokio::test]
+async fn undecodable_ids_are_unknown_meetings() {
+    let app = TestApp::spawn().await;
+    for method in [Method::GET, Method::DELETE] {
+        let (status, problem) = app.api(method.clone(), "/api/v1/meetings/%FF%FE", "jdupont", None).await;
+        assert_eq!(status, 404, "{method}");
+        assert_eq!(problem["status"], 404, "{method}: {problem}");
+    }
+    app.stop().await;
+}

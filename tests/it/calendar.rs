@@ -10,24 +10,6 @@ fn sync_request(token: &str) -> String {
     )
 }
 
-/// Opens a page with a form as `uid`: returns the CSRF cookie (`name=value`), the form's token and the page.
-async fn form_page(app: &TestApp, path: &str, uid: &str) -> (String, String, String) {
-    let resp = app.get_as(path, uid).await;
-    assert_eq!(resp.status(), 200);
-    let cookie = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("jmb_csrf="))
-        .expect("a CSRF cookie");
-    let cookie = cookie.split(';').next().unwrap().to_string();
-    let html = resp.text().await.unwrap();
-    let csrf =
-        html.split("name=\"csrf\" value=\"").nth(1).expect("a CSRF field").split('"').next().unwrap().to_string();
-    (cookie, csrf, html)
-}
-
 /// Signs `uid` in through the proxy headers and generates a CalDAV password; returns (feed path, password).
 pub async fn calendar_access(app: &TestApp, uid: &str) -> (String, String) {
     let (cookie, csrf, html) = form_page(app, "/calendar", uid).await;
@@ -401,6 +383,29 @@ async fn a_new_calendar_password_refuses_the_old_one() {
     assert_ne!(first.password, second.password);
     assert_eq!(first.sync("").await.0, 401, "the replaced password stops at once, even if it was remembered");
     assert_eq!(second.sync("").await.0, 207);
+    app.stop().await;
+}
+
+/// A second jmb process sharing the database replaces the password (or an administrator does it with
+/// a tool): the old one stops at once here too. It kept working for a minute, remembered by this
+/// process's sign-in cache.
+#[tokio::test]
+async fn a_password_replaced_by_another_process_stops_at_once() {
+    use jmb::caldav::CalendarBackend;
+    let app = TestApp::spawn().await;
+    let dav = dav_for(&app, "jdupont").await;
+    assert_eq!(dav.sync("").await.0, 207);
+    let store = &app.state.calendars;
+    assert!(store.authenticate("jdupont", &dav.password).await.unwrap().is_some());
+
+    let other = jmb::db::Db::open(&app.state.config.database.path, std::time::Duration::from_secs(5), 1).unwrap();
+    let users = jmb::users::Users::new(other, jmb::app::hooks(&app.state.mail));
+    let now = jmb::clock::Clock::now(app.clock.as_ref());
+    let replaced = users.new_calendar_password(&TestApp::identity_of("jdupont"), now).await.unwrap();
+
+    assert!(store.authenticate("jdupont", &dav.password).await.unwrap().is_none(), "the old password is refused");
+    assert_eq!(dav.sync("").await.0, 401);
+    assert!(store.authenticate("jdupont", &replaced).await.unwrap().is_some());
     app.stop().await;
 }
 

@@ -188,3 +188,35 @@ pub fn decode_jwt(token: &str) -> Value {
 pub fn jwt_of(location: &str) -> String {
     location.split("?jwt=").nth(1).unwrap_or_else(|| panic!("no token in {location}")).to_string()
 }
+
+/// Opens a page with a form as `uid`: returns the CSRF cookie (`name=value`), the token of the page's
+/// forms and the page.
+pub async fn form_page(app: &TestApp, path: &str, uid: &str) -> (String, String, String) {
+    let resp = app.get_as(path, uid).await;
+    assert_eq!(resp.status(), 200);
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("__Host-jmb_csrf="))
+        .expect("a CSRF cookie");
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let html = resp.text().await.unwrap();
+    let csrf = form_csrf(&html);
+    (cookie, csrf, html)
+}
+
+/// The CSRF token of a page's own forms: the first form that is not the layout's language switch
+/// (whose token is bound to the browser only, not to the signed-in user).
+pub fn form_csrf(html: &str) -> String {
+    html.split("<form")
+        .skip(1)
+        .filter(|form| !form.contains("action=\"/lang\""))
+        .find_map(|form| form.split("name=\"csrf\" value=\"").nth(1))
+        .expect("a form with a CSRF field")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}

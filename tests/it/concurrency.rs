@@ -36,7 +36,9 @@ async fn fifty_concurrent_bookings() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_answer_during_a_burst_of_bookings() {
     let dir = jmb::db::tempdir::TempDirGuard::new().unwrap();
-    let config = base_config(&dir);
+    let mut config = base_config(&dir);
+    // One person books the whole burst: above the default hourly limit, which is not under test here.
+    config.booking.max_bookings_per_hour = 1000;
     let runtime = jmb::runtime(&config).unwrap();
     let state = jmb::app::build_default_state(config).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

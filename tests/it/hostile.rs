@@ -43,6 +43,8 @@ async fn bad_bodies_get_4xx_and_change_nothing() {
         ("unknown field", serde_json::to_vec(&json!({"subject": "x", "room": "chosenbyclient", "start": "2026-12-05T09:00:00Z", "duration": 90, "guests": ["g@x.org"]})).unwrap(), "application/json"),
         ("address in both roles", serde_json::to_vec(&json!({"subject": "x", "start": "2026-12-05T09:00:00Z", "duration": 90, "moderators": ["a@x.org"], "guests": ["A@X.org"]})).unwrap(), "application/json"),
         ("bad address", serde_json::to_vec(&json!({"subject": "x", "start": "2026-12-05T09:00:00Z", "duration": 90, "guests": ["a@x..org"]})).unwrap(), "application/json"),
+        ("240 kB guest list", serde_json::to_vec(&json!({"subject": "x", "start": "2026-12-05T09:00:00Z", "duration": 90, "guests": ["a ".repeat(120_000)]})).unwrap(), "application/json"),
+        ("20 000 guest entries", serde_json::to_vec(&json!({"subject": "x", "start": "2026-12-05T09:00:00Z", "duration": 90, "guests": vec!["a"; 20_000]})).unwrap(), "application/json"),
         ("duration as text", serde_json::to_vec(&json!({"subject": "x", "start": "2026-12-05T09:00:00Z", "duration": "ninety", "guests": ["g@x.org"]})).unwrap(), "application/json"),
     ];
     for (what, body, ctype) in cases {
@@ -139,5 +141,23 @@ async fn other_peoples_ids_and_tokens() {
     assert_eq!(app.get(&forged).await.status(), 404);
     let (_, still) = app.api(Method::GET, &format!("/api/v1/meetings/{b_id}"), "mmartin", None).await;
     assert_eq!(still["attendees"], b["attendees"]);
+    app.stop().await;
+}
+
+/// A 240 kB guest field is refused before it is read, with one message (the old parser spent two
+/// seconds of a worker thread on it, and three in parallel made `/healthz` wait seconds).
+#[tokio::test]
+async fn an_overlong_guest_list_is_refused_unread() {
+    let app = TestApp::spawn().await;
+    for guests in [json!(["a ".repeat(120_000)]), json!(vec!["a"; 20_000])] {
+        let mut body = meeting_body();
+        body["guests"] = guests;
+        let (status, problem) = app.api(Method::POST, "/api/v1/meetings", "jdupont", Some(body)).await;
+        assert_eq!(status, 400);
+        let messages = problem["errors"]["guests"].as_array().unwrap();
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(messages[0].as_str().unwrap().contains("26112"), "{messages:?}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM meetings").await, 0);
     app.stop().await;
 }

@@ -142,8 +142,7 @@ async fn personal_links_by_role() {
 }
 
 fn csrf_from(html: &str) -> String {
-    let i = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    html[i..].split('"').next().unwrap().to_string()
+    form_csrf(html)
 }
 
 fn cookie_from(resp: &reqwest::Response) -> String {
@@ -151,7 +150,7 @@ fn cookie_from(resp: &reqwest::Response) -> String {
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap())
-        .find(|v| v.starts_with("jmb_csrf="))
+        .find(|v| v.starts_with("__Host-jmb_csrf="))
         .map(|v| v.split(';').next().unwrap().to_string())
         .expect("a CSRF cookie")
 }
@@ -243,5 +242,26 @@ async fn rsvp_get_changes_nothing_and_post_records() {
         .unwrap();
     assert_eq!(resp.status(), 410);
     assert_eq!(app.get("/rsvp/unknown-token-000000000000000").await.status(), 404);
+    app.stop().await;
+}
+
+/// A private room named after a uid holding `#` (or `?`, `/`, a space) is encoded in every URL: the
+/// link on the list, the room address and the redirect with its token (`x#frag` sent the browser to
+/// room `x`, the rest and the token in a fragment).
+#[tokio::test]
+async fn private_room_urls_encode_the_uid() {
+    let app = TestApp::spawn_with(|c| {
+        c.auth.editors = jmb::config::EditorPolicy::Keyword(jmb::config::EditorKeyword::Everyone)
+    })
+    .await;
+    let who = TestApp::identity("x#frag", "x.frag@example.org", "X Frag");
+    let home = app.client.get(app.url("/meetings")).headers(who.clone()).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains("href=\"/m/x%23frag\""), "{home}");
+    assert!(home.contains("value=\"https://meet.example.org/x%23frag\""), "{home}");
+    let resp = app.client.get(app.url("/m/x%23frag")).headers(who).send().await.unwrap();
+    assert_eq!(resp.status(), 302);
+    let to = location(&resp);
+    assert!(to.starts_with("https://meet.example.org/x%23frag?jwt="), "{to}");
+    assert_eq!(decode_jwt(&jwt_of(&to))["room"], "x#frag");
     app.stop().await;
 }

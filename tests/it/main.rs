@@ -12,4 +12,5 @@ mod links;
 mod mail;
 mod openapi;
 mod pages;
+mod serving;
 mod smtp;

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use chrono::{DateTime, Duration, Utc};
-use jmb::auth::demo::DemoProvider;
 use jmb::booking::model::{MeetingDetails, PartStat};
 use jmb::booking::rules::{self, RawMeeting, RawStart};
 use jmb::booking::{BookingError, repo};
@@ -19,6 +18,10 @@ use jmb::state::AppState;
 use tower::ServiceExt;
 
 const SEED: &str = "test-csrf-seed-0123456789";
+
+/// Stands for "the CSRF token of the page the poster was shown": [`App::post`] replaces it by the token
+/// bound to the posting user (or to the browser, for the language switch).
+const PAGE_TOKEN: &str = "<page-token>";
 
 struct App {
     state: AppState,
@@ -72,16 +75,26 @@ impl App {
         App { state, clock, _dir: dir }
     }
 
+    /// The marker for the page's token (see [`PAGE_TOKEN`]).
     fn csrf(&self) -> String {
-        self.state.keys.sign("csrf", SEED)
+        PAGE_TOKEN.to_string()
+    }
+
+    /// The token a page shows to `uid` (anonymous: `None`) for its forms.
+    fn csrf_for(&self, uid: Option<&str>) -> String {
+        jmb::web::csrf::token(&self.state, SEED, Some(uid.unwrap_or_default()))
+    }
+
+    /// The token of the language switch (bound to the browser only).
+    fn lang_csrf(&self) -> String {
+        jmb::web::csrf::token(&self.state, SEED, None)
     }
 
     fn cookies(&self, uid: Option<&str>) -> String {
         let mut c = format!("jmb_csrf={SEED}; jmb_lang=fr");
         if let Some(uid) = uid {
-            // The session's expiry is read against the application's clock.
-            let expires = self.clock_now().timestamp() + 3600;
-            c.push_str(&format!("; jmb_session={}", DemoProvider::session_value(&self.state.keys, uid, expires)));
+            // A demo session, opened at the application's clock.
+            c.push_str(&format!("; jmb_session={}", self.state.demo_sessions.open(uid, self.clock_now().timestamp())));
         }
         c
     }
@@ -100,6 +113,8 @@ impl App {
     }
 
     async fn post(&self, uid: Option<&str>, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let token = if path == "/lang" { self.lang_csrf() } else { self.csrf_for(uid) };
+        let fields = fields.iter().map(|(k, v)| (*k, if *v == PAGE_TOKEN { token.as_str() } else { *v }));
         let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
         let req = Request::post(path)
             .header(header::COOKIE, self.cookies(uid))
@@ -221,6 +236,8 @@ async fn every_validation_error_shows_next_to_its_field_with_the_input_kept() {
         ("moderators", "pas-une-adresse", "moderators", "L'adresse « pas-une-adresse » est incorrecte."),
         ("guests", "", "guests", "Vous n'avez indiqué aucun invité."),
         ("guests", "bob@@x.org", "guests", "L'adresse « bob@@x.org » est incorrecte."),
+        // 240 kB of "a ": refused before it is read (the quadratic parser took seconds).
+        ("guests", &"a ".repeat(120_000), "guests", "Cette liste est trop longue (au plus 26112 caractères)"),
         (
             "guests",
             "marie.martin@example.org",
@@ -284,7 +301,7 @@ async fn every_validation_error_shows_next_to_its_field_with_the_input_kept() {
 #[tokio::test]
 async fn english_messages_follow_the_language() {
     let app = App::new();
-    let form = with(&valid_form(&app.csrf()), "guests", "");
+    let form = with(&valid_form(&app.csrf_for(Some("jdupont"))), "guests", "");
     let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs(&form)).finish();
     let req = Request::post("/meetings/new")
         .header(header::COOKIE, app.cookies(Some("jdupont")).replace("jmb_lang=fr", "jmb_lang=en"))
@@ -345,7 +362,7 @@ async fn bad_form_bodies_answer_400_and_anonymous_users_sign_in() {
     let req = Request::post("/meetings/new")
         .header(header::COOKIE, app.cookies(Some("jdupont")))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(format!("csrf={}&subject=%FF%FE%ZZ&duration=%", app.csrf())))
+        .body(Body::from(format!("csrf={}&subject=%FF%FE%ZZ&duration=%", app.csrf_for(Some("jdupont")))))
         .unwrap();
     assert_eq!(app.send(req).await.status, StatusCode::BAD_REQUEST);
     // Anonymous: to the demo sign-in, nothing shown.
@@ -704,13 +721,14 @@ async fn cookies_and_headers() {
     config.database.path = dir.path().join("jmb.db");
     config.server.public_url = "https://meet.example.org".into();
     let state = jmb::app::build_state(config, Arc::new(FixedClock::new(now0()))).unwrap();
-    let expires = now0().timestamp() + 3600;
-    let session = DemoProvider::session_value(&state.keys, "jdupont", expires);
+    let session = state.demo_sessions.open("jdupont", now0().timestamp());
     let req = Request::get("/").header(header::COOKIE, format!("jmb_session={session}")).body(Body::empty()).unwrap();
     let resp = jmb::app::router(state).oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let cookies: Vec<&str> = resp.headers().get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
-    assert!(cookies.iter().any(|c| c.starts_with("jmb_csrf=")), "{cookies:?}");
+    // On https the CSRF cookie is a `__Host-` cookie: no other host can plant one.
+    assert!(cookies.iter().any(|c| c.starts_with("__Host-jmb_csrf=") && c.contains("Path=/")), "{cookies:?}");
+    assert!(cookies.iter().all(|c| !c.contains("Domain=")), "{cookies:?}");
     for c in &cookies {
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure"), "{c}");
     }
@@ -761,7 +779,30 @@ async fn the_language_switch_needs_the_csrf_token() {
     // Every page's switch carries the token, error pages included.
     let page = app.get(Some("jdupont"), "/meetings/nope/edit").await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
-    assert!(page.body.contains(&format!("name=\"csrf\" value=\"{}\"", app.csrf())), "{}", page.body);
+    assert!(page.body.contains(&format!("name=\"csrf\" value=\"{}\"", app.lang_csrf())), "{}", page.body);
+}
+
+/// `next` after the language switch and the demo sign-in stays on this site: a tab or backslash trick
+/// (`/%09/evil.example/x` became `Location: /\t/evil.example/x`, which browsers follow off-site) gives
+/// `/`, and a NUL (`/%00x`, a 500 before) is percent-encoded.
+#[tokio::test]
+async fn redirects_after_forms_stay_on_this_site() {
+    let app = App::new();
+    for (next, expected) in [
+        ("/\t/evil.example/x", "/"),
+        ("/\\evil.example/x", "/"),
+        ("//evil.example", "/"),
+        ("/\0x", "/%00x"),
+        ("/meetings?archives=1", "/meetings?archives=1"),
+    ] {
+        let r = app.post(None, "/lang", &[("lang", "en"), ("next", next), ("csrf", &app.csrf())]).await;
+        assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, expected), "/lang next={next:?}");
+        let r = app.post(None, "/login", &[("uid", "jdupont"), ("next", next), ("csrf", &app.csrf())]).await;
+        assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, expected), "/login next={next:?}");
+    }
+    // The sign-in page never puts a foreign target in its form.
+    let r = app.get(None, "/login?next=/%09/evil.example/x").await;
+    assert!(r.body.contains("name=\"next\" value=\"/\""), "{}", r.body);
 }
 
 /// A log sink for one test.
@@ -837,4 +878,102 @@ async fn the_demo_mailbox_shows_every_mail() {
     for bad in ["/mailbox/999999.eml", "/mailbox/abc.eml", "/mailbox/1.txt", "/mailbox/-1.eml"] {
         assert_eq!(app.get(None, bad).await.status, 404, "{bad}");
     }
+}
+/// A CSRF cookie and token pair is worth nothing for another account (a sibling subdomain can plant
+/// its own cookie in a victim's browser): the token names the signed-in user.
+#[tokio::test]
+async fn csrf_tokens_are_bound_to_the_signed_in_user() {
+    let app = App::new();
+    let form = valid_form(&app.csrf());
+    // mmartin's browser carries the same seed as jdupont's page (a planted cookie): jdupont's token fails.
+    for token in [app.csrf_for(Some("jdupont")), app.csrf_for(None), app.lang_csrf()] {
+        let r = app.post(Some("mmartin"), "/meetings/new", &pairs(&with(&form, "csrf", &token))).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(app.meeting_count().await, 0);
+    // Her own page's token works.
+    let r =
+        app.post(Some("mmartin"), "/meetings/new", &pairs(&with(&form, "csrf", &app.csrf_for(Some("mmartin"))))).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // The page she is shown carries exactly that token, and the language switch the browser's.
+    let page = app.get(Some("mmartin"), "/meetings/new").await;
+    assert!(page.body.contains(&format!("value=\"{}\"", app.csrf_for(Some("mmartin")))));
+    assert!(page.body.contains(&format!("value=\"{}\"", app.lang_csrf())));
+    assert!(!page.body.contains(&app.csrf_for(Some("jdupont"))));
+}
+
+/// Signing out of the demo ends the session on the server: the old cookie no longer signs anyone in.
+#[tokio::test]
+async fn signing_out_ends_the_session() {
+    let app = App::new();
+    let r = app.post(None, "/login", &[("uid", "jdupont"), ("next", "/meetings"), ("csrf", &app.csrf())]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let session = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find_map(|c| c.strip_prefix("jmb_session="))
+        .map(|c| c.split(';').next().unwrap().to_string())
+        .expect("a session cookie");
+    let with_session = |method: &str, path: &str, body: String| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::COOKIE, format!("jmb_csrf={SEED}; jmb_session={session}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    assert_eq!(app.send(with_session("GET", "/meetings", String::new())).await.status, StatusCode::OK);
+    let csrf = format!("csrf={}", app.csrf_for(Some("jdupont")));
+    let r = app.send(with_session("POST", "/logout", csrf)).await;
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/login"));
+    let r = app.send(with_session("GET", "/meetings", String::new())).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "the copied cookie is signed out too");
+    assert!(r.location().starts_with("/login"), "{}", r.location());
+}
+
+/// An oversized form answers 413 with a page in the request's language (it was a 400 with axum's
+/// English text); a path token that cannot be decoded gets jmb's 404 page (it was axum's plain 400).
+#[tokio::test]
+async fn oversized_forms_and_undecodable_paths_get_jmb_pages() {
+    let app = App::new();
+    let form = with(&valid_form(&app.csrf()), "guests", &"a@x.org\n".repeat(40_000));
+    let r = app.post(Some("jdupont"), "/meetings/new", &pairs(&form)).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        r.body.contains("lang=\"fr\"") && r.text().contains("Le formulaire envoyé est trop volumineux"),
+        "{}",
+        r.body
+    );
+    assert_eq!(app.meeting_count().await, 0);
+
+    for path in ["/j/%FF%FE", "/rsvp/%C3%28", "/meetings/%FF/edit", "/meetings/%FF/attendees", "/m/%FF"] {
+        let r = app.get(Some("jdupont"), path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(r.body.contains("lang=\"fr\"") && r.text().contains("Ce lien n'existe pas"), "{path}: {}", r.body);
+    }
+}
+
+/// Pages that show secrets (personal links, the feed address, a new calendar password, attendee
+/// tracking) are never stored by a browser or a shared cache; static assets still are.
+#[tokio::test]
+async fn pages_with_secrets_are_not_stored() {
+    let app = App::new();
+    let id = app.book("2026-12-05T10:00:00Z", &["bob@partner.net"]).await;
+    for path in [
+        "/meetings".to_string(),
+        "/calendar".to_string(),
+        format!("/meetings/{id}/attendees"),
+        format!("/meetings/{id}/attendees.csv"),
+        "/api/v1/meetings".to_string(),
+        "/meetings/unknown/edit".to_string(),
+    ] {
+        let r = app.get(Some("jdupont"), &path).await;
+        assert_eq!(r.headers.get(header::CACHE_CONTROL).map(|v| v.to_str().unwrap()), Some("no-store"), "{path}");
+    }
+    let r = app.get(None, "/assets/jmb.css").await;
+    assert!(r.headers[header::CACHE_CONTROL].to_str().unwrap().starts_with("public"));
 }
