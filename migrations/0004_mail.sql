@@ -26,6 +26,8 @@ CREATE TABLE outbox (
     recipients       TEXT NOT NULL,
     subject          TEXT NOT NULL,
     snapshot_id      INTEGER NOT NULL REFERENCES outbox_snapshots (id),
+    -- The attendee row the mail is about (whose answer, whose invitation); no foreign key: it may go.
+    about_attendee   INTEGER,
     -- What to write to whom (JSON, read by `mail::letters`).
     notice           TEXT NOT NULL,
     created_at       INTEGER NOT NULL,
@@ -38,6 +40,8 @@ CREATE TABLE outbox (
     sent_at          INTEGER
 ) STRICT;
 CREATE INDEX outbox_by_snapshot ON outbox (snapshot_id);
+-- Answer mails per attendee and hour (the organiser is not flooded by someone flipping their answer).
+CREATE INDEX outbox_answers ON outbox (about_attendee, created_at) WHERE kind = 'answer';
 CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE status = 'pending';
 -- Covers the per-owner hourly count (owner, time, kind) without reading the rows.
 CREATE INDEX outbox_by_owner ON outbox (owner_uid, created_at, kind);

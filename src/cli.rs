@@ -234,6 +234,8 @@ pub fn preflight(config: &Config) -> anyhow::Result<Vec<String>> {
     }
     // The Jitsi signer: reads `jitsi.app_secret_file`, refuses a secret shorter than 32 bytes.
     crate::jitsi::Jitsi::from_config(config)?;
+    // The mail transport: the SMTP URL, the password and CA files (nothing is connected to).
+    crate::mailer::from_config(config)?;
     let mut warnings = config.warnings();
     warnings.extend(private_data_warnings(config));
     Ok(warnings)

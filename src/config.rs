@@ -646,6 +646,9 @@ impl Config {
         if m.from_name.contains(['\r', '\n']) {
             return Err(invalid("mail.from_name", "must be one line"));
         }
+        if m.smtp_password_file.is_some() && m.smtp_user.is_empty() {
+            return Err(invalid("mail.smtp_user", "is needed with mail.smtp_password_file"));
+        }
         if m.transport == MailTransportKind::Smtp
             && !(m.smtp_url.starts_with("smtp://") || m.smtp_url.starts_with("smtps://"))
         {
@@ -801,6 +804,12 @@ impl Config {
     /// them and `serve` logs them at start.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if self.mail.transport == MailTransportKind::Mailbox && self.auth.mode != AuthMode::Demo {
+            out.push(
+                "`mail.transport`: \"mailbox\" keeps every mail in the database and sends none (only the demo sign-in shows them, at /mailbox); use \"smtp\" or \"sendmail\""
+                    .to_string(),
+            );
+        }
         if self.auth.mode == AuthMode::TrustedHeader {
             if let Ok(ListenAddr::Tcp(addr)) = self.listen_addr()
                 && !addr.ip().is_loopback()

@@ -84,6 +84,8 @@ pub struct NewMail {
     pub subject: String,
     /// From [`save_snapshot`], in the same transaction.
     pub snapshot_id: i64,
+    /// The attendee row the mail is about.
+    pub about_attendee: Option<i64>,
     /// What to write (the mail module's format, opaque here).
     pub notice: String,
 }
@@ -124,8 +126,8 @@ pub fn enqueue(tx: &Transaction<'_>, mail: &NewMail, now: DateTime<Utc>) -> rusq
     crate::db::exec(
         tx,
         "INSERT INTO outbox (kind, meeting_id, owner_uid, message_id, envelope_from, recipients, subject,
-                             snapshot_id, notice, created_at, queued_at, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?10)",
+                             snapshot_id, notice, about_attendee, created_at, queued_at, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?11)",
         params![
             mail.kind.as_str(),
             mail.meeting_id,
@@ -136,6 +138,7 @@ pub fn enqueue(tx: &Transaction<'_>, mail: &NewMail, now: DateTime<Utc>) -> rusq
             mail.subject,
             mail.snapshot_id,
             mail.notice,
+            mail.about_attendee,
             ts(now)
         ],
     )?;
@@ -149,6 +152,16 @@ pub fn invitee_mails_since(conn: &Connection, owner_uid: &str, since: DateTime<U
         "SELECT COUNT(*) FROM outbox WHERE owner_uid = ?1 AND created_at > ?2
            AND kind IN ('invitation', 'update', 'cancellation')",
         params![owner_uid, ts(since)],
+        |r| r.get(0),
+    )
+}
+
+/// Answer mails about `attendee` queued since `since`.
+pub fn answer_mails_since(conn: &Connection, attendee: i64, since: DateTime<Utc>) -> rusqlite::Result<u32> {
+    crate::db::one(
+        conn,
+        "SELECT COUNT(*) FROM outbox WHERE kind = 'answer' AND about_attendee = ?1 AND created_at > ?2",
+        params![attendee, ts(since)],
         |r| r.get(0),
     )
 }
@@ -607,6 +620,7 @@ mod tests {
             subject: format!("s{n}"),
             // Every test stores one snapshot first (id 1).
             snapshot_id: 1,
+            about_attendee: None,
             notice: format!("s{n}"),
         }
     }

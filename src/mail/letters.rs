@@ -60,7 +60,7 @@ impl What {
     }
 
     /// The attendee row the mail is about (the owner's for an owner's copy).
-    fn attendee(self, d: &MeetingDetails) -> Option<&Attendee> {
+    pub fn attendee(self, d: &MeetingDetails) -> Option<&Attendee> {
         match self {
             What::OwnerCopy { .. } => d.owner(),
             What::Invitation { attendee, .. }

@@ -8,7 +8,8 @@
 //!   duration or subject changed, or their role did; new attendees an invitation; removed attendees a
 //!   cancellation (CANCEL) of the meeting as they knew it, meant for them alone.
 //! * Deleted: the owner a confirmation; every attendee a cancellation.
-//! * Answered: the organiser is told who answered what (`mail.notify_organiser_on_answer`).
+//! * Answered: the organiser is told who answered what (`mail.notify_organiser_on_answer`), at most
+//!   three times an hour about the same attendee.
 //!
 //! One owner's bookings may cause at most `mail.max_invitations_per_owner_per_hour` mails to invitees:
 //! beyond, a change that invites or updates people is refused ([`Refusal::TooManyInvitations`]) and
@@ -25,6 +26,9 @@ use crate::booking::model::{Attendee, MeetingDetails, Role};
 use crate::events::{Change, Hook, HookError, Refusal};
 use crate::outbox::{self, NewMail};
 use crate::users;
+
+/// Answer mails about one attendee per hour, at most.
+const ANSWER_MAILS_PER_HOUR: u32 = 3;
 
 /// The mail reactions to booking changes.
 pub struct MailNotifier {
@@ -59,6 +63,12 @@ impl Hook for MailNotifier {
             Change::Answered { meeting, attendee, previous }
                 if s.notify_organiser && attendee.partstat != *previous =>
             {
+                // Someone flipping their answer again and again does not flood the organiser: past a
+                // few mails an hour about them, the answer is recorded and shown, not mailed.
+                if outbox::answer_mails_since(tx, attendee.id, now - Duration::hours(1))? >= ANSWER_MAILS_PER_HOUR {
+                    tracing::info!(meeting = %meeting.meeting.id, attendee = attendee.id, "answer not mailed: hourly cap");
+                    return Ok(());
+                }
                 (None, answered(tx, s, meeting, attendee)?)
             }
             _ => return Ok(()),
@@ -115,6 +125,10 @@ pub fn queue(
                 recipients: vec![p.notice.to.mail.clone()],
                 subject: letters::subject(s, &p.notice, p.meeting),
                 snapshot_id,
+                about_attendee: match p.notice.what {
+                    What::OwnerCopy { .. } => None,
+                    what => what.attendee(p.meeting).map(|a| a.id),
+                },
                 notice: serde_json::to_string(&p.notice).map_err(json_error)?,
             },
             now,

@@ -395,3 +395,71 @@ async fn the_mailbox_pages_exist_only_for_the_demo() {
     }
     app.stop().await;
 }
+
+/// The reminder job runs by itself: it sleeps until the next reminder is due and wakes on any commit,
+/// so a reminder goes out without anything calling it, once.
+#[tokio::test]
+async fn the_reminder_job_sends_due_reminders_by_itself() {
+    let sink = SmtpSink::start();
+    let app = app_with_sink(sink.port, |c| c.mail.reminder_minutes = vec![60]).await;
+    let m = app.book("jdupont", meeting_body()).await; // 2026-12-05 09:00
+    let before = sink.wait_for(6).await.len();
+    // The clock jumps to the due time; a commit (an answer) wakes the job, which reads the new time.
+    app.set_now("2026-12-05T08:00:00Z");
+    let id = m["id"].as_str().unwrap();
+    let (s, _) = app
+        .api(Method::POST, &format!("/api/v1/meetings/{id}/answer"), "visitor", Some(json!({"answer": "accept"})))
+        .await;
+    assert_eq!(s, 200);
+    // Six reminders (the owner and five invitees) and the answer to the organiser.
+    let mails = sink.wait_for(before + 7).await;
+    let reminders = mails[before..].iter().filter(|m| m.subject().starts_with("Rappel")).count();
+    assert_eq!(reminders, 6, "{:?}", subjects(&mails[before..]));
+    assert_eq!(app.count("SELECT COUNT(*) FROM reminders WHERE outcome = 'sent'").await, 1);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(sink.mails().len(), before + 7, "once");
+    app.stop().await;
+}
+
+/// `tls=required` and a server without STARTTLS: nothing is sent in clear; the mails wait, saying why.
+#[tokio::test]
+async fn starttls_required_but_not_offered_sends_nothing() {
+    let sink = SmtpSink::start();
+    let app =
+        app_with_sink(sink.port, |c| c.mail.smtp_url = format!("smtp://127.0.0.1:{}?tls=required", sink.port)).await;
+    app.book("jdupont", meeting_body()).await;
+    for _ in 0..100 {
+        if app.count("SELECT COUNT(*) FROM outbox WHERE last_error LIKE '%STARTTLS%'").await > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(app.count("SELECT COUNT(*) FROM outbox WHERE last_error LIKE '%does not offer STARTTLS%'").await > 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").await, 6, "kept, to retry");
+    assert!(sink.mails().is_empty());
+    app.stop().await;
+}
+
+/// Someone flipping their answer does not flood the organiser: three answer mails an hour about them.
+#[tokio::test]
+async fn answer_mails_about_one_attendee_are_capped() {
+    let app = TestApp::spawn().await;
+    let m = app.book("jdupont", meeting_body()).await;
+    let id = m["id"].as_str().unwrap();
+    for answer in ["accept", "decline", "accept", "decline", "accept", "tentative"] {
+        let (s, body) = app
+            .api(Method::POST, &format!("/api/v1/meetings/{id}/answer"), "visitor", Some(json!({"answer": answer})))
+            .await;
+        assert_eq!(s, 200, "{body}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'answer'").await, 3);
+    let (_, now) = app.api(Method::GET, &format!("/api/v1/meetings/{id}"), "jdupont", None).await;
+    assert_eq!(attendee(&now, "paul.visiteur@example.org")["partstat"], "TENTATIVE", "every answer is recorded");
+    app.set_now("2026-12-01T09:00:01Z");
+    let (s, _) = app
+        .api(Method::POST, &format!("/api/v1/meetings/{id}/answer"), "visitor", Some(json!({"answer": "accept"})))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'answer'").await, 4, "an hour later, mailed again");
+    app.stop().await;
+}
