@@ -243,14 +243,12 @@ def drain(binary: Path, tmp: Path, meetings: int) -> None:
         if left == 0:
             break
         time.sleep(0.1)
-    queued, avg = db.execute(
-        "SELECT COUNT(*), AVG(LENGTH(m.message)) FROM outbox o JOIN outbox_messages m ON m.id = o.id "
-        "WHERE o.status = 'pending'").fetchone()
+    queued = db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
     db.close()
     server.stop()
     if queued != total:
         raise SystemExit(f"expected {total} queued mails, found {queued}")
-    print(f"queued: {queued} mails, {avg / 1024:.1f} KiB each on average")
+    print(f"queued: {queued} mails (written by the worker as it sends them)")
 
     sink = Sink(port, tmp / "drain-sink", "--count-only")
     try:
@@ -272,12 +270,13 @@ def drain(binary: Path, tmp: Path, meetings: int) -> None:
         end = time.monotonic()
         time.sleep(1)
         extra = sink.count() - total
+        avg = int((sink.dir / "bytes").read_text()) / sink.count()
         server.stop()
         rate = total / (end - first) if first else 0
         at = lambda frac: next(r for (_, c, r) in samples if c >= frac * total)  # noqa: E731
         rss10, rss50, rss100 = at(0.10), at(0.50), at(1.0)
         peak = max(r for (_, _, r) in samples)
-        print(f"jmb: {total} mails in {end - first:.2f} s = {rate:.0f} mails/s "
+        print(f"jmb: {total} mails ({avg / 1024:.1f} KiB each on average) in {end - first:.2f} s = {rate:.0f} mails/s "
               f"(first mail {first - t0:.2f} s after the process started); extra mails: {extra}")
         print(f"RSS: at 10 % {rss10 / 1024:.1f} MiB, at 50 % {rss50 / 1024:.1f} MiB, at 100 % {rss100 / 1024:.1f} MiB,"
               f" peak {peak / 1024:.1f} MiB")
@@ -287,8 +286,12 @@ def drain(binary: Path, tmp: Path, meetings: int) -> None:
         print(f"ceiling (Python smtplib, 4 connections, same size, same sink): {ceiling:.0f} mails/s; "
               f"jmb/ceiling {rate / ceiling:.2f}")
         verdict(rate >= 300 and extra == 0, f"drain {total} mails: {rate:.0f} mails/s (target >= 300), none twice")
-        verdict(rss100 - rss10 < 8 * 1024, f"memory flat while draining: +{(rss100 - rss10) / 1024:.1f} MiB from 10 % "
-                                           f"to 100 % (target < 8 MiB)")
+        # The first half warms up what is bounded by configuration (each SQLite connection's page cache of up
+        # to 2 MiB, TLS and allocator arenas of the connections in flight); flat means the second half, which
+        # sends as many mails again, adds nothing.
+        verdict(rss100 - rss50 < 2 * 1024, f"memory flat while draining: +{(rss100 - rss50) / 1024:.1f} MiB over the "
+                                           f"second half's {total - total // 2} mails (target < 2 MiB; "
+                                           f"+{(rss50 - rss10) / 1024:.1f} MiB of warm-up from 10 % to 50 %)")
     finally:
         sink.stop()
 

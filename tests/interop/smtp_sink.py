@@ -7,7 +7,7 @@ last a Unix time in seconds) beside it.
 --delay S          wait S seconds before storing and accepting each message (a slow server; a client
                    killed meanwhile never gets the message acknowledged, and it is not stored)
 --command-delay S  answer every SMTP command after S seconds (a very slow server)
---count-only       do not store messages, only count them (benchmarks): `count` file in --dir
+--count-only       do not store messages, only count them (benchmarks): `count` and `bytes` files in --dir
 --tls-cert F --tls-key F   offer STARTTLS with this certificate, and refuse mail before it
 
 Prints READY on stdout once it listens. Stop it with SIGTERM.
@@ -32,7 +32,9 @@ class Sink:
         last = -1
         while not stop.wait(0.02) or last != self.n:
             if self.n != last:
-                last = self.n
+                with self.lock:
+                    last, size = self.n, self.bytes
+                (self.dir / "bytes").write_text(str(size))
                 (self.dir / "count.tmp").write_text(str(last))
                 os.replace(self.dir / "count.tmp", self.dir / "count")
             if stop.is_set():
@@ -44,6 +46,7 @@ class Sink:
         self.command_delay = command_delay
         self.count_only = count_only
         self.n = 0
+        self.bytes = 0
         self.lock = threading.Lock()
 
     async def _pause(self):
@@ -72,6 +75,7 @@ class Sink:
             await asyncio.sleep(self.delay)
         with self.lock:
             self.n += 1
+            self.bytes += len(envelope.original_content)
             n = self.n
         if not self.count_only:
             meta = {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos, "received_at": time.time(),
