@@ -168,6 +168,7 @@ fn dav_router(state: &AppState) -> Router {
         sync_token_prefix: format!("{}/ns/sync/", config.public_base()),
         prodid: config.calendar_prodid(),
         max_answer_bytes: crate::caldav::DEFAULT_MAX_ANSWER_BYTES,
+        answer_cache_bytes: config.calendar.answer_cache_bytes(),
     };
     crate::caldav::router(state.calendars.clone() as Arc<dyn crate::caldav::CalendarBackend>, Arc::new(dav))
 }

@@ -430,8 +430,21 @@ pub struct CalendarConfig {
     /// Entries of the CalDAV change log older than this are pruned; sync tokens older than the
     /// oldest kept entry answer 403 valid-sync-token and clients resynchronise.
     pub change_log_days: u32,
-    /// Users whose rendered calendars are kept in memory.
-    pub cache_users: usize,
+    /// Memory for calendars kept ready to serve, in bytes: three quarters hold users' rendered
+    /// calendars, one quarter CalDAV answers; least recently used ones go first.
+    pub cache_bytes: usize,
+}
+
+impl CalendarConfig {
+    /// The part of [`CalendarConfig::cache_bytes`] for rendered calendars.
+    pub fn rendering_cache_bytes(&self) -> usize {
+        self.cache_bytes - self.answer_cache_bytes()
+    }
+
+    /// The part of [`CalendarConfig::cache_bytes`] for CalDAV answers.
+    pub fn answer_cache_bytes(&self) -> usize {
+        self.cache_bytes / 4
+    }
 }
 
 impl Default for CalendarConfig {
@@ -445,7 +458,7 @@ impl Default for CalendarConfig {
             refresh_minutes: 60,
             alarm_minutes: vec![10080, 1440, 60, 10],
             change_log_days: 90,
-            cache_users: 256,
+            cache_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -748,7 +761,7 @@ impl Config {
             ("calendar.past_days", u64::from(c.past_days), 0, CENTURY_DAYS),
             ("calendar.refresh_minutes", u64::from(c.refresh_minutes), 1, WEEK_MINUTES),
             ("calendar.change_log_days", u64::from(c.change_log_days), 1, CENTURY_DAYS),
-            ("calendar.cache_users", c.cache_users as u64, 1, 100_000),
+            ("calendar.cache_bytes", c.cache_bytes as u64, 1024 * 1024, 1024 * 1024 * 1024),
             ("booking.max_bookings_per_hour", u64::from(b.max_bookings_per_hour), 1, 100_000),
             ("mail.smtp_timeout_seconds", self.mail.smtp_timeout_seconds, 1, 600),
             (
@@ -1121,7 +1134,7 @@ mod tests {
             ("[server]\nmax_connections = 0\n", "server.max_connections"),
             ("[booking]\nmax_bookings_per_hour = 0\n", "booking.max_bookings_per_hour"),
             ("[booking]\nduration_step_minutes = 0\n", "booking.duration_step_minutes"),
-            ("[calendar]\ncache_users = 0\n", "calendar.cache_users"),
+            ("[calendar]\ncache_bytes = 1000\n", "calendar.cache_bytes"),
             ("external_moderator_token_lifetime_seconds = 10\n", "jitsi.external_moderator_token_lifetime_seconds"),
         ] {
             let err = Config::from_toml(&with_secret(toml)).unwrap_err().to_string();

@@ -53,6 +53,7 @@ pub mod users;
 
 // ---- leaves ----
 /// Read-only CalDAV server over a calendar backend.
+pub mod cache;
 pub mod caldav;
 /// Time source.
 pub mod clock;

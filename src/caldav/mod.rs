@@ -106,13 +106,10 @@ pub struct CalObject {
     /// tentatively (it is in their calendar, but they may still decline: RFC 5545's BUSY-TENTATIVE,
     /// "tentatively scheduled"), `None` (free) when they declined it or it is cancelled.
     pub busy: Option<BusyKind>,
-    /// The same three parts escaped for XML element content (see [`escape_calendar_data`]), computed
-    /// once: REPORTs send them many times, and escaping on every request was most of their cost.
-    pub body_xml_parts: [Bytes; 3],
 }
 
 impl CalObject {
-    /// An object for a whole `body`, with its ETag and escaped form.
+    /// An object for a whole `body`, with its ETag.
     pub fn new(
         name: String,
         body: String,
@@ -122,7 +119,6 @@ impl CalObject {
         busy: Option<BusyKind>,
     ) -> Self {
         let etag = crate::ics::etag(body.as_bytes());
-        let xml = Bytes::from(escape_calendar_data(&body).into_owned());
         CalObject {
             name,
             body_parts: [Bytes::new(), Bytes::from(body), Bytes::new()],
@@ -131,7 +127,6 @@ impl CalObject {
             start,
             end,
             busy,
-            body_xml_parts: [Bytes::new(), xml, Bytes::new()],
         }
     }
 
@@ -152,11 +147,6 @@ impl CalObject {
     pub fn body_text(&self) -> String {
         String::from_utf8_lossy(&self.body()).into_owned()
     }
-}
-
-/// Escapes an iCalendar body for `calendar-data` exactly as the multistatus writer would.
-pub fn escape_calendar_data(body: &str) -> std::borrow::Cow<'_, str> {
-    xml::escape_text(body)
 }
 
 /// Collection state: a counter bumped on every change of the user's calendar.
@@ -258,6 +248,8 @@ pub struct DavConfig {
     /// Multistatus answers larger than this are refused with 507 `number-of-matches-within-limits`
     /// (see [`DEFAULT_MAX_ANSWER_BYTES`]).
     pub max_answer_bytes: usize,
+    /// Budget of the answer cache (answers, keys and bookkeeping).
+    pub answer_cache_bytes: usize,
 }
 
 #[derive(Clone)]
@@ -297,89 +289,48 @@ fn cache_key(
     h.finalize().into()
 }
 
-/// A byte-bounded cache of multistatus answers with least-recently-used eviction.
-///
-/// Written by hand rather than taken from a crate: it is forty lines over `HashMap` and `BTreeMap`,
-/// and what matters here (one budget covering keys, answers and bookkeeping, and refusing entries
-/// too large to be worth it) is exactly what general-purpose LRU crates count by entries instead.
+/// A byte-bounded cache of multistatus answers with least-recently-used eviction (keys, answers and
+/// bookkeeping counted together; answers too large to be worth it are not kept).
 pub(crate) struct ResponseCache {
-    budget: usize,
-    inner: std::sync::Mutex<Lru>,
-}
-
-#[derive(Default)]
-struct Lru {
-    /// Answer and the tick of its last use.
-    entries: std::collections::HashMap<CacheKey, (Bytes, u64)>,
-    /// Tick of last use → key; the first entry is the least recently used.
-    by_use: std::collections::BTreeMap<u64, CacheKey>,
-    tick: u64,
-    /// Bytes accounted: answers plus [`ResponseCache::ENTRY_OVERHEAD`] per entry.
-    bytes: usize,
+    inner: std::sync::Mutex<crate::cache::ByteLru<CacheKey, Bytes>>,
 }
 
 impl ResponseCache {
-    /// Default budget: keys, answers and bookkeeping together.
-    pub(crate) const BUDGET: usize = 16 * 1024 * 1024;
+    /// Budget of the tests' caches: keys, answers and bookkeeping together.
+    #[cfg(test)]
+    pub(crate) const BUDGET: usize = 8 * 1024 * 1024;
     /// What an entry costs beside its answer: the key twice (map and use order), the tick twice,
     /// the `Bytes` handle, and the maps' own per-entry overhead (generously).
     pub(crate) const ENTRY_OVERHEAD: usize = 2 * 32 + 2 * 8 + 32 + 64;
 
     pub(crate) fn new(budget: usize) -> Self {
-        ResponseCache { budget, inner: std::sync::Mutex::new(Lru::default()) }
+        ResponseCache { inner: std::sync::Mutex::new(crate::cache::ByteLru::new(budget, Self::ENTRY_OVERHEAD)) }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Lru> {
-        // Every update below leaves the maps consistent before anything can panic.
+    fn lock(&self) -> std::sync::MutexGuard<'_, crate::cache::ByteLru<CacheKey, Bytes>> {
+        // Every update leaves the maps consistent before anything can panic.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn get(&self, key: &CacheKey) -> Option<Bytes> {
-        let mut guard = self.lock();
-        let lru = &mut *guard;
-        lru.tick += 1;
-        let tick = lru.tick;
-        let (body, used) = lru.entries.get_mut(key)?;
-        lru.by_use.remove(used);
-        *used = tick;
-        lru.by_use.insert(tick, *key);
-        Some(body.clone())
+        self.lock().get(key)
     }
 
     fn put(&self, key: CacheKey, body: Bytes) {
-        let cost = body.len() + Self::ENTRY_OVERHEAD;
-        // A single answer above an eighth of the budget is not kept: it would evict many others.
-        if cost > self.budget / 8 {
-            return;
-        }
-        let mut guard = self.lock();
-        let lru = &mut *guard;
-        lru.tick += 1;
-        let tick = lru.tick;
-        if let Some((old, used)) = lru.entries.insert(key, (body, tick)) {
-            lru.by_use.remove(&used);
-            lru.bytes -= old.len() + Self::ENTRY_OVERHEAD;
-        }
-        lru.by_use.insert(tick, key);
-        lru.bytes += cost;
-        while lru.bytes > self.budget {
-            let Some((_, oldest)) = lru.by_use.pop_first() else { break };
-            if let Some((old, _)) = lru.entries.remove(&oldest) {
-                lru.bytes -= old.len() + Self::ENTRY_OVERHEAD;
-            }
-        }
+        let size = body.len();
+        self.lock().put(key, body, size);
     }
 
     /// Bytes accounted against the budget (never above it).
     #[cfg(test)]
     pub(crate) fn footprint(&self) -> usize {
-        self.lock().bytes
+        self.lock().footprint()
     }
 
     /// Number of answers kept.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.lock().entries.len()
+        self.lock().len()
     }
 }
 
@@ -390,7 +341,8 @@ impl ResponseCache {
 /// serve its home page there: `Router::merge` combines method routers of the same path, so
 /// a `get(home)` on `/` takes GET and HEAD and this router keeps the other methods.
 pub fn router(backend: Arc<dyn CalendarBackend>, config: Arc<DavConfig>) -> axum::Router {
-    router_with_cache(backend, config, Arc::new(ResponseCache::new(ResponseCache::BUDGET)))
+    let cache = Arc::new(ResponseCache::new(config.answer_cache_bytes));
+    router_with_cache(backend, config, cache)
 }
 
 /// [`router`] with a given answer cache (tests read its footprint).

@@ -487,9 +487,7 @@ pub(crate) fn write_value(out: &mut XmlOut, ctx: &Ctx<'_>, res: Res<'_>, prop: P
             if let Res::Object(o) = res {
                 // Full data even when a partial `<c:comp>` selection was asked (RFC 4791 allows it).
                 out.start(q);
-                for part in &o.body_xml_parts {
-                    out.escaped_text(std::str::from_utf8(part).unwrap_or_default());
-                }
+                out.calendar_text(&o.body_parts);
                 out.end(q);
             }
         }

@@ -50,6 +50,7 @@ fn app_with(configure: impl FnOnce(&mut DavConfig), budget: usize) -> TestApp {
         sync_token_prefix: PREFIX.into(),
         prodid: "-//Example Org//jmb//FR".into(),
         max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
+        answer_cache_bytes: ResponseCache::BUDGET,
     };
     configure(&mut config);
     let cache = Arc::new(ResponseCache::new(budget));

@@ -290,9 +290,35 @@ impl XmlOut {
         self.event(Event::Text(BytesText::from_escaped(escape_text(text))));
     }
 
-    /// Text already escaped with [`escape_text`].
-    pub(crate) fn escaped_text(&mut self, escaped: &str) {
-        self.event(Event::Text(BytesText::from_escaped(escaped)));
+    /// The concatenated `parts` (iCalendar text, UTF-8) as element content, escaped as [`escape_text`]
+    /// does (`<`, `>`, `&`, and CR as `&#13;` so that XML end-of-line normalisation gives back the exact
+    /// bytes, hence the ETag), straight into the buffer: renderings are kept unescaped (once in memory,
+    /// shared with the feed) and escaped only for the objects an answer holds.
+    pub(crate) fn calendar_text(&mut self, parts: &[Bytes]) {
+        if self.full {
+            return;
+        }
+        let out = self.w.get_mut();
+        for part in parts {
+            out.reserve(part.len() + part.len() / 8);
+            let mut copied = 0;
+            for (at, byte) in part.iter().enumerate() {
+                let replacement: &[u8] = match byte {
+                    b'\r' => b"&#13;",
+                    b'&' => b"&amp;",
+                    b'<' => b"&lt;",
+                    b'>' => b"&gt;",
+                    _ => continue,
+                };
+                out.extend_from_slice(&part[copied..at]);
+                out.extend_from_slice(replacement);
+                copied = at + 1;
+            }
+            out.extend_from_slice(&part[copied..]);
+        }
+        if out.len() > self.limit {
+            self.full = true;
+        }
     }
 
     /// `<name>text</name>`

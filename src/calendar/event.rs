@@ -68,11 +68,36 @@ pub fn last_modified(d: &MeetingDetails, alarm_minutes: &[u32], now: DateTime<Ut
     answers.chain(passed_alarms).fold(m.updated, DateTime::max)
 }
 
+/// The event's description in the viewer's language: the message is formatted by Fluent once per
+/// language with markers where the links go (the catalogues are compiled in), then filled per event; a
+/// calendar of 60 events used to format it 60 times.
+fn description(tr: &Tr, url: &str, rsvp: &str) -> String {
+    const URL: char = '\u{1}';
+    const RSVP: char = '\u{2}';
+    static TEMPLATES: [std::sync::OnceLock<String>; 2] = [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+    let slot = match tr.lang {
+        crate::i18n::Lang::Fr => 0,
+        crate::i18n::Lang::En => 1,
+    };
+    let template = TEMPLATES[slot]
+        .get_or_init(|| tr.ta("ical-description", &[("url", URL.to_string()), ("rsvp", RSVP.to_string())]));
+    let mut out = String::with_capacity(template.len() + url.len() + rsvp.len());
+    let mut rest = template.as_str();
+    while let Some(at) = rest.find([URL, RSVP]) {
+        out.push_str(&rest[..at]);
+        out.push_str(if rest[at..].starts_with(URL) { url } else { rsvp });
+        // Both markers are one byte long.
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The meeting as `mine` sees it (`mine` is the viewer's row: the owner row for the owner).
 pub fn for_viewer(d: &MeetingDetails, mine: &Attendee, v: &Viewing<'_>) -> ics::Event {
     let m = &d.meeting;
     let join_url = join_url(v.base_url, d, mine);
-    let description = v.tr.ta("ical-description", &[("url", join_url.clone()), ("rsvp", answer_url(v.base_url, mine))]);
+    let description = description(&v.tr, &join_url, &answer_url(v.base_url, mine));
     let organizer = d
         .owner()
         .map(|o| ics::Person { mail: o.mail.clone(), name: o.name.clone() })
@@ -170,6 +195,16 @@ mod tests {
         assert_eq!(guest.attendees[0].partstat, ics::PartStat::Tentative);
         assert_eq!((guest.uid.as_str(), guest.sequence), ("m1@meet.example.org", 2));
         assert_eq!(guest.last_modified, at("2026-12-02T10:00:00Z"), "the latest answer");
+    }
+
+    #[test]
+    fn the_description_is_the_catalogue_message_with_the_viewer_links() {
+        for lang in [Lang::Fr, Lang::En] {
+            let tr = Tr::new(lang, chrono_tz::Europe::Paris);
+            let expected = tr.ta("ical-description", &[("url", "https://j/1".into()), ("rsvp", "https://r/2".into())]);
+            assert_eq!(description(&tr, "https://j/1", "https://r/2"), expected);
+            assert!(expected.contains("https://j/1") && expected.contains("https://r/2"));
+        }
     }
 
     #[test]

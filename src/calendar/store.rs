@@ -9,7 +9,7 @@
 //! never a newer one, so a client is never told it has bytes it was not given.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
@@ -17,6 +17,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{changes, event};
 use crate::booking::model::{MeetingDetails, PartStat};
 use crate::booking::repo;
+use crate::cache::ByteLru;
 use crate::caldav::{
     BackendError, BoxFuture, CalObject, CalendarBackend, CalendarState, Changes, Principal, SyncError, TimeRange,
 };
@@ -34,6 +35,7 @@ static NEXT_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::Atomic
 const TRUST_WITHOUT_READING: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A rendered calendar and when it was last checked against the store.
+#[derive(Clone)]
 struct Cached {
     snapshot: Arc<Snapshot>,
     checked_epoch: u64,
@@ -56,11 +58,24 @@ pub struct Snapshot {
     pub last_modified: DateTime<Utc>,
 }
 
+/// What a cached calendar costs beside its rendering: the key, the entry and the cache's bookkeeping.
+const CACHE_ENTRY_OVERHEAD: usize = 256;
+
+impl Snapshot {
+    /// Bytes this rendering holds: the feed (whose bytes the objects share), and per object its name,
+    /// ETag, index entry and handles.
+    pub fn size(&self) -> usize {
+        let per_object: usize = self.objects.iter().map(|o| o.name.len() * 2 + o.etag.len() + 256).sum();
+        std::mem::size_of::<Snapshot>() + self.feed.len() + self.mail.len() + self.feed_etag.len() + per_object
+    }
+}
+
 pub struct CalendarStore {
     db: Db,
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
-    cache: Mutex<HashMap<String, Cached>>,
+    /// Rendered calendars by uid, within `calendar.rendering_cache_bytes()`.
+    cache: Mutex<ByteLru<String, Cached>>,
     /// Recent successful sign-ins: `(uid, SHA-256 of the password)` → the principal and the database's
     /// [`Db::data_version`] when the password was checked. Calendar clients send the password with
     /// every request; a sign-in is reused only while nothing at all was committed to the database
@@ -78,7 +93,13 @@ pub struct CalendarUser {
 
 impl CalendarStore {
     pub fn new(db: Db, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
-        Self { db, config, clock, cache: Mutex::new(HashMap::new()), sign_ins: Mutex::new(HashMap::new()) }
+        let cache = ByteLru::new(config.calendar.rendering_cache_bytes(), CACHE_ENTRY_OVERHEAD);
+        Self { db, config, clock, cache: Mutex::new(cache), sign_ins: Mutex::new(HashMap::new()) }
+    }
+
+    fn cache(&self) -> MutexGuard<'_, ByteLru<String, Cached>> {
+        // Every update leaves the cache consistent before anything can panic.
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The user's calendar, from the cache when still current.
@@ -86,7 +107,7 @@ impl CalendarStore {
         // Read the epoch first: a write committing after this point bumps it, so the next request
         // checks again.
         let epoch = self.db.write_epoch();
-        if let Some(c) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(uid)
+        if let Some(c) = self.cache().get(&uid.to_string())
             && c.checked_epoch == epoch
             && c.checked_at.elapsed() < TRUST_WITHOUT_READING
             && self.clock.now() < c.snapshot.valid_until
@@ -114,8 +135,8 @@ impl CalendarStore {
     async fn snapshot_at(&self, uid: &str, ctag: i64, mail: &str, epoch: u64) -> Result<Arc<Snapshot>, DbError> {
         let now = self.clock.now();
         {
-            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(c) = cache.get_mut(uid)
+            let mut cache = self.cache();
+            if let Some(c) = cache.get_mut(&uid.to_string())
                 && c.snapshot.ctag == ctag
                 && c.snapshot.mail == mail
                 && now < c.snapshot.valid_until
@@ -130,25 +151,16 @@ impl CalendarStore {
         let snapshot = self
             .db
             .read(move |c| -> Result<_, DbError> {
-                // One read transaction: the version and the data come from the same database state.
-                let tx = c.unchecked_transaction()?;
-                let version = changes::version(&tx, &uid_owned)?;
-                let mail = users::mail_of(&tx, &uid_owned)?.unwrap_or_default();
-                let since = now - Duration::days(i64::from(config.calendar.past_days));
-                let meetings = repo::calendar_meetings(&tx, &uid_owned, &mail, since)?;
-                drop(tx);
-                Ok(render(&config, &uid_owned, &mail, version, meetings, now))
+                let rows = Self::read_cold(c, &config, &uid_owned, now)?;
+                Ok(Self::render_cold(&config, &uid_owned, rows, now))
             })
             .await?;
         let snapshot = Arc::new(snapshot);
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= self.config.calendar.cache_users.max(1) && !cache.contains_key(uid) {
-            // Simple bound: drop everything; rebuilding is cheap compared with unbounded growth.
-            cache.clear();
-        }
-        cache.insert(
+        let size = snapshot.size();
+        self.cache().put(
             uid.to_string(),
             Cached { snapshot: snapshot.clone(), checked_epoch: epoch, checked_at: std::time::Instant::now() },
+            size,
         );
         Ok(snapshot)
     }
@@ -157,8 +169,7 @@ impl CalendarStore {
     /// `mail` read from the store after `epoch`), so that the request's next [`CalendarStore::snapshot`]
     /// need not read them again.
     fn confirm_current(&self, uid: &str, ctag: i64, mail: &str, epoch: u64) {
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = cache.get_mut(uid)
+        if let Some(c) = self.cache().get_mut(&uid.to_string())
             && c.snapshot.ctag == ctag
             && c.snapshot.mail == mail
         {
@@ -189,6 +200,36 @@ impl CalendarStore {
             Ok((uid, mail, ctag)) => Ok(FeedLookup::Calendar(self.snapshot_at(&uid, ctag, &mail, epoch).await?)),
             Err(other) => Ok(other),
         }
+    }
+}
+
+/// What a calendar is rendered from, read in one transaction (see [`CalendarStore::read_cold`]).
+pub struct CalendarRows {
+    version: changes::Version,
+    mail: String,
+    meetings: Vec<MeetingDetails>,
+}
+
+impl CalendarStore {
+    /// Reads what the calendar of `uid` is rendered from, in one read transaction: the version and the
+    /// data come from the same database state.
+    pub fn read_cold(
+        conn: &rusqlite::Connection,
+        config: &Config,
+        uid: &str,
+        now: DateTime<Utc>,
+    ) -> rusqlite::Result<CalendarRows> {
+        let tx = conn.unchecked_transaction()?;
+        let version = changes::version(&tx, uid)?;
+        let mail = users::mail_of(&tx, uid)?.unwrap_or_default();
+        let since = now - Duration::days(i64::from(config.calendar.past_days));
+        let meetings = repo::calendar_meetings(&tx, uid, &mail, since)?;
+        Ok(CalendarRows { version, mail, meetings })
+    }
+
+    /// Renders the calendar of `uid` from what [`CalendarStore::read_cold`] read.
+    pub fn render_cold(config: &Config, uid: &str, rows: CalendarRows, now: DateTime<Utc>) -> Snapshot {
+        render(config, uid, &rows.mail, rows.version, rows.meetings, now)
     }
 }
 
@@ -249,9 +290,11 @@ fn render(
     // the feed itself, and CalDAV objects are that block between a header and a footer shared by all
     // of them. Rendering makes many short-lived allocations, and anything long-lived allocated in
     // between pins the allocator's memory (a 2000-event calendar used to leave 20 MB resident), so
-    // the kept data goes into two buffers sized up front (the feed, the escaped blocks) and the small
-    // per-object strings are made once the temporaries are gone.
+    // the kept data goes into one buffer sized up front (the feed) and the small per-object strings
+    // are made once the temporaries are gone. CalDAV answers escape the blocks they send as they
+    // write them (see `XmlOut::calendar_text`).
     let mut feed = ics::feed_head(&info, now);
+    let head_len = feed.len();
     feed.reserve(events.len() * 2048 + ics::CALENDAR_END.len());
     /// What an object keeps of its event: UID, last modification, start, end, free-busy kind.
     type Meta = (String, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>, Option<ics::BusyKind>);
@@ -265,44 +308,36 @@ fn render(
         meta.push((e.uid.clone(), e.last_modified, e.start, e.end, busy));
     }
     feed.push_str(ics::CALENDAR_END);
-    let feed_etag = ics::etag(feed.as_bytes());
-    let mut escaped = String::with_capacity(feed.len() + feed.len() / 8);
-    let mut escaped_blocks = Vec::with_capacity(blocks.len());
-    for r in &blocks {
-        let start = escaped.len();
-        escaped.push_str(&crate::caldav::escape_calendar_data(&feed[r.clone()]));
-        escaped_blocks.push(start..escaped.len());
-    }
     drop(events);
     // Deletions and time move the calendar's own date; it never goes backwards.
     let last_modified = meta.iter().map(|m| m.1).chain(version.changed_at).max().unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     // Every resource has the same header (VERSION, PRODID, CALSCALE): kept once.
-    let object_head = ics::resource_head(&prodid);
-    let head_xml = Bytes::from(crate::caldav::escape_calendar_data(&object_head).into_owned());
-    let tail_xml = Bytes::from(crate::caldav::escape_calendar_data(ics::CALENDAR_END).into_owned());
-    let head = Bytes::from(object_head);
+    let head = Bytes::from(ics::resource_head(&prodid));
     let tail = Bytes::from_static(ics::CALENDAR_END.as_bytes());
     let feed = Bytes::from(feed);
-    let escaped = Bytes::from(escaped);
     let mut objects = Vec::with_capacity(meta.len());
     let mut by_name = HashMap::with_capacity(meta.len());
-    for ((uid, modified, start, end, busy), (block, xml_block)) in
-        meta.into_iter().zip(blocks.into_iter().zip(escaped_blocks))
-    {
+    // The feed's ETag covers its header and each object's ETag (each covering that object's bytes):
+    // it changes with any byte of the feed, for one hashing pass over the events instead of two.
+    let mut feed_tag = ics::EtagHasher::new();
+    feed_tag.update(&feed[..head_len]);
+    for ((uid, modified, start, end, busy), block) in meta.into_iter().zip(blocks) {
         let event = feed.slice(block);
         let name = ics::object_name_for_uid(&uid);
+        let etag = ics::etag_of_parts(&[&head, &event, &tail]);
+        feed_tag.update(etag.as_bytes());
         by_name.insert(name.clone(), objects.len());
         objects.push(CalObject {
             name,
-            etag: ics::etag_of_parts(&[&head, &event, &tail]),
+            etag,
             body_parts: [head.clone(), event, tail.clone()],
             last_modified: modified,
             start,
             end,
             busy,
-            body_xml_parts: [head_xml.clone(), escaped.slice(xml_block), tail_xml.clone()],
         });
     }
+    let feed_etag = feed_tag.finish();
     Snapshot {
         ctag: version.ctag,
         generation: NEXT_GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),

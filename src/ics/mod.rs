@@ -385,6 +385,29 @@ pub fn etag_of_parts(parts: &[&[u8]]) -> String {
     format!("\"{}\"", hex::encode(&hasher.finalize()[..8]))
 }
 
+/// An ETag computed over several pieces given one after the other (same form as [`etag`]).
+pub struct EtagHasher(Sha256);
+
+impl EtagHasher {
+    pub fn new() -> Self {
+        EtagHasher(Sha256::new())
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    pub fn finish(self) -> String {
+        format!("\"{}\"", hex::encode(&self.0.finalize()[..8]))
+    }
+}
+
+impl Default for EtagHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A URL-safe CalDAV object name (`….ics`) derived from a UID: the UID itself when it only holds
 /// unreserved characters (and `@`), else a hash of it (Evolution, for one, chokes on `/`).
 pub fn object_name_for_uid(uid: &str) -> String {

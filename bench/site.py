@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""Site-scale benchmark (bench/site.sh): 10 000 users polling their own calendars, 100 000 stored meetings.
+
+Seeds two stores through jmb's own store functions (examples/seed_site.rs): a site of 10 000 users and
+100 000 meetings (60 events per calendar) and a small one of 100 users and 1 000 meetings (the same 60 per
+calendar). Then, against a release jmb on loopback, with wrk on the same 2 cores:
+  * cold and hot feed and CalDAV calendar-query REPORT: wrk cycles through every user's calendar (cold:
+    10 000 calendars, far more than the cache holds) or through 100 of them (hot: all cached), first with
+    no writes, then while 10 bookings per second are made through the API;
+  * the list page (/meetings) and GET /api/v1/meetings for a user with 60 meetings: median latency on the
+    site and on the small store;
+  * bookings through the API (8 connections, 20 guests each) and the list page's latency meanwhile;
+  * jmb's RSS after the cold runs.
+Prints figures and one PASS/FAIL line per target of the issue; exit code 0 whatever the numbers.
+
+Usage: site.py <jmb-binary> <examples-dir> <workdir>   (bench/site.sh builds jmb, seed_site and calendar_stages)
+Knobs (environment): BENCH_DURATION (wrk seconds, default 10), BENCH_CONNECTIONS (default 32).
+"""
+import datetime as dt
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from base64 import b64encode
+from pathlib import Path
+
+import requests
+
+HERE = Path(__file__).resolve().parent
+DURATION = int(os.environ.get("BENCH_DURATION", "10"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+SITE = (10_000, 100_000)
+SMALL = (100, 1_000)
+HOT_USERS = 100
+VERDICTS: list[str] = []
+
+
+def verdict(ok: bool, text: str) -> None:
+    VERDICTS.append(f"{'PASS' if ok else 'FAIL'}  {text}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def seed(binary: Path, workdir: Path, users: int, meetings: int) -> tuple[Path, list[list[str]]]:
+    db = workdir / f"site-{users}-{meetings}.sqlite3"
+    tsv = workdir / f"users-{users}.tsv"
+    t = time.monotonic()
+    subprocess.run([str(binary), str(db), str(users), str(meetings), str(tsv)], check=True)
+    print(f"   seeded {users} users and {meetings} meetings in {time.monotonic() - t:.1f} s")
+    return db, [line.split("\t") for line in tsv.read_text().splitlines()]
+
+
+class Jmb:
+    def __init__(self, binary: Path, workdir: Path, db: Path, users: int):
+        self.binary, self.workdir, self.db, self.users = binary, workdir, db, users
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = workdir / f"jmb-{db.stem}.toml"
+        self.config.write_text(f"""
+[server]
+listen = "127.0.0.1:{self.port}"
+public_url = "{self.url}"
+[database]
+path = "{db}"
+[jitsi]
+base_url = "https://meet.example.org"
+app_secret = "bench-secret-0123456789abcdef0123456789ab"
+[auth]
+mode = "trusted-header"
+editors = "everyone"
+[booking]
+max_bookings_per_hour = 100000
+max_guests = 50
+[mail]
+internal_domains = ["example.org"]
+transport = "mailbox"
+max_invitations_per_owner_per_hour = 1000000
+""")
+        self.proc = None
+
+    def start(self) -> None:
+        log = open(self.workdir / f"jmb-{self.db.stem}.log", "ab")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JMB_")}
+        env["RUST_LOG"] = "warn"
+        self.proc = subprocess.Popen([str(self.binary), "serve", "--config", str(self.config)], stdout=log,
+                                     stderr=subprocess.STDOUT, env=env)
+        for _ in range(300):
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            if self.proc.poll() is not None:
+                raise SystemExit(f"jmb exited; see {log.name}")
+            time.sleep(0.1)
+        raise SystemExit("jmb did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+
+    def rss(self) -> int:
+        return rss_kib(self.proc.pid)
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def identity(uid: str) -> dict:
+    n = int(uid[4:])
+    return {"X-Remote-User": uid, "X-Remote-Mail": f"{uid}@example.org", "X-Remote-Name": f"Prenom{n} Nom-{n}"}
+
+
+def parse_wrk(text: str) -> dict:
+    out = {"rps": 0.0, "p99": None, "errors": 0}
+    if m := re.search(r"Requests/sec:\s*([\d.]+)", text):
+        out["rps"] = float(m.group(1))
+    if m := re.search(r"^\s*99(?:\.0+)?%\s+([\d.]+)\s*(us|ms|s|m)\b", text, re.M):
+        out["p99"] = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[m.group(2)]
+    if m := re.search(r"Non-2xx or 3xx responses:\s*(\d+)", text):
+        out["errors"] += int(m.group(1))
+    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text):
+        out["errors"] += sum(map(int, m.groups()))
+    return out
+
+
+def wrk(url: str, script: str, env: dict, connections: int = CONNECTIONS, duration: int = DURATION) -> dict:
+    full_env = dict(os.environ, BENCH_DIR=str(HERE), SITE_THREADS="2", **env)
+    r = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(HERE / script),
+                        url], capture_output=True, text=True, env=full_env, timeout=duration + 120)
+    return parse_wrk(r.stdout + r.stderr)
+
+
+def request_file(workdir: Path, name: str, users: list[list[str]], op: str) -> Path:
+    path = workdir / f"requests-{name}.tsv"
+    with path.open("w") as f:
+        for uid, _mail, feed, password in users:
+            if op == "feed":
+                f.write(f"GET\t/ical/{feed}.ics\t-\n")
+            else:
+                auth = "Basic " + b64encode(f"{uid}:{password}".encode()).decode()
+                f.write(f"REPORT\t/dav/principals/{uid}/meetings/\t{auth}\n")
+    return path
+
+
+def check_answers(jmb: Jmb, users: list[list[str]]) -> tuple[int, int]:
+    """One feed and one REPORT answered right before timing: a fast wrong answer is not a result."""
+    uid, _mail, feed, password = users[len(users) // 2]
+    r = requests.get(f"{jmb.url}/ical/{feed}.ics", timeout=30)
+    events = r.content.count(b"BEGIN:VEVENT")
+    body = (HERE / "report.xml").read_text().replace("{START}", os.environ["REPORT_START"]).replace(
+        "{END}", os.environ["REPORT_END"])
+    rep = requests.request("REPORT", f"{jmb.url}/dav/principals/{uid}/meetings/", data=body, auth=(uid, password),
+                           headers={"Depth": "1", "Content-Type": "application/xml"}, timeout=30)
+    if r.status_code != 200 or rep.status_code != 207 or events < 50:
+        raise SystemExit(f"wrong answers before timing: feed {r.status_code} with {events} events, "
+                         f"REPORT {rep.status_code}")
+    return len(r.content), rep.content.count(b"BEGIN:VEVENT")
+
+
+def latency(url: str, headers: dict, n: int = 200) -> list[float]:
+    s = requests.Session()
+    s.headers.update(headers)
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        r = s.get(url, timeout=30)
+        out.append((time.perf_counter() - t) * 1000)
+        if r.status_code != 200:
+            raise SystemExit(f"{url}: {r.status_code}")
+    return out
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+class Writer(threading.Thread):
+    """Books `rate` meetings per second through the API (5 site users and 5 outsiders invited each)."""
+
+    def __init__(self, jmb: Jmb, users: int, rate: float):
+        super().__init__(daemon=True)
+        self.jmb, self.users, self.rate = jmb, users, rate
+        self.stop_flag = threading.Event()
+        self.done = 0
+        self.failed = 0
+
+    def run(self) -> None:
+        s = requests.Session()
+        start = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+        rnd = random.Random(7)
+        t = time.monotonic()
+        while not self.stop_flag.is_set():
+            n = rnd.randrange(self.users)
+            uid = f"user{n:05d}"
+            guests = [f"user{(n + k * 977) % self.users:05d}@example.org" for k in range(1, 6)]
+            guests += [f"outside{k}.{self.done}@partner.example.net" for k in range(5)]
+            body = {"subject": f"Écriture {self.done}", "start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "duration": 30, "moderators": [], "guests": guests}
+            try:
+                r = s.post(f"{self.jmb.url}/api/v1/meetings", json=body, headers=identity(uid), timeout=30)
+                self.done += 1
+                self.failed += r.status_code != 201
+            except requests.RequestException:
+                self.failed += 1
+            t += 1 / self.rate
+            self.stop_flag.wait(max(0.0, t - time.monotonic()))
+
+    def stop(self) -> None:
+        self.stop_flag.set()
+        self.join(30)
+
+
+def calendars(jmb: Jmb, workdir: Path, users: list[list[str]], label: str, results: dict) -> None:
+    hot_users = users[:: len(users) // HOT_USERS][:HOT_USERS]
+    for op in ("feed", "report"):
+        cold = request_file(workdir, f"{op}-cold", users, op)
+        hot = request_file(workdir, f"{op}-hot", hot_users, op)
+        wrk(jmb.url, "site-cycle.lua", {"SITE_REQUESTS": str(hot)}, duration=2)  # warm the hot set
+        for temp, path in (("hot", hot), ("cold", cold)):
+            cpu = jmb.cpu_seconds()
+            r = wrk(jmb.url, "site-cycle.lua", {"SITE_REQUESTS": str(path)})
+            r["cpu_ms"] = (jmb.cpu_seconds() - cpu) * 1000 / max(1, r["rps"] * DURATION)
+            results[(label, op, temp)] = r
+            print(f"   {label:<13} {op:<6} {temp:<4}: {r['rps']:8.0f} req/s, p99 {r['p99'] or 0:7.2f} ms, "
+                  f"jmb CPU {r['cpu_ms']:.2f} ms/request, errors {r['errors']}")
+
+
+def list_pages(jmb: Jmb, uid: str) -> dict:
+    h = identity(uid)
+    page = latency(f"{jmb.url}/meetings", h)
+    api = latency(f"{jmb.url}/api/v1/meetings", h)
+    return {"page": statistics.median(page), "api": statistics.median(api)}
+
+
+def main() -> None:
+    jmb_bin, examples, workdir = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+    seed_bin = examples / "seed_site"
+    now = dt.datetime.now(dt.timezone.utc)
+    os.environ["REPORT_START"] = now.strftime("%Y%m%dT000000Z")
+    os.environ["REPORT_END"] = (now + dt.timedelta(days=30)).strftime("%Y%m%dT000000Z")
+
+    print("== seeding (through jmb's store functions)")
+    t = time.monotonic()
+    site_db, site_users = seed(seed_bin, workdir, *SITE)
+    small_db, small_users = seed(seed_bin, workdir, *SMALL)
+    seeding = time.monotonic() - t
+
+    print("== where a cold calendar's time goes (examples/calendar_stages: one thread, 500 users)")
+    stages = subprocess.run([str(examples / "calendar_stages"), str(site_db), str(workdir / "users-10000.tsv"), "500"],
+                            capture_output=True, text=True, check=True).stdout
+    print("   " + stages.strip().replace("\n", "\n   "))
+
+    print("== list page on the small store (1 000 meetings)")
+    small = Jmb(jmb_bin, workdir, small_db, SMALL[0])
+    small.start()
+    try:
+        list_pages(small, "user00042")  # warm up
+        small_lists = list_pages(small, "user00042")
+    finally:
+        small.stop()
+    print(f"   /meetings median {small_lists['page']:.2f} ms, /api/v1/meetings median {small_lists['api']:.2f} ms")
+
+    jmb = Jmb(jmb_bin, workdir, site_db, SITE[0])
+    jmb.start()
+    try:
+        rss_start = jmb.rss()
+        feed_bytes, report_events = check_answers(jmb, site_users)
+        print(f"== calendars: {SITE[0]} users, {SITE[1]} meetings; a feed is {feed_bytes / 1024:.0f} KiB, "
+              f"the REPORT (next 30 days) {report_events} events; wrk -t2 -c{CONNECTIONS} -d{DURATION}s")
+        results: dict = {}
+        calendars(jmb, workdir, site_users, "no writes", results)
+        rss_cold = jmb.rss()
+        writer = Writer(jmb, SITE[0], 10)
+        writer.start()
+        calendars(jmb, workdir, site_users, "10 bookings/s", results)
+        writer.stop()
+        print(f"   background writer: {writer.done} bookings, {writer.failed} failed")
+        rss_after = jmb.rss()
+
+        print("== list page on the site (100 000 meetings)")
+        list_pages(jmb, "user00042")
+        site_lists = list_pages(jmb, "user00042")
+        print(f"   /meetings median {site_lists['page']:.2f} ms, /api/v1/meetings median {site_lists['api']:.2f} ms")
+
+        print("== bookings through the API: 8 connections, 20 guests each")
+        idle_reads = latency(f"{jmb.url}/meetings", identity("user00042"), 100)
+        start = (now + dt.timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+        reads: list[float] = []
+        stop_reads = threading.Event()
+
+        def read_meanwhile():
+            s = requests.Session()
+            s.headers.update(identity("user00042"))
+            while not stop_reads.is_set():
+                t0 = time.perf_counter()
+                s.get(f"{jmb.url}/meetings", timeout=30)
+                reads.append((time.perf_counter() - t0) * 1000)
+                stop_reads.wait(0.05)
+
+        reader = threading.Thread(target=read_meanwhile, daemon=True)
+        reader.start()
+        book = wrk(jmb.url, "site-book.lua", {"SITE_USERS": str(SITE[0]),
+                                              "SITE_BOOK_START": start.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                   connections=8)
+        stop_reads.set()
+        reader.join()
+        print(f"   {book['rps']:.0f} bookings/s, p99 {book['p99'] or 0:.1f} ms, errors {book['errors']}; list page "
+              f"meanwhile p50 {pct(reads, 50):.1f} ms / p99 {pct(reads, 99):.1f} ms ({len(reads)} reads; idle p50 "
+              f"{pct(idle_reads, 50):.1f} ms)")
+        rss_end = jmb.rss()
+    finally:
+        jmb.stop()
+
+    print(f"== memory: jmb RSS {rss_start / 1024:.0f} MiB at start, {rss_cold / 1024:.0f} MiB after the cold runs, "
+          f"{rss_after / 1024:.0f} MiB after the runs with writes, {rss_end / 1024:.0f} MiB at the end")
+
+    print("\n== verdicts")
+    for op, name in (("feed", "cold feed"), ("report", "cold CalDAV REPORT")):
+        r = results[("10 bookings/s", op, "cold")]
+        hot = results[("no writes", op, "hot")]
+        verdict(r["rps"] >= 3000 and (r["p99"] or 1e9) < 50 and r["errors"] == 0,
+                f"{name} with 10 bookings/s: {r['rps']:.0f} req/s, p99 {r['p99'] or 0:.1f} ms (target >= 3000, "
+                f"p99 < 50 ms); cold/hot {r['rps'] / max(1, hot['rps']):.2f}")
+    for key, name in (("page", "/meetings"), ("api", "GET /api/v1/meetings")):
+        s, b = small_lists[key], site_lists[key]
+        verdict(b < 5 and b <= s * 1.2, f"{name} at 100 000 meetings: median {b:.2f} ms (target < 5 ms and within "
+                                        f"20 % of {s:.2f} ms at 1 000 meetings: {b / s:.2f}x)")
+    verdict(book["rps"] >= 1000 and book["errors"] == 0,
+            f"bookings through the API, 8 clients, 20 guests: {book['rps']:.0f}/s (target >= 1000)")
+    verdict(rss_cold < 80 * 1024 and rss_after < 80 * 1024,
+            f"RSS after the cold runs: {rss_cold / 1024:.0f} MiB, with writes {rss_after / 1024:.0f} MiB (target < 80)")
+    verdict(seeding < 60, f"seeding both stores: {seeding:.0f} s (target < 60 s)")
+    for line in VERDICTS:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
