@@ -129,8 +129,7 @@ pub fn meeting_by_room(conn: &Connection, room: &str) -> Result<Option<Meeting>>
 /// Attendees of one meeting: owner, then moderators, then guests, each in invitation order.
 pub fn attendees_of(conn: &Connection, meeting_id: &str) -> Result<Vec<Attendee>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ATTENDEE_COLUMNS} FROM attendees a WHERE a.meeting_id = ?1
-         ORDER BY CASE a.role WHEN 'owner' THEN 0 WHEN 'moderator' THEN 1 ELSE 2 END, a.id"
+        "SELECT {ATTENDEE_COLUMNS} FROM attendees a WHERE a.meeting_id = ?1 ORDER BY {ATTENDEE_ORDER}"
     ))?;
     let rows = stmt.query_map([meeting_id], attendee_row)?;
     rows.collect()
@@ -182,39 +181,69 @@ pub fn attendee_by_id(conn: &Connection, id: i64) -> Result<Option<(Meeting, Att
     .optional()
 }
 
-/// The meetings in a user's calendar, with all their attendees, in one query: every role (by mail, or
-/// as owner by uid), not ended before `since`, by start.
+/// The meetings in a user's calendar, with all their attendees: every role (by mail, or as owner by
+/// uid), not ended before `since`, by start. Two statements (the caller reads them in one
+/// transaction): meetings, then their attendees.
 pub fn calendar_meetings(
     conn: &Connection,
     uid: &str,
     mail: &str,
     since: DateTime<Utc>,
 ) -> Result<Vec<MeetingDetails>> {
-    let mut stmt = conn.prepare_cached(&calendar_sql())?;
-    let rows = stmt.query(params![mail, uid, ts(since)])?;
-    grouped(rows)
+    let (meetings, attendees) = calendar_sql();
+    with_attendees_of(conn, &meetings, &attendees, params![mail, uid, ts(since)])
 }
 
-fn calendar_sql() -> String {
-    format!(
-        "SELECT {MEETING_COLUMNS}, {ATTENDEE_COLUMNS} FROM meetings m JOIN attendees a ON a.meeting_id = m.id
-         WHERE m.id IN ({MY_MEETING_IDS}) AND m.end_at > ?3
-         ORDER BY m.start_at, m.id, {ATTENDEE_ORDER}"
+fn calendar_sql() -> (String, String) {
+    let chosen = format!("SELECT id FROM meetings WHERE id IN ({MY_MEETING_IDS}) AND end_at > ?3");
+    (
+        format!(
+            "SELECT {MEETING_COLUMNS} FROM meetings m WHERE m.id IN ({MY_MEETING_IDS}) AND m.end_at > ?3
+             ORDER BY m.start_at, m.id"
+        ),
+        format!("SELECT {ATTENDEE_COLUMNS} FROM attendees a WHERE a.meeting_id IN ({chosen})"),
     )
 }
 
-/// Meetings with their attendees from rows of [`MEETING_COLUMNS`] then [`ATTENDEE_COLUMNS`], ordered
-/// by meeting.
-fn grouped(mut rows: rusqlite::Rows<'_>) -> Result<Vec<MeetingDetails>> {
-    let mut out: Vec<MeetingDetails> = Vec::new();
+/// The meetings `meetings_sql` lists, in its order, each with the attendees `attendees_sql` returns
+/// for it (both statements take `params`), attendees in the pages' order.
+///
+/// Two statements rather than one join: a join repeats every meeting's columns on each attendee's
+/// row and, to order the result, sorts all of those wide rows; here SQLite sorts only the meetings,
+/// and the attendees are put in order in memory.
+fn with_attendees_of(
+    conn: &Connection,
+    meetings_sql: &str,
+    attendees_sql: &str,
+    params: impl rusqlite::Params + Copy,
+) -> Result<Vec<MeetingDetails>> {
+    let mut out: Vec<MeetingDetails> = conn
+        .prepare_cached(meetings_sql)?
+        .query_map(params, |row| Ok(MeetingDetails { meeting: meeting_row(row)?, attendees: Vec::new() }))?
+        .collect::<Result<_>>()?;
+    let index: std::collections::HashMap<String, usize> =
+        out.iter().enumerate().map(|(i, d)| (d.meeting.id.clone(), i)).collect();
+    let mut stmt = conn.prepare_cached(attendees_sql)?;
+    let mut rows = stmt.query(params)?;
     while let Some(row) = rows.next()? {
-        let attendee = attendee_row_at(row, MEETING_COLUMN_COUNT)?;
-        match out.last_mut() {
-            Some(d) if d.meeting.id == attendee.meeting_id => d.attendees.push(attendee),
-            _ => out.push(MeetingDetails { meeting: meeting_row(row)?, attendees: vec![attendee] }),
+        let attendee = attendee_row(row)?;
+        if let Some(&i) = index.get(&attendee.meeting_id) {
+            out[i].attendees.push(attendee);
         }
     }
+    for d in &mut out {
+        d.attendees.sort_unstable_by_key(|a| (role_rank(a.role), a.id));
+    }
     Ok(out)
+}
+
+/// Where a role's attendees come in the pages' order (see [`ATTENDEE_ORDER`]).
+fn role_rank(role: Role) -> u8 {
+    match role {
+        Role::Owner => 0,
+        Role::Moderator => 1,
+        Role::Guest => 2,
+    }
 }
 
 /// Which meetings to list.
@@ -249,9 +278,9 @@ pub fn list_for_user(conn: &Connection, uid: &str, mail: &str, scope: Scope) -> 
         Scope::Upcoming { now } => (-1i64, 0i64, ts(now), 0),
         Scope::Archived { now, since, limit, offset } => (i64::from(limit), i64::from(offset), ts(now), ts(since)),
     };
-    let mut stmt = conn.prepare_cached(&list_sql(scope))?;
-    let rows = stmt.query(params![mail, uid, a, b, limit, offset])?;
-    Ok(grouped(rows)?
+    let (meetings, attendees) = list_sql(scope);
+    let details = with_attendees_of(conn, &meetings, &attendees, params![mail, uid, a, b, limit, offset])?;
+    Ok(details
         .into_iter()
         .filter_map(|details| {
             let mine = details.row_for(uid, mail)?.clone();
@@ -260,20 +289,17 @@ pub fn list_for_user(conn: &Connection, uid: &str, mail: &str, scope: Scope) -> 
         .collect())
 }
 
-/// The statement of [`list_for_user`]: one page of the user's meeting ids (two indexed look-ups), then
-/// those meetings with their attendees.
-fn list_sql(scope: Scope) -> String {
-    let (cond, order, order_m) = match scope {
-        Scope::Upcoming { .. } => ("end_at > ?3", "start_at, id", "m.start_at, m.id"),
-        Scope::Archived { .. } => ("end_at <= ?3 AND end_at > ?4", "start_at DESC, id", "m.start_at DESC, m.id"),
+/// The statements of [`list_for_user`]: one page of the user's meetings (two indexed look-ups), then
+/// the attendees of that page. Callers read both in one transaction.
+fn list_sql(scope: Scope) -> (String, String) {
+    let (cond, order) = match scope {
+        Scope::Upcoming { .. } => ("end_at > ?3", "start_at, id"),
+        Scope::Archived { .. } => ("end_at <= ?3 AND end_at > ?4", "start_at DESC, id"),
     };
-    format!(
-        "WITH page AS (
-             SELECT id FROM meetings WHERE id IN ({MY_MEETING_IDS}) AND {cond}
-             ORDER BY {order} LIMIT ?5 OFFSET ?6)
-         SELECT {MEETING_COLUMNS}, {ATTENDEE_COLUMNS}
-         FROM page p JOIN meetings m ON m.id = p.id JOIN attendees a ON a.meeting_id = m.id
-         ORDER BY {order_m}, {ATTENDEE_ORDER}"
+    let page = format!("WHERE id IN ({MY_MEETING_IDS}) AND {cond} ORDER BY {order} LIMIT ?5 OFFSET ?6");
+    (
+        format!("SELECT {MEETING_COLUMNS} FROM meetings m {page}"),
+        format!("SELECT {ATTENDEE_COLUMNS} FROM attendees a WHERE a.meeting_id IN (SELECT id FROM meetings {page})"),
     )
 }
 
@@ -468,13 +494,17 @@ mod tests {
             insert_attendee(&c, &attendee(&m.id, Role::Guest, "g@x.org", &format!("tok-guest-{i:010}")), now).unwrap();
         }
         let since = now - chrono::Duration::days(365);
+        let pair = |what: &'static str, (meetings, attendees): (String, String)| [(what, meetings), (what, attendees)];
         let statements = [
-            ("upcoming list", list_sql(Scope::Upcoming { now })),
-            ("archive page", list_sql(Scope::Archived { now, since, limit: 20, offset: 0 })),
-            ("archive count", count_archived_sql()),
-            ("calendar", calendar_sql()),
+            pair("upcoming list", list_sql(Scope::Upcoming { now })),
+            pair("archive page", list_sql(Scope::Archived { now, since, limit: 20, offset: 0 })),
+            pair("calendar", calendar_sql()),
+            [
+                ("archive count", count_archived_sql()),
+                ("attendees of a meeting", "SELECT * FROM attendees WHERE meeting_id = ?1".into()),
+            ],
         ];
-        for (what, sql) in statements {
+        for (what, sql) in statements.into_iter().flatten() {
             let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
             let params: Vec<&dyn rusqlite::ToSql> =
                 (0..stmt.parameter_count()).map(|_| &0 as &dyn rusqlite::ToSql).collect();

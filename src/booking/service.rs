@@ -368,6 +368,9 @@ impl Bookings {
         let (uid, mail) = (who.uid.clone(), who.mail.clone());
         self.db
             .read(move |c| {
+                // One read transaction: the lists, their attendees and the count agree.
+                let tx = c.unchecked_transaction()?;
+                let c = &*tx;
                 let upcoming = repo::list_for_user(c, &uid, &mail, Scope::Upcoming { now })?;
                 if archive_days == 0 {
                     return Ok(Lists { upcoming, ..Lists::default() });
@@ -386,7 +389,12 @@ impl Bookings {
     /// The upcoming meetings of `who` (every role), by start.
     pub async fn upcoming(&self, who: &Identity, now: DateTime<Utc>) -> Result<Vec<Listed>, BookingError> {
         let (uid, mail) = (who.uid.clone(), who.mail.clone());
-        self.db.read(move |c| Ok(repo::list_for_user(c, &uid, &mail, Scope::Upcoming { now })?)).await
+        self.db
+            .read(move |c| {
+                let tx = c.unchecked_transaction()?;
+                Ok(repo::list_for_user(&tx, &uid, &mail, Scope::Upcoming { now })?)
+            })
+            .await
     }
 
     /// One page of the meetings of `who` that ended within `archive_days`, latest first, with their total.
@@ -403,7 +411,8 @@ impl Bookings {
         self.db
             .read(move |c| {
                 let scope = Scope::Archived { now, since, limit: page_size, offset: page.saturating_mul(page_size) };
-                Ok((repo::list_for_user(c, &uid, &mail, scope)?, repo::count_archived(c, &uid, &mail, now, since)?))
+                let tx = c.unchecked_transaction()?;
+                Ok((repo::list_for_user(&tx, &uid, &mail, scope)?, repo::count_archived(&tx, &uid, &mail, now, since)?))
             })
             .await
     }

@@ -63,10 +63,17 @@ struct Inner {
     /// The last write probe ([`Db::check_writable`]) and when it ran: probes are shared by callers
     /// within [`WRITE_PROBE_INTERVAL`], so polling `/healthz` cannot flood the writer.
     last_probe: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
+    /// When a write (a caller's or a probe) last committed.
+    last_commit: Mutex<Instant>,
 }
 
 /// How long the outcome of a write probe is reused.
 const WRITE_PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A write in progress counts as the write probe while something committed this recently: a health
+/// check never queues behind bookings (a load balancer would take a busy node out), but a writer stuck
+/// for this long is reported.
+const WRITER_STALL: Duration = Duration::from_secs(30);
 
 impl Db {
     /// Opens (creating if needed) the database file, checks that it can be written, and applies
@@ -145,6 +152,7 @@ impl Db {
                 reader_slots: Semaphore::new(slots),
                 path: path.to_path_buf(),
                 last_probe: tokio::sync::Mutex::new(None),
+                last_commit: Mutex::new(Instant::now()),
                 version_probe: Mutex::new(version_probe),
             }),
         }
@@ -195,6 +203,7 @@ impl Db {
             let value = f(&tx)?;
             let changed = tx.total_changes() != changes_before;
             tx.commit().map_err(|e| E::from(DbError::from(e)))?;
+            *inner.last_commit.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
             // Only a transaction that changed rows invalidates what caches derived from the store.
             if changed {
                 inner.write_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -257,18 +266,32 @@ impl Db {
         let mut last = self.inner.last_probe.lock().await;
         let outcome = match &*last {
             Some((at, outcome)) if at.elapsed() < WRITE_PROBE_INTERVAL => outcome.clone(),
-            _ => {
-                let _turn = self.inner.write_gate.lock().await;
-                let inner = self.inner.clone();
-                let outcome = tokio::task::spawn_blocking(move || {
-                    let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-                    probe_write(&mut conn)
-                })
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()));
-                *last = Some((Instant::now(), outcome.clone()));
-                outcome
-            }
+            _ => match self.inner.write_gate.try_lock() {
+                Ok(_turn) => {
+                    let inner = self.inner.clone();
+                    let outcome = tokio::task::spawn_blocking(move || {
+                        let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+                        let outcome = probe_write(&mut conn);
+                        if outcome.is_ok() {
+                            *inner.last_commit.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+                        }
+                        outcome
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
+                    *last = Some((Instant::now(), outcome.clone()));
+                    outcome
+                }
+                // Someone is writing: that write is the probe.
+                Err(_) => {
+                    let since = self.inner.last_commit.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
+                    if since < WRITER_STALL {
+                        Ok(())
+                    } else {
+                        Err(format!("a write has been in progress for {} s without committing", since.as_secs()))
+                    }
+                }
+            },
         };
         outcome.map_err(|reason| DbError::NotWritable { path: self.inner.path.clone(), reason })
     }

@@ -30,11 +30,15 @@ async fn fifty_concurrent_bookings() {
 }
 
 /// Writes never starve reads: with the runtime `jmb serve` uses (`jmb::runtime`: its cap on blocking
-/// threads included), `/healthz` and a feed keep answering within 50 ms while 200 bookings arrive at
-/// once. Before writes queued on an async lock, each waiting booking held one of the few blocking
-/// threads and reads queued behind all of them for seconds.
+/// threads included), `/healthz` and a feed keep answering while the writer is held inside a
+/// transaction and 200 bookings queue behind it. Before writes queued on an async lock, each waiting
+/// booking held one of the few blocking threads and reads queued behind all of them.
+///
+/// Asserted on the mechanism, not on timings (a loaded machine stretches every latency): the store's
+/// writer is blocked until the test lets it go, so every read that answers meanwhile provably did not
+/// wait for a write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_answer_during_a_burst_of_bookings() {
+async fn reads_answer_while_bookings_wait_for_the_writer() {
     let dir = jmb::db::tempdir::TempDirGuard::new().unwrap();
     let mut config = base_config(&dir);
     // One person books the whole burst: above the default hourly limit, which is not under test here.
@@ -57,10 +61,27 @@ async fn reads_answer_during_a_burst_of_bookings() {
         })
     });
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
-    // The feed read belongs to someone the burst does not concern: what is measured is waiting, not
-    // the cost of re-rendering a calendar that changes with every booking.
     let (status, _) = app_book(&client, &base, "jdupont", meeting_body()).await;
     assert_eq!(status, 201);
+    let user = state.users.get("jdupont").await.unwrap().unwrap();
+    let feed = format!("{base}/ical/{}.ics", user.feed_token.unwrap());
+    let reader = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
+    assert_eq!(reader.get(&feed).send().await.unwrap().status(), 200);
+
+    // Hold the writer inside a transaction until released.
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (holding, held) = tokio::sync::oneshot::channel::<()>();
+    let db = state.db.clone();
+    let holder = tokio::spawn(async move {
+        db.write(move |_tx| -> Result<(), jmb::db::DbError> {
+            let _ = holding.send(());
+            let _ = released.recv_timeout(std::time::Duration::from_secs(60));
+            Ok(())
+        })
+        .await
+    });
+    held.await.unwrap();
+
     let book = |i: usize| {
         let client = client.clone();
         let base = base.clone();
@@ -72,28 +93,28 @@ async fn reads_answer_during_a_burst_of_bookings() {
         });
         async move { app_book(&client, &base, "mmartin", body).await.0 }
     };
-    let user = state.users.get("jdupont").await.unwrap().unwrap();
-    let feed = format!("{base}/ical/{}.ics", user.feed_token.unwrap());
-    // Reads go over their own kept-alive connection: opening one behind 200 pending accepts would
-    // measure the listen queue, not the store.
-    let reader = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
-    assert_eq!(reader.get(&feed).send().await.unwrap().status(), 200);
-
     let burst: Vec<_> = (1..=200).map(|i| tokio::spawn(book(i))).collect();
-    let mut latencies = Vec::new();
-    let mut rounds = 0;
-    while !burst.iter().all(|t| t.is_finished()) && rounds < 2000 {
-        rounds += 1;
+    // Let the burst reach the store and queue there.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mut reads = 0;
+    for _ in 0..20 {
         for url in [format!("{base}/healthz"), feed.clone()] {
-            let t = std::time::Instant::now();
-            let status = reader.get(&url).send().await.unwrap().status();
+            let status = tokio::time::timeout(std::time::Duration::from_secs(30), reader.get(&url).send())
+                .await
+                .unwrap_or_else(|_| panic!("{url} did not answer while the writer was held"))
+                .unwrap()
+                .status();
             assert_eq!(status, 200, "{url}");
-            latencies.push(t.elapsed());
+            reads += 1;
         }
     }
+    assert!(!burst.iter().any(|t| t.is_finished()), "no booking can finish while the writer is held");
+    release.send(()).unwrap();
+    holder.await.unwrap().unwrap();
     for t in burst {
         assert_eq!(t.await.unwrap(), 201);
     }
+    assert_eq!(reads, 40);
     assert_eq!(
         state
             .db
@@ -106,21 +127,6 @@ async fn reads_answer_during_a_burst_of_bookings() {
     );
     let _ = stop.send(());
     server.join().unwrap();
-    latencies.sort();
-    let worst = *latencies.last().unwrap();
-    let p95 = latencies[latencies.len() * 95 / 100];
-    // Reads keep pace with the burst (before the fix, a handful got through, each after ~350 ms), 95 %
-    // of them within 50 ms, and none stalls: a stray slow one is the machine's scheduling, not a queue.
-    assert!(
-        latencies.len() >= 50
-            && p95 < std::time::Duration::from_millis(50)
-            && worst < std::time::Duration::from_millis(500),
-        "slowest of {} reads during the burst took {worst:?} (median {:?}, p95 {:?}, over 50 ms: {})",
-        latencies.len(),
-        latencies[latencies.len() / 2],
-        latencies[latencies.len() * 95 / 100],
-        latencies.iter().filter(|l| **l >= std::time::Duration::from_millis(50)).count()
-    );
 }
 
 async fn app_book(client: &reqwest::Client, base: &str, uid: &str, body: serde_json::Value) -> (u16, String) {
