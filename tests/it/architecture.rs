@@ -7,9 +7,35 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 const EDGE: &[&str] = &["api", "app", "auth", "cli", "feed", "lib", "main", "pages", "state", "web"];
-const CORE: &[&str] = &["booking", "calendar", "events", "i18n", "identity", "jobs", "mail", "outbox", "users"];
-const LEAVES: &[&str] =
-    &["caldav", "clock", "conditional", "config", "db", "ics", "jitsi", "mailer", "secrets", "telemetry", "testkit"];
+const CORE: &[&str] = &[
+    "booking",
+    "calendar",
+    "events",
+    "i18n",
+    "identity",
+    "jobs",
+    "legacy",
+    "mail",
+    "metrics",
+    "outbox",
+    "retention",
+    "users",
+];
+const LEAVES: &[&str] = &[
+    "backup",
+    "caldav",
+    "clock",
+    "conditional",
+    "config",
+    "db",
+    "ics",
+    "jitsi",
+    "mailer",
+    "prosody",
+    "secrets",
+    "telemetry",
+    "testkit",
+];
 
 /// Modules drawn at their submodules' granularity (their submodules depend on one another in layers).
 const SPLIT: &[&str] = &["auth", "booking", "calendar", "mail", "web"];
