@@ -84,7 +84,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
     let mail = Arc::new(MailSettings::from_config(&config)?);
     let mailer = crate::mailer::from_config(&config)?;
     let metrics = Arc::new(crate::metrics::Metrics::new());
-    let metrics_access = Arc::new(crate::web::metrics::MetricsAccess::from_config(&config)?);
+    let metrics_access = Arc::new(crate::metrics::ScrapeAccess::from_config(&config)?);
     let mut hook_list = hook_list(&mail);
     // Bookings, joins and answers for `/metrics`.
     hook_list.push(Arc::new(crate::metrics::MetricsHook(metrics.clone())));

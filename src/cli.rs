@@ -364,7 +364,7 @@ pub fn preflight(config: &Config) -> anyhow::Result<Vec<String>> {
     // The mail transport: the SMTP URL, the password and CA files (nothing is connected to).
     crate::mailer::from_config(config)?;
     // The metrics token file, when set: readable and long enough.
-    crate::web::metrics::MetricsAccess::from_config(config)?;
+    crate::metrics::ScrapeAccess::from_config(config)?;
     let mut warnings = config.warnings();
     warnings.extend(private_data_warnings(config));
     Ok(warnings)

@@ -1293,6 +1293,27 @@ mod tests {
     }
 
     #[test]
+    fn prosody_config_gives_the_app_id_and_secret() {
+        let dir = crate::db::tempdir::TempDirGuard::new().unwrap();
+        let lua = dir.path().join("meet.example.org.cfg.lua");
+        std::fs::write(
+            &lua,
+            "VirtualHost \"meet.example.org\"\n  app_id = \"from-prosody\"\n  app_secret = \"prosody-secret-0123456789abcdef0123\"\n",
+        )
+        .unwrap();
+        let toml =
+            format!("[jitsi]\nbase_url = \"https://meet.example.org\"\nprosody_config = \"{}\"\n", lua.display());
+        let c = Config::from_toml(&toml).unwrap();
+        assert_eq!(c.jitsi_app_id().unwrap(), "from-prosody");
+        assert_eq!(c.jitsi_secret().unwrap().expose(), "prosody-secret-0123456789abcdef0123");
+        // Not both; and a missing file is named.
+        let both = format!("{toml}app_secret = \"0123456789abcdef0123456789abcdef\"\n");
+        assert!(Config::from_toml(&both).unwrap_err().to_string().contains("jitsi.prosody_config"));
+        std::fs::remove_file(&lua).unwrap();
+        assert!(c.jitsi_secret().unwrap_err().to_string().contains("jitsi.prosody_config"));
+    }
+
+    #[test]
     fn secret_is_redacted() {
         let c = Config::from_toml(&with_secret("")).unwrap();
         assert!(!format!("{c:?}").contains("0123456789abcdef"));

@@ -14,6 +14,8 @@
 //! escaping, histogram buckets and the text format's details are not reinvented here. Who may read
 //! the metrics is decided at the edge (`web::metrics`).
 
+use std::net::IpAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +29,7 @@ use prometheus_client::registry::Registry;
 use rusqlite::{Connection, Transaction};
 
 use crate::booking::model::{Answer, PartStat};
+use crate::config::{Config, ConfigError};
 use crate::events::{Change, Hook, HookError};
 
 /// The `Content-Type` of [`Metrics::render`].
@@ -166,6 +169,50 @@ impl Metrics {
     }
 }
 
+/// Who may read the metrics: a peer on this machine that did not come through a proxy (loopback, or
+/// the unix socket, and no `X-Forwarded-For`/`Forwarded`: the reverse proxy adds those, so a public
+/// request relayed by nginx or Apache never counts as local), a peer whose address is in
+/// `metrics.allow`, or a request with `Authorization: Bearer <metrics.token_file>`. Nobody else.
+pub struct ScrapeAccess {
+    allow: Vec<ipnet::IpNet>,
+    token: Option<String>,
+}
+
+impl ScrapeAccess {
+    /// Reads `metrics.token_file` (at least 32 bytes, like every secret of jmb).
+    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        let token = match &config.metrics.token_file {
+            Some(path) => Some(read_token(path)?),
+            None => None,
+        };
+        Ok(Self { allow: config.metrics.allow.clone(), token })
+    }
+
+    /// `peer`: the connection's address, `None` on the unix socket; `proxied`: forwarding headers
+    /// present; `bearer`: the token of an `Authorization: Bearer` header.
+    pub fn allows(&self, peer: Option<IpAddr>, proxied: bool, bearer: Option<&str>) -> bool {
+        let local = peer.is_none_or(|ip| ip.is_loopback());
+        if local && !proxied {
+            return true;
+        }
+        if let Some(ip) = peer
+            && self.allow.iter().any(|net| net.contains(&ip))
+        {
+            return true;
+        }
+        match (&self.token, bearer) {
+            (Some(want), Some(given)) => bool::from(subtle::ConstantTimeEq::ct_eq(want.as_bytes(), given.as_bytes())),
+            _ => false,
+        }
+    }
+}
+
+fn read_token(path: &Path) -> Result<String, ConfigError> {
+    let secret = crate::config::read_secret_file("metrics.token_file", path)?;
+    crate::config::check_secret_strength("metrics.token_file", &secret)?;
+    Ok(secret.expose().trim().to_string())
+}
+
 /// Counts bookings, joins and answers as they are committed.
 pub struct MetricsHook(pub Arc<Metrics>);
 
@@ -201,6 +248,25 @@ impl Hook for MetricsHook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn who_may_scrape() {
+        let token = "t".repeat(32);
+        let access = ScrapeAccess { allow: vec!["192.0.2.7/32".parse().unwrap()], token: Some(token.clone()) };
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert!(access.allows(ip("127.0.0.1"), false, None));
+        assert!(access.allows(ip("::1"), false, None));
+        assert!(access.allows(None, false, None), "the unix socket, not relayed");
+        assert!(!access.allows(ip("127.0.0.1"), true, None), "relayed by the proxy: public");
+        assert!(!access.allows(None, true, None));
+        assert!(access.allows(ip("192.0.2.7"), false, None), "a configured scraper");
+        assert!(!access.allows(ip("192.0.2.8"), false, None));
+        assert!(access.allows(ip("198.51.100.1"), false, Some(&token)));
+        assert!(access.allows(ip("127.0.0.1"), true, Some(&token)));
+        assert!(!access.allows(ip("198.51.100.1"), false, Some("nope")));
+        let no_token = ScrapeAccess { allow: vec![], token: None };
+        assert!(!no_token.allows(ip("198.51.100.1"), false, Some(&token)));
+    }
 
     #[test]
     fn exposition_names_and_labels() {

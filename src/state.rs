@@ -38,7 +38,7 @@ pub struct AppState {
     /// Request, booking and store metrics (`GET /metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Who may read `/metrics`.
-    pub metrics_access: Arc<crate::web::metrics::MetricsAccess>,
+    pub metrics_access: Arc<crate::metrics::ScrapeAccess>,
 }
 
 impl AppState {

@@ -720,3 +720,29 @@ fn import_reminder(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_maps_in_every_shape() {
+        let dir = crate::db::tempdir::TempDirGuard::new().unwrap();
+        let file = dir.path().join("uids.txt");
+        std::fs::write(
+            &file,
+            "# uid address\njdupont jean.dupont@example.org\nMarie.Martin@Example.org,MMartin\n\nx:y@z.org # c\n",
+        )
+        .unwrap();
+        let map = read_uid_map(&file).unwrap();
+        assert_eq!(map["jean.dupont@example.org"], "jdupont");
+        assert_eq!(map["marie.martin@example.org"], "mmartin");
+        assert_eq!(map["y@z.org"], "x");
+        std::fs::write(&file, "jdupont\n").unwrap();
+        let err = read_uid_map(&file).unwrap_err().to_string();
+        assert!(err.ends_with(":1: expected `uid address`"), "{err}");
+        std::fs::write(&file, "a@b.org c@d.org\n").unwrap();
+        assert!(read_uid_map(&file).unwrap_err().to_string().contains("one uid and one address"));
+        assert!(read_uid_map(&dir.path().join("none")).is_err());
+    }
+}

@@ -466,3 +466,25 @@ async fn purge_removes_exactly_what_is_older() {
     let (ok, out, _) = run(&["purge", "--older-than", "30", "--config", config.to_str().unwrap()]);
     assert!(ok && out.contains("removed 0 meeting(s)"), "{out}");
 }
+
+/// `database.retention_days`: the hourly job removes what ended before the cut-off, and nothing when
+/// the setting is 0 (the default).
+#[tokio::test]
+async fn retention_setting_drives_the_job() {
+    let app = TestApp::spawn().await;
+    app.book("jdupont", meeting_body()).await;
+    let ends: DateTime<Utc> = "2026-12-05T10:30:00Z".parse().unwrap();
+    let deps = jmb::app::job_deps(&app.state);
+    // Off by default: nothing removed, however old.
+    assert!(jmb::jobs::purge_expired(&deps, ends + Duration::days(400)).await.unwrap().is_empty());
+    let mut config = (*app.state.config).clone();
+    config.database.retention_days = 30;
+    let deps = jmb::jobs::JobDeps { config: std::sync::Arc::new(config), ..deps };
+    // The meeting ended 29 days before: kept (its mails, queued 33 days before, may go).
+    assert_eq!(jmb::jobs::purge_expired(&deps, ends + Duration::days(29)).await.unwrap().meetings, 0);
+    let purged = jmb::jobs::purge_expired(&deps, ends + Duration::days(31)).await.unwrap();
+    assert_eq!((purged.meetings, purged.attendees), (1, 6));
+    assert_eq!(app.count("SELECT COUNT(*) FROM meetings").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM reminders").await, 0);
+    app.stop().await;
+}
