@@ -1,6 +1,6 @@
 """The example proxy configurations of examples/ (the ones docs/deployment.md includes), checked by the
 servers themselves: `nginx -t` for both SSO layouts, `apache2ctl -t` for the CAS, Shibboleth and mellon
-sites with the modules of Debian's packages; and a live nginx showing that a client's identity headers
+sites with the modules of Debian's packages; and a live nginx and a live Apache (CAS site) showing that a client's identity headers
 never reach jmb on public paths, while the SSO paths and `/` behave as documented."""
 from __future__ import annotations
 
@@ -171,6 +171,7 @@ DefaultRuntimeDir {tmp}
 PidFile {tmp}/apache2.pid
 Mutex file:{tmp} default
 ErrorLog {tmp}/error.log
+TypesConfig /etc/mime.types
 {loads}
 Include /etc/apache2/mods-available/mpm_event.conf
 Listen 127.0.0.1:{free_port()}
@@ -212,3 +213,57 @@ def test_apache_accepts_the_examples(tmp_path, site):
     (tree / "apache2.conf").write_text(conf.replace(f"Include /etc/apache2/mods-available/{SITES[site][0]}.load", ""))
     r = run([tool("apache2ctl"), "-t"], env=env)
     assert r.returncode != 0, r.stdout + r.stderr
+
+
+def test_live_apache_strips_forged_identity(tmp_path):
+    """The CAS site for real: a client's identity headers never reach jmb on public paths (removed
+    `early`, then again in jmb-public.conf), and the SSO paths send the browser to CAS instead of jmb."""
+    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    tree = apache_tree(tmp_path, "jmb-cas.conf")
+    common = tree / "jmb" / "jmb-common.conf"
+    common.write_text(common.read_text()
+                      .replace('"unix:/run/jmb/jmb.sock|http://localhost/"', f"http://127.0.0.1:{backend.server_address[1]}/")
+                      .replace("${APACHE_LOG_DIR}", str(tree)))
+    port = free_port()
+    site = (tree / "site.conf").read_text().replace("<VirtualHost 127.0.0.1:81>", f"<VirtualHost 127.0.0.1:{port}>")
+    (tree / "site.conf").write_text(site)
+    conf = re.sub(r"^Listen .*$", f"Listen 127.0.0.1:{port}", (tree / "apache2.conf").read_text(), flags=re.M)
+    # Worker processes run as www-data: the server root must be reachable, the CAS cache writable.
+    tree.chmod(0o755)
+    for p in tree.parents:
+        if str(p).startswith("/tmp/pytest-of-"):
+            p.chmod(p.stat().st_mode | 0o755)
+    shutil.chown(tree / "cas", "www-data", "www-data")
+    (tree / "apache2.conf").write_text(conf + "\nUser www-data\nGroup www-data\n")
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "APACHE_LOG_DIR": str(tree), "APACHE_RUN_DIR": str(tree),
+           "APACHE_LOCK_DIR": str(tree), "APACHE_PID_FILE": f"{tree}/apache2.pid"}
+    proc = subprocess.Popen([tool("apache2"), "-f", str(tree / "apache2.conf"), "-D", "FOREGROUND"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(50):  # bounded: 5 s
+            try:
+                requests.get(base + "/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("apache2 did not start:\n" + (tree / "error.log").read_text())
+        forged = {"X-Remote-User": "jdupont", "X-Remote-Mail": "jean.dupont@example.org", "X-Remote-Name": "J",
+                  "CAS-User": "jdupont"}
+        for path in ["/join.cgi?id=abc", "/ical.cgi?hash", "/j/token", "/rsvp/token", "/dav/", "/healthz",
+                     "/invitation.cgi?accept&id=abc", "/assets/jmb.css"]:
+            Recorder.seen.clear()
+            r = requests.get(base + path, headers=forged, allow_redirects=False, timeout=5)
+            assert r.status_code == 200, (path, r.status_code, (tree / "error.log").read_text()[-2000:])
+            got = Recorder.seen[0]
+            assert not {"x-remote-user", "x-remote-mail", "x-remote-name"} & got.keys(), (path, got)
+        Recorder.seen.clear()
+        r = requests.get(base + "/booking.cgi", headers=forged, allow_redirects=False, timeout=5)
+        assert r.status_code == 302 and r.headers["location"].startswith("https://cas.example.org/cas/login")
+        assert Recorder.seen == [], "an SSO path without a CAS session never reaches jmb"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        backend.shutdown()
