@@ -188,8 +188,12 @@ pub struct Source {
     conn: Connection,
 }
 
-/// One row of a table, column name → value, as stored.
-type RawRow = HashMap<String, Value>;
+/// One row of a table as stored; the column names are shared by every row of the table (the whole
+/// original database is held in memory during an import: a few hundred bytes per row).
+struct RawRow {
+    columns: std::sync::Arc<HashMap<String, usize>>,
+    values: Vec<Value>,
+}
 
 impl Source {
     pub fn open(path: &Path) -> Result<Self, LegacyError> {
@@ -230,13 +234,12 @@ impl Source {
         }
         // `table` is one of this module's constants, never input.
         let mut stmt = self.conn.prepare(&format!("SELECT * FROM \"{table}\" ORDER BY rowid"))?;
-        let names: Vec<String> = stmt.column_names().into_iter().map(str::to_string).collect();
+        let columns: std::sync::Arc<HashMap<String, usize>> =
+            std::sync::Arc::new(stmt.column_names().into_iter().enumerate().map(|(i, n)| (n.to_string(), i)).collect());
+        let width = columns.len();
         let rows = stmt.query_map([], |r| {
-            let mut row = HashMap::new();
-            for (i, name) in names.iter().enumerate() {
-                row.insert(name.clone(), r.get::<_, Value>(i)?);
-            }
-            Ok(row)
+            let values = (0..width).map(|i| r.get::<_, Value>(i)).collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(RawRow { columns: columns.clone(), values })
         })?;
         rows.collect()
     }
@@ -253,8 +256,9 @@ impl Source {
     }
 }
 
+/// A column's value; a column the table lacks (an older schema) reads as NULL.
 fn col<'a>(row: &'a RawRow, name: &str) -> &'a Value {
-    row.get(name).unwrap_or(&Value::Null)
+    row.columns.get(name).and_then(|&i| row.values.get(i)).unwrap_or(&Value::Null)
 }
 
 /// An invitation of one person to one meeting, after merging the rows the original stored for them.
@@ -340,9 +344,11 @@ pub fn import(
     }
     report.owners_pending = pending_owners.len();
 
+    // uid → address, for the feeds' owners (the map is keyed by address for the meetings' owners).
+    let mail_of_uid: HashMap<&str, &str> = options.uids.iter().map(|(m, u)| (u.as_str(), m.as_str())).collect();
     for r in &icals {
         tick(1);
-        import_feed(tx, r, options, &mut report)?;
+        import_feed(tx, r, options, &mail_of_uid, &mut report)?;
     }
     for r in &privates {
         tick(1);
@@ -644,7 +650,13 @@ fn unique_room(tx: &Transaction<'_>, known_uids: &HashSet<String>) -> rusqlite::
     }
 }
 
-fn import_feed(tx: &Transaction<'_>, r: &RawRow, options: &Options, report: &mut Report) -> Result<(), LegacyError> {
+fn import_feed(
+    tx: &Transaction<'_>,
+    r: &RawRow,
+    options: &Options,
+    mail_of_uid: &HashMap<&str, &str>,
+    report: &mut Report,
+) -> Result<(), LegacyError> {
     let row = format!("ical {}", quirks::text(col(r, "ical_id")).unwrap_or_default());
     let Some(uid) = quirks::text(col(r, "ical_owner")).map(|u| u.trim().to_lowercase()).filter(|u| !u.is_empty())
     else {
@@ -663,7 +675,7 @@ fn import_feed(tx: &Transaction<'_>, r: &RawRow, options: &Options, report: &mut
         report.skip(row, format!("hash of {uid} is also an invitation's link"));
         return Ok(());
     }
-    let mail = options.uids.iter().find(|(_, u)| **u == uid).map(|(m, _)| m.clone()).unwrap_or_default();
+    let mail = mail_of_uid.get(uid.as_str()).map(|m| m.to_string()).unwrap_or_default();
     if crate::users::import_user(tx, &uid, &mail, options.now)? {
         report.users_created += 1;
         if mail.is_empty() {
