@@ -127,6 +127,21 @@ impl Metrics {
 
     /// Counts one HTTP request. `route` is the route template (`/j/{token}`), or `unmatched`.
     pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        // Any token is a method to HTTP: a client inventing one per request must not grow the label set.
+        const METHODS: [&str; 11] = [
+            "GET",
+            "HEAD",
+            "POST",
+            "PUT",
+            "DELETE",
+            "OPTIONS",
+            "PATCH",
+            "PROPFIND",
+            "REPORT",
+            "PROPPATCH",
+            "MKCALENDAR",
+        ];
+        let method = if METHODS.contains(&method) { method } else { "other" };
         self.requests
             .get_or_create(&vec![
                 ("route", route.to_string()),
@@ -274,6 +289,8 @@ mod tests {
         m.observe_request("/j/{token}", "GET", 302, Duration::from_millis(3));
         m.observe_request("/ical.cgi", "GET", 200, Duration::from_millis(20));
         m.observe_request("/dav/{*rest}", "REPORT", 207, Duration::from_millis(20));
+        m.observe_request("unmatched", "INVENTED1", 404, Duration::from_millis(1));
+        m.observe_request("unmatched", "INVENTED2", 404, Duration::from_millis(1));
         let text = m.render();
         assert!(text.contains("# TYPE jmb_http_requests_total counter"), "{text}");
         assert!(text.contains(r#"jmb_http_requests_total{route="/j/{token}",method="GET",status="302"} 1"#), "{text}");
@@ -284,5 +301,7 @@ mod tests {
         );
         assert!(text.contains("jmb_feed_requests_total 1"), "{text}");
         assert!(text.contains("jmb_caldav_requests_total 1"), "{text}");
+        assert!(text.contains(r#"jmb_http_requests_total{route="unmatched",method="other",status="404"} 2"#), "{text}");
+        assert!(!text.contains("INVENTED"), "{text}");
     }
 }
