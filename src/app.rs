@@ -41,15 +41,18 @@ use crate::web::{PageError, assets, cookies, csrf, error, security};
 
 /// The reactions to booking changes, in the order they run inside each booking's transaction.
 pub fn hooks(mail: &Arc<MailSettings>) -> Hooks {
-    let hooks: Vec<Arc<dyn Hook>> = vec![
+    Hooks::new(hook_list(mail))
+}
+
+fn hook_list(mail: &Arc<MailSettings>) -> Vec<Arc<dyn Hook>> {
+    vec![
         // Calendar versions and the sync-collection log.
         Arc::new(ChangeLog),
         // Invitations, updates, cancellations, confirmations, answers: queued in the outbox.
         Arc::new(MailNotifier::new(mail.clone())),
         // Reminder rows before each meeting.
         Arc::new(ReminderScheduler::new(mail.reminder_minutes.clone())),
-    ];
-    Hooks::new(hooks)
+    ]
 }
 
 /// Builds the state: opens (and migrates) the store, loads secrets, picks the sign-in mode, wires the
@@ -80,7 +83,12 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
     let jitsi = Arc::new(Jitsi::from_config(&config)?);
     let mail = Arc::new(MailSettings::from_config(&config)?);
     let mailer = crate::mailer::from_config(&config)?;
-    let hooks = hooks(&mail);
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let metrics_access = Arc::new(crate::metrics::ScrapeAccess::from_config(&config)?);
+    let mut hook_list = hook_list(&mail);
+    // Bookings, joins and answers for `/metrics`.
+    hook_list.push(Arc::new(crate::metrics::MetricsHook(metrics.clone())));
+    let hooks = Hooks::new(hook_list);
     tracing::debug!(hooks = ?hooks, "booking hooks");
     let bookings = Bookings::new(db.clone(), hooks.clone(), config.public_host())
         .with_hourly_limit(config.booking.max_bookings_per_hour);
@@ -101,6 +109,8 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
         mail,
         mailer,
         demo_sessions,
+        metrics,
+        metrics_access,
     })
 }
 
@@ -128,6 +138,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::pages::router())
         .merge(crate::feed::router())
         .route("/healthz", get(healthz))
+        .route("/metrics", get(crate::web::metrics::scrape))
         .route("/lang", post(set_language))
         .route("/assets/{name}", get(assets::serve));
     if state.config.auth.mode == AuthMode::Demo {
@@ -151,6 +162,8 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(security::headers))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        // Per route (after routing), so the route template is known.
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), crate::web::metrics::track))
         .layer(crate::telemetry::trace_layer())
 }
 

@@ -1,5 +1,6 @@
 //! The command line: `jmb serve [--config FILE]`, `jmb check-config FILE`, `jmb migrate [--config FILE]`,
-//! `jmb outbox [--config FILE] [list [--all] | retry ID|--all]`.
+//! `jmb outbox [--config FILE] [list [--all] | retry ID|--all]`, `jmb import-legacy PATH [--dry-run]`,
+//! `jmb backup FILE`, `jmb purge --older-than DAYS`.
 //!
 //! `check-config` and `serve` run the same checks ([`preflight`]): a file that passes one passes the
 //! other, except for what only running can tell (the port or socket being taken by another process).
@@ -39,6 +40,34 @@ enum Command {
         config: Option<PathBuf>,
         #[command(subcommand)]
         action: Option<OutboxAction>,
+    },
+    /// Import an original JMB database (meetings, invitations, answers, feeds, private rooms,
+    /// pending reminders), keeping every old link working. Safe to run twice.
+    ImportLegacy {
+        /// The original's SQLite file (/var/www/jitsi-jmb/data/jitsi-jmb.db).
+        path: PathBuf,
+        /// Print the report only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Owners' uids: one `uid address` pair per line (see docs/migration.md).
+        #[arg(long, value_name = "FILE")]
+        uids: Option<PathBuf>,
+        #[arg(long, short, env = "JMB_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Copy the database into a new file (0600) with SQLite's online backup, safe while jmb runs.
+    Backup {
+        file: PathBuf,
+        #[arg(long, short, env = "JMB_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Remove meetings that ended more than DAYS days ago, with their attendees, answers, join
+    /// tracking and mails.
+    Purge {
+        #[arg(long, value_name = "DAYS")]
+        older_than: u32,
+        #[arg(long, short, env = "JMB_CONFIG")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -88,6 +117,36 @@ pub fn main() -> ExitCode {
         Command::Outbox { config, action } => {
             outbox(config.as_ref(), action.unwrap_or(OutboxAction::List { all: false }))
         }
+        Command::ImportLegacy { path, dry_run, uids, config } => {
+            with_config(config.as_ref(), |c| import_legacy(c, &path, dry_run, uids.as_deref()))
+        }
+        Command::Backup { file, config } => with_config(config.as_ref(), |c| {
+            let size = crate::backup::backup(
+                &c.database.path,
+                &file,
+                std::time::Duration::from_millis(c.database.busy_timeout_ms),
+            )?;
+            println!("{}: {size} bytes, integrity checked", file.display());
+            Ok(())
+        }),
+        Command::Purge { older_than, config } => with_config(config.as_ref(), |c| {
+            let now = chrono::Utc::now();
+            let before = crate::retention::cutoff(now, older_than);
+            let mut conn = open_store(c)?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let purged = crate::retention::purge(&tx, before, now)?;
+            tx.commit()?;
+            tracing::info!(
+                meetings = purged.meetings,
+                attendees = purged.attendees,
+                mails = purged.mails,
+                private_rooms = purged.private_rooms,
+                days = older_than,
+                "purge: removed what ended more than {older_than} days ago"
+            );
+            println!("removed {purged} (ended before {})", before.to_rfc3339());
+            Ok(())
+        }),
         Command::Migrate { config } => {
             let config = match load(config.as_ref()) {
                 Ok(c) => c,
@@ -140,6 +199,74 @@ pub fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Runs `f` with the loaded configuration: exit 2 when it does not load, 1 when `f` fails.
+fn with_config(config: Option<&PathBuf>, f: impl FnOnce(&Config) -> anyhow::Result<()>) -> ExitCode {
+    let config = match load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match f(&config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("jmb: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The store, migrated, as one synchronous connection (commands that run once, beside a server).
+fn open_store(config: &Config) -> anyhow::Result<rusqlite::Connection> {
+    let busy = std::time::Duration::from_millis(config.database.busy_timeout_ms);
+    // Creates or migrates the schema, as `serve` would.
+    drop(crate::db::Db::open(&config.database.path, busy, 1)?);
+    let conn = rusqlite::Connection::open(&config.database.path)?;
+    conn.busy_timeout(busy)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// `jmb import-legacy`: one transaction, rolled back with `--dry-run`; the report on stdout, a
+/// progress bar on stderr when it is a terminal.
+fn import_legacy(config: &Config, path: &Path, dry_run: bool, uids: Option<&Path>) -> anyhow::Result<()> {
+    let source = crate::legacy::Source::open(path)?;
+    let options = crate::legacy::Options {
+        uid_host: config.public_host(),
+        zone: config.display_tz(),
+        default_subject: "Réunion sans objet".into(),
+        uids: uids.map(crate::legacy::read_uid_map).transpose()?.unwrap_or_default(),
+        now: chrono::Utc::now(),
+    };
+    let bar = indicatif::ProgressBar::new(source.count()?);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} rows ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message(if dry_run { "checking" } else { "importing" });
+    let mut conn = open_store(config)?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let report = crate::legacy::import(&tx, &source, &options, &mut |n| bar.inc(n))?;
+    bar.finish_and_clear();
+    if dry_run {
+        tx.rollback()?;
+    } else {
+        tx.commit()?;
+    }
+    print!("{}", report.render(dry_run));
+    tracing::info!(
+        meetings = report.meetings_imported,
+        attendees = report.attendees_imported,
+        feeds = report.feeds_imported,
+        skipped = report.skipped.len(),
+        dry_run,
+        "import-legacy: {}",
+        path.display()
+    );
+    Ok(())
 }
 
 /// `jmb outbox list|retry`: works on the store directly, beside a running server.
@@ -236,6 +363,8 @@ pub fn preflight(config: &Config) -> anyhow::Result<Vec<String>> {
     crate::jitsi::Jitsi::from_config(config)?;
     // The mail transport: the SMTP URL, the password and CA files (nothing is connected to).
     crate::mailer::from_config(config)?;
+    // The metrics token file, when set: readable and long enough.
+    crate::metrics::ScrapeAccess::from_config(config)?;
     let mut warnings = config.warnings();
     warnings.extend(private_data_warnings(config));
     Ok(warnings)

@@ -45,6 +45,7 @@ pub struct Config {
     pub booking: BookingConfig,
     pub mail: MailConfig,
     pub calendar: CalendarConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -103,11 +104,15 @@ pub struct DatabaseConfig {
     pub busy_timeout_ms: u64,
     /// Read connections kept open; writes go through one connection.
     pub read_connections: usize,
+    /// Meetings that ended more than this many days ago are removed with their attendees, answers,
+    /// join tracking and mails (GDPR); 0 (the default) keeps everything. Checked hourly, logged with
+    /// counts; `jmb purge --older-than DAYS` does the same once.
+    pub retention_days: u32,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { path: PathBuf::from("data/jmb.sqlite3"), busy_timeout_ms: 5000, read_connections: 4 }
+        Self { path: PathBuf::from("data/jmb.sqlite3"), busy_timeout_ms: 5000, read_connections: 4, retention_days: 0 }
     }
 }
 
@@ -122,6 +127,9 @@ pub struct JitsiConfig {
     /// Prosody's `app_secret` (HS256 key).
     pub app_secret: Secret,
     pub app_secret_file: Option<PathBuf>,
+    /// Prosody's host configuration (`/etc/prosody/conf.avail/<host>.cfg.lua`): `app_id` and
+    /// `app_secret` are read from its VirtualHost, as the original's installer did.
+    pub prosody_config: Option<PathBuf>,
     /// JWT `aud`.
     pub audience: String,
     /// Lifetime of tokens for signed-in owners, internal moderators and private rooms.
@@ -142,6 +150,7 @@ impl Default for JitsiConfig {
             app_id: "jitsi-auth".into(),
             app_secret: Secret::default(),
             app_secret_file: None,
+            prosody_config: None,
             audience: "jitsi".into(),
             token_lifetime_seconds: 900,
             external_moderator_token_lifetime_seconds: 1800,
@@ -463,6 +472,17 @@ impl Default for CalendarConfig {
     }
 }
 
+/// Who may read `GET /metrics`: loopback peers always, these scrapers' addresses, and anyone presenting
+/// the bearer token of `token_file`. Nobody else (the public gets 404).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Prometheus scrapers' addresses (or networks).
+    pub allow: Vec<IpNet>,
+    /// A file holding a bearer token (at least 32 bytes) scrapers may send instead.
+    pub token_file: Option<PathBuf>,
+}
+
 /// A configuration that failed to load or to validate, with the key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -561,8 +581,19 @@ impl Config {
                 "set either jitsi.app_secret or jitsi.app_secret_file, not both",
             ));
         }
-        if self.jitsi.app_secret.is_empty() && self.jitsi.app_secret_file.is_none() {
-            return Err(invalid("jitsi.app_secret", "is required (or jitsi.app_secret_file)"));
+        let secret_sources = [
+            !self.jitsi.app_secret.is_empty(),
+            self.jitsi.app_secret_file.is_some(),
+            self.jitsi.prosody_config.is_some(),
+        ];
+        if secret_sources.iter().filter(|s| **s).count() > 1 && self.jitsi.prosody_config.is_some() {
+            return Err(invalid(
+                "jitsi.prosody_config",
+                "reads app_id and app_secret from Prosody: leave jitsi.app_secret and jitsi.app_secret_file unset",
+            ));
+        }
+        if !secret_sources.contains(&true) {
+            return Err(invalid("jitsi.app_secret", "is required (or jitsi.app_secret_file, or jitsi.prosody_config)"));
         }
         if !self.jitsi.app_secret.is_empty() {
             check_secret_strength("jitsi.app_secret", &self.jitsi.app_secret)?;
@@ -738,6 +769,7 @@ impl Config {
             ("server.max_connections", s.max_connections as u64, 1, 100_000),
             ("database.busy_timeout_ms", d.busy_timeout_ms, 0, 600_000),
             ("database.read_connections", d.read_connections as u64, 1, 64),
+            ("database.retention_days", u64::from(d.retention_days), 0, CENTURY_DAYS),
             ("jitsi.token_lifetime_seconds", j.token_lifetime_seconds, 60, 86_400),
             (
                 "jitsi.external_moderator_token_lifetime_seconds",
@@ -898,6 +930,11 @@ impl Config {
 
     /// Resolves secrets given as files; returns the Jitsi app secret.
     pub fn jitsi_secret(&self) -> Result<Secret, ConfigError> {
+        if let Some(path) = &self.jitsi.prosody_config {
+            let secret = Secret::new(self.prosody_host(path)?.app_secret);
+            check_secret_strength("jitsi.prosody_config", &secret)?;
+            return Ok(secret);
+        }
         match &self.jitsi.app_secret_file {
             Some(path) => {
                 let secret = read_secret_file("jitsi.app_secret_file", path)?;
@@ -909,6 +946,26 @@ impl Config {
                 Ok(self.jitsi.app_secret.clone())
             }
         }
+    }
+
+    /// JWT `iss`: Prosody's `app_id` when `jitsi.prosody_config` is set, else `jitsi.app_id`.
+    pub fn jitsi_app_id(&self) -> Result<String, ConfigError> {
+        match &self.jitsi.prosody_config {
+            Some(path) => Ok(self.prosody_host(path)?.app_id),
+            None => Ok(self.jitsi.app_id.clone()),
+        }
+    }
+
+    /// The VirtualHost of `jitsi.prosody_config` named after the Jitsi domain (or the only one with
+    /// token settings).
+    fn prosody_host(&self, path: &Path) -> Result<crate::prosody::TokenSettings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
+            key: "jitsi.prosody_config",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        crate::prosody::token_settings(&text, &self.jitsi_domain())
+            .map_err(|e| invalid("jitsi.prosody_config", format!("{}: {e}", path.display())))
     }
 
     /// The calendar name clients show.
@@ -1246,6 +1303,27 @@ mod tests {
             f();
             Ok(())
         });
+    }
+
+    #[test]
+    fn prosody_config_gives_the_app_id_and_secret() {
+        let dir = crate::db::tempdir::TempDirGuard::new().unwrap();
+        let lua = dir.path().join("meet.example.org.cfg.lua");
+        std::fs::write(
+            &lua,
+            "VirtualHost \"meet.example.org\"\n  app_id = \"from-prosody\"\n  app_secret = \"prosody-secret-0123456789abcdef0123\"\n",
+        )
+        .unwrap();
+        let toml =
+            format!("[jitsi]\nbase_url = \"https://meet.example.org\"\nprosody_config = \"{}\"\n", lua.display());
+        let c = Config::from_toml(&toml).unwrap();
+        assert_eq!(c.jitsi_app_id().unwrap(), "from-prosody");
+        assert_eq!(c.jitsi_secret().unwrap().expose(), "prosody-secret-0123456789abcdef0123");
+        // Not both; and a missing file is named.
+        let both = format!("{toml}app_secret = \"0123456789abcdef0123456789abcdef\"\n");
+        assert!(Config::from_toml(&both).unwrap_err().to_string().contains("jitsi.prosody_config"));
+        std::fs::remove_file(&lua).unwrap();
+        assert!(c.jitsi_secret().unwrap_err().to_string().contains("jitsi.prosody_config"));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! * the calendar clock ([`crate::calendar::clock`]): sleeps until the next alarm trigger or
 //!   window exit;
 //! * pruning (hourly): the calendar change log (sync tokens older than the kept log answer
-//!   `valid-sync-token` and clients resynchronise) and sent mails past `mail.keep_sent_days`.
+//!   `valid-sync-token` and clients resynchronise), sent mails past `mail.keep_sent_days`, and, when
+//!   `database.retention_days` is set, meetings and their tracking past it ([`crate::retention`]).
 //!
 //! The sleeping jobs wake early when a committed write may have brought an earlier instant. Jobs take
 //! their dependencies explicitly (store, configuration, clock, mail), never the HTTP state.
@@ -106,6 +107,16 @@ pub async fn prune_sent_mails(deps: &JobDeps, now: DateTime<Utc>) -> Result<usiz
     deps.db.write(move |tx| Ok(outbox::prune_sent(tx, before)?)).await
 }
 
+/// Removes meetings and their tracking past `database.retention_days` (nothing when it is 0).
+pub async fn purge_expired(deps: &JobDeps, now: DateTime<Utc>) -> Result<crate::retention::Purged, DbError> {
+    let days = deps.config.database.retention_days;
+    if days == 0 {
+        return Ok(crate::retention::Purged::default());
+    }
+    let before = crate::retention::cutoff(now, days);
+    deps.db.write(move |tx| Ok(crate::retention::purge(tx, before, now)?)).await
+}
+
 /// Prunes the calendar change log once; returns the number of entries removed.
 pub async fn prune_change_log(deps: &JobDeps, now: DateTime<Utc>) -> Result<usize, DbError> {
     let days = deps.config.calendar.change_log_days;
@@ -191,6 +202,18 @@ async fn run_pruning(deps: JobDeps) {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "sent mails pruned"),
             Err(e) => tracing::error!(error.message = %e, "sent mails pruning failed"),
+        }
+        match purge_expired(&deps, deps.clock.now()).await {
+            Ok(p) if p.is_empty() => {}
+            Ok(p) => tracing::info!(
+                meetings = p.meetings,
+                attendees = p.attendees,
+                mails = p.mails,
+                private_rooms = p.private_rooms,
+                days = deps.config.database.retention_days,
+                "retention: removed what ended more than database.retention_days ago"
+            ),
+            Err(e) => tracing::error!(error.message = %e, "retention purge failed"),
         }
     }
 }

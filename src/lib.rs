@@ -8,10 +8,10 @@
 //! fails when a core module reaches up):
 //! * **edge**: `cli`, `app`, `state`, `auth`, `web`, `pages`, `feed`, `api` — parse input into domain
 //!   types, call one core operation, render;
-//! * **core**: `booking`, `events`, `users`, `calendar`, `mail`, `outbox`, `identity`, `i18n`, `jobs` —
-//!   decide, store, react; never names axum or the edge;
+//! * **core**: `booking`, `events`, `users`, `calendar`, `mail`, `outbox`, `identity`, `i18n`, `jobs`,
+//!   `legacy`, `metrics`, `retention` — decide, store, react; never names axum or the edge;
 //! * **leaves**: `db`, `ics`, `jitsi`, `config`, `clock`, `secrets`, `telemetry`, `conditional`, `mailer`,
-//!   and `caldav` (the protocol, over a backend trait the core implements).
+//!   `backup`, `prosody`, and `caldav` (the protocol, over a backend trait the core implements).
 
 // ---- edge ----
 /// The JSON API under `/api/v1` and its OpenAPI document.
@@ -44,14 +44,22 @@ pub mod i18n;
 pub mod identity;
 /// Background jobs.
 pub mod jobs;
+/// `jmb import-legacy`: the original JMB's database brought in, old links kept.
+pub mod legacy;
 /// Mails: invitations, updates, cancellations, confirmations, answers, reminders.
 pub mod mail;
+/// Prometheus metrics: requests, bookings, joins, answers, feeds, CalDAV, mails, reminders.
+pub mod metrics;
 /// The outbox: every mail queued with the change that causes it, sent by a worker.
 pub mod outbox;
+/// Retention: meetings and their tracking removed after `database.retention_days` (`jmb purge`).
+pub mod retention;
 /// Users, their feed secrets and calendar passwords.
 pub mod users;
 
 // ---- leaves ----
+/// `jmb backup`: online copies of the database.
+pub mod backup;
 /// Read-only CalDAV server over a calendar backend.
 pub mod cache;
 pub mod caldav;
@@ -69,6 +77,8 @@ pub mod ics;
 pub mod jitsi;
 /// Mail transports: SMTP, sendmail, or the demo mailbox.
 pub mod mailer;
+/// Prosody's host configuration: `app_id` and `app_secret` read from it.
+pub mod prosody;
 /// Random identifiers and signing keys.
 pub mod secrets;
 /// Logging and request spans.

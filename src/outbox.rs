@@ -266,6 +266,26 @@ pub fn prune_sent(tx: &Transaction<'_>, before: DateTime<Utc>) -> rusqlite::Resu
     Ok(n)
 }
 
+/// Removes mails no longer in flight (sent or failed) queued before `before`, with the snapshots only
+/// they used: the retention purge (`database.retention_days`, `jmb purge`). Returns how many.
+pub fn prune_done(tx: &Transaction<'_>, before: DateTime<Utc>) -> rusqlite::Result<usize> {
+    let n =
+        crate::db::exec(tx, "DELETE FROM outbox WHERE status IN ('sent', 'failed') AND created_at < ?1", [ts(before)])?;
+    crate::db::exec(
+        tx,
+        "DELETE FROM outbox_snapshots WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.snapshot_id = outbox_snapshots.id)",
+        [],
+    )?;
+    Ok(n)
+}
+
+/// How many mails the outbox holds in each status (`pending`, `sent`, `failed`), for the metrics.
+pub fn counts_by_status(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
+    let mut stmt = conn.prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
 /// A row as listings show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {

@@ -35,6 +35,10 @@ pub struct AppState {
     pub mailer: Arc<dyn Transport>,
     /// Demo sign-in sessions (empty unless `auth.mode = "demo"`).
     pub demo_sessions: Arc<DemoSessions>,
+    /// Request, booking and store metrics (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Who may read `/metrics`.
+    pub metrics_access: Arc<crate::metrics::ScrapeAccess>,
 }
 
 impl AppState {

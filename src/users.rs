@@ -48,6 +48,7 @@ pub fn remember(tx: &Transaction<'_>, who: &Identity, now: DateTime<Utc>, hooks:
                 "INSERT INTO users (uid, mail, name, feed_token, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
                 params![who.uid, who.mail, who.name, crate::secrets::token(), ts(now)],
             )?;
+            claim_imported_meetings(tx, who)?;
             Ok(true)
         }
         Some((old_mail, old_name, token)) => {
@@ -60,6 +61,7 @@ pub fn remember(tx: &Transaction<'_>, who: &Identity, now: DateTime<Utc>, hooks:
                  WHERE uid = ?1",
                 params![who.uid, who.mail, who.name, crate::secrets::token(), ts(now)],
             )?;
+            claim_imported_meetings(tx, who)?;
             if old_mail != who.mail {
                 hooks.emit(
                     tx,
@@ -70,6 +72,27 @@ pub fn remember(tx: &Transaction<'_>, who: &Identity, now: DateTime<Utc>, hooks:
             Ok(true)
         }
     }
+}
+
+/// Gives `who` the imported meetings booked with their address (the original identified owners by
+/// address, as the sign-in still proves it).
+fn claim_imported_meetings(tx: &Transaction<'_>, who: &Identity) -> rusqlite::Result<()> {
+    let n = crate::booking::repo::claim_meetings(tx, &crate::booking::model::pending_owner(&who.mail), &who.uid)?;
+    if n > 0 {
+        tracing::info!(uid = %who.uid, meetings = n, "imported meetings taken over at first sign-in");
+    }
+    Ok(())
+}
+
+/// A user known from the original JMB (the owner of an iCal hash) who has not signed in to jmb yet.
+/// `mail` may be empty when no address is known: the first sign-in fills it in. Returns whether a row
+/// was created.
+pub fn import_user(tx: &Transaction<'_>, uid: &str, mail: &str, now: DateTime<Utc>) -> rusqlite::Result<bool> {
+    Ok(crate::db::exec(
+        tx,
+        "INSERT OR IGNORE INTO users (uid, mail, name, feed_token, created_at, updated_at) VALUES (?1, ?2, '', NULL, ?3, ?3)",
+        params![uid, mail, ts(now)],
+    )? > 0)
 }
 
 /// Whether the row exists, matches this identity and has its feed secret (nothing to write).

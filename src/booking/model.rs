@@ -98,6 +98,13 @@ impl Attendee {
     }
 }
 
+/// The owner recorded for a meeting imported from the original JMB (`jmb import-legacy`) whose owner
+/// was known only by address: no uid contains a space, so it never names a user; the owner's first
+/// sign-in that records them (booking, calendar page) replaces it with their uid.
+pub fn pending_owner(mail: &str) -> String {
+    format!("imported owner {mail}")
+}
+
 /// A meeting with all its attendees, owner first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeetingDetails {
@@ -107,8 +114,10 @@ pub struct MeetingDetails {
 
 impl MeetingDetails {
     /// Whether `who` owns the meeting (by uid: the owner row keeps the address used when booking).
+    /// A meeting imported from the original JMB whose owner's uid was unknown is owned by whoever
+    /// signs in with the owner's address, as in the original ([`pending_owner`]).
     pub fn is_owned_by(&self, who: &Identity) -> bool {
-        self.meeting.owner_uid == who.uid
+        self.meeting.owner_uid == who.uid || self.meeting.owner_uid == pending_owner(&who.mail)
     }
 
     /// The row through which `who` sees the meeting: the owner row for the owner, else their own

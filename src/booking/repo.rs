@@ -381,6 +381,61 @@ pub fn record_private_room_use(conn: &Connection, uid: &str, now: DateTime<Utc>)
     Ok(())
 }
 
+// ---- imports (`jmb import-legacy`) and retention (`jmb purge`) ----
+
+/// An attendee row brought from the original JMB: its link secret, answer and join count as they were.
+pub fn insert_imported_attendee(
+    conn: &Connection,
+    a: &NewAttendee<'_>,
+    join_count: u32,
+    created: DateTime<Utc>,
+) -> Result<i64> {
+    crate::db::exec(
+        conn,
+        "INSERT INTO attendees (meeting_id, role, mail, name, token, partstat, join_count, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![a.meeting_id, a.role.as_str(), a.mail, a.name, a.token, a.partstat.code(), join_count, ts(created)],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Whether a personal-link secret is already used by some invitation.
+pub fn token_in_use(conn: &Connection, token: &str) -> Result<bool> {
+    crate::db::one(conn, "SELECT EXISTS (SELECT 1 FROM attendees WHERE token = ?1)", [token], |r| r.get(0))
+}
+
+/// Brings a private room's counters from the original: the larger count and the later date win, so
+/// importing twice changes nothing. Returns whether the row changed.
+pub fn merge_private_room(conn: &Connection, uid: &str, count: u32, last_used: DateTime<Utc>) -> Result<bool> {
+    Ok(crate::db::exec(
+        conn,
+        "INSERT INTO private_rooms (uid, use_count, last_used_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (uid) DO UPDATE SET use_count = MAX(use_count, excluded.use_count),
+                                         last_used_at = MAX(last_used_at, excluded.last_used_at)
+         WHERE use_count < excluded.use_count OR last_used_at < excluded.last_used_at",
+        params![uid, count, ts(last_used)],
+    )? > 0)
+}
+
+/// Imported meetings whose owner was known only by address carry `placeholder` as owner: the person
+/// with that address takes them over when they first sign in (the original identified owners by
+/// address too). Returns how many meetings changed hands.
+pub fn claim_meetings(conn: &Connection, placeholder: &str, uid: &str) -> Result<usize> {
+    crate::db::exec(conn, "UPDATE meetings SET owner_uid = ?2 WHERE owner_uid = ?1", params![placeholder, uid])
+}
+
+/// Ids of the meetings that ended before `before`, oldest first, at most `limit`.
+pub fn ended_before(conn: &Connection, before: DateTime<Utc>, limit: u32) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM meetings WHERE end_at < ?1 ORDER BY end_at, id LIMIT ?2")?;
+    let rows = stmt.query_map(params![ts(before), limit], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Private-room counters last used before `before` (their tracking is personal data too).
+pub fn delete_private_rooms_unused_since(conn: &Connection, before: DateTime<Utc>) -> Result<usize> {
+    crate::db::exec(conn, "DELETE FROM private_rooms WHERE last_used_at < ?1", [ts(before)])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

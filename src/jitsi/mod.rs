@@ -82,7 +82,7 @@ impl Jitsi {
             key: Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
                 .map_err(|e| ConfigError::Invalid { key: "jitsi.app_secret", reason: e.to_string() })?,
             base_url: config.jitsi.base_url.trim_end_matches('/').to_string(),
-            app_id: config.jitsi.app_id.clone(),
+            app_id: config.jitsi_app_id()?,
             audience: config.jitsi.audience.clone(),
             domain: config.jitsi_domain(),
             signed_in_lifetime: config.jitsi.token_lifetime_seconds as i64,

@@ -79,6 +79,33 @@ pub fn schedule(
     Ok(())
 }
 
+/// A reminder still pending in the original JMB (`jmb import-legacy`). Returns whether it was added
+/// (an existing row for the same meeting and offset is left as it is).
+pub fn import_pending(
+    tx: &Transaction<'_>,
+    meeting_id: &str,
+    minutes_before: u32,
+    due: DateTime<Utc>,
+) -> rusqlite::Result<bool> {
+    Ok(crate::db::exec(
+        tx,
+        "INSERT OR IGNORE INTO reminders (meeting_id, minutes_before, due_at) VALUES (?1, ?2, ?3)",
+        params![meeting_id, minutes_before, ts(due)],
+    )? > 0)
+}
+
+/// Reminders as the metrics show them: dropped because they could not be sent in time (`missed`),
+/// and still pending although due more than `grace` ago (`late`: the job is behind or stopped).
+pub fn lateness(conn: &Connection, now: DateTime<Utc>, grace: Duration) -> rusqlite::Result<(i64, i64)> {
+    crate::db::one(
+        conn,
+        "SELECT (SELECT COUNT(*) FROM reminders WHERE outcome = 'missed'),
+                (SELECT COUNT(*) FROM reminders WHERE done_at IS NULL AND due_at < ?1)",
+        [ts(now - grace)],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
 /// When the next reminder is due.
 pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
     let t: Option<i64> =

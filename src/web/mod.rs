@@ -6,6 +6,7 @@ pub mod cookies;
 pub mod csrf;
 pub mod error;
 pub mod lang;
+pub mod metrics;
 pub mod problem;
 pub mod security;
 

@@ -7,8 +7,22 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 const EDGE: &[&str] = &["api", "app", "auth", "cli", "feed", "lib", "main", "pages", "state", "web"];
-const CORE: &[&str] = &["booking", "calendar", "events", "i18n", "identity", "jobs", "mail", "outbox", "users"];
+const CORE: &[&str] = &[
+    "booking",
+    "calendar",
+    "events",
+    "i18n",
+    "identity",
+    "jobs",
+    "legacy",
+    "mail",
+    "metrics",
+    "outbox",
+    "retention",
+    "users",
+];
 const LEAVES: &[&str] = &[
+    "backup",
     "cache",
     "caldav",
     "clock",
@@ -18,6 +32,7 @@ const LEAVES: &[&str] = &[
     "ics",
     "jitsi",
     "mailer",
+    "prosody",
     "secrets",
     "telemetry",
     "testkit",

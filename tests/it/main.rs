@@ -1,5 +1,6 @@
 //! The one integration-test binary: jmb served on a real loopback socket, driven over HTTP.
 
+mod adoption;
 mod api;
 mod architecture;
 mod calendar;
