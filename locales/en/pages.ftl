@@ -91,6 +91,9 @@ attendees-no-answer = no answer
 attendees-joined = joined at least once
 attendees-detail = Details
 attendees-rsvp-link = Personal answer link
+attendees-copy-link = Copy the answer link of { $name }
+action-copied = Copied to the clipboard.
+attendees-note = Note: “{ $note }”
 attendees-export = Export as CSV
 
 ## CSV columns (also the table headers)
@@ -100,6 +103,8 @@ csv-role = Role
 csv-answer = Answer
 csv-joins = Joins
 csv-first-join = First join
+csv-note = Note
+csv-file-prefix = attendees
 csv-last-join = Last join
 
 ## Demo mailbox

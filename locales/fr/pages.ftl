@@ -91,6 +91,9 @@ attendees-no-answer = sans réponse
 attendees-joined = connectés au moins une fois
 attendees-detail = Détail
 attendees-rsvp-link = Lien de réponse personnel
+attendees-copy-link = Copier le lien de réponse de { $name }
+action-copied = Copié dans le presse-papiers.
+attendees-note = Mot : « { $note } »
 attendees-export = Exporter en CSV
 
 ## CSV columns (also the table headers)
@@ -100,6 +103,8 @@ csv-role = Rôle
 csv-answer = Réponse
 csv-joins = Connexions
 csv-first-join = Première connexion
+csv-note = Mot du participant
+csv-file-prefix = participants
 csv-last-join = Dernière connexion
 
 ## Demo mailbox

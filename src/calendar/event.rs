@@ -126,6 +126,7 @@ mod tests {
             join_count: 0,
             first_join: None,
             last_join: None,
+            note: String::new(),
         }
     }
 
