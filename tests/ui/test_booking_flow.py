@@ -16,8 +16,11 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from conftest import AUDIT, with_axe
+
 WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
 LANGS = ("fr", "en")
+
 
 
 class Watch:
@@ -70,11 +73,12 @@ def new_context(browser, base, lang="fr"):
         accept_downloads=True,
     )
     context.add_cookies([{"name": "jmb_lang", "value": lang, "url": base}])
-    return context
+    return with_axe(context)
 
 
 def shoot(page: Page, shots, name: str, base: str, reload=True):
-    """Screenshots the current page in both languages at both widths; comes back to French desktop.
+    """Screenshots the current page in both languages at both widths, running axe-core on each and
+    checking that it fits 320 px; comes back to French desktop.
 
     `reload=False` is for a page that answered a POST (a form with errors): it is only resized."""
     langs = LANGS if reload else (None,)
@@ -86,6 +90,7 @@ def shoot(page: Page, shots, name: str, base: str, reload=True):
         for width, (w, h) in WIDTHS.items():
             page.set_viewport_size({"width": w, "height": h})
             suffix = lang or page.locator("html").get_attribute("lang")
+            AUDIT.page(page, f"{name}-{suffix}")
             page.screenshot(path=str(shots / f"{name}-{suffix}-{width}.png"), full_page=True)
     w, h = WIDTHS["desktop"]
     page.set_viewport_size({"width": w, "height": h})
@@ -199,7 +204,11 @@ def test_booking_flow(jmb_server, browser, screenshot_dir):
     csv = page.request.get(f"{base}/meetings/{meeting_id}/attendees.csv")
     assert csv.status == 200
     assert csv.headers["content-type"] == "text/csv; charset=utf-8"
-    assert '"Paul Visiteur","paul.visiteur@example.org","Invité","Acceptée"' in csv.text()
+    # For French Excel: a byte-order mark, `;` between cells, a name that says what it holds.
+    assert csv.body().startswith("\ufeff".encode())
+    assert '"Paul Visiteur";"paul.visiteur@example.org";"Invité";"Acceptée"' in csv.text()
+    assert re.fullmatch(r'attachment; filename="participants-\d{4}-\d\d-\d\d-revue-de-projet-v2\.csv"',
+                        csv.headers["content-disposition"])
 
     # A guest who is also a user sees the meeting in their own list and can decline inline.
     visitor_ctx = new_context(browser, base)
