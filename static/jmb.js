@@ -107,3 +107,27 @@ document.addEventListener("DOMContentLoaded", () => {
   const noteError = document.getElementById("note-err");
   if (noteError) document.getElementById("note")?.focus();
 });
+// The language switch keeps what was typed: the page's fields are kept for this tab just before the
+// switch and put back once, when the same page comes back in the other language.
+document.addEventListener("DOMContentLoaded", () => {
+  const key = `jmb-typed:${location.pathname}${location.search}`;
+  const fields = () => [...document.querySelectorAll("main form input[id], main form textarea[id], main form select[id]")]
+    .filter((f) => f.type !== "hidden" && !f.readOnly);
+  try {
+    const saved = sessionStorage.getItem(key);
+    if (saved) {
+      sessionStorage.removeItem(key);
+      const values = JSON.parse(saved);
+      for (const f of fields()) if (f.id in values) f.value = values[f.id];
+    }
+  } catch (_) { /* storage refused: nothing to restore */ }
+  const switcher = document.querySelector('form[action="/lang"]');
+  if (!switcher) return;
+  switcher.addEventListener("submit", () => {
+    const values = {};
+    for (const f of fields()) if (f.value !== f.defaultValue) values[f.id] = f.value;
+    try {
+      if (Object.keys(values).length) sessionStorage.setItem(key, JSON.stringify(values));
+    } catch (_) { /* storage refused: the switch still works */ }
+  });
+});

@@ -410,6 +410,32 @@ impl Bookings {
             .await
     }
 
+    /// Everything the list can show to `who` at once, for searching and filtering it: every upcoming
+    /// meeting, and the archives of the last `archive_days` (at most `cap` of them, latest first),
+    /// unpaginated. Through the list queries as they are: a search is a filter over what the list
+    /// shows, not a query of its own.
+    pub async fn everything_listed(
+        &self,
+        who: &Identity,
+        now: DateTime<Utc>,
+        archive_days: u32,
+        cap: u32,
+    ) -> Result<(Vec<Listed>, Vec<Listed>), BookingError> {
+        let (uid, mail) = (who.uid.clone(), who.mail.clone());
+        let since = now - chrono::Duration::days(i64::from(archive_days));
+        self.db
+            .read(move |c| {
+                let upcoming = repo::list_for_user(c, &uid, &mail, Scope::Upcoming { now })?;
+                let archived = if archive_days == 0 {
+                    Vec::new()
+                } else {
+                    repo::list_for_user(c, &uid, &mail, Scope::Archived { now, since, limit: cap, offset: 0 })?
+                };
+                Ok((upcoming, archived))
+            })
+            .await
+    }
+
     /// The upcoming meetings of `who` (every role), by start.
     pub async fn upcoming(&self, who: &Identity, now: DateTime<Utc>) -> Result<Vec<Listed>, BookingError> {
         let (uid, mail) = (who.uid.clone(), who.mail.clone());

@@ -77,6 +77,8 @@ pub struct AttendeesPage {
     pub rows: Vec<AttendeeRow>,
     pub totals: Totals,
     pub can_edit: bool,
+    /// "Copy the invitation": subject, time, organiser and the room, ready to paste.
+    pub invitation_text: String,
 }
 
 fn when(tr: &Tr, t: Option<chrono::DateTime<chrono::Utc>>) -> String {
@@ -131,8 +133,25 @@ pub async fn page(
         totals: Totals::of(&d),
         rows,
         can_edit: user.is_editor && !m.has_started(now),
+        invitation_text: invitation_text(&state, &tr, &d),
     };
     Ok(html(StatusCode::OK, &page))
+}
+
+/// The invitation as a text to paste elsewhere: the subject, the time with its zone, the organiser,
+/// the room's address (guests wait there for a moderator: no personal link is needed to enter).
+fn invitation_text(state: &AppState, tr: &Tr, d: &MeetingDetails) -> String {
+    let m = &d.meeting;
+    let organiser =
+        d.owner().map(|o| if o.name.is_empty() { o.mail.clone() } else { o.name.clone() }).unwrap_or_default();
+    [
+        tr.ta("attendees-invitation-intro", &[("subject", m.subject.clone())]),
+        tr.when(m.start, m.end()),
+        tr.ta("attendees-invitation-organiser", &[("organiser", organiser)]),
+        tr.ta("attendees-invitation-join", &[("url", state.jitsi.room_url(&m.room))]),
+        tr.t("attendees-invitation-lobby"),
+    ]
+    .join("\n")
 }
 
 /// One CSV cell: neutralised if a spreadsheet would read it as a formula, then quoted.

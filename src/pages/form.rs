@@ -9,7 +9,7 @@
 //! successful POST the browser is sent (303) back to the list with a fixed notice word.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
@@ -221,24 +221,44 @@ fn see_other(location: &str) -> Response {
     Redirect::to(location).into_response()
 }
 
-/// `GET /meetings/new`: the empty form with the original's defaults.
+#[derive(serde::Deserialize)]
+pub struct NewQuery {
+    /// "Duplicate": the id of one of the user's meetings whose subject, duration and people prefill
+    /// the form (the date and time stay the next free step: a copy is for another day).
+    from: Option<String>,
+}
+
+/// `GET /meetings/new`: the empty form with the original's defaults, or a copy of a meeting of the
+/// user's (`?from={id}`; someone else's is refused as the edit page refuses it).
 pub async fn new_form(
     State(state): State<AppState>,
     user: SignedIn,
     headers: HeaderMap,
     csrf: CsrfToken,
+    query: Result<Query<NewQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, PageError> {
     ensure_editor(&user)?;
     let tr = state.tr(&headers);
     let tz = state.config.display_tz();
     let start = default_start(state.clock.now(), state.config.booking.start_step_minutes).with_timezone(&tz);
-    let form = MeetingForm {
+    let mut form = MeetingForm {
         subject: tr.t("form-default-subject"),
         date: start.format("%Y-%m-%d").to_string(),
         time: start.format("%H:%M").to_string(),
         duration: state.config.booking.default_duration_minutes.to_string(),
         ..MeetingForm::default()
     };
+    if let Some(from) = query.ok().and_then(|Query(q)| q.from).filter(|f| !f.is_empty()) {
+        let d = audited("duplicate", &from, &user, state.bookings.owned(&user.actor(), &from).await)?;
+        let copy = form_from(&d, tz);
+        form = MeetingForm {
+            subject: copy.subject,
+            duration: copy.duration,
+            moderators: copy.moderators,
+            guests: copy.guests,
+            ..form
+        };
+    }
     Ok(html(StatusCode::OK, &form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), None)))
 }
 

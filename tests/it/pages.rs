@@ -1179,3 +1179,65 @@ async fn error_pages_lead_somewhere_a_guest_can_use() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(r.body.contains("href=\"/meetings\">Retourner à la liste"), "{}", r.body);
 }
+
+#[tokio::test]
+async fn the_list_searches_filters_and_duplicates() {
+    let app = App::new();
+    let planned = app.book("2026-12-05T09:00:00Z", &["anne.durand@partner.net"]).await;
+    let now_running = app.book("2026-12-01T09:00:00Z", &[]).await;
+    let past = app.book("2026-12-01T08:30:00Z", &[]).await;
+    // At 09:45 the second one runs (until 10:00) and the third ended at 09:30.
+    app.clock.set("2026-12-01T09:45:00Z".parse().unwrap());
+    let r = app.get(Some("jdupont"), "/meetings").await;
+    assert!(r.body.contains("role=\"search\"") && r.body.contains("<label for=\"q\">"));
+    // Dates with their weekday, times with their end and zone; the same count as the tracking page.
+    let row_planned = row(&r.body, &planned);
+    assert!(
+        row_planned.contains("samedi 5 décembre 2026") && row_planned.contains("10:00 – 11:00 (Europe/Paris)"),
+        "{row_planned}"
+    );
+    assert!(row_planned.contains(">0/3<"), "3 invitees, nobody accepted yet: {row_planned}");
+    assert!(row_planned.contains(&format!("href=\"/meetings/new?from={planned}\"")));
+
+    // By attendee, by subject word, case-insensitively; the language switch keeps the search.
+    let r = app.get(Some("jdupont"), "/meetings?q=DURAND").await;
+    assert!(r.body.contains(&format!("data-meeting=\"{planned}\"")));
+    assert!(
+        !r.body.contains(&format!("data-meeting=\"{now_running}\""))
+            && !r.body.contains(&format!("data-meeting=\"{past}\""))
+    );
+    assert!(r.text().contains("1 réunion trouvée."), "{}", r.body);
+    assert!(
+        r.body.contains("name=\"next\" value=\"/meetings?q=DURAND&#38;show=all\"")
+            || r.body.contains("name=\"next\" value=\"/meetings?q=DURAND&amp;show=all\""),
+        "{}",
+        r.body
+    );
+    // Running, past.
+    let r = app.get(Some("jdupont"), "/meetings?show=running").await;
+    assert!(r.body.contains(&format!("data-meeting=\"{now_running}\"")));
+    assert!(!r.body.contains(&format!("data-meeting=\"{planned}\"")) && !r.body.contains("id=\"archives\""));
+    let r = app.get(Some("jdupont"), "/meetings?show=past&q=point").await;
+    assert!(r.body.contains(&format!("data-meeting=\"{past}\"")) && !r.body.contains("id=\"upcoming-title\""));
+    assert!(!r.body.contains(&format!("data-meeting=\"{now_running}\"")));
+    // Nonsense is the plain list, not an error.
+    assert_eq!(app.get(Some("jdupont"), "/meetings?show=%FF&q=").await.status, StatusCode::OK);
+
+    // Duplicate: the subject, duration and people, a new date; someone else's meeting is refused.
+    let r = app.get(Some("jdupont"), &format!("/meetings/new?from={planned}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let text = r.text();
+    assert!(text.contains("value=\"Point d'équipe\""), "{text}");
+    assert!(text.contains("anne.durand@partner.net") && text.contains("marie.martin@example.org"));
+    assert!(!text.contains("value=\"2026-12-05\""), "the date is the next free step, not the original's");
+    assert_eq!(app.get(Some("mmartin"), &format!("/meetings/new?from={planned}")).await.status, StatusCode::FORBIDDEN);
+
+    // The tracking page: the invitation to paste, with the room and the time.
+    let r = app.get(Some("jdupont"), &format!("/meetings/{planned}/attendees")).await;
+    let text = r.text();
+    assert!(
+        text.contains("Visioconférence « Point d'équipe »\nsamedi 5 décembre 2026, 10:00 – 11:00 (Europe/Paris)"),
+        "{text}"
+    );
+    assert!(text.contains("data-copy=\"#invitation-text\""));
+}

@@ -155,10 +155,24 @@ def test_booking_flow(jmb_server, browser, screenshot_dir):
     expect(row).to_have_count(1)
     expect(row).to_contain_text("Propriétaire")
     expect(row).to_contain_text("Planifiée")
-    expect(row).to_contain_text("1/6")
+    # Counted as on the tracking page: five invitees, nobody has accepted yet.
+    expect(row).to_contain_text("0/5")
     expect(row).to_contain_text("10:00")
     meeting_id = row.get_attribute("data-meeting")
     shoot(page, shots, "list", base)
+
+    # List tools: search by attendee, then "duplicate" opens a form with the same subject and people.
+    page.get_by_label("Objet ou participant").fill("durand")
+    page.get_by_role("button", name="Filtrer").click()
+    expect(page.locator("#found")).to_have_text("1 réunion trouvée.")
+    expect(meeting_row(page, "Revue de projet")).to_have_count(1)
+    shoot(page, shots, "list-search", base)
+    meeting_row(page, "Revue de projet").get_by_role("link", name="Dupliquer").click()
+    expect(page.get_by_role("heading", name="Nouvelle réunion", level=1)).to_be_visible()
+    expect(page.get_by_label("Objet")).to_have_value("Revue de projet")
+    expect(page.get_by_label(re.compile("^Invités"))).to_have_value(re.compile(r"anne\.durand@partner\.net"))
+    page.goto(base + "/meetings")
+    row = meeting_row(page, "Revue de projet")
 
     # Edit: one address per line, who will be told, then a new subject and time.
     row.get_by_role("link", name="Modifier").click()
@@ -196,9 +210,11 @@ def test_booking_flow(jmb_server, browser, screenshot_dir):
     guest_watch.check()
     guest_ctx.close()
 
-    # The owner sees the answer.
+    # The owner sees the answer; the invitation text and each personal link can be copied.
     page.reload()
     expect(paul).to_contain_text("Acceptée")
+    expect(page.locator("#invitation-text")).to_have_value(re.compile(r"Revue de projet \(v2\)[\s\S]*11:30 – 12:30 \(Europe/Paris\)"))
+    expect(paul.get_by_role("button", name="Copier le lien de réponse de paul.visiteur@example.org")).to_be_visible()
     expect(page.locator("#totals")).to_contain_text("1 acceptées")
     shoot(page, shots, "attendees", base)
     csv = page.request.get(f"{base}/meetings/{meeting_id}/attendees.csv")
@@ -231,6 +247,15 @@ def test_booking_flow(jmb_server, browser, screenshot_dir):
     expect(visitor.get_by_role("heading", name="Accès refusé")).to_be_visible()
     visitor_watch.check()
     visitor_ctx.close()
+
+    # The calendar page: a new password is shown once; a reload neither shows it again nor makes another.
+    page.goto(base + "/calendar")
+    shoot(page, shots, "calendar", base)
+    page.get_by_role("button", name=re.compile("mot de passe d'agenda")).click()
+    expect(page.locator("#dav-password")).to_be_visible()
+    AUDIT.page(page, "calendar-password-fr")
+    page.reload()
+    expect(page.locator("#dav-password")).to_have_count(0)
 
     # Delete, after confirming on a page that works without JavaScript.
     page.goto(base + "/meetings")
