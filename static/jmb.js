@@ -124,6 +124,9 @@ document.addEventListener("DOMContentLoaded", () => {
   const switcher = document.querySelector('form[action="/lang"]');
   if (!switcher) return;
   switcher.addEventListener("submit", () => {
+    // Back to this very page, query string included (the server keeps only paths on this site).
+    const next = switcher.querySelector('input[name="next"]');
+    if (next) next.value = location.pathname + location.search;
     const values = {};
     for (const f of fields()) if (f.value !== f.defaultValue) values[f.id] = f.value;
     try {

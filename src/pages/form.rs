@@ -49,6 +49,17 @@ impl FieldView {
         let errors = errors.for_field(field).map(|e| tr.ta(e.message_id(), &e.args())).collect();
         Self { value, errors }
     }
+    /// The field's errors that `keep` selects.
+    fn only(
+        value: String,
+        field: Field,
+        errors: &FieldErrors,
+        tr: &Tr,
+        keep: impl Fn(&rules::FieldError) -> bool,
+    ) -> Self {
+        let errors = errors.for_field(field).filter(|e| keep(e)).map(|e| tr.ta(e.message_id(), &e.args())).collect();
+        Self { value, errors }
+    }
     pub fn invalid(&self) -> bool {
         !self.errors.is_empty()
     }
@@ -144,7 +155,11 @@ fn form_page(
         .0
         .iter()
         .map(|(f, e)| {
-            let target = if *f == Field::Start { "date" } else { f.name() };
+            let target = match (f, e) {
+                (Field::Start, rules::FieldError::StartNotOnStep { .. }) => "time",
+                (Field::Start, _) => "date",
+                _ => f.name(),
+            };
             (format!("#{}", FormPage::field_id(target)), tr.ta(e.message_id(), &e.args()))
         })
         .collect();
@@ -158,9 +173,14 @@ fn form_page(
         meeting_id: existing.map(|d| d.meeting.id.clone()).unwrap_or_default(),
         room_url: existing.map(|d| state.jitsi.room_url(&d.meeting.room)),
         subject: FieldView::new(form.subject, Field::Subject, errors, &tr),
-        // Start errors show under the date; the time field is marked invalid with them.
-        date: FieldView::new(form.date, Field::Start, errors, &tr),
-        time: FieldView { value: form.time, errors: Vec::new() },
+        // A time off the step is the time field's error; the others about the start (no such date,
+        // in the past) are the date's.
+        date: FieldView::only(form.date, Field::Start, errors, &tr, |e| {
+            !matches!(e, rules::FieldError::StartNotOnStep { .. })
+        }),
+        time: FieldView::only(form.time, Field::Start, errors, &tr, |e| {
+            matches!(e, rules::FieldError::StartNotOnStep { .. })
+        }),
         duration: FieldView::new(form.duration, Field::Duration, errors, &tr),
         moderators: FieldView::new(form.moderators, Field::Moderators, errors, &tr),
         guests: FieldView::new(form.guests, Field::Guests, errors, &tr),

@@ -219,7 +219,7 @@ async fn every_validation_error_shows_next_to_its_field_with_the_input_kept() {
         ("date", "", "date", "Indiquez la date et l'heure de la réunion."),
         ("date", "31/02/2027", "date", "La date ou l'heure de la réunion est incorrecte."),
         ("date", "2026-11-30", "date", "La date de la réunion est antérieure à la date actuelle."),
-        ("time", "10:07", "date", "L'heure de début doit tomber sur un multiple de 15 minutes."),
+        ("time", "10:07", "time", "L'heure de début doit tomber sur un multiple de 15 minutes."),
         ("duration", "", "duration", "Vous n'avez pas indiqué la durée de la réunion."),
         ("duration", "abc", "duration", "La durée de la réunion est incorrecte."),
         ("duration", "0", "duration", "La durée d'une réunion ne peut pas être nulle."),
