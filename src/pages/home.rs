@@ -307,12 +307,7 @@ pub async fn home(
             _ => "home-found-many",
         };
         found = Some(tr.ta(id, &[("count", count.to_string())]));
-        lists = crate::booking::service::Lists {
-            archived_total: archived.len() as u32,
-            archive_page: 0,
-            upcoming,
-            archived,
-        };
+        lists = crate::booking::Lists { archived_total: archived.len() as u32, archive_page: 0, upcoming, archived };
     }
     // The calendar addresses come from the calendar-access capability (it owns the feed secret, and
     // records the user on the way).

@@ -1042,9 +1042,11 @@ async fn the_answer_page_guides_the_guest() {
     let paul = paul_of(&app, &id).await;
     assert_eq!(paul.partstat, PartStat::Tentative);
     assert_eq!(paul.note, "J'aurai 10 minutes de retard.\nDésolé <b>");
-    // The organiser reads it on the tracking page.
+    // The organiser reads it on the tracking page and in the answer mail.
     let r = app.get(Some("jdupont"), &format!("/meetings/{id}/attendees")).await;
     assert!(r.text().contains("Mot : « J'aurai 10 minutes de retard."), "{}", r.body);
+    let mailbox = app.get(Some("jdupont"), "/mailbox").await.text();
+    assert!(mailbox.contains("Son mot : « J'aurai 10 minutes de retard."), "{mailbox}");
 
     // Change of answer, note kept when the form has none; a note too long is refused beside its field
     // (400), nothing changed.
