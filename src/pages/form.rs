@@ -417,7 +417,7 @@ pub async fn delete_confirm(
         ),
         action: format!("/meetings/{id}/delete"),
         subject: d.meeting.subject.clone(),
-        when: tr.datetime(d.meeting.start),
+        when: tr.when(d.meeting.start, d.meeting.end()),
         duration: duration_label(&tr, d.meeting.duration_min),
         notified: d
             .attendees

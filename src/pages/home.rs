@@ -286,9 +286,7 @@ pub async fn home(
     let archive_days = state.config.booking.archive_days;
     // A page number that does not parse shows the first page rather than an error.
     let requested_page = q.archives.as_deref().and_then(|p| p.trim().parse::<u32>().ok()).unwrap_or(0).min(100_000);
-    let mut lists = state.bookings.lists(&user.identity, now, archive_days, requested_page, ARCHIVE_PAGE_SIZE).await?;
-    let mut found = None;
-    if filter.active() {
+    let (lists, found) = if filter.active() {
         // Filtering looks through every listed meeting, the archives unpaginated (up to a bound).
         let (upcoming, archived) =
             state.bookings.everything_listed(&user.identity, now, archive_days, ARCHIVE_SEARCH_CAP).await?;
@@ -306,9 +304,14 @@ pub async fn home(
             1 => "home-found-one",
             _ => "home-found-many",
         };
-        found = Some(tr.ta(id, &[("count", count.to_string())]));
-        lists = crate::booking::Lists { archived_total: archived.len() as u32, archive_page: 0, upcoming, archived };
-    }
+        let found = tr.ta(id, &[("count", count.to_string())]);
+        (
+            crate::booking::Lists { archived_total: archived.len() as u32, archive_page: 0, upcoming, archived },
+            Some(found),
+        )
+    } else {
+        (state.bookings.lists(&user.identity, now, archive_days, requested_page, ARCHIVE_PAGE_SIZE).await?, None)
+    };
     // The calendar addresses come from the calendar-access capability (it owns the feed secret, and
     // records the user on the way).
     let links = super::calendar::links_for(&state, &user).await?;

@@ -214,7 +214,13 @@ def test_booking_flow(jmb_server, browser, screenshot_dir):
     page.reload()
     expect(paul).to_contain_text("Acceptée")
     expect(page.locator("#invitation-text")).to_have_value(re.compile(r"Revue de projet \(v2\)[\s\S]*11:30 – 12:30 \(Europe/Paris\)"))
-    expect(paul.get_by_role("button", name="Copier le lien de réponse de paul.visiteur@example.org")).to_be_visible()
+    copy = paul.get_by_role("button", name="Copier le lien de réponse de paul.visiteur@example.org")
+    # Copying is confirmed on the button and said to screen readers (a polite live region).
+    owner_ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    copy.click()
+    expect(copy).to_have_attribute("data-done", "1")
+    expect(page.locator("#live")).to_have_text("Copié dans le presse-papiers.")
+    assert page.evaluate("() => navigator.clipboard.readText()") == rsvp_url
     expect(page.locator("#totals")).to_contain_text("1 acceptées")
     shoot(page, shots, "attendees", base)
     csv = page.request.get(f"{base}/meetings/{meeting_id}/attendees.csv")
@@ -266,6 +272,17 @@ def test_booking_flow(jmb_server, browser, screenshot_dir):
     page.get_by_role("button", name="Oui, supprimer la réunion").click()
     expect(page.get_by_role("status")).to_contain_text("Réunion supprimée")
     expect(meeting_row(page, "Revue de projet (v2)")).to_have_count(0)
+
+    # The language switch keeps what was typed, and the list's search.
+    page.goto(base + "/meetings/new")
+    page.get_by_label("Objet").fill("Tapé avant de changer de langue")
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", name="New meeting", level=1)).to_be_visible()
+    expect(page.get_by_label("Subject")).to_have_value("Tapé avant de changer de langue")
+    page.goto(base + "/meetings?q=revue&show=past")
+    page.get_by_role("button", name="Français").click()
+    expect(page).to_have_url(re.compile(r"/meetings\?q=revue&show=past$"))
+    expect(page.get_by_label("Objet ou participant")).to_have_value("revue")
 
     # The language switch is remembered.
     page.get_by_role("button", name="English").click()
