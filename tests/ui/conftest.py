@@ -185,12 +185,16 @@ class Audit:
         self.problems = []
         self.states = 0
 
-    def page(self, page: Page, label: str):
-        """axe-core on the page as it is (at its current width and language), then the 320 px reflow."""
+    def page(self, page: Page, label: str, all_widths: bool = True):
+        """axe-core on the page as it is, at phone and desktop widths (`all_widths=False`: at its
+        current width only), then the 320 px reflow."""
         self.states += 1
-        for v in axe_violations(page):
-            self.problems.append(f"{label} @ {page.viewport_size['width']}px: {v}")
         size = page.viewport_size
+        widths = [(390, 844), (1280, 800)] if all_widths else [(size["width"], size["height"])]
+        for w, h in widths:
+            page.set_viewport_size({"width": w, "height": h})
+            for v in axe_violations(page):
+                self.problems.append(f"{label} @ {w}px: {v}")
         page.set_viewport_size({"width": NARROW[0], "height": NARROW[1]})
         if not no_sideways_scroll(page):
             wide = page.evaluate(
@@ -215,4 +219,5 @@ def audit():
     AUDIT.problems.clear()
     AUDIT.states = 0
     yield AUDIT
+    print(f"\naudit: {AUDIT.states} page states checked with axe-core and at 320 px")
     AUDIT.check()

@@ -90,7 +90,7 @@ def shoot(page: Page, shots, name: str, base: str, reload=True):
         for width, (w, h) in WIDTHS.items():
             page.set_viewport_size({"width": w, "height": h})
             suffix = lang or page.locator("html").get_attribute("lang")
-            AUDIT.page(page, f"{name}-{suffix}")
+            AUDIT.page(page, f"{name}-{suffix}", all_widths=False)
             page.screenshot(path=str(shots / f"{name}-{suffix}-{width}.png"), full_page=True)
     w, h = WIDTHS["desktop"]
     page.set_viewport_size({"width": w, "height": h})
@@ -207,6 +207,7 @@ def test_booking_flow(jmb_server, browser, screenshot_dir):
     shoot(guest, shots, "rsvp", base)
     guest.get_by_role("button", name="Accepter l'invitation").click()
     expect(guest.locator("#current-answer")).to_have_text("Acceptée")
+    AUDIT.page(guest, "rsvp-accepted-fr")
     guest_watch.check()
     guest_ctx.close()
 
@@ -251,6 +252,7 @@ def test_booking_flow(jmb_server, browser, screenshot_dir):
     response = visitor.goto(f"{base}/meetings/{meeting_id}/attendees")
     assert response.status == 403
     expect(visitor.get_by_role("heading", name="Accès refusé")).to_be_visible()
+    AUDIT.page(visitor, "forbidden-fr")
     visitor_watch.check()
     visitor_ctx.close()
 

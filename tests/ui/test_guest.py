@@ -12,6 +12,7 @@ import datetime as dt
 import re
 
 import icalendar
+import pytest
 from playwright.sync_api import Page, expect
 
 from conftest import AUDIT, with_axe
@@ -40,18 +41,45 @@ def book(browser, base, owner: str, subject: str, day: dt.date, time: str, guest
     return href
 
 
-def test_guest_in_new_york(jmb_server, browser, screenshot_dir, tmp_path):
+# What the guest's pages say, in each language.
+WORDS = {
+    "fr": {
+        "locale": "fr-FR", "join_early": "Rejoindre (pas encore ouvert)", "decline": "Décliner l'invitation",
+        "accept": "Accepter l'invitation", "maybe": "Peut-être", "no_answer": "Sans réponse",
+        "note": "Un mot pour l'organisateur (facultatif)", "note_text": "J'aurai dix minutes de retard.",
+        "maybe_recorded": "Votre réponse « peut-être » est enregistrée", "change": "Modifier ma réponse",
+        "declined": "Déclinée", "accepted": "Acceptée", "ics": "Télécharger l'invitation (.ics)",
+        "google": "Ajouter à Google Agenda", "outlook": "Ajouter à Outlook.com", "expired": "Cette page avait expiré",
+        "denied": "Accès refusé", "too_early": "La réunion n'a pas encore commencé",
+        "unknown": "Ouvrez le lien de votre mail d'invitation", "organiser_time": "heure de l'organisateur",
+    },
+    "en": {
+        "locale": "en-US", "join_early": "Join (not open yet)", "decline": "Decline the invitation",
+        "accept": "Accept the invitation", "maybe": "Maybe", "no_answer": "No answer",
+        "note": "A note for the organiser (optional)", "note_text": "I will be ten minutes late.",
+        "maybe_recorded": 'Your "maybe" is recorded', "change": "Change my answer",
+        "declined": "Declined", "accepted": "Accepted", "ics": "Download the invitation (.ics)",
+        "google": "Add to Google Calendar", "outlook": "Add to Outlook.com", "expired": "This page had expired",
+        "denied": "Access denied", "too_early": "The meeting has not started yet",
+        "unknown": "Open the link in your invitation mail", "organiser_time": "organiser's time",
+    },
+}
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_guest_in_new_york(jmb_server, browser, screenshot_dir, tmp_path, lang):
     base = jmb_server
+    w = WORDS[lang]
     # A Monday a week or more ahead, 15:00 in Paris: 09:00 in New York (both on winter time in December;
     # the date is chosen outside the weeks when only one of them has changed its clocks).
     day = dt.date.today() + dt.timedelta(days=7)
     while day.weekday() != 0 or day.month in (3, 10, 11) and day.day < 8:
         day += dt.timedelta(days=1)
-    rsvp = book(browser, base, "Marie Martin", "Revue trimestrielle", day, "15:00", "ny.guest@partner.net")
-    paris = dt.datetime.combine(day, dt.time(15, 0)).astimezone(dt.timezone.utc)  # only for the offsets below
-    ctx = with_axe(browser.new_context(locale="fr-FR", timezone_id="America/New_York", viewport={"width": 1280, "height": 800},
-                                       accept_downloads=True))
-    ctx.add_cookies([{"name": "jmb_lang", "value": "fr", "url": base}])
+    guest_mail = f"ny.guest.{lang}@partner.net"
+    rsvp = book(browser, base, "Marie Martin", f"Revue trimestrielle ({lang})", day, "15:00", guest_mail)
+    ctx = with_axe(browser.new_context(locale=w["locale"], timezone_id="America/New_York",
+                                       viewport={"width": 1280, "height": 800}, accept_downloads=True))
+    ctx.add_cookies([{"name": "jmb_lang", "value": lang, "url": base}])
     watch = Watch(ctx)
     guest = ctx.new_page()
     guest.goto(rsvp)
@@ -62,96 +90,104 @@ def test_guest_in_new_york(jmb_server, browser, screenshot_dir, tmp_path):
     expect(when).to_contain_text(f"{ny_start:%H:%M} – {(ny_start + dt.timedelta(minutes=90)):%H:%M} (America/New_York)")
     expect(when).to_contain_text(str(ny_start.day))
     expect(guest.locator("#when .site-time")).to_be_visible()
+    expect(guest.locator("#when .site-time")).to_contain_text(w["organiser_time"])
     expect(guest.locator("#when .site-time")).to_contain_text("15:00 – 16:30 (Europe/Paris)")
     # The join button says when it opens, in the guest's zone too, and is not the primary action yet.
     expect(guest.locator("#join time")).to_contain_text("(America/New_York)")
-    expect(guest.get_by_role("link", name="Rejoindre (pas encore ouvert)")).to_have_class("button secondary")
+    expect(guest.get_by_role("link", name=w["join_early"])).to_have_class("button secondary")
     expect(guest.get_by_role("link", name=re.compile("@example.org"))).to_have_attribute("href", re.compile("^mailto:marie.martin@example.org"))
-    shoot(guest, screenshot_dir, "rsvp-new-york", base)
+    if lang == "fr":
+        shoot(guest, screenshot_dir, "rsvp-new-york", base)
+    else:
+        AUDIT.page(guest, "rsvp-new-york-en")
 
     # The link from the mail that declines highlights that button and changes nothing.
     guest.goto(rsvp + "?answer=decline")
-    expect(guest.get_by_role("button", name="Décliner l'invitation")).not_to_have_class(re.compile("secondary"))
-    expect(guest.get_by_role("button", name="Accepter l'invitation")).to_have_class("secondary")
-    expect(guest.locator("#current-answer")).to_have_text("Sans réponse")
-    AUDIT.page(guest, "rsvp-suggested-fr")
+    expect(guest.get_by_role("button", name=w["decline"])).not_to_have_class(re.compile("secondary"))
+    expect(guest.get_by_role("button", name=w["accept"])).to_have_class("secondary")
+    expect(guest.locator("#current-answer")).to_have_text(w["no_answer"])
+    AUDIT.page(guest, f"rsvp-suggested-{lang}")
 
     # "Maybe", with a note: the confirmation comes first, focused and announced.
-    guest.get_by_label("Un mot pour l'organisateur (facultatif)").fill("J'aurai dix minutes de retard.")
-    guest.get_by_role("button", name="Peut-être").click()
+    guest.get_by_label(w["note"]).fill(w["note_text"])
+    guest.get_by_role("button", name=w["maybe"], exact=True).click()
     confirmation = guest.locator("#confirmation")
     expect(confirmation).to_be_focused()
     expect(confirmation).to_have_attribute("role", "status")
-    expect(confirmation).to_contain_text("Votre réponse « peut-être » est enregistrée")
-    expect(guest.locator("#current-answer")).to_have_text("Peut-être")
-    expect(guest.locator("#current-note")).to_have_text("J'aurai dix minutes de retard.")
-    expect(guest.get_by_role("heading", name="Modifier ma réponse")).to_be_visible()
+    expect(confirmation).to_contain_text(w["maybe_recorded"])
+    expect(guest.locator("#current-answer")).to_have_text(w["maybe"])
+    expect(guest.locator("#current-note")).to_have_text(w["note_text"])
+    expect(guest.get_by_role("heading", name=w["change"])).to_be_visible()
     shoot(guest, screenshot_dir, "rsvp-answered", base, reload=False)
 
     # Change of answer.
-    guest.get_by_role("button", name="Décliner l'invitation").click()
+    guest.get_by_role("button", name=w["decline"]).click()
     expect(guest.locator("#confirmation")).to_be_focused()
-    expect(guest.locator("#current-answer")).to_have_text("Déclinée")
-    AUDIT.page(guest, "rsvp-changed-fr")
+    expect(guest.locator("#current-answer")).to_have_text(w["declined"])
+    AUDIT.page(guest, f"rsvp-changed-{lang}")
 
     # The .ics: the guest's own view, their answer, the right instant.
     with guest.expect_download() as download:
-        guest.get_by_role("link", name="Télécharger l'invitation (.ics)").click()
+        guest.get_by_role("link", name=w["ics"]).click()
     path = tmp_path / "invitation.ics"
     download.value.save_as(path)
     cal = icalendar.Calendar.from_ical(path.read_bytes())
     events = [c for c in cal.walk("VEVENT")]
     assert len(events) == 1
     event = events[0]
-    assert str(event["SUMMARY"]) == "Revue trimestrielle"
+    assert str(event["SUMMARY"]) == f"Revue trimestrielle ({lang})"
     assert event.decoded("DTSTART") == dt.datetime.combine(day, dt.time(15, 0), tzinfo=_paris()).astimezone(dt.timezone.utc)
     assert event.decoded("DTEND") - event.decoded("DTSTART") == dt.timedelta(minutes=90)
     attendees = event.get("ATTENDEE")
     attendees = attendees if isinstance(attendees, list) else [attendees]
-    mine = [a for a in attendees if str(a).lower() == "mailto:ny.guest@partner.net"]
+    mine = [a for a in attendees if str(a).lower() == f"mailto:{guest_mail}"]
     assert mine and mine[0].params["PARTSTAT"] == "DECLINED", attendees
     token = rsvp.rstrip("/").split("/")[-1]
     assert f"/j/{token}" in str(event["DESCRIPTION"])
     # Google and Outlook links carry the same instant.
     start_utc = event.decoded("DTSTART").strftime("%Y%m%dT%H%M%SZ")
-    expect(guest.get_by_role("link", name="Ajouter à Google Agenda")).to_have_attribute("href", re.compile(f"dates={start_utc}"))
-    expect(guest.get_by_role("link", name="Ajouter à Outlook.com")).to_have_attribute("href", re.compile("outlook.live.com"))
+    expect(guest.get_by_role("link", name=w["google"])).to_have_attribute("href", re.compile(f"dates={start_utc}"))
+    expect(guest.get_by_role("link", name=w["outlook"])).to_have_attribute("href", re.compile("outlook.live.com"))
 
     # A tab restored after the cookie went: the answer is not refused with "access denied", the page
     # comes back fresh with that answer highlighted, and one click records it.
     guest.goto(rsvp)
     ctx.clear_cookies()
-    ctx.add_cookies([{"name": "jmb_lang", "value": "fr", "url": base}])
+    ctx.add_cookies([{"name": "jmb_lang", "value": lang, "url": base}])
     watch.allowed.add((403, f"/rsvp/{token}"))
-    guest.get_by_role("button", name="Accepter l'invitation").click()
+    guest.get_by_role("button", name=w["accept"]).click()
     alert = guest.locator("#confirmation")
     expect(alert).to_have_attribute("role", "alert")
-    expect(alert).to_contain_text("Cette page avait expiré")
+    expect(alert).to_contain_text(w["expired"])
     expect(alert).to_be_focused()
-    expect(guest.get_by_role("heading", name="Accès refusé")).to_have_count(0)
-    expect(guest.locator("#current-answer")).to_have_text("Déclinée")
-    expect(guest.get_by_role("button", name="Accepter l'invitation")).not_to_have_class(re.compile("secondary"))
-    AUDIT.page(guest, "rsvp-expired-fr")
-    guest.get_by_role("button", name="Accepter l'invitation").click()
-    expect(guest.locator("#current-answer")).to_have_text("Acceptée")
+    expect(guest.get_by_role("heading", name=w["denied"])).to_have_count(0)
+    expect(guest.locator("#current-answer")).to_have_text(w["declined"])
+    expect(guest.get_by_role("button", name=w["accept"])).not_to_have_class(re.compile("secondary"))
+    AUDIT.page(guest, f"rsvp-expired-{lang}")
+    guest.get_by_role("button", name=w["accept"]).click()
+    expect(guest.locator("#current-answer")).to_have_text(w["accepted"])
+    AUDIT.page(guest, f"rsvp-accepted-{lang}")
 
     # The join link before it opens: no self-refreshing page; a countdown, in the guest's zone.
     guest.goto(rsvp)
-    guest.get_by_role("link", name="Rejoindre (pas encore ouvert)").click()
-    expect(guest.get_by_role("heading", name="La réunion n'a pas encore commencé")).to_be_visible()
+    guest.get_by_role("link", name=w["join_early"]).click()
+    expect(guest.get_by_role("heading", name=w["too_early"])).to_be_visible()
     assert guest.locator('meta[http-equiv="refresh"]').count() == 0
     expect(guest.get_by_role("timer")).to_have_text(re.compile(r"\d\d min \d\d s"))
     expect(guest.locator("time").first).to_contain_text("(America/New_York)")
-    shoot(guest, screenshot_dir, "too-early", base)
+    if lang == "fr":
+        shoot(guest, screenshot_dir, "too-early", base)
+    else:
+        AUDIT.page(guest, "too-early-en")
     # The site name leads back to the answer page, not to a sign-in.
     expect(guest.locator("a.brand")).to_have_attribute("href", f"/rsvp/{token}")
 
     # An unknown link: the page says where the way in is, and links to no sign-in page.
     watch.allowed.add((404, "/rsvp/no-such-token-0000000000"))
     guest.goto(base + "/rsvp/no-such-token-0000000000")
-    expect(guest.get_by_text("Ouvrez le lien de votre mail d'invitation")).to_be_visible()
+    expect(guest.get_by_text(w["unknown"])).to_be_visible()
     assert guest.locator('a[href="/meetings"], a[href^="/login"]').count() == 0
-    AUDIT.page(guest, "not-found-fr")
+    AUDIT.page(guest, f"not-found-{lang}")
     watch.check()
     ctx.close()
 
