@@ -269,8 +269,8 @@ struct Posted {
     recorded: Option<(PartStat, bool)>,
     /// The form's token was stale: nothing recorded, this answer to confirm.
     expired: Option<Answer>,
-    /// The note as typed, and why it was refused.
-    note_refused: Option<(String, String)>,
+    /// The note as typed, why it was refused, and the answer it came with (highlighted again).
+    note_refused: Option<(String, String, Answer)>,
 }
 
 /// `YYYYMMDDTHHMMSSZ`, as Google's calendar template wants its dates.
@@ -345,7 +345,7 @@ async fn rsvp_page(
     } else {
         JoinState::Running
     };
-    let highlighted = posted.expired.or(suggested);
+    let highlighted = posted.expired.or(posted.note_refused.as_ref().map(|r| r.2)).or(suggested);
     let buttons =
         [(Answer::Accept, "rsvp-accept"), (Answer::Tentative, "rsvp-tentative"), (Answer::Decline, "rsvp-decline")]
             .into_iter()
@@ -369,7 +369,7 @@ async fn rsvp_page(
         recorded.push(tr.t("rsvp-close-tab"));
     }
     let (note_value, note_error) = match posted.note_refused {
-        Some((typed, why)) => (typed, Some(why)),
+        Some((typed, why, _)) => (typed, Some(why)),
         None => (attendee.note.clone(), None),
     };
     let mailto_subject: String = form_urlencoded::byte_serialize(meeting.subject.as_bytes()).collect();
@@ -473,8 +473,9 @@ pub async fn rsvp_submit(
         Ok(note) => note,
         Err(NoteTooLong) => {
             let why = tr.ta("rsvp-note-too-long", &[("max", Note::MAX_CHARS.to_string())]);
-            let posted = Posted { note_refused: Some((form.note.unwrap_or_default(), why)), ..Posted::default() };
-            return rsvp_page(&state, tr, &token, &csrf, Some(answer), posted).await;
+            let posted =
+                Posted { note_refused: Some((form.note.unwrap_or_default(), why, answer)), ..Posted::default() };
+            return rsvp_page(&state, tr, &token, &csrf, None, posted).await;
         }
     };
     let now = state.clock.now();

@@ -1062,6 +1062,8 @@ async fn the_answer_page_guides_the_guest() {
         r.body.contains("aria-invalid=\"true\"") && r.text().contains("Ce mot est trop long : 500 caractères au plus.")
     );
     assert!(r.body.contains(&long), "the typed note is kept");
+    assert!(!answer_button(&r.body, "decline").contains("secondary"), "the answer it came with is highlighted");
+    assert!(!r.text().contains("Vous avez suivi le lien"));
     let paul = paul_of(&app, &id).await;
     assert_eq!((paul.partstat, paul.note.as_str()), (PartStat::Accepted, "J'aurai 10 minutes de retard.\nDésolé <b>"));
 
