@@ -144,6 +144,19 @@ impl Tr {
         )
     }
 
+    /// Weekday, date, start and end, and the zone: `mardi 5 décembre 2026, 10:00 – 11:30 (Europe/Paris)`.
+    pub fn when(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+        self.ta("fmt-when", &[("date", self.long_date(start)), ("range", self.time_range(start, end))])
+    }
+
+    /// One instant with its weekday and zone: `mardi 5 décembre 2026 à 09:55 (Europe/Paris)`.
+    pub fn long_datetime(&self, t: DateTime<Utc>) -> String {
+        self.ta(
+            "fmt-long-datetime",
+            &[("date", self.long_date(t)), ("time", self.time(t)), ("zone", self.tz.name().to_string())],
+        )
+    }
+
     pub fn lang_code(&self) -> &'static str {
         self.lang.code()
     }
@@ -211,6 +224,12 @@ mod tests {
         assert_eq!(fr.time_range(t, t + chrono::Duration::minutes(90)), "10:00 – 11:30 (Europe/Paris)");
         let en = Tr::new(Lang::En, chrono_tz::Europe::Paris);
         assert_eq!(en.long_date(t), "Saturday 5 December 2026");
+        assert_eq!(
+            fr.when(t, t + chrono::Duration::minutes(90)),
+            "samedi 5 décembre 2026, 10:00 – 11:30 (Europe/Paris)"
+        );
+        assert_eq!(en.long_datetime(t), "Saturday 5 December 2026 at 10:00 (Europe/Paris)");
+        assert_eq!(fr.long_datetime(t), "samedi 5 décembre 2026 à 10:00 (Europe/Paris)");
         let ny = Tr::new(Lang::En, chrono_tz::America::New_York);
         assert_eq!(ny.time_range(t, t + chrono::Duration::minutes(90)), "04:00 – 05:30 (America/New_York)");
         assert_eq!(

@@ -30,6 +30,7 @@ mail-field-no-answer = No answer
 mail-nobody = none
 mail-join-hint = Your personal link to join the meeting (do not pass it on), open { $minutes } minutes before the start:
 mail-start-hint = To start the meeting (open { $minutes } minutes before the start):
+mail-answer-note = Their note: “{ $note }”
 mail-answer-hint = Please let the organiser know whether you will attend:
 mail-action-join = Join the meeting
 mail-action-start = Start the meeting

@@ -74,14 +74,42 @@ rsvp-finished = This meeting has ended: the answer can no longer be changed.
 rsvp-owner = You organise this meeting: there is nothing to answer.
 rsvp-join = Join the meeting
 rsvp-join-hint = Your personal link to join the meeting:
+rsvp-change = Change my answer
+rsvp-current = Your answer:
+rsvp-note-label = A note for the organiser (optional)
+rsvp-note-hint = For instance "I will be 10 minutes late". The organiser will see it on the attendee page ({ $max } characters at most).
+rsvp-note-too-long = This note is too long: { $max } characters at most.
+rsvp-note-recorded = Your note for the organiser is recorded.
+rsvp-your-note = Your note:
+rsvp-mail-organiser = Write to the organiser
+rsvp-when = When
+rsvp-calendar-title = Add to my calendar
+rsvp-ics = Download the invitation (.ics)
+rsvp-ics-hint = For Thunderbird, Apple Calendar, Outlook and most calendars: open the downloaded file.
+rsvp-google = Add to Google Calendar
+rsvp-outlook = Add to Outlook.com
+rsvp-join-title = Join the meeting
+rsvp-join-opens = The join button opens on:
+rsvp-join-open = The room is open: you can join the meeting.
+rsvp-join-running = The meeting is running.
+rsvp-join-early = Join (not open yet)
+rsvp-csrf-expired = This page had expired: your answer has not been recorded yet. Confirm it with the highlighted button below.
 
 ## Join
 join-too-early-title = The meeting has not started yet
 join-too-early = The meeting “{ $subject }” starts on { $start }. This link opens at { $opens }.
 join-refresh = Refresh
+join-too-early-intro = The meeting “{ $subject }” has not started yet.
+join-opens = This link can be used from:
+join-countdown = Opens in
+join-open-now = The link is open: you can join the meeting.
+join-now = Join now
+join-no-script = Come back at the time shown, or refresh this page.
 
 ## Errors
 error-back-home = Back to the list
+error-back-answer = Back to my answer page
+error-guest-hint = Invited to a meeting? Open the link in your invitation mail: it leads to your answer page, from which you can join the meeting.
 error-not-found-title = Not found
 error-not-found = This link does not exist or no longer exists. Check that it was copied whole.
 error-meeting-not-found = This meeting does not exist or was deleted.
@@ -163,6 +191,10 @@ ical-description = Join the meeting: { $url }
 ## Dates in words
 fmt-long-date = { $weekday } { $day } { $month } { $year }
 fmt-time-range = { $start } – { $end } ({ $zone })
+fmt-at = at
+fmt-when = { $date }, { $range }
+fmt-long-datetime = { $date } at { $time } ({ $zone })
+time-site-zone = organiser's time: { $when }
 weekday-0 = Monday
 weekday-1 = Tuesday
 weekday-2 = Wednesday

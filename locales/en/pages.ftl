@@ -17,6 +17,26 @@ action-edit = Edit
 action-attendees = Attendees
 action-delete = Delete
 action-refresh = Refresh the page
+action-duplicate = Duplicate
+home-search-title = Search my meetings
+home-search-label = Subject or attendee
+home-show-label = Show
+home-show-all = All
+home-show-upcoming = Upcoming
+home-show-running = Running
+home-show-past = Finished
+home-filter = Filter
+home-filter-clear = Show all
+home-found-none = No meeting found.
+home-found-one = 1 meeting found.
+home-found-many = { $count } meetings found.
+home-none-found = No meeting matches.
+attendees-invitation-title = Copy the invitation
+attendees-invitation-label = A text ready to paste into a mail or a chat:
+attendees-invitation-intro = Video meeting “{ $subject }”
+attendees-invitation-organiser = Organised by { $organiser }
+attendees-invitation-join = Join: { $url }
+attendees-invitation-lobby = Guests wait in the room until a moderator lets them in.
 action-copy = Copy
 action-open-private-room = Open my room
 action-previous = Previous page
@@ -91,6 +111,9 @@ attendees-no-answer = no answer
 attendees-joined = joined at least once
 attendees-detail = Details
 attendees-rsvp-link = Personal answer link
+attendees-copy-link = Copy the answer link of { $name }
+action-copied = Copied to the clipboard.
+attendees-note = Note: “{ $note }”
 attendees-export = Export as CSV
 
 ## CSV columns (also the table headers)
@@ -100,6 +123,8 @@ csv-role = Role
 csv-answer = Answer
 csv-joins = Joins
 csv-first-join = First join
+csv-note = Note
+csv-file-prefix = attendees
 csv-last-join = Last join
 
 ## Demo mailbox

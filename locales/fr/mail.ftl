@@ -30,6 +30,7 @@ mail-field-no-answer = Sans réponse
 mail-nobody = aucun
 mail-join-hint = Votre lien personnel pour rejoindre la réunion (ne le transmettez pas), ouvert { $minutes } minutes avant le début :
 mail-start-hint = Pour démarrer la réunion (ouvert { $minutes } minutes avant le début) :
+mail-answer-note = Son mot : « { $note } »
 mail-answer-hint = Merci de confirmer votre présence ou votre absence :
 mail-action-join = Rejoindre la réunion
 mail-action-start = Démarrer la réunion

@@ -57,7 +57,7 @@ home-archives = Archives
 ## Invitation answer (RSVP)
 rsvp-title = Invitation à une visioconférence
 rsvp-intro = { $organiser } vous invite à une visioconférence.
-rsvp-question = Serez-vous présent ?
+rsvp-question = Serez-vous présent·e ?
 rsvp-accept = Accepter l'invitation
 rsvp-decline = Décliner l'invitation
 rsvp-tentative = Peut-être
@@ -74,14 +74,42 @@ rsvp-finished = Cette réunion est terminée : la réponse ne peut plus être mo
 rsvp-owner = Vous organisez cette réunion : vous n'avez pas à y répondre.
 rsvp-join = Rejoindre la réunion
 rsvp-join-hint = Votre lien personnel pour rejoindre la réunion :
+rsvp-change = Modifier ma réponse
+rsvp-current = Votre réponse :
+rsvp-note-label = Un mot pour l'organisateur (facultatif)
+rsvp-note-hint = Par exemple « j'aurai 10 minutes de retard ». L'organisateur le verra dans le suivi des participants ({ $max } caractères au plus).
+rsvp-note-too-long = Ce mot est trop long : { $max } caractères au plus.
+rsvp-note-recorded = Votre mot pour l'organisateur est enregistré.
+rsvp-your-note = Votre mot :
+rsvp-mail-organiser = Écrire à l'organisateur
+rsvp-when = Quand
+rsvp-calendar-title = Ajouter à mon agenda
+rsvp-ics = Télécharger l'invitation (.ics)
+rsvp-ics-hint = Pour Thunderbird, Apple Calendrier, Outlook et la plupart des agendas : ouvrez le fichier téléchargé.
+rsvp-google = Ajouter à Google Agenda
+rsvp-outlook = Ajouter à Outlook.com
+rsvp-join-title = Rejoindre la réunion
+rsvp-join-opens = Le bouton pour rejoindre s'ouvre le :
+rsvp-join-open = La salle est ouverte : vous pouvez rejoindre la réunion.
+rsvp-join-running = La réunion est en cours.
+rsvp-join-early = Rejoindre (pas encore ouvert)
+rsvp-csrf-expired = Cette page avait expiré : votre réponse n'a pas encore été enregistrée. Confirmez-la avec le bouton mis en évidence ci-dessous.
 
 ## Join
 join-too-early-title = La réunion n'a pas encore commencé
 join-too-early = La réunion « { $subject } » commence le { $start }. Ce lien sera utilisable à partir de { $opens }.
 join-refresh = Actualiser
+join-too-early-intro = La réunion « { $subject } » n'a pas encore commencé.
+join-opens = Ce lien sera utilisable à partir du :
+join-countdown = Ouverture dans
+join-open-now = Le lien est ouvert : vous pouvez rejoindre la réunion.
+join-now = Rejoindre maintenant
+join-no-script = Revenez à l'heure indiquée, ou actualisez cette page.
 
 ## Errors
 error-back-home = Retourner à la liste
+error-back-answer = Retourner à ma page de réponse
+error-guest-hint = Invité à une réunion ? Ouvrez le lien de votre mail d'invitation : il mène à votre page de réponse, d'où vous pourrez rejoindre la réunion.
 error-not-found-title = Introuvable
 error-not-found = Ce lien n'existe pas ou plus. Vérifiez qu'il a été copié en entier.
 error-meeting-not-found = Cette réunion n'existe pas ou a été supprimée.
@@ -163,6 +191,10 @@ ical-description = Rejoindre la réunion : { $url }
 ## Dates in words
 fmt-long-date = { $weekday } { $day } { $month } { $year }
 fmt-time-range = { $start } – { $end } ({ $zone })
+fmt-at = à
+fmt-when = { $date }, { $range }
+fmt-long-datetime = { $date } à { $time } ({ $zone })
+time-site-zone = heure de l'organisateur : { $when }
 weekday-0 = lundi
 weekday-1 = mardi
 weekday-2 = mercredi

@@ -17,6 +17,26 @@ action-edit = Modifier
 action-attendees = Participants
 action-delete = Supprimer
 action-refresh = Rafraîchir la page
+action-duplicate = Dupliquer
+home-search-title = Chercher dans mes réunions
+home-search-label = Objet ou participant
+home-show-label = Afficher
+home-show-all = Toutes
+home-show-upcoming = À venir
+home-show-running = En cours
+home-show-past = Terminées
+home-filter = Filtrer
+home-filter-clear = Tout afficher
+home-found-none = Aucune réunion trouvée.
+home-found-one = 1 réunion trouvée.
+home-found-many = { $count } réunions trouvées.
+home-none-found = Aucune réunion ne correspond.
+attendees-invitation-title = Copier l'invitation
+attendees-invitation-label = Un texte prêt à coller dans un mail ou une messagerie :
+attendees-invitation-intro = Visioconférence « { $subject } »
+attendees-invitation-organiser = Organisée par { $organiser }
+attendees-invitation-join = Rejoindre : { $url }
+attendees-invitation-lobby = Les invités attendent dans la salle qu'un modérateur les fasse entrer.
 action-copy = Copier
 action-open-private-room = Ouvrir ma salle
 action-previous = Page précédente
@@ -91,6 +111,9 @@ attendees-no-answer = sans réponse
 attendees-joined = connectés au moins une fois
 attendees-detail = Détail
 attendees-rsvp-link = Lien de réponse personnel
+attendees-copy-link = Copier le lien de réponse de { $name }
+action-copied = Copié dans le presse-papiers.
+attendees-note = Mot : « { $note } »
 attendees-export = Exporter en CSV
 
 ## CSV columns (also the table headers)
@@ -100,6 +123,8 @@ csv-role = Rôle
 csv-answer = Réponse
 csv-joins = Connexions
 csv-first-join = Première connexion
+csv-note = Mot du participant
+csv-file-prefix = participants
 csv-last-join = Dernière connexion
 
 ## Demo mailbox

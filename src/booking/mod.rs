@@ -9,4 +9,4 @@ pub mod rules;
 pub mod service;
 
 pub use error::BookingError;
-pub use service::Bookings;
+pub use service::{Bookings, Lists};

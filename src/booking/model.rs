@@ -89,6 +89,10 @@ pub struct Attendee {
     pub join_count: u32,
     pub first_join: Option<DateTime<Utc>>,
     pub last_join: Option<DateTime<Utc>>,
+    /// A note left for the organiser with the answer (empty: none). Defaulted so mail snapshots
+    /// written before it existed still read.
+    #[serde(default)]
+    pub note: String,
 }
 
 impl Attendee {
@@ -251,6 +255,32 @@ impl Answer {
     }
 }
 
+/// A note an invitee leaves for the organiser with their answer: at most [`Note::MAX_CHARS`]
+/// characters, trimmed, line breaks kept (as `\n`), other control characters dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Note(String);
+
+/// Why a note was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoteTooLong;
+
+impl Note {
+    pub const MAX_CHARS: usize = 500;
+
+    pub fn parse(raw: &str) -> Result<Self, NoteTooLong> {
+        let cleaned: String = raw.replace("\r\n", "\n").chars().filter(|c| *c == '\n' || !c.is_control()).collect();
+        let trimmed = cleaned.trim();
+        if trimmed.chars().count() > Self::MAX_CHARS {
+            return Err(NoteTooLong);
+        }
+        Ok(Note(trimmed.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A lower-cased, syntactically valid mail address (RFC 5322 addr-spec with a dotted domain).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
@@ -341,6 +371,14 @@ pub fn name_from_mail(mail: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notes_are_trimmed_cleaned_and_bounded() {
+        assert_eq!(Note::parse("  late by 10 min\r\nsorry \u{7}").unwrap().as_str(), "late by 10 min\nsorry");
+        assert_eq!(Note::parse("").unwrap().as_str(), "");
+        assert!(Note::parse(&"é".repeat(Note::MAX_CHARS)).is_ok());
+        assert_eq!(Note::parse(&"é".repeat(Note::MAX_CHARS + 1)), Err(NoteTooLong));
+    }
 
     #[test]
     fn addresses() {

@@ -35,7 +35,7 @@ fn meeting_row(row: &Row<'_>) -> Result<Meeting> {
 }
 
 const ATTENDEE_COLUMNS: &str = "a.id, a.meeting_id, a.role, a.mail, a.name, a.token, a.partstat, a.answered_at, \
-     a.join_count, a.first_join_at, a.last_join_at";
+     a.join_count, a.first_join_at, a.last_join_at, a.note";
 
 fn attendee_row(row: &Row<'_>) -> Result<Attendee> {
     attendee_row_at(row, 0)
@@ -63,6 +63,7 @@ fn attendee_row_at(row: &Row<'_>, at: usize) -> Result<Attendee> {
         join_count: row.get(at + 8)?,
         first_join: row.get::<_, Option<i64>>(at + 9)?.map(from_ts),
         last_join: row.get::<_, Option<i64>>(at + 10)?.map(from_ts),
+        note: row.get(at + 11)?,
     })
 }
 
@@ -355,6 +356,12 @@ pub fn set_partstat(conn: &Connection, id: i64, partstat: PartStat, now: DateTim
         "UPDATE attendees SET partstat = ?2, answered_at = ?3 WHERE id = ?1",
         params![id, partstat.code(), ts(now)],
     )?;
+    Ok(())
+}
+
+/// Sets the note an invitee left for the organiser (empty: none).
+pub fn set_note(conn: &Connection, id: i64, note: &str) -> Result<()> {
+    crate::db::exec(conn, "UPDATE attendees SET note = ?2 WHERE id = ?1", params![id, note])?;
     Ok(())
 }
 

@@ -39,6 +39,8 @@ pub struct AnswerOutcome {
     pub meeting: Meeting,
     pub attendee: Attendee,
     pub changed: bool,
+    /// The note for the organiser was changed too.
+    pub note_changed: bool,
 }
 
 /// A user's lists: upcoming meetings, and one page of archives with their total.
@@ -281,12 +283,37 @@ impl Bookings {
         answer: Answer,
         now: DateTime<Utc>,
     ) -> Result<AnswerOutcome, BookingError> {
+        self.answer_by_token_with_note(token, answer, None, now).await
+    }
+
+    /// Records an answer given through a personal link, with the note left for the organiser
+    /// (`None`: keep the stored note; `Some("")`: remove it). The note is checked by
+    /// [`Note::parse`](super::model::Note::parse) before it gets here.
+    pub async fn answer_by_token_with_note(
+        &self,
+        token: &str,
+        answer: Answer,
+        note: Option<super::model::Note>,
+        now: DateTime<Utc>,
+    ) -> Result<AnswerOutcome, BookingError> {
         let token = token.to_string();
         let hooks = self.hooks.clone();
         self.db
             .write(move |tx| {
-                let (meeting, attendee) = repo::by_token(tx, &token)?.ok_or(BookingError::NotFound)?;
-                apply_answer(tx, &hooks, meeting, attendee, answer, now)
+                let (meeting, mut attendee) = repo::by_token(tx, &token)?.ok_or(BookingError::NotFound)?;
+                let mut note_changed = false;
+                if let Some(note) = note
+                    && note.as_str() != attendee.note
+                    && !meeting.has_ended(now)
+                    && attendee.role != Role::Owner
+                {
+                    repo::set_note(tx, attendee.id, note.as_str())?;
+                    attendee.note = note.as_str().to_string();
+                    note_changed = true;
+                }
+                let mut outcome = apply_answer(tx, &hooks, meeting, attendee, answer, now)?;
+                outcome.note_changed = note_changed;
+                Ok(outcome)
             })
             .await
     }
@@ -382,6 +409,34 @@ impl Bookings {
                 let scope = Scope::Archived { now, since, limit: page_size, offset: page * page_size };
                 let archived = repo::list_for_user(c, &uid, &mail, scope)?;
                 Ok(Lists { upcoming, archived, archived_total: total, archive_page: page })
+            })
+            .await
+    }
+
+    /// Everything the list can show to `who` at once, for searching and filtering it: every upcoming
+    /// meeting, and the archives of the last `archive_days` (at most `cap` of them, latest first),
+    /// unpaginated. Through the list queries as they are: a search is a filter over what the list
+    /// shows, not a query of its own.
+    pub async fn everything_listed(
+        &self,
+        who: &Identity,
+        now: DateTime<Utc>,
+        archive_days: u32,
+        cap: u32,
+    ) -> Result<(Vec<Listed>, Vec<Listed>), BookingError> {
+        let (uid, mail) = (who.uid.clone(), who.mail.clone());
+        let since = now - chrono::Duration::days(i64::from(archive_days));
+        self.db
+            .read(move |c| {
+                let tx = c.unchecked_transaction()?;
+                let c = &*tx;
+                let upcoming = repo::list_for_user(c, &uid, &mail, Scope::Upcoming { now })?;
+                let archived = if archive_days == 0 {
+                    Vec::new()
+                } else {
+                    repo::list_for_user(c, &uid, &mail, Scope::Archived { now, since, limit: cap, offset: 0 })?
+                };
+                Ok((upcoming, archived))
             })
             .await
     }
@@ -506,7 +561,7 @@ fn apply_answer(
         let details = load(tx, &meeting.id)?;
         hooks.emit(tx, &Change::Answered { meeting: &details, attendee: &attendee, previous }, now)?;
     }
-    Ok(AnswerOutcome { meeting, attendee, changed })
+    Ok(AnswerOutcome { meeting, attendee, changed, note_changed: false })
 }
 
 /// The owner passes; an invitee is told they are not the owner; anyone else learns nothing.

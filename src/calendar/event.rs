@@ -151,6 +151,7 @@ mod tests {
             join_count: 0,
             first_join: None,
             last_join: None,
+            note: String::new(),
         }
     }
 

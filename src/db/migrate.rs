@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_answers_and_calendar_clock.sql"),
     include_str!("../../migrations/0004_mail.sql"),
     include_str!("../../migrations/0005_site_scale.sql"),
+    include_str!("../../migrations/0006_attendee_note.sql"),
 ];
 
 fn migrations() -> Migrations<'static> {

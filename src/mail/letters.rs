@@ -159,6 +159,10 @@ pub fn write(
                 _ => "decline",
             };
             body.paragraphs = vec![tr.ta("mail-intro-answer", &[("who", named(mine)), ("answer", answer.into())])];
+            // The note left with the answer, as written (the mail's text and HTML escape it).
+            if !mine.note.is_empty() {
+                body.paragraphs.push(tr.ta("mail-answer-note", &[("note", mine.note.clone())]));
+            }
             body.fields = compose::meeting_fields(&tr, d, false, false);
             body.sections.push(compose::attendees_section(s, &tr, d));
             reply_to = Some((mine.name.as_str(), mine.mail.as_str()));

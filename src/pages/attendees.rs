@@ -33,6 +33,8 @@ pub struct AttendeeRow {
     pub last_join: String,
     /// The personal answer page, for the owner to pass on again.
     pub rsvp_url: Option<String>,
+    /// The note the invitee left with their answer (empty: none).
+    pub note: String,
 }
 
 /// Counts over the invitees (the owner is not invited) and joins over everyone.
@@ -68,14 +70,15 @@ pub struct AttendeesPage {
     pub chrome: Chrome,
     pub id: String,
     pub subject: String,
-    pub date: String,
-    pub time: String,
+    pub when: crate::web::LocalTime,
     pub duration: String,
     pub state: &'static str,
     pub state_label: String,
     pub rows: Vec<AttendeeRow>,
     pub totals: Totals,
     pub can_edit: bool,
+    /// "Copy the invitation": subject, time, organiser and the room, ready to paste.
+    pub invitation_text: String,
 }
 
 fn when(tr: &Tr, t: Option<chrono::DateTime<chrono::Utc>>) -> String {
@@ -109,6 +112,7 @@ pub async fn page(
             first_join: when(&tr, a.first_join),
             last_join: when(&tr, a.last_join),
             rsvp_url: (a.role != Role::Owner && !finished).then(|| state.url(&format!("/rsvp/{}", a.token))),
+            note: a.note.clone(),
         })
         .collect();
     let page = AttendeesPage {
@@ -122,16 +126,32 @@ pub async fn page(
         ),
         id: m.id.clone(),
         subject: m.subject.clone(),
-        date: tr.date(m.start),
-        time: tr.time(m.start),
+        when: crate::web::LocalTime::range(&tr, m.start, m.end()),
         duration: duration_label(&tr, m.duration_min),
         state: list_state.class(),
         state_label: list_state.label(&tr),
         totals: Totals::of(&d),
         rows,
         can_edit: user.is_editor && !m.has_started(now),
+        invitation_text: invitation_text(&state, &tr, &d),
     };
     Ok(html(StatusCode::OK, &page))
+}
+
+/// The invitation as a text to paste elsewhere: the subject, the time with its zone, the organiser,
+/// the room's address (guests wait there for a moderator: no personal link is needed to enter).
+fn invitation_text(state: &AppState, tr: &Tr, d: &MeetingDetails) -> String {
+    let m = &d.meeting;
+    let organiser =
+        d.owner().map(|o| if o.name.is_empty() { o.mail.clone() } else { o.name.clone() }).unwrap_or_default();
+    [
+        tr.ta("attendees-invitation-intro", &[("subject", m.subject.clone())]),
+        tr.when(m.start, m.end()),
+        tr.ta("attendees-invitation-organiser", &[("organiser", organiser)]),
+        tr.ta("attendees-invitation-join", &[("url", state.jitsi.room_url(&m.room))]),
+        tr.t("attendees-invitation-lobby"),
+    ]
+    .join("\n")
 }
 
 /// One CSV cell: neutralised if a spreadsheet would read it as a formula, then quoted.
@@ -141,15 +161,21 @@ pub fn csv_cell(value: &str) -> String {
     format!("\"{}\"", guarded.replace('"', "\"\""))
 }
 
-/// The export, in the caller's language.
+/// The export, in the caller's language, as spreadsheets of that language open it: a UTF-8 byte-order
+/// mark (without it Excel reads the accents as Windows-1252), and the list separator of the language
+/// (`;` in French, where `,` is the decimal comma and Excel splits on `;`; `,` in English).
 pub fn csv(tr: &Tr, d: &MeetingDetails) -> String {
-    let mut out = String::new();
+    let sep = match tr.lang {
+        crate::i18n::Lang::Fr => ";",
+        crate::i18n::Lang::En => ",",
+    };
+    let mut out = String::from("\u{feff}");
     let mut line = |cells: Vec<String>| {
-        out.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
+        out.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(sep));
         out.push_str("\r\n");
     };
     line(
-        ["csv-name", "csv-mail", "csv-role", "csv-answer", "csv-joins", "csv-first-join", "csv-last-join"]
+        ["csv-name", "csv-mail", "csv-role", "csv-answer", "csv-joins", "csv-first-join", "csv-last-join", "csv-note"]
             .iter()
             .map(|k| tr.t(k))
             .collect(),
@@ -163,6 +189,7 @@ pub fn csv(tr: &Tr, d: &MeetingDetails) -> String {
             a.join_count.to_string(),
             a.first_join.map(|t| tr.datetime(t)).unwrap_or_default(),
             a.last_join.map(|t| tr.datetime(t)).unwrap_or_default(),
+            a.note.clone(),
         ]);
     }
     out
@@ -181,17 +208,53 @@ pub async fn export(
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    // The id is a server-generated token ([A-Za-z0-9]); anything else is left out of the file name.
-    let safe: String = d.meeting.id.chars().filter(char::is_ascii_alphanumeric).collect();
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"attendees-{safe}.csv\"")) {
+    // A name that says what it holds: `participants-2026-12-05-point-d-equipe.csv`. The subject is
+    // reduced to ASCII letters and digits, so the header value is always valid.
+    let day = d.meeting.start.with_timezone(&tr.tz).format("%Y-%m-%d");
+    let name = format!("{}-{day}-{}.csv", tr.t("csv-file-prefix"), slug(&d.meeting.subject));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(resp)
 }
 
+/// A file-name part from a subject: lower-case ASCII letters and digits, accents dropped to their
+/// letter, anything else one `-`; at most 40 characters; `meeting` when nothing is left.
+pub fn slug(subject: &str) -> String {
+    let mut out = String::new();
+    for c in subject.chars().flat_map(char::to_lowercase) {
+        let c = match c {
+            'à' | 'â' | 'ä' | 'á' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'î' | 'ï' | 'í' => 'i',
+            'ô' | 'ö' | 'ó' => 'o',
+            'ù' | 'û' | 'ü' | 'ú' => 'u',
+            'ç' => 'c',
+            c => c,
+        };
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+        if out.len() >= 40 {
+            break;
+        }
+    }
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() { "meeting".into() } else { out }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_names_say_what_they_hold() {
+        assert_eq!(slug("Point d'équipe"), "point-d-equipe");
+        assert_eq!(slug("  ## "), "meeting");
+        assert!(slug(&"a".repeat(100)).len() <= 40);
+    }
 
     #[test]
     fn cells_are_quoted_and_guarded() {

@@ -9,7 +9,7 @@
 //! successful POST the browser is sent (303) back to the list with a fixed notice word.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
@@ -47,6 +47,17 @@ pub struct FieldView {
 impl FieldView {
     fn new(value: String, field: Field, errors: &FieldErrors, tr: &Tr) -> Self {
         let errors = errors.for_field(field).map(|e| tr.ta(e.message_id(), &e.args())).collect();
+        Self { value, errors }
+    }
+    /// The field's errors that `keep` selects.
+    fn only(
+        value: String,
+        field: Field,
+        errors: &FieldErrors,
+        tr: &Tr,
+        keep: impl Fn(&rules::FieldError) -> bool,
+    ) -> Self {
+        let errors = errors.for_field(field).filter(|e| keep(e)).map(|e| tr.ta(e.message_id(), &e.args())).collect();
         Self { value, errors }
     }
     pub fn invalid(&self) -> bool {
@@ -144,7 +155,11 @@ fn form_page(
         .0
         .iter()
         .map(|(f, e)| {
-            let target = if *f == Field::Start { "date" } else { f.name() };
+            let target = match (f, e) {
+                (Field::Start, rules::FieldError::StartNotOnStep { .. }) => "time",
+                (Field::Start, _) => "date",
+                _ => f.name(),
+            };
             (format!("#{}", FormPage::field_id(target)), tr.ta(e.message_id(), &e.args()))
         })
         .collect();
@@ -158,9 +173,14 @@ fn form_page(
         meeting_id: existing.map(|d| d.meeting.id.clone()).unwrap_or_default(),
         room_url: existing.map(|d| state.jitsi.room_url(&d.meeting.room)),
         subject: FieldView::new(form.subject, Field::Subject, errors, &tr),
-        // Start errors show under the date; the time field is marked invalid with them.
-        date: FieldView::new(form.date, Field::Start, errors, &tr),
-        time: FieldView { value: form.time, errors: Vec::new() },
+        // A time off the step is the time field's error; the others about the start (no such date,
+        // in the past) are the date's.
+        date: FieldView::only(form.date, Field::Start, errors, &tr, |e| {
+            !matches!(e, rules::FieldError::StartNotOnStep { .. })
+        }),
+        time: FieldView::only(form.time, Field::Start, errors, &tr, |e| {
+            matches!(e, rules::FieldError::StartNotOnStep { .. })
+        }),
         duration: FieldView::new(form.duration, Field::Duration, errors, &tr),
         moderators: FieldView::new(form.moderators, Field::Moderators, errors, &tr),
         guests: FieldView::new(form.guests, Field::Guests, errors, &tr),
@@ -221,24 +241,44 @@ fn see_other(location: &str) -> Response {
     Redirect::to(location).into_response()
 }
 
-/// `GET /meetings/new`: the empty form with the original's defaults.
+#[derive(serde::Deserialize)]
+pub struct NewQuery {
+    /// "Duplicate": the id of one of the user's meetings whose subject, duration and people prefill
+    /// the form (the date and time stay the next free step: a copy is for another day).
+    from: Option<String>,
+}
+
+/// `GET /meetings/new`: the empty form with the original's defaults, or a copy of a meeting of the
+/// user's (`?from={id}`; someone else's is refused as the edit page refuses it).
 pub async fn new_form(
     State(state): State<AppState>,
     user: SignedIn,
     headers: HeaderMap,
     csrf: CsrfToken,
+    query: Result<Query<NewQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, PageError> {
     ensure_editor(&user)?;
     let tr = state.tr(&headers);
     let tz = state.config.display_tz();
     let start = default_start(state.clock.now(), state.config.booking.start_step_minutes).with_timezone(&tz);
-    let form = MeetingForm {
+    let mut form = MeetingForm {
         subject: tr.t("form-default-subject"),
         date: start.format("%Y-%m-%d").to_string(),
         time: start.format("%H:%M").to_string(),
         duration: state.config.booking.default_duration_minutes.to_string(),
         ..MeetingForm::default()
     };
+    if let Some(from) = query.ok().and_then(|Query(q)| q.from).filter(|f| !f.is_empty()) {
+        let d = audited("duplicate", &from, &user, state.bookings.owned(&user.actor(), &from).await)?;
+        let copy = form_from(&d, tz);
+        form = MeetingForm {
+            subject: copy.subject,
+            duration: copy.duration,
+            moderators: copy.moderators,
+            guests: copy.guests,
+            ..form
+        };
+    }
     Ok(html(StatusCode::OK, &form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), None)))
 }
 
@@ -377,7 +417,7 @@ pub async fn delete_confirm(
         ),
         action: format!("/meetings/{id}/delete"),
         subject: d.meeting.subject.clone(),
-        when: tr.datetime(d.meeting.start),
+        when: tr.when(d.meeting.start, d.meeting.end()),
         duration: duration_label(&tr, d.meeting.duration_min),
         notified: d
             .attendees

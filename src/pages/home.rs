@@ -26,6 +26,9 @@ use crate::web::{Chrome, PageError, cookies, html};
 /// Archived meetings per page.
 pub const ARCHIVE_PAGE_SIZE: u32 = 20;
 
+/// At most this many archived meetings are looked through by a search.
+pub const ARCHIVE_SEARCH_CAP: u32 = 500;
+
 /// Where a meeting stands for one viewer, as the original's list colours showed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListState(pub Phase);
@@ -72,6 +75,8 @@ pub struct Row {
     pub can_decline: bool,
     pub can_edit: bool,
     pub is_owner: bool,
+    /// "Duplicate": the owner, an editor, may book a copy.
+    pub can_duplicate: bool,
 }
 
 /// The calendar addresses (iCal feed, CalDAV) and the action that replaces their secret.
@@ -103,6 +108,61 @@ pub struct HomePage {
     pub private_room: Option<(String, String)>,
     pub calendar: Option<CalendarLinks>,
     pub notice: Option<String>,
+    /// The search and filter, as typed.
+    pub filter: ListFilter,
+    /// The filter's choices: (value, label).
+    pub show_options: Vec<(&'static str, String)>,
+    /// "3 meetings found", when filtering.
+    pub found: Option<String>,
+}
+
+/// What the list shows: a search over subjects and attendees (names and addresses), and which
+/// meetings (all, upcoming, running, past). Parsed leniently: anything unknown shows everything.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub q: String,
+    pub show: &'static str,
+}
+
+impl ListFilter {
+    pub const SHOWS: [&'static str; 4] = ["all", "upcoming", "running", "past"];
+
+    fn parse(q: Option<&str>, show: Option<&str>) -> Self {
+        let q: String = q.unwrap_or_default().trim().chars().take(100).collect();
+        let show = Self::SHOWS.into_iter().find(|s| Some(*s) == show.map(str::trim)).unwrap_or("all");
+        ListFilter { q, show }
+    }
+
+    pub fn active(&self) -> bool {
+        !self.q.is_empty() || self.show != "all"
+    }
+    pub fn upcoming_shown(&self) -> bool {
+        self.show != "past"
+    }
+    pub fn archives_shown(&self) -> bool {
+        self.show == "all" || self.show == "past"
+    }
+
+    /// Whether a listed meeting passes: its phase for the viewer, then the words searched for in
+    /// its subject or any attendee's name or address (case-insensitive).
+    fn keeps(&self, listed: &Listed, phase: Phase) -> bool {
+        let shown = match self.show {
+            "upcoming" => matches!(phase, Phase::Planned | Phase::Joinable),
+            "running" => phase == Phase::Ongoing,
+            "past" => phase == Phase::Finished,
+            _ => true,
+        };
+        if !shown {
+            return false;
+        }
+        let needle = self.q.to_lowercase();
+        if needle.is_empty() {
+            return true;
+        }
+        let d = &listed.details;
+        d.meeting.subject.to_lowercase().contains(&needle)
+            || d.attendees.iter().any(|a| a.name.to_lowercase().contains(&needle) || a.mail.contains(&needle))
+    }
 }
 
 impl HomePage {
@@ -129,6 +189,10 @@ pub struct HomeQuery {
     archives: Option<String>,
     /// What the previous POST did (a fixed word, mapped to a message).
     done: Option<String>,
+    /// Search words (subject, attendee).
+    q: Option<String>,
+    /// Which meetings: all, upcoming, running, past.
+    show: Option<String>,
 }
 
 /// Messages shown after a redirect from a form. Only these words are accepted.
@@ -156,7 +220,9 @@ pub fn row(state: &AppState, tr: &Tr, listed: &Listed, user: &SignedIn, now: Dat
     let list_state = ListState::of(m, role, &state.config.booking, now);
     let organiser =
         d.owner().map(|o| if o.name.is_empty() { o.mail.clone() } else { o.name.clone() }).unwrap_or_default();
-    let count = |p: PartStat| d.attendees.iter().filter(|a| a.partstat == p).count();
+    // Counted over the invitees, as the tracking page counts them (the owner is not invited).
+    let invitees = || d.attendees.iter().filter(|a| a.role != Role::Owner);
+    let count = |p: PartStat| invitees().filter(|a| a.partstat == p).count();
     let (accepted, tentative, declined, open) = (
         count(PartStat::Accepted),
         count(PartStat::Tentative),
@@ -175,16 +241,16 @@ pub fn row(state: &AppState, tr: &Tr, listed: &Listed, user: &SignedIn, now: Dat
     Row {
         id: m.id.clone(),
         subject: m.subject.clone(),
-        date: tr.date(m.start),
-        time: tr.time(m.start),
-        duration: tr.ta("minutes", &[("count", m.duration_min.to_string())]),
+        date: tr.long_date(m.start),
+        time: tr.time_range(m.start, m.end()),
+        duration: super::form::duration_label(tr, m.duration_min),
         role: role_label(tr, role),
         organiser,
         answer: (role != Role::Owner).then(|| partstat_label(tr, mine.partstat)),
         answer_class: partstat_class(mine.partstat),
         state: list_state.class(),
         state_label: list_state.label(tr),
-        participants: format!("{accepted}/{}", d.attendees.len()),
+        participants: format!("{accepted}/{}", invitees().count()),
         participants_detail: tr.ta(
             "home-participants-detail",
             &[
@@ -200,6 +266,7 @@ pub fn row(state: &AppState, tr: &Tr, listed: &Listed, user: &SignedIn, now: Dat
         can_decline: answerable && mine.partstat != PartStat::Declined,
         can_edit: is_owner && user.is_editor && !m.has_started(now),
         is_owner,
+        can_duplicate: is_owner && user.is_editor,
     }
 }
 
@@ -213,12 +280,38 @@ pub async fn home(
 ) -> Result<Response, PageError> {
     let tr = state.tr(&headers);
     // A malformed query string shows the plain list rather than an error.
-    let q = query.map(|Query(q)| q).unwrap_or(HomeQuery { archives: None, done: None });
+    let q = query.map(|Query(q)| q).unwrap_or(HomeQuery { archives: None, done: None, q: None, show: None });
+    let filter = ListFilter::parse(q.q.as_deref(), q.show.as_deref());
     let now = state.clock.now();
     let archive_days = state.config.booking.archive_days;
     // A page number that does not parse shows the first page rather than an error.
     let requested_page = q.archives.as_deref().and_then(|p| p.trim().parse::<u32>().ok()).unwrap_or(0).min(100_000);
-    let lists = state.bookings.lists(&user.identity, now, archive_days, requested_page, ARCHIVE_PAGE_SIZE).await?;
+    let (lists, found) = if filter.active() {
+        // Filtering looks through every listed meeting, the archives unpaginated (up to a bound).
+        let (upcoming, archived) =
+            state.bookings.everything_listed(&user.identity, now, archive_days, ARCHIVE_SEARCH_CAP).await?;
+        let phase = |l: &Listed| {
+            let role = if l.details.is_owned_by(&user.identity) { Role::Owner } else { l.mine.role };
+            ListState::of(&l.details.meeting, role, &state.config.booking, now).0
+        };
+        let upcoming: Vec<Listed> =
+            upcoming.into_iter().filter(|l| filter.upcoming_shown() && filter.keeps(l, phase(l))).collect();
+        let archived: Vec<Listed> =
+            archived.into_iter().filter(|l| filter.archives_shown() && filter.keeps(l, phase(l))).collect();
+        let count = upcoming.len() + archived.len();
+        let id = match count {
+            0 => "home-found-none",
+            1 => "home-found-one",
+            _ => "home-found-many",
+        };
+        let found = tr.ta(id, &[("count", count.to_string())]);
+        (
+            crate::booking::Lists { archived_total: archived.len() as u32, archive_page: 0, upcoming, archived },
+            Some(found),
+        )
+    } else {
+        (state.bookings.lists(&user.identity, now, archive_days, requested_page, ARCHIVE_PAGE_SIZE).await?, None)
+    };
     // The calendar addresses come from the calendar-access capability (it owns the feed secret, and
     // records the user on the way).
     let links = super::calendar::links_for(&state, &user).await?;
@@ -234,18 +327,32 @@ pub async fn home(
         let uid = &user.identity.uid;
         (format!("/m/{}", crate::jitsi::room_segment(uid)), state.jitsi.room_url(uid))
     });
+    // The language switch comes back to the same search.
+    let here = if filter.active() {
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("q", &filter.q)
+            .append_pair("show", filter.show)
+            .finish();
+        format!("/meetings?{query}")
+    } else {
+        "/meetings".to_string()
+    };
     let page = HomePage {
-        chrome: Chrome::new(&state, tr, tr.t("home-title"), Some(&user.identity), &csrf, "/meetings"),
+        chrome: Chrome::new(&state, tr, tr.t("home-title"), Some(&user.identity), &csrf, &here),
         rows,
         archives,
         archive_days,
         archive_total: lists.archived_total,
         archive_page: lists.archive_page,
-        archive_pages: lists.archived_total.div_ceil(ARCHIVE_PAGE_SIZE),
+        // A filtered list shows every match on one page.
+        archive_pages: if filter.active() { 1 } else { lists.archived_total.div_ceil(ARCHIVE_PAGE_SIZE) },
         is_editor: user.is_editor,
         private_room,
         calendar: Some(calendar),
         notice: notice(&tr, q.done.as_deref()),
+        show_options: ListFilter::SHOWS.iter().map(|s| (*s, tr.t(&format!("home-show-{s}")))).collect(),
+        filter,
+        found,
     };
     let mut resp = html(StatusCode::OK, &page);
     cookies::set(resp.headers_mut(), super::legacy::UI_COOKIE, "1", state.config.public_is_https(), None);

@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/m/{room}", get(links::moderator_entry))
         .route("/j/{token}", get(links::personal_join))
         .route("/rsvp/{token}", get(links::rsvp_show).post(links::rsvp_submit))
+        .route("/rsvp/{token}/invitation.ics", get(links::rsvp_ics))
         .route("/calendar", get(calendar::page))
         .route("/calendar/password", post(calendar::new_password))
         .route("/calendar/feed", post(calendar::replace_feed))

@@ -78,30 +78,63 @@ where
     type Rejection = PageError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (parts, body) = req.into_parts();
-        let seed = cookies::get(&parts.headers, cookie_name(state.config.public_is_https()));
-        let uid = match T::BINDING {
-            Binding::Identity => Some(bound_uid(&parts, state).await),
-            Binding::Browser => None,
-        };
-        let path = parts.uri.path().to_string();
-        let req = Request::from_parts(parts, body);
-        let Form(form) = Form::<T>::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                PageError::TooLarge
-            } else {
-                PageError::BadRequest(e.body_text())
-            }
-        })?;
-        let valid = seed
-            .filter(|s| s.len() >= 16)
-            .is_some_and(|seed| state.keys.verify(PURPOSE, &message(&seed, uid.as_deref()), form.csrf()));
+        let (form, valid) = read_form::<T>(req, state).await?;
         if !valid {
-            tracing::info!(target: "audit", path = %crate::telemetry::redact_path(&path), decision = "DENIED", "form refused: bad CSRF token");
             return Err(PageError::Csrf);
         }
         Ok(CheckedForm(form))
     }
+}
+
+/// A form body whose CSRF token was checked but not enforced: the handler gets the form and whether
+/// the token was good, and must change nothing when it was not. For the answer page, where a phone
+/// restoring a tab days later posts a token whose cookie is gone: rather than "access denied", the
+/// page comes back with a fresh token and the intended answer to confirm. 413 and 400 as
+/// [`CheckedForm`].
+pub struct LenientForm<T> {
+    pub form: T,
+    pub csrf_ok: bool,
+}
+
+impl<T> FromRequest<AppState> for LenientForm<T>
+where
+    T: serde::de::DeserializeOwned + CarriesCsrf + Send,
+{
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (form, csrf_ok) = read_form::<T>(req, state).await?;
+        Ok(LenientForm { form, csrf_ok })
+    }
+}
+
+/// Reads a form body and checks its token (a refusal is logged).
+async fn read_form<T>(req: Request, state: &AppState) -> Result<(T, bool), PageError>
+where
+    T: serde::de::DeserializeOwned + CarriesCsrf + Send,
+{
+    let (parts, body) = req.into_parts();
+    let seed = cookies::get(&parts.headers, cookie_name(state.config.public_is_https()));
+    let uid = match T::BINDING {
+        Binding::Identity => Some(bound_uid(&parts, state).await),
+        Binding::Browser => None,
+    };
+    let path = parts.uri.path().to_string();
+    let req = Request::from_parts(parts, body);
+    let Form(form) = Form::<T>::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            PageError::TooLarge
+        } else {
+            PageError::BadRequest(e.body_text())
+        }
+    })?;
+    let valid = seed
+        .filter(|s| s.len() >= 16)
+        .is_some_and(|seed| state.keys.verify(PURPOSE, &message(&seed, uid.as_deref()), form.csrf()));
+    if !valid {
+        tracing::info!(target: "audit", path = %crate::telemetry::redact_path(&path), decision = "DENIED", "form refused: bad CSRF token");
+    }
+    Ok((form, valid))
 }
 
 /// The uid a form posted with this request is bound to: the signed-in user's, or empty.

@@ -97,6 +97,22 @@ fn title_id(status: StatusCode) -> &'static str {
     }
 }
 
+/// Where an error page sends its reader, so that no one is left at a dead end: a signed-in user to
+/// their list; a guest who came through a personal link (`/j/{token}`, `/rsvp/{token}`) that still
+/// names an invitation to its answer page; anyone else nowhere (the page says where the way in is:
+/// the invitation mail), never to a sign-in page a guest cannot pass.
+async fn way_on(state: &AppState, tr: &crate::i18n::Tr, signed_in: bool, path: &str) -> Option<(String, String)> {
+    if signed_in {
+        return Some(("/meetings".to_string(), tr.t("error-back-home")));
+    }
+    let rest = path.strip_prefix("/j/").or_else(|| path.strip_prefix("/rsvp/"))?;
+    let token = rest.split('/').next().filter(|t| !t.is_empty() && t.len() <= 128)?;
+    match state.bookings.by_token(token).await {
+        Ok(Some(_)) => Some((format!("/rsvp/{token}"), tr.t("error-back-answer"))),
+        _ => None,
+    }
+}
+
 /// Turns [`PageError`] responses into pages.
 pub async fn render_error_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let tr = state.tr(req.headers());
@@ -104,10 +120,17 @@ pub async fn render_error_pages(State(state): State<AppState>, req: Request, nex
     let lang_token = super::csrf::browser_token(&req, &state);
     let csrf = super::csrf::CsrfToken { form: lang_token.clone(), lang: lang_token };
     let here = req.uri().path().to_string();
+    // Kept to tell, only when an error page is due, whether the caller is signed in.
+    let (headers, extensions) = (req.headers().clone(), req.extensions().clone());
     let mut resp = next.run(req).await;
     let Some(err) = resp.extensions_mut().remove::<PageError>() else {
         return resp;
     };
+    let (mut parts, ()) = Request::new(()).into_parts();
+    parts.headers = headers;
+    parts.extensions = extensions;
+    let signed_in = state.identity.identify(&parts, crate::auth::peer_of(&parts)).await.is_ok();
+    let way_on = way_on(&state, &tr, signed_in, &here).await;
     let (title, text) = match &err {
         PageError::Refused { status, message, args, .. } => (tr.t(title_id(*status)), tr.ta(message, args)),
         PageError::Csrf => (tr.t("error-forbidden-title"), tr.t("error-csrf")),
@@ -122,12 +145,13 @@ pub async fn render_error_pages(State(state): State<AppState>, req: Request, nex
             (tr.t("error-internal-title"), tr.t("error-internal"))
         }
     };
-    let page = MessagePage {
-        chrome: Chrome::new(&state, tr, title, None, &csrf, &here),
-        paragraphs: vec![text],
-        link: Some(("/meetings".to_string(), tr.t("error-back-home"))),
-        refresh_seconds: None,
-    };
+    let mut chrome = Chrome::new(&state, tr, title, None, &csrf, &here);
+    chrome.home = way_on.as_ref().map(|(href, _)| href.clone());
+    let mut paragraphs = vec![text];
+    if way_on.is_none() {
+        paragraphs.push(tr.t("error-guest-hint"));
+    }
+    let page = MessagePage { chrome, paragraphs, link: way_on };
     let status = resp.status();
     let mut rendered = html(status, &page);
     if let PageError::Refused { retry_after: Some(seconds), .. } = &err

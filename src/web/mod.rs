@@ -37,6 +37,9 @@ pub struct Chrome {
     pub mailbox: bool,
     /// Path of the current page, so the language switch comes back to it.
     pub here: String,
+    /// Where the site name leads: the list for a signed-in user; for a guest, their answer page when
+    /// the page knows it (set by that page), else nowhere (a guest has no use for a sign-in page).
+    pub home: Option<String>,
 }
 
 impl Chrome {
@@ -60,6 +63,7 @@ impl Chrome {
             mailbox: state.config.auth.mode == crate::config::AuthMode::Demo
                 && state.config.mail.transport == crate::config::MailTransportKind::Mailbox,
             here: here.to_string(),
+            home: user.map(|_| "/meetings".to_string()),
         }
     }
 
@@ -141,14 +145,64 @@ pub fn set_retry_after(resp: &mut Response, seconds: Option<u64>) {
     }
 }
 
-/// A generic page: a title, paragraphs, an optional link and an optional refresh.
+/// A generic page: a title, paragraphs and an optional link.
 #[derive(Template)]
 #[template(path = "message.html")]
 pub struct MessagePage {
     pub chrome: Chrome,
     pub paragraphs: Vec<String>,
     pub link: Option<(String, String)>,
-    pub refresh_seconds: Option<u32>,
+}
+
+/// A time as a page shows it (`templates/time.html`): in the site's zone, with the weekday and the
+/// zone named, so it reads right without JavaScript; `jmb.js` rewrites it into the visitor's own zone
+/// (from the browser) and then shows the site's time beside it.
+#[derive(Debug, Clone)]
+pub struct LocalTime {
+    /// RFC 3339 in UTC, for `<time datetime>` and the browser.
+    pub iso: String,
+    /// The end of a range, RFC 3339 in UTC.
+    pub end_iso: Option<String>,
+    /// The site zone's IANA name.
+    pub zone: String,
+    /// The text in the site's zone.
+    pub text: String,
+    /// "organiser's time: …", shown by the script when the visitor's zone differs.
+    pub site_label: String,
+    /// The word between date and time for an instant (`à`, `at`), for the script.
+    pub at: String,
+}
+
+impl LocalTime {
+    fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
+        t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
+    /// A meeting's start and end: `mardi 2 décembre 2026, 14:00 – 15:30 (Europe/Paris)`.
+    pub fn range(tr: &Tr, start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>) -> Self {
+        let text = tr.when(start, end);
+        Self {
+            iso: Self::iso(start),
+            end_iso: Some(Self::iso(end)),
+            zone: tr.tz.name().to_string(),
+            site_label: tr.ta("time-site-zone", &[("when", text.clone())]),
+            text,
+            at: tr.t("fmt-at"),
+        }
+    }
+
+    /// One instant: `mardi 2 décembre 2026 à 13:55 (Europe/Paris)`.
+    pub fn instant(tr: &Tr, t: chrono::DateTime<chrono::Utc>) -> Self {
+        let text = tr.long_datetime(t);
+        Self {
+            iso: Self::iso(t),
+            end_iso: None,
+            zone: tr.tz.name().to_string(),
+            site_label: tr.ta("time-site-zone", &[("when", text.clone())]),
+            text,
+            at: tr.t("fmt-at"),
+        }
+    }
 }
 
 #[cfg(test)]

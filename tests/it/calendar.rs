@@ -30,8 +30,34 @@ pub async fn calendar_access(app: &TestApp, uid: &str) -> (String, String) {
         .send()
         .await
         .unwrap();
+    // POST, redirect, show once: the password travels in a short-lived cookie to the one page that
+    // shows it, which clears it; a reload shows the addresses, not a new password.
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/calendar?done=password");
+    let once = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("__Host-jmb_calpw="))
+        .expect("the password's one-time cookie");
+    let once = once.split(';').next().unwrap().to_string();
+    let resp = app
+        .client
+        .get(app.url("/calendar?done=password"))
+        .headers(TestApp::as_user(uid))
+        .header("cookie", format!("{cookie}; {once}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("__Host-jmb_calpw=;")),
+        "cleared once shown"
+    );
     let html = resp.text().await.unwrap();
+    let reload = app.get_as("/calendar?done=password", uid).await.text().await.unwrap();
+    assert!(!reload.contains("id=\"dav-password\""), "a reload neither shows nor mints a password");
     let password = html
         .split("id=\"dav-password\" type=\"text\" readonly value=\"")
         .nth(1)
@@ -109,7 +135,8 @@ async fn feed_etag_partstat_and_rotation() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/calendar?done=feed");
     assert_eq!(app.get(&feed).await.status(), 410, "the replaced address is gone");
     app.stop().await;
 }

@@ -56,7 +56,10 @@ async fn token_route_refuses_others_and_honours_the_window() {
     // Too early: a page with the start time, no token.
     let resp = app.get_as(&format!("/m/{room}"), "jdupont").await;
     assert_eq!(resp.status(), 200);
-    assert!(resp.text().await.unwrap().contains("05/12/2026 à 10:00"), "start shown in Paris time");
+    assert!(
+        resp.text().await.unwrap().contains("samedi 5 décembre 2026, 10:00 – 11:30 (Europe/Paris)"),
+        "start shown in Paris time, named"
+    );
     app.set_now("2026-12-05T09:10:00Z");
     // A guest who is signed in is neither owner nor moderator.
     let resp = app.get_as(&format!("/m/{room}"), "visitor").await;

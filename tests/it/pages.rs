@@ -219,7 +219,7 @@ async fn every_validation_error_shows_next_to_its_field_with_the_input_kept() {
         ("date", "", "date", "Indiquez la date et l'heure de la réunion."),
         ("date", "31/02/2027", "date", "La date ou l'heure de la réunion est incorrecte."),
         ("date", "2026-11-30", "date", "La date de la réunion est antérieure à la date actuelle."),
-        ("time", "10:07", "date", "L'heure de début doit tomber sur un multiple de 15 minutes."),
+        ("time", "10:07", "time", "L'heure de début doit tomber sur un multiple de 15 minutes."),
         ("duration", "", "duration", "Vous n'avez pas indiqué la durée de la réunion."),
         ("duration", "abc", "duration", "La durée de la réunion est incorrecte."),
         ("duration", "0", "duration", "La durée d'une réunion ne peut pas être nulle."),
@@ -616,27 +616,25 @@ async fn attendee_page_and_csv() {
     let r = app.get(Some("jdupont"), &format!("/meetings/{id}/attendees.csv")).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers.get(header::CONTENT_TYPE).unwrap(), "text/csv; charset=utf-8");
-    assert!(
-        r.headers
-            .get(header::CONTENT_DISPOSITION)
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .starts_with("attachment; filename=\"attendees-")
+    assert_eq!(
+        r.headers.get(header::CONTENT_DISPOSITION).unwrap().to_str().unwrap(),
+        "attachment; filename=\"participants-2026-12-05-point-d-equipe.csv\""
     );
-    let lines: Vec<&str> = r.body.split("\r\n").collect();
+    // French Excel: a byte-order mark, and `;` between cells.
+    let body = r.body.strip_prefix('\u{feff}').expect("a UTF-8 byte-order mark");
+    let lines: Vec<&str> = body.split("\r\n").collect();
     assert_eq!(
         lines[0],
-        "\"Participant\",\"Adresse\",\"Rôle\",\"Réponse\",\"Connexions\",\"Première connexion\",\"Dernière connexion\""
+        "\"Participant\";\"Adresse\";\"Rôle\";\"Réponse\";\"Connexions\";\"Première connexion\";\"Dernière connexion\";\"Mot du participant\""
     );
-    assert_eq!(lines[1], "\"Jean Dupont\",\"jean.dupont@example.org\",\"Propriétaire\",\"\",\"0\",\"\",\"\"");
+    assert_eq!(lines[1], "\"Jean Dupont\";\"jean.dupont@example.org\";\"Propriétaire\";\"\";\"0\";\"\";\"\";\"\"");
     assert!(
-        lines.contains(&"\"Paul Visiteur\",\"paul.visiteur@example.org\",\"Invité\",\"Déclinée\",\"0\",\"\",\"\""),
+        lines.contains(&"\"Paul Visiteur\";\"paul.visiteur@example.org\";\"Invité\";\"Déclinée\";\"0\";\"\";\"\";\"\""),
         "{lines:?}"
     );
-    assert!(r.body.contains("\"'=SUM(A1)\",\"evil@x.org\""), "{}", r.body);
-    assert!(r.body.contains("\"'+33 Team\",\"plus@x.org\""), "{}", r.body);
-    assert!(r.body.contains("\"Minus\",\"'-minus@x.org\""), "{}", r.body);
+    assert!(r.body.contains("\"'=SUM(A1)\";\"evil@x.org\""), "{}", r.body);
+    assert!(r.body.contains("\"'+33 Team\";\"plus@x.org\""), "{}", r.body);
+    assert!(r.body.contains("\"Minus\";\"'-minus@x.org\""), "{}", r.body);
     assert_eq!(lines.len(), 1 + 6 + 1, "header, 6 attendees, final empty line");
 
     // Joins are counted; archived meetings keep their tracking page.
@@ -650,7 +648,7 @@ async fn attendee_page_and_csv() {
     assert!(r.body.contains("<strong>1</strong> connectés") && r.body.contains("Terminée"));
     let csv = app.get(Some("jdupont"), &format!("/meetings/{id}/attendees.csv")).await.body;
     assert!(
-        csv.contains("\"plus@x.org\",\"Invité\",\"Sans réponse\",\"1\",\"05/12/2026 à 10:00\",\"05/12/2026 à 10:00\""),
+        csv.contains("\"plus@x.org\";\"Invité\";\"Sans réponse\";\"1\";\"05/12/2026 à 10:00\";\"05/12/2026 à 10:00\""),
         "{csv}"
     );
 }
@@ -976,4 +974,274 @@ async fn pages_with_secrets_are_not_stored() {
     }
     let r = app.get(None, "/assets/jmb.css").await;
     assert!(r.headers[header::CACHE_CONTROL].to_str().unwrap().starts_with("public"));
+}
+
+/// The token of an invitee's personal links.
+async fn token_of(app: &App, id: &str, mail: &str) -> String {
+    app.details(id).await.unwrap().attendees.iter().find(|a| a.mail == mail).unwrap().token.clone()
+}
+
+/// Paul's invitation as stored.
+async fn paul_of(app: &App, id: &str) -> jmb::booking::model::Attendee {
+    app.details(id).await.unwrap().attendees.into_iter().find(|a| a.mail == "paul.visiteur@example.org").unwrap()
+}
+
+/// The `<button>` of an answer on the answer page (its tag, with its class if any).
+fn answer_button<'a>(body: &'a str, value: &str) -> &'a str {
+    let at = body.find(&format!("name=\"answer\" value=\"{value}\"")).unwrap_or_else(|| panic!("{value} in {body}"));
+    let start = body[..at].rfind("<button").unwrap();
+    &body[start..at + body[at..].find('>').unwrap()]
+}
+
+#[tokio::test]
+async fn the_answer_page_guides_the_guest() {
+    let app = App::new();
+    let id = app.book("2026-12-05T09:00:00Z", &[]).await;
+    let token = token_of(&app, &id, "paul.visiteur@example.org").await;
+    let r = app.get(None, &format!("/rsvp/{token}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let text = r.text();
+    // The time with its weekday, start and end, and the zone named; machine-readable for the script.
+    assert!(text.contains("samedi 5 décembre 2026, 10:00 – 11:00 (Europe/Paris)"), "{text}");
+    assert!(r.body.contains("<time datetime=\"2026-12-05T09:00:00Z\" data-local=\"range\" data-end=\"2026-12-05T10:00:00Z\" data-zone=\"Europe/Paris\""), "{}", r.body);
+    // The organiser can be written to; the calendar links; the join button says when it opens and is
+    // not the primary action yet (guests may enter 5 minutes before the start).
+    assert!(r.body.contains("href=\"mailto:jean.dupont@example.org?subject=Point%20d%27%C3%A9quipe\""), "{}", r.body);
+    assert!(r.body.contains(&format!("href=\"/rsvp/{token}/invitation.ics\"")));
+    assert!(text.contains("https://calendar.google.com/calendar/render?action=TEMPLATE&text=Point+d%27%C3%A9quipe&dates=20261205T090000Z%2F20261205T100000Z"), "{text}");
+    assert!(text.contains("https://outlook.live.com/calendar/0/deeplink/compose?"));
+    assert!(text.contains("Le bouton pour rejoindre s'ouvre le : <time datetime=\"2026-12-05T08:55:00Z\""), "{text}");
+    assert!(text.contains("samedi 5 décembre 2026 à 09:55 (Europe/Paris)"));
+    assert!(r.body.contains(&format!("<a class=\"button secondary\" href=\"/j/{token}\"")));
+    // Accepting is suggested by default; `?answer=decline` (the mail's link) highlights declining and
+    // changes nothing. The site name leads back here, never to a sign-in page.
+    assert!(!answer_button(&r.body, "accept").contains("secondary"));
+    assert!(r.body.contains(&format!("<a class=\"brand\" href=\"/rsvp/{token}\">")));
+    let r = app.get(None, &format!("/rsvp/{token}?answer=decline")).await;
+    assert!(!answer_button(&r.body, "decline").contains("secondary"), "{}", answer_button(&r.body, "decline"));
+    assert!(answer_button(&r.body, "accept").contains("secondary"));
+    assert!(r.text().contains("Vous avez suivi le lien pour décliner"));
+    assert_eq!(paul_of(&app, &id).await.partstat, PartStat::NeedsAction);
+
+    // "Maybe", with a note: recorded, confirmed at the top (a status region the script focuses).
+    let note = "J'aurai 10 minutes de retard.\r\nDésolé <b>";
+    let r = app
+        .post(None, &format!("/rsvp/{token}"), &[("csrf", &app.csrf()), ("answer", "tentative"), ("note", note)])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let confirmation = r.body.find("id=\"confirmation\"").expect("a confirmation");
+    assert!(confirmation < r.body.find("id=\"current-answer\"").unwrap(), "the confirmation comes first");
+    assert!(r.body.contains("role=\"status\" id=\"confirmation\" tabindex=\"-1\""));
+    let text = r.text();
+    assert!(
+        text.contains("Votre réponse « peut-être » est enregistrée")
+            && text.contains("Votre mot pour l'organisateur est enregistré")
+    );
+    assert!(text.contains("Modifier ma réponse"));
+    assert!(r.body.contains("Désolé &#60;b&#62;") || r.body.contains("Désolé &lt;b&gt;"), "escaped");
+    let paul = paul_of(&app, &id).await;
+    assert_eq!(paul.partstat, PartStat::Tentative);
+    assert_eq!(paul.note, "J'aurai 10 minutes de retard.\nDésolé <b>");
+    // The organiser reads it on the tracking page and in the answer mail.
+    let r = app.get(Some("jdupont"), &format!("/meetings/{id}/attendees")).await;
+    assert!(r.text().contains("Mot : « J'aurai 10 minutes de retard."), "{}", r.body);
+    let mailbox = app.get(Some("jdupont"), "/mailbox").await.text();
+    assert!(mailbox.contains("Son mot : « J'aurai 10 minutes de retard."), "{mailbox}");
+
+    // Change of answer, note kept when the form has none; a note too long is refused beside its field
+    // (400), nothing changed.
+    let r = app.post(None, &format!("/rsvp/{token}"), &[("csrf", &app.csrf()), ("answer", "accept")]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text().contains("Votre présence est enregistrée"));
+    let long = "x".repeat(501);
+    let r = app
+        .post(None, &format!("/rsvp/{token}"), &[("csrf", &app.csrf()), ("answer", "decline"), ("note", &long)])
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body.contains("aria-invalid=\"true\"") && r.text().contains("Ce mot est trop long : 500 caractères au plus.")
+    );
+    assert!(r.body.contains(&long), "the typed note is kept");
+    assert!(!answer_button(&r.body, "decline").contains("secondary"), "the answer it came with is highlighted");
+    assert!(!r.text().contains("Vous avez suivi le lien"));
+    let paul = paul_of(&app, &id).await;
+    assert_eq!((paul.partstat, paul.note.as_str()), (PartStat::Accepted, "J'aurai 10 minutes de retard.\nDésolé <b>"));
+
+    // Once the room is open the join button is the primary action; while it runs, it says so.
+    app.clock.set("2026-12-05T08:55:00Z".parse().unwrap());
+    let r = app.get(None, &format!("/rsvp/{token}")).await;
+    assert!(
+        r.body.contains(&format!("<a class=\"button\" href=\"/j/{token}\""))
+            && r.text().contains("La salle est ouverte")
+    );
+    app.clock.set("2026-12-05T09:30:00Z".parse().unwrap());
+    assert!(app.get(None, &format!("/rsvp/{token}")).await.text().contains("La réunion est en cours."));
+}
+
+#[tokio::test]
+async fn an_expired_answer_form_is_recovered_from() {
+    let app = App::new();
+    let id = app.book("2026-12-05T09:00:00Z", &[]).await;
+    let token = token_of(&app, &id, "paul.visiteur@example.org").await;
+    // A phone restores the tab after the cookie went: the post carries an old token and no cookie.
+    let body = format!("answer=decline&csrf={}", app.csrf_for(None));
+    let req = Request::post(format!("/rsvp/{token}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    let r = app.send(req).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "nothing was recorded");
+    let text = r.text();
+    assert!(text.contains("Cette page avait expiré : votre réponse n'a pas encore été enregistrée"), "{text}");
+    assert!(!text.contains("Accès refusé"));
+    assert!(!answer_button(&r.body, "decline").contains("secondary"), "the meant answer is highlighted");
+    assert_eq!(paul_of(&app, &id).await.partstat, PartStat::NeedsAction);
+    // The page came with a fresh cookie and token: confirming works.
+    let cookie = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("jmb_csrf="))
+        .expect("a fresh CSRF cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    // The page's own form (the layout's language switch comes first, with its own token).
+    let fresh = r.body.split("name=\"csrf\" value=\"").filter_map(|s| s.split('"').next()).nth(2).unwrap().to_string();
+    let req = Request::post(format!("/rsvp/{token}"))
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("answer=decline&csrf={fresh}")))
+        .unwrap();
+    let r = app.send(req).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.text().contains("Votre absence est enregistrée"));
+    let paul = paul_of(&app, &id).await;
+    assert_eq!(paul.partstat, PartStat::Declined);
+}
+
+#[tokio::test]
+async fn the_guest_downloads_the_meeting_as_ics() {
+    let app = App::new();
+    let id = app.book("2026-12-05T09:00:00Z", &[]).await;
+    let token = token_of(&app, &id, "paul.visiteur@example.org").await;
+    app.post(None, &format!("/rsvp/{token}"), &[("csrf", &app.csrf()), ("answer", "tentative")]).await;
+    let r = app.get(None, &format!("/rsvp/{token}/invitation.ics")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers[header::CONTENT_TYPE], "text/calendar; charset=utf-8");
+    assert_eq!(r.headers[header::CONTENT_DISPOSITION], "attachment; filename=\"invitation.ics\"");
+    assert_eq!(r.headers[header::CACHE_CONTROL], "no-store");
+    assert!(r.body.parse::<icalendar::Calendar>().is_ok(), "a calendar the icalendar crate reads");
+    let unfolded = r.body.replace("\r\n ", "");
+    for line in ["SUMMARY:Point d'équipe", "DTSTART:20261205T090000Z", "DTEND:20261205T100000Z"] {
+        assert!(unfolded.lines().any(|l| l == line), "{line} in {unfolded}");
+    }
+    // The guest's own view: their join link, their answer.
+    assert!(unfolded.contains(&format!("/j/{token}")), "{unfolded}");
+    assert!(
+        unfolded.lines().any(|l| l.starts_with("ATTENDEE")
+            && l.contains("PARTSTAT=TENTATIVE")
+            && l.contains("paul.visiteur@example.org")),
+        "{unfolded}"
+    );
+    assert!(!r.body.contains("METHOD:"), "a plain calendar file, not an iTIP message");
+    assert_eq!(app.get(None, "/rsvp/unknown-token-000000000000/invitation.ics").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn error_pages_lead_somewhere_a_guest_can_use() {
+    let app = App::new();
+    let id = app.book("2026-12-05T09:00:00Z", &[]).await;
+    let token = token_of(&app, &id, "paul.visiteur@example.org").await;
+    // Too early: no self-refreshing page, a countdown for the script and a reload link without it.
+    let r = app.get(None, &format!("/j/{token}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.body.contains("http-equiv"), "no meta refresh");
+    assert!(r.body.contains("role=\"timer\" id=\"countdown\" data-opens=\"2026-12-05T08:55:00Z\""), "{}", r.body);
+    assert!(r.body.contains(&format!("id=\"join-link\" href=\"/j/{token}\"")));
+    assert!(r.text().contains("samedi 5 décembre 2026, 10:00 – 11:00 (Europe/Paris)"));
+    assert!(r.body.contains(&format!("<a class=\"brand\" href=\"/rsvp/{token}\">")));
+    // Ended: 410, back to the answer page (which says it ended), not to the list or a sign-in.
+    app.clock.set("2026-12-06T09:00:00Z".parse().unwrap());
+    let r = app.get(None, &format!("/j/{token}")).await;
+    assert_eq!(r.status, StatusCode::GONE);
+    assert!(r.body.contains(&format!("href=\"/rsvp/{token}\">Retourner à ma page de réponse")), "{}", r.body);
+    assert!(!r.body.contains("href=\"/meetings\"") && !r.body.contains("/login"));
+    // An unknown link: nowhere to send a stranger, so the page says where the way in is.
+    let r = app.get(None, "/rsvp/unknown-token-000000000000").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.text().contains("Ouvrez le lien de votre mail d'invitation"));
+    assert!(
+        !r.body.contains("href=\"/meetings\"")
+            && !r.body.contains("/login")
+            && !r.body.contains("class=\"brand\" href")
+    );
+    // A signed-in user goes back to their list.
+    let r = app.get(Some("jdupont"), "/meetings/unknown/attendees").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("href=\"/meetings\">Retourner à la liste"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn the_list_searches_filters_and_duplicates() {
+    let app = App::new();
+    let planned = app.book("2026-12-05T09:00:00Z", &["anne.durand@partner.net"]).await;
+    let now_running = app.book("2026-12-01T09:00:00Z", &[]).await;
+    let past = app.book("2026-12-01T08:30:00Z", &[]).await;
+    // At 09:45 the second one runs (until 10:00) and the third ended at 09:30.
+    app.clock.set("2026-12-01T09:45:00Z".parse().unwrap());
+    let r = app.get(Some("jdupont"), "/meetings").await;
+    assert!(r.body.contains("role=\"search\"") && r.body.contains("<label for=\"q\">"));
+    // Dates with their weekday, times with their end and zone; the same count as the tracking page.
+    let row_planned = row(&r.body, &planned);
+    assert!(
+        row_planned.contains("samedi 5 décembre 2026") && row_planned.contains("10:00 – 11:00 (Europe/Paris)"),
+        "{row_planned}"
+    );
+    assert!(row_planned.contains(">0/3<"), "3 invitees, nobody accepted yet: {row_planned}");
+    assert!(row_planned.contains(&format!("href=\"/meetings/new?from={planned}\"")));
+
+    // By attendee, by subject word, case-insensitively; the language switch keeps the search.
+    let r = app.get(Some("jdupont"), "/meetings?q=DURAND").await;
+    assert!(r.body.contains(&format!("data-meeting=\"{planned}\"")));
+    assert!(
+        !r.body.contains(&format!("data-meeting=\"{now_running}\""))
+            && !r.body.contains(&format!("data-meeting=\"{past}\""))
+    );
+    assert!(r.text().contains("1 réunion trouvée."), "{}", r.body);
+    assert!(
+        r.body.contains("name=\"next\" value=\"/meetings?q=DURAND&#38;show=all\"")
+            || r.body.contains("name=\"next\" value=\"/meetings?q=DURAND&amp;show=all\""),
+        "{}",
+        r.body
+    );
+    // Running, past.
+    let r = app.get(Some("jdupont"), "/meetings?show=running").await;
+    assert!(r.body.contains(&format!("data-meeting=\"{now_running}\"")));
+    assert!(!r.body.contains(&format!("data-meeting=\"{planned}\"")) && !r.body.contains("id=\"archives\""));
+    let r = app.get(Some("jdupont"), "/meetings?show=past&q=point").await;
+    assert!(r.body.contains(&format!("data-meeting=\"{past}\"")) && !r.body.contains("id=\"upcoming-title\""));
+    assert!(!r.body.contains(&format!("data-meeting=\"{now_running}\"")));
+    // Nonsense is the plain list, not an error.
+    assert_eq!(app.get(Some("jdupont"), "/meetings?show=%FF&q=").await.status, StatusCode::OK);
+
+    // Duplicate: the subject, duration and people, a new date; someone else's meeting is refused.
+    let r = app.get(Some("jdupont"), &format!("/meetings/new?from={planned}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let text = r.text();
+    assert!(text.contains("value=\"Point d'équipe\""), "{text}");
+    assert!(text.contains("anne.durand@partner.net") && text.contains("marie.martin@example.org"));
+    assert!(!text.contains("value=\"2026-12-05\""), "the date is the next free step, not the original's");
+    assert_eq!(app.get(Some("mmartin"), &format!("/meetings/new?from={planned}")).await.status, StatusCode::FORBIDDEN);
+
+    // The tracking page: the invitation to paste, with the room and the time.
+    let r = app.get(Some("jdupont"), &format!("/meetings/{planned}/attendees")).await;
+    let text = r.text();
+    assert!(
+        text.contains("Visioconférence « Point d'équipe »\nsamedi 5 décembre 2026, 10:00 – 11:00 (Europe/Paris)"),
+        "{text}"
+    );
+    assert!(text.contains("data-copy=\"#invitation-text\""));
 }

@@ -16,8 +16,11 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from conftest import AUDIT, with_axe
+
 WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
 LANGS = ("fr", "en")
+
 
 
 class Watch:
@@ -70,11 +73,12 @@ def new_context(browser, base, lang="fr"):
         accept_downloads=True,
     )
     context.add_cookies([{"name": "jmb_lang", "value": lang, "url": base}])
-    return context
+    return with_axe(context)
 
 
 def shoot(page: Page, shots, name: str, base: str, reload=True):
-    """Screenshots the current page in both languages at both widths; comes back to French desktop.
+    """Screenshots the current page in both languages at both widths, running axe-core on each and
+    checking that it fits 320 px; comes back to French desktop.
 
     `reload=False` is for a page that answered a POST (a form with errors): it is only resized."""
     langs = LANGS if reload else (None,)
@@ -86,6 +90,7 @@ def shoot(page: Page, shots, name: str, base: str, reload=True):
         for width, (w, h) in WIDTHS.items():
             page.set_viewport_size({"width": w, "height": h})
             suffix = lang or page.locator("html").get_attribute("lang")
+            AUDIT.page(page, f"{name}-{suffix}", all_widths=False)
             page.screenshot(path=str(shots / f"{name}-{suffix}-{width}.png"), full_page=True)
     w, h = WIDTHS["desktop"]
     page.set_viewport_size({"width": w, "height": h})
@@ -150,10 +155,24 @@ def test_booking_flow(jmb_server, browser, screenshot_dir):
     expect(row).to_have_count(1)
     expect(row).to_contain_text("Propriétaire")
     expect(row).to_contain_text("Planifiée")
-    expect(row).to_contain_text("1/6")
+    # Counted as on the tracking page: five invitees, nobody has accepted yet.
+    expect(row).to_contain_text("0/5")
     expect(row).to_contain_text("10:00")
     meeting_id = row.get_attribute("data-meeting")
     shoot(page, shots, "list", base)
+
+    # List tools: search by attendee, then "duplicate" opens a form with the same subject and people.
+    page.get_by_label("Objet ou participant").fill("durand")
+    page.get_by_role("button", name="Filtrer").click()
+    expect(page.locator("#found")).to_have_text("1 réunion trouvée.")
+    expect(meeting_row(page, "Revue de projet")).to_have_count(1)
+    shoot(page, shots, "list-search", base)
+    meeting_row(page, "Revue de projet").get_by_role("link", name="Dupliquer").click()
+    expect(page.get_by_role("heading", name="Nouvelle réunion", level=1)).to_be_visible()
+    expect(page.get_by_label("Objet")).to_have_value("Revue de projet")
+    expect(page.get_by_label(re.compile("^Invités"))).to_have_value(re.compile(r"anne\.durand@partner\.net"))
+    page.goto(base + "/meetings")
+    row = meeting_row(page, "Revue de projet")
 
     # Edit: one address per line, who will be told, then a new subject and time.
     row.get_by_role("link", name="Modifier").click()
@@ -188,18 +207,31 @@ def test_booking_flow(jmb_server, browser, screenshot_dir):
     shoot(guest, shots, "rsvp", base)
     guest.get_by_role("button", name="Accepter l'invitation").click()
     expect(guest.locator("#current-answer")).to_have_text("Acceptée")
+    AUDIT.page(guest, "rsvp-accepted-fr")
     guest_watch.check()
     guest_ctx.close()
 
-    # The owner sees the answer.
+    # The owner sees the answer; the invitation text and each personal link can be copied.
     page.reload()
     expect(paul).to_contain_text("Acceptée")
+    expect(page.locator("#invitation-text")).to_have_value(re.compile(r"Revue de projet \(v2\)[\s\S]*11:30 – 12:30 \(Europe/Paris\)"))
+    copy = paul.get_by_role("button", name="Copier le lien de réponse de paul.visiteur@example.org")
+    # Copying is confirmed on the button and said to screen readers (a polite live region).
+    owner_ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    copy.click()
+    expect(copy).to_have_attribute("data-done", "1")
+    expect(page.locator("#live")).to_have_text("Copié dans le presse-papiers.")
+    assert page.evaluate("() => navigator.clipboard.readText()") == rsvp_url
     expect(page.locator("#totals")).to_contain_text("1 acceptées")
     shoot(page, shots, "attendees", base)
     csv = page.request.get(f"{base}/meetings/{meeting_id}/attendees.csv")
     assert csv.status == 200
     assert csv.headers["content-type"] == "text/csv; charset=utf-8"
-    assert '"Paul Visiteur","paul.visiteur@example.org","Invité","Acceptée"' in csv.text()
+    # For French Excel: a byte-order mark, `;` between cells, a name that says what it holds.
+    assert csv.body().startswith("\ufeff".encode())
+    assert '"Paul Visiteur";"paul.visiteur@example.org";"Invité";"Acceptée"' in csv.text()
+    assert re.fullmatch(r'attachment; filename="participants-\d{4}-\d\d-\d\d-revue-de-projet-v2\.csv"',
+                        csv.headers["content-disposition"])
 
     # A guest who is also a user sees the meeting in their own list and can decline inline.
     visitor_ctx = new_context(browser, base)
@@ -220,8 +252,18 @@ def test_booking_flow(jmb_server, browser, screenshot_dir):
     response = visitor.goto(f"{base}/meetings/{meeting_id}/attendees")
     assert response.status == 403
     expect(visitor.get_by_role("heading", name="Accès refusé")).to_be_visible()
+    AUDIT.page(visitor, "forbidden-fr")
     visitor_watch.check()
     visitor_ctx.close()
+
+    # The calendar page: a new password is shown once; a reload neither shows it again nor makes another.
+    page.goto(base + "/calendar")
+    shoot(page, shots, "calendar", base)
+    page.get_by_role("button", name=re.compile("mot de passe d'agenda")).click()
+    expect(page.locator("#dav-password")).to_be_visible()
+    AUDIT.page(page, "calendar-password-fr")
+    page.reload()
+    expect(page.locator("#dav-password")).to_have_count(0)
 
     # Delete, after confirming on a page that works without JavaScript.
     page.goto(base + "/meetings")
@@ -232,6 +274,17 @@ def test_booking_flow(jmb_server, browser, screenshot_dir):
     page.get_by_role("button", name="Oui, supprimer la réunion").click()
     expect(page.get_by_role("status")).to_contain_text("Réunion supprimée")
     expect(meeting_row(page, "Revue de projet (v2)")).to_have_count(0)
+
+    # The language switch keeps what was typed, and the list's search.
+    page.goto(base + "/meetings/new")
+    page.get_by_label("Objet").fill("Tapé avant de changer de langue")
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", name="New meeting", level=1)).to_be_visible()
+    expect(page.get_by_label("Subject")).to_have_value("Tapé avant de changer de langue")
+    page.goto(base + "/meetings?q=revue&show=past")
+    page.get_by_role("button", name="Français").click()
+    expect(page).to_have_url(re.compile(r"/meetings\?q=revue&show=past$"))
+    expect(page.get_by_label("Objet ou participant")).to_have_value("revue")
 
     # The language switch is remembered.
     page.get_by_role("button", name="English").click()
