@@ -15,6 +15,8 @@ use std::hash::Hash;
 /// Not synchronised: callers keep it behind a mutex.
 pub struct ByteLru<K, V> {
     budget: usize,
+    /// Largest charge kept: one entry must not evict most of the others.
+    max_entry: usize,
     /// Charged per entry beside the value's own size: the key and the bookkeeping.
     overhead: usize,
     /// Value, its charged size, and the tick of its last use.
@@ -26,9 +28,18 @@ pub struct ByteLru<K, V> {
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> ByteLru<K, V> {
-    /// A cache holding at most `budget` bytes, each entry charged `overhead` beside its size.
-    pub fn new(budget: usize, overhead: usize) -> Self {
-        ByteLru { budget, overhead, entries: HashMap::new(), by_use: BTreeMap::new(), tick: 0, bytes: 0 }
+    /// A cache holding at most `budget` bytes, each entry charged `overhead` beside its size, none
+    /// charged more than `max_entry`.
+    pub fn new(budget: usize, overhead: usize, max_entry: usize) -> Self {
+        ByteLru {
+            budget,
+            max_entry: max_entry.min(budget),
+            overhead,
+            entries: HashMap::new(),
+            by_use: BTreeMap::new(),
+            tick: 0,
+            bytes: 0,
+        }
     }
 
     /// The value under `key`, which becomes the most recently used.
@@ -54,11 +65,11 @@ impl<K: Eq + Hash + Clone, V: Clone> ByteLru<K, V> {
     }
 
     /// Keeps `value` (of `size` bytes) under `key`, replacing what was there, then evicts least
-    /// recently used entries until the budget holds. A value above an eighth of the budget is not
+    /// recently used entries until the budget holds. A value charged more than `max_entry` is not
     /// kept (it would evict many others for one); returns whether it was.
     pub fn put(&mut self, key: K, value: V, size: usize) -> bool {
         let cost = size + self.overhead;
-        if cost > self.budget / 8 {
+        if cost > self.max_entry {
             self.remove(&key);
             return false;
         }
@@ -107,7 +118,7 @@ mod tests {
 
     #[test]
     fn evicts_the_least_recently_used_within_the_budget() {
-        let mut lru = ByteLru::new(800, 0);
+        let mut lru = ByteLru::new(800, 0, 100);
         for k in 0..8 {
             assert!(lru.put(k, k, 100));
         }
@@ -126,11 +137,11 @@ mod tests {
 
     #[test]
     fn replacing_recharges_and_oversized_values_are_refused() {
-        let mut lru = ByteLru::new(8000, 24);
+        let mut lru = ByteLru::new(8000, 24, 1000);
         lru.put("a", 1, 100);
         lru.put("a", 2, 10);
         assert_eq!((lru.len(), lru.footprint(), lru.peek(&"a")), (1, 34, Some(&2)));
-        assert!(!lru.put("a", 3, 1000), "above an eighth of the budget");
+        assert!(!lru.put("a", 3, 1000), "above the largest entry");
         assert!(lru.is_empty(), "the stale value under the key is dropped too");
         assert_eq!(lru.footprint(), 0);
         lru.put("b", 1, 50);

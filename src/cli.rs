@@ -133,9 +133,17 @@ pub fn main() -> ExitCode {
             let now = chrono::Utc::now();
             let before = crate::retention::cutoff(now, older_than);
             let mut conn = open_store(c)?;
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let purged = crate::retention::purge(&tx, before, now)?;
-            tx.commit()?;
+            let mut purged = crate::retention::Purged::default();
+            // One transaction per batch: a running jmb's bookings never wait for the whole purge.
+            loop {
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let (batch, done) = crate::retention::purge_batch(&tx, before, now)?;
+                tx.commit()?;
+                purged += batch;
+                if done {
+                    break;
+                }
+            }
             tracing::info!(
                 meetings = purged.meetings,
                 attendees = purged.attendees,

@@ -793,7 +793,7 @@ impl Config {
             ("calendar.past_days", u64::from(c.past_days), 0, CENTURY_DAYS),
             ("calendar.refresh_minutes", u64::from(c.refresh_minutes), 1, WEEK_MINUTES),
             ("calendar.change_log_days", u64::from(c.change_log_days), 1, CENTURY_DAYS),
-            ("calendar.cache_bytes", c.cache_bytes as u64, 1024 * 1024, 1024 * 1024 * 1024),
+            ("calendar.cache_bytes", c.cache_bytes as u64, 8 * 1024 * 1024, 1024 * 1024 * 1024),
             ("booking.max_bookings_per_hour", u64::from(b.max_bookings_per_hour), 1, 100_000),
             ("mail.smtp_timeout_seconds", self.mail.smtp_timeout_seconds, 1, 600),
             (
@@ -1191,7 +1191,7 @@ mod tests {
             ("[server]\nmax_connections = 0\n", "server.max_connections"),
             ("[booking]\nmax_bookings_per_hour = 0\n", "booking.max_bookings_per_hour"),
             ("[booking]\nduration_step_minutes = 0\n", "booking.duration_step_minutes"),
-            ("[calendar]\ncache_bytes = 1000\n", "calendar.cache_bytes"),
+            ("[calendar]\ncache_bytes = 1048576\n", "calendar.cache_bytes"),
             ("external_moderator_token_lifetime_seconds = 10\n", "jitsi.external_moderator_token_lifetime_seconds"),
         ] {
             let err = Config::from_toml(&with_secret(toml)).unwrap_err().to_string();

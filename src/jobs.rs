@@ -114,7 +114,7 @@ pub async fn purge_expired(deps: &JobDeps, now: DateTime<Utc>) -> Result<crate::
         return Ok(crate::retention::Purged::default());
     }
     let before = crate::retention::cutoff(now, days);
-    deps.db.write(move |tx| Ok(crate::retention::purge(tx, before, now)?)).await
+    crate::retention::purge(&deps.db, before, now).await
 }
 
 /// Prunes the calendar change log once; returns the number of entries removed.

@@ -579,6 +579,15 @@ mod tests {
                     !matches!(scanned, Some("m" | "a" | "meetings" | "attendees")),
                     "{what} scans a table: {detail}\n{plan:#?}"
                 );
+                // A search must be by what the user has (their meetings' ids, their uid, their address),
+                // not a range over the whole site (`end_at > ?` on every meeting).
+                let table = detail.strip_prefix("SEARCH ").map(|rest| rest.split(' ').next().unwrap_or_default());
+                if matches!(table, Some("m" | "a" | "meetings" | "attendees")) {
+                    assert!(
+                        ["(id=?)", "(owner_uid=?)", "(mail=?)", "(meeting_id=?)"].iter().any(|k| detail.contains(k)),
+                        "{what} searches by something the user does not own: {detail}\n{plan:#?}"
+                    );
+                }
             }
         }
     }

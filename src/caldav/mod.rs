@@ -304,7 +304,10 @@ impl ResponseCache {
     pub(crate) const ENTRY_OVERHEAD: usize = 2 * 32 + 2 * 8 + 32 + 64;
 
     pub(crate) fn new(budget: usize) -> Self {
-        ResponseCache { inner: std::sync::Mutex::new(crate::cache::ByteLru::new(budget, Self::ENTRY_OVERHEAD)) }
+        // An answer above an eighth of the budget is not kept: answers repeat per request, and one
+        // large one would push out many.
+        let lru = crate::cache::ByteLru::new(budget, Self::ENTRY_OVERHEAD, budget / 8);
+        ResponseCache { inner: std::sync::Mutex::new(lru) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, crate::cache::ByteLru<CacheKey, Bytes>> {

@@ -93,7 +93,10 @@ pub struct CalendarUser {
 
 impl CalendarStore {
     pub fn new(db: Db, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
-        let cache = ByteLru::new(config.calendar.rendering_cache_bytes(), CACHE_ENTRY_OVERHEAD);
+        // Up to half the budget for one calendar: the largest calendars cost the most to render, and
+        // with the default budget a 2 000-event one (about 3.5 MB) is still kept.
+        let budget = config.calendar.rendering_cache_bytes();
+        let cache = ByteLru::new(budget, CACHE_ENTRY_OVERHEAD, budget / 2);
         Self { db, config, clock, cache: Mutex::new(cache), sign_ins: Mutex::new(HashMap::new()) }
     }
 

@@ -63,14 +63,32 @@ struct Inner {
     /// The last write probe ([`Db::check_writable`]) and when it ran: probes are shared by callers
     /// within [`WRITE_PROBE_INTERVAL`], so polling `/healthz` cannot flood the writer.
     last_probe: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
-    /// When a write (a caller's or a probe) last committed.
-    last_commit: Mutex<Instant>,
+    /// Since when the write in progress (if any) holds the writer.
+    writing_since: Mutex<Option<Instant>>,
+    /// How long a write may hold the writer before [`Db::check_writable`] reports it ([`WRITER_STALL`]).
+    writer_stall: Duration,
+}
+
+/// Marks the writer busy from its creation to its drop (see [`Inner::writing_since`]).
+struct Writing<'a>(&'a Mutex<Option<Instant>>);
+
+impl<'a> Writing<'a> {
+    fn start(slot: &'a Mutex<Option<Instant>>) -> Self {
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        Writing(slot)
+    }
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
 }
 
 /// How long the outcome of a write probe is reused.
 const WRITE_PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
-/// A write in progress counts as the write probe while something committed this recently: a health
+/// A write in progress counts as the write probe until it has held the writer this long: a health
 /// check never queues behind bookings (a load balancer would take a busy node out), but a writer stuck
 /// for this long is reported.
 const WRITER_STALL: Duration = Duration::from_secs(30);
@@ -152,7 +170,8 @@ impl Db {
                 reader_slots: Semaphore::new(slots),
                 path: path.to_path_buf(),
                 last_probe: tokio::sync::Mutex::new(None),
-                last_commit: Mutex::new(Instant::now()),
+                writing_since: Mutex::new(None),
+                writer_stall: WRITER_STALL,
                 version_probe: Mutex::new(version_probe),
             }),
         }
@@ -191,6 +210,7 @@ impl Db {
         F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
     {
         let _turn = self.inner.write_gate.lock().await;
+        let _writing = Writing::start(&self.inner.writing_since);
         let inner = self.inner.clone();
         let span = tracing::Span::current();
         let result = tokio::task::spawn_blocking(move || {
@@ -203,7 +223,6 @@ impl Db {
             let value = f(&tx)?;
             let changed = tx.total_changes() != changes_before;
             tx.commit().map_err(|e| E::from(DbError::from(e)))?;
-            *inner.last_commit.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
             // Only a transaction that changed rows invalidates what caches derived from the store.
             if changed {
                 inner.write_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -271,11 +290,7 @@ impl Db {
                     let inner = self.inner.clone();
                     let outcome = tokio::task::spawn_blocking(move || {
                         let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-                        let outcome = probe_write(&mut conn);
-                        if outcome.is_ok() {
-                            *inner.last_commit.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-                        }
-                        outcome
+                        probe_write(&mut conn)
                     })
                     .await
                     .unwrap_or_else(|e| Err(e.to_string()));
@@ -284,11 +299,12 @@ impl Db {
                 }
                 // Someone is writing: that write is the probe.
                 Err(_) => {
-                    let since = self.inner.last_commit.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
-                    if since < WRITER_STALL {
-                        Ok(())
-                    } else {
-                        Err(format!("a write has been in progress for {} s without committing", since.as_secs()))
+                    let since = *self.inner.writing_since.lock().unwrap_or_else(|p| p.into_inner());
+                    match since.map(|t| t.elapsed()) {
+                        Some(held) if held >= self.inner.writer_stall => {
+                            Err(format!("a write has held the writer for {} s", held.as_secs()))
+                        }
+                        _ => Ok(()),
                     }
                 }
             },
@@ -475,6 +491,38 @@ mod tests {
         assert!(frames_after < 10, "{frames_after}");
         let rows = db.read(|c| Ok::<i64, DbError>(one(c, "SELECT COUNT(*) FROM scratch", [], |r| r.get(0))?)).await;
         assert_eq!(rows.unwrap(), 201);
+    }
+
+    /// A health check never waits for a write in progress, and after a quiet spell a busy writer is
+    /// not mistaken for a stuck one; a write holding the writer too long is reported.
+    #[tokio::test]
+    async fn the_write_probe_counts_a_write_in_progress_until_it_stalls() {
+        let dir = tempdir::TempDirGuard::new().unwrap();
+        let mut db = Db::open(&dir.path().join("jmb.db"), Duration::from_secs(5), 1).unwrap();
+        Arc::get_mut(&mut db.inner).unwrap().writer_stall = Duration::from_millis(300);
+        // Quiet for longer than the stall limit: nothing committed meanwhile.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (holding, held) = tokio::sync::oneshot::channel::<()>();
+        let writer = db.clone();
+        let write = tokio::spawn(async move {
+            writer
+                .write(move |_tx| {
+                    let _ = holding.send(());
+                    let _ = released.recv_timeout(Duration::from_secs(30));
+                    Ok::<_, DbError>(())
+                })
+                .await
+        });
+        held.await.unwrap();
+        assert!(db.check_writable().await.is_ok(), "a write that just started is the probe");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let stalled = db.check_writable().await.unwrap_err().to_string();
+        assert!(stalled.contains("held the writer"), "{stalled}");
+        release.send(()).unwrap();
+        write.await.unwrap().unwrap();
+        // Outcomes seen through a write in progress are not kept: the writer is free and the probe runs.
+        assert!(db.check_writable().await.is_ok());
     }
 
     /// The data version moves with every commit, whoever makes it (this process's writer or another

@@ -23,6 +23,11 @@ use crate::state::AppState;
 use crate::web::csrf::{CarriesCsrf, CsrfToken, LenientForm};
 use crate::web::{Chrome, LocalTime, PageError, PagePath, html};
 
+/// Characters of an address kept as they are in a `mailto:` link (RFC 6068): every other one is
+/// percent-encoded, so that `?`, `&`, `=` or `%`, valid in a local part, cannot add header fields.
+const MAILTO_ADDRESS: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'@').remove(b'.').remove(b'-').remove(b'_').remove(b'+').remove(b'~');
+
 /// A `302 Found` to `location` (Jitsi and browsers follow it with GET).
 pub fn found(location: &str) -> Response {
     let mut resp = StatusCode::FOUND.into_response();
@@ -379,7 +384,11 @@ async fn rsvp_page(
         chrome,
         intro: tr.ta("rsvp-intro", &[("organiser", organiser_name.clone())]),
         subject: meeting.subject.clone(),
-        mailto: format!("mailto:{organiser_mail}?subject={}", mailto_subject.replace('+', "%20")),
+        mailto: format!(
+            "mailto:{}?subject={}",
+            percent_encoding::utf8_percent_encode(&organiser_mail, MAILTO_ADDRESS),
+            mailto_subject.replace('+', "%20")
+        ),
         organiser_name,
         organiser_mail,
         when: LocalTime::range(&tr, meeting.start, meeting.end()),
@@ -531,4 +540,17 @@ pub async fn rsvp_ics(
     // It holds the personal links: no shared cache keeps it.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
+}
+
+#[cfg(test)]
+mod mailto_tests {
+    use super::MAILTO_ADDRESS;
+
+    #[test]
+    fn an_address_cannot_add_fields_to_a_mailto_link() {
+        let encoded = percent_encoding::utf8_percent_encode("a?cc=x&b%c@y.example.org", MAILTO_ADDRESS).to_string();
+        assert_eq!(encoded, "a%3Fcc%3Dx%26b%25c@y.example.org");
+        let plain = percent_encoding::utf8_percent_encode("jean.dupont+x@example.org", MAILTO_ADDRESS).to_string();
+        assert_eq!(plain, "jean.dupont+x@example.org");
+    }
 }

@@ -115,6 +115,8 @@ def test_live_nginx_strips_forged_identity(tmp_path):
                 break
             except requests.ConnectionError:
                 time.sleep(0.1)
+        else:
+            raise AssertionError("nginx did not start")
         forged = {"X-Remote-User": "jdupont", "X-Remote-Mail": "jean.dupont@example.org", "X-Remote-Name": "J"}
         for path in ["/join.cgi?id=abc", "/ical.cgi?hash", "/j/token", "/rsvp/token", "/dav/", "/healthz",
                      "/close.cgi", "/invitation.cgi?accept&id=abc", "/assets/jmb.css"]:
