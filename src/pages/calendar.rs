@@ -55,13 +55,28 @@ pub struct CalendarQuery {
 
 /// The cookie that carries a new calendar password from the POST that made it to the one page that
 /// shows it (POST, redirect, show once): a reload of that page neither mints another password nor
-/// shows this one again. Signed with the user's uid, so a planted cookie shows nothing; `__Host-` on
-/// https; gone after one display or five minutes.
-fn once_cookie(state: &AppState) -> &'static str {
-    if state.config.public_is_https() { "__Host-jmb_calpw" } else { "jmb_calpw" }
+/// shows this one again. Sent by the browser to `/calendar` only (not to the rest of the site, Jitsi's
+/// paths included), never cross-site, and signed with the user's uid and its expiry, so a planted or
+/// copied cookie shows nothing after five minutes; deleted after one display.
+const ONCE_COOKIE: &str = "jmb_calpw";
+const ONCE_PATH: &str = "/calendar";
+const ONCE_PURPOSE: &str = "calendar-password-once";
+const ONCE_SECONDS: i64 = 300;
+
+/// `expiry.password.signature`, the signature over the uid, the expiry and the password.
+fn once_value(state: &AppState, uid: &str, password: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+    let expiry = now.timestamp() + ONCE_SECONDS;
+    let sig = state.keys.sign(ONCE_PURPOSE, &format!("{uid}|{expiry}|{password}"));
+    format!("{expiry}.{password}.{sig}")
 }
 
-const ONCE_PURPOSE: &str = "calendar-password-once";
+/// The password a [`once_value`] carries, if it is this user's and not expired.
+fn once_password(state: &AppState, uid: &str, value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
+    let (expiry, rest) = value.split_once('.')?;
+    let (password, sig) = rest.rsplit_once('.')?;
+    let fresh = expiry.parse::<i64>().ok().is_some_and(|e| e >= now.timestamp() && e <= now.timestamp() + ONCE_SECONDS);
+    (fresh && state.keys.verify(ONCE_PURPOSE, &format!("{uid}|{expiry}|{password}"), sig)).then(|| password.to_string())
+}
 
 /// `GET /calendar`: the addresses; once after a new password, that password.
 pub async fn page(
@@ -73,10 +88,8 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     let tr = state.tr(&headers);
     let done = query.ok().and_then(|q| q.0.done);
-    let carried = cookies::get(&headers, once_cookie(&state));
-    let password = carried.as_deref().and_then(|v| v.split_once('.')).and_then(|(password, sig)| {
-        state.keys.verify(ONCE_PURPOSE, &format!("{}|{password}", user.identity.uid), sig).then(|| password.to_string())
-    });
+    let carried = cookies::get(&headers, ONCE_COOKIE);
+    let password = carried.as_deref().and_then(|v| once_password(&state, &user.identity.uid, v, state.clock.now()));
     let notice = match done.as_deref() {
         Some("password") if password.is_some() => Some(tr.t("calendar-password-new")),
         Some("feed") => Some(tr.t("calendar-feed-replaced")),
@@ -84,7 +97,7 @@ pub async fn page(
     };
     let mut resp = render(&state, &user, &headers, &csrf, password, notice).await?;
     if carried.is_some() {
-        cookies::set(resp.headers_mut(), once_cookie(&state), "", state.config.public_is_https(), Some(0));
+        cookies::set_for_page(resp.headers_mut(), ONCE_COOKIE, "", state.config.public_is_https(), 0, ONCE_PATH);
     }
     resp.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     Ok(resp)
@@ -123,14 +136,15 @@ pub async fn new_password(
 ) -> Result<Response, PageError> {
     let password = state.users.new_calendar_password(&user.identity, state.clock.now()).await?;
     tracing::info!(target: "audit", uid = %user.identity.uid, "calendar password replaced");
-    let sig = state.keys.sign(ONCE_PURPOSE, &format!("{}|{password}", user.identity.uid));
+    let value = once_value(&state, &user.identity.uid, &password, state.clock.now());
     let mut resp = Redirect::to("/calendar?done=password").into_response();
-    cookies::set(
+    cookies::set_for_page(
         resp.headers_mut(),
-        once_cookie(&state),
-        &format!("{password}.{sig}"),
+        ONCE_COOKIE,
+        &value,
         state.config.public_is_https(),
-        Some(300),
+        ONCE_SECONDS,
+        ONCE_PATH,
     );
     Ok(resp)
 }

@@ -19,7 +19,25 @@ pub fn get(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// Appends a `Set-Cookie` for `name`: a session cookie without `max_age_seconds`, removed with `Some(0)`.
 pub fn set(headers: &mut HeaderMap, name: &str, value: &str, secure: bool, max_age_seconds: Option<i64>) {
-    let mut c = Cookie::build((name, value)).path("/").http_only(true).same_site(SameSite::Lax).secure(secure);
+    set_at(headers, name, value, secure, max_age_seconds, "/", SameSite::Lax);
+}
+
+/// [`set`] for a cookie only one page needs: sent by the browser for `path` and below, and never with
+/// a request started from another site.
+pub fn set_for_page(headers: &mut HeaderMap, name: &str, value: &str, secure: bool, max_age_seconds: i64, path: &str) {
+    set_at(headers, name, value, secure, Some(max_age_seconds), path, SameSite::Strict);
+}
+
+fn set_at(
+    headers: &mut HeaderMap,
+    name: &str,
+    value: &str,
+    secure: bool,
+    max_age_seconds: Option<i64>,
+    path: &str,
+    same_site: SameSite,
+) {
+    let mut c = Cookie::build((name, value)).path(path.to_string()).http_only(true).same_site(same_site).secure(secure);
     if let Some(age) = max_age_seconds {
         c = c.max_age(cookie::time::Duration::seconds(age));
     }

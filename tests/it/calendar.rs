@@ -39,9 +39,29 @@ pub async fn calendar_access(app: &TestApp, uid: &str) -> (String, String) {
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("__Host-jmb_calpw="))
+        .find(|c| c.starts_with("jmb_calpw="))
         .expect("the password's one-time cookie");
+    // Sent by the browser to the page that shows it only, never cross-site, for five minutes.
+    assert!(
+        once.contains("Path=/calendar") && once.contains("SameSite=Strict") && once.contains("Max-Age=300"),
+        "{once}"
+    );
     let once = once.split(';').next().unwrap().to_string();
+    // Signed with the user, the expiry and the password: altered, it shows nothing.
+    let (expiry, rest) = once.trim_start_matches("jmb_calpw=").split_once('.').unwrap();
+    let later = format!("jmb_calpw={}.{rest}", expiry.parse::<i64>().unwrap() + 3600);
+    let forged = app
+        .client
+        .get(app.url("/calendar?done=password"))
+        .headers(TestApp::as_user(uid))
+        .header("cookie", format!("{cookie}; {later}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!forged.contains("id=\"dav-password\""), "a cookie whose expiry was pushed back shows nothing");
     let resp = app
         .client
         .get(app.url("/calendar?done=password"))
@@ -52,7 +72,7 @@ pub async fn calendar_access(app: &TestApp, uid: &str) -> (String, String) {
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert!(
-        resp.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("__Host-jmb_calpw=;")),
+        resp.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("jmb_calpw=;")),
         "cleared once shown"
     );
     let html = resp.text().await.unwrap();
