@@ -442,6 +442,10 @@ pub struct CalendarConfig {
     /// Memory for calendars kept ready to serve, in bytes: three quarters hold users' rendered
     /// calendars, one quarter CalDAV answers; least recently used ones go first.
     pub cache_bytes: usize,
+    /// The former count of cached calendars, replaced by `cache_bytes`: still accepted (an existing
+    /// configuration keeps starting), ignored, and warned about.
+    #[serde(default, skip_serializing)]
+    pub cache_users: Option<usize>,
 }
 
 impl CalendarConfig {
@@ -468,6 +472,7 @@ impl Default for CalendarConfig {
             alarm_minutes: vec![10080, 1440, 60, 10],
             change_log_days: 90,
             cache_bytes: 32 * 1024 * 1024,
+            cache_users: None,
         }
     }
 }
@@ -849,6 +854,12 @@ impl Config {
     /// them and `serve` logs them at start.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if self.calendar.cache_users.is_some() {
+            out.push(
+                "`calendar.cache_users` is no longer used and is ignored: the calendar cache is sized in bytes by `calendar.cache_bytes` (default 32 MiB); remove the line"
+                    .to_string(),
+            );
+        }
         if self.mail.transport == MailTransportKind::Mailbox && self.auth.mode != AuthMode::Demo {
             out.push(
                 "`mail.transport`: \"mailbox\" keeps every mail in the database and sends none (only the demo sign-in shows them, at /mailbox); use \"smtp\" or \"sendmail\""
@@ -1330,5 +1341,14 @@ mod tests {
     fn secret_is_redacted() {
         let c = Config::from_toml(&with_secret("")).unwrap();
         assert!(!format!("{c:?}").contains("0123456789abcdef"));
+    }
+
+    /// A configuration written for the count-bounded cache still starts, and says what replaced it.
+    #[test]
+    fn the_former_cache_size_key_is_accepted_and_warned_about() {
+        let config = Config::from_toml(&with_secret("[calendar]\ncache_users = 256\n")).unwrap();
+        assert_eq!(config.calendar.cache_bytes, 32 * 1024 * 1024);
+        assert!(config.warnings().iter().any(|w| w.contains("calendar.cache_users") && w.contains("cache_bytes")));
+        assert!(!Config::default().warnings().iter().any(|w| w.contains("cache_users")));
     }
 }
