@@ -32,6 +32,6 @@ function request()
         ["Content-Type"] = "application/json",
         ["X-Remote-User"] = uid,
         ["X-Remote-Mail"] = uid .. "@example.org",
-        ["X-Remote-Name"] = "Prenom " .. n,
+        ["X-Remote-Name"] = "Prenom" .. n .. " Nom-" .. n,
     }, body)
 end

@@ -126,6 +126,8 @@ max_invitations_per_owner_per_hour = 1000000
 
 
 def identity(uid: str) -> dict:
+    """The sign-in headers of a seeded user, the name exactly as seeded: a different one would make every
+    request rewrite the user's row, which a real single sign-on never does."""
     n = int(uid[4:])
     return {"X-Remote-User": uid, "X-Remote-Mail": f"{uid}@example.org", "X-Remote-Name": f"Prenom{n} Nom-{n}"}
 

@@ -53,7 +53,7 @@ fn main() -> anyhow::Result<()> {
         let who = Identity {
             uid: format!("user{n:05}"),
             mail: format!("user{n:05}@example.org"),
-            name: format!("Prénom{n} Nom-{n}"),
+            name: format!("Prenom{n} Nom-{n}"),
         };
         users::remember(&tx, &who, now, &hooks).map_err(|e| anyhow::anyhow!("{e}"))?;
         let feed = users::get(&tx, &who.uid)?.and_then(|u| u.feed_token).context("feed token")?;
@@ -96,7 +96,7 @@ fn main() -> anyhow::Result<()> {
                 ),
             };
             let token = jmb::secrets::token();
-            let name = format!("Prénom{person} Nom-{person}");
+            let name = format!("Prenom{person} Nom-{person}");
             let attendee =
                 NewAttendee { meeting_id: &id, role, mail: &mails[person], name: &name, token: &token, partstat };
             let row = repo::insert_attendee(&tx, &attendee, meeting.created)?;

@@ -58,6 +58,47 @@ mod tests {
         assert_eq!(v as usize, latest_version());
     }
 
+    /// A database in use before this release's migrations (version 4, with bookings) is upgraded with
+    /// every row kept: attendees gain an empty note, the redundant index goes, the file stays sound.
+    #[test]
+    fn a_version_4_database_with_bookings_upgrades_without_losing_a_row() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        migrations().to_version(&mut conn, 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO users (uid, mail, name, feed_token, created_at, updated_at)
+                 VALUES ('jdupont', 'jean@x.org', 'Jean', 'feedtokenfeedtoken01', 1, 1);
+             INSERT INTO meetings (id, ical_uid, room, subject, start_at, duration_min, end_at, owner_uid,
+                                   created_at, updated_at)
+                 VALUES ('meeting000000000001', 'm1@h', 'abcdefghijklmnop', 'Point', 3600, 60, 7200, 'jdupont', 1, 1);
+             INSERT INTO attendees (meeting_id, role, mail, name, token, partstat, created_at)
+                 VALUES ('meeting000000000001', 'owner', 'jean@x.org', '', 'token-owner-000000001', 1, 1),
+                        ('meeting000000000001', 'guest', 'g@y.org', 'G', 'token-guest-000000001', 2, 1);",
+        )
+        .unwrap();
+        apply(&mut conn).unwrap();
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version as usize, latest_version());
+        let rows: Vec<(String, i64, String)> = conn
+            .prepare("SELECT mail, partstat, note FROM attendees ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(rows, vec![("jean@x.org".into(), 1, String::new()), ("g@y.org".into(), 2, String::new())]);
+        let subject: String = conn.query_row("SELECT subject FROM meetings", [], |r| r.get(0)).unwrap();
+        assert_eq!(subject, "Point");
+        let index: i64 = conn
+            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'attendees_by_meeting'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(index, 0);
+        let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(integrity, "ok");
+        let dangling: i64 = conn.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(dangling, 0);
+    }
+
     #[test]
     fn newer_database_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
