@@ -133,7 +133,9 @@ def identity(uid: str) -> dict:
 
 
 def parse_wrk(text: str) -> dict:
-    out = {"rps": 0.0, "p99": None, "errors": 0}
+    out = {"rps": 0.0, "p50": None, "p99": None, "errors": 0}
+    if m := re.search(r"^\s*50(?:\.0+)?%\s+([\d.]+)\s*(us|ms|s|m)\b", text, re.M):
+        out["p50"] = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[m.group(2)]
     if m := re.search(r"Requests/sec:\s*([\d.]+)", text):
         out["rps"] = float(m.group(1))
     if m := re.search(r"^\s*99(?:\.0+)?%\s+([\d.]+)\s*(us|ms|s|m)\b", text, re.M):
@@ -249,10 +251,18 @@ def calendars(jmb: Jmb, workdir: Path, users: list[list[str]], label: str, resul
 
 
 def list_pages(jmb: Jmb, uid: str) -> dict:
-    h = identity(uid)
-    page = latency(f"{jmb.url}/meetings", h)
-    api = latency(f"{jmb.url}/api/v1/meetings", h)
-    return {"page": statistics.median(page), "api": statistics.median(api)}
+    """Median latency of the list page and the API list for `uid`, one request after the other (wrk, one
+    connection: the client's own cost stays out of the figure)."""
+    out = {}
+    for key, path in (("page", "/meetings"), ("api", "/api/v1/meetings")):
+        headers = [arg for k, v in identity(uid).items() for arg in ("-H", f"{k}: {v}")]
+        r = subprocess.run(["wrk", "-t1", "-c1", "-d3s", "--latency", *headers, jmb.url + path], capture_output=True,
+                           text=True, timeout=60)
+        result = parse_wrk(r.stdout)
+        if result["errors"] or result["p50"] is None:
+            raise SystemExit(f"{path}: {r.stdout}{r.stderr}")
+        out[key] = result["p50"]
+    return out
 
 
 def main() -> None:
