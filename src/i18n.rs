@@ -92,9 +92,28 @@ impl Tr {
         Self { lang, tz }
     }
 
-    /// The message `id`.
+    /// The message `id`. A message without arguments is a constant of the compiled-in catalogues: it
+    /// is formatted by Fluent once per language and kept (a page of 60 meetings asked for some labels
+    /// hundreds of times, each a Fluent lookup and format).
     pub fn t(&self, id: &str) -> String {
-        LOCALES.lookup(self.lang.id(), id)
+        /// Ids come from the code (a bounded set); the cap only guards against a future caller passing
+        /// something unbounded.
+        const MAX_KEPT: usize = 4096;
+        static KEPT: [std::sync::LazyLock<std::sync::RwLock<HashMap<String, String>>>; 2] =
+            [std::sync::LazyLock::new(Default::default), std::sync::LazyLock::new(Default::default)];
+        let kept = &KEPT[match self.lang {
+            Lang::Fr => 0,
+            Lang::En => 1,
+        }];
+        if let Some(text) = kept.read().unwrap_or_else(|p| p.into_inner()).get(id) {
+            return text.clone();
+        }
+        let text = LOCALES.lookup(self.lang.id(), id);
+        let mut kept = kept.write().unwrap_or_else(|p| p.into_inner());
+        if kept.len() < MAX_KEPT {
+            kept.insert(id.to_string(), text.clone());
+        }
+        text
     }
 
     /// The message `id` with named values.
@@ -165,6 +184,18 @@ impl Tr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Kept messages are those of their language: asked in one language then the other, each gets its
+    /// own text, the same as an uncached lookup.
+    #[test]
+    fn messages_are_kept_per_language() {
+        let (fr, en) = (Tr::new(Lang::Fr, chrono_tz::UTC), Tr::new(Lang::En, chrono_tz::UTC));
+        for _ in 0..2 {
+            assert_eq!(fr.t("role-guest"), LOCALES.lookup(&FR, "role-guest"));
+            assert_eq!(en.t("role-guest"), LOCALES.lookup(&EN, "role-guest"));
+        }
+        assert_ne!(fr.t("role-guest"), en.t("role-guest"));
+    }
 
     #[test]
     fn negotiation() {
