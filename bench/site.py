@@ -117,6 +117,10 @@ max_invitations_per_owner_per_hour = 1000000
             self.proc.terminate()
             self.proc.wait(30)
 
+    def log_tail(self, lines: int = 30) -> str:
+        log = self.workdir / f"jmb-{self.db.stem}.log"
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
     def rss(self) -> int:
         return rss_kib(self.proc.pid)
 
@@ -260,7 +264,9 @@ def list_pages(jmb: Jmb, uid: str) -> dict:
                            text=True, timeout=60)
         result = parse_wrk(r.stdout)
         if result["errors"] or result["p50"] is None:
-            raise SystemExit(f"{path}: {r.stdout}{r.stderr}")
+            status = requests.get(jmb.url + path, headers=identity(uid), timeout=30)
+            raise SystemExit(f"{path}: {r.stdout}{r.stderr}\none more: {status.status_code} {status.text[:500]}\n"
+                             f"jmb log:\n{jmb.log_tail()}")
         out[key] = result["p50"]
     return out
 
