@@ -55,7 +55,8 @@ struct Inner {
     /// Copies the write-ahead log into the database file, beside the writer (see [`Db::checkpoint`]).
     checkpointer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
-    reader_slots: Semaphore,
+    /// One permit per read connection, held until the connection is back in the pool (see [`Db::read`]).
+    reader_slots: Arc<Semaphore>,
     /// The database file, for messages.
     path: PathBuf,
     /// A read-only connection that never writes, for [`Db::data_version`].
@@ -167,7 +168,7 @@ impl Db {
                 writer: Mutex::new(writer),
                 checkpointer: Mutex::new(checkpointer),
                 readers: Mutex::new(readers),
-                reader_slots: Semaphore::new(slots),
+                reader_slots: Arc::new(Semaphore::new(slots)),
                 path: path.to_path_buf(),
                 last_probe: tokio::sync::Mutex::new(None),
                 writing_since: Mutex::new(None),
@@ -184,7 +185,11 @@ impl Db {
         E: From<DbError> + Send + 'static,
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
-        let permit = self.inner.reader_slots.acquire().await.map_err(|e| DbError::Task(e.to_string()))?;
+        // The permit travels with the blocking task and is released only once the connection is back
+        // in the pool: when a request is dropped while its read runs (a client hanging up), the task
+        // still holds the connection, and a permit released with the request let another read find
+        // the pool empty ("no free read connection", a 500).
+        let permit = self.inner.reader_slots.clone().acquire_owned().await.map_err(|e| DbError::Task(e.to_string()))?;
         let inner = self.inner.clone();
         let span = tracing::Span::current();
         let result = tokio::task::spawn_blocking(move || {
@@ -195,10 +200,10 @@ impl Db {
             };
             let result = f(&conn);
             inner.readers.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+            drop(permit);
             result
         })
         .await;
-        drop(permit);
         join_result(result)
     }
 
@@ -491,6 +496,37 @@ mod tests {
         assert!(frames_after < 10, "{frames_after}");
         let rows = db.read(|c| Ok::<i64, DbError>(one(c, "SELECT COUNT(*) FROM scratch", [], |r| r.get(0))?)).await;
         assert_eq!(rows.unwrap(), 201);
+    }
+
+    /// A read whose caller gave up (a dropped request) keeps its connection until it is done, and no
+    /// other read finds the pool empty meanwhile: they wait for the connection instead.
+    #[tokio::test]
+    async fn a_dropped_read_keeps_its_slot_until_its_connection_is_back() {
+        let dir = tempdir::TempDirGuard::new().unwrap();
+        let db = Db::open(&dir.path().join("jmb.db"), Duration::from_secs(5), 1).unwrap();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (reading, read_started) = tokio::sync::oneshot::channel::<()>();
+        let reader = db.clone();
+        let abandoned = tokio::spawn(async move {
+            reader
+                .read(move |_c| {
+                    let _ = reading.send(());
+                    let _ = released.recv_timeout(Duration::from_secs(30));
+                    Ok::<_, DbError>(())
+                })
+                .await
+        });
+        read_started.await.unwrap();
+        abandoned.abort();
+        let _ = abandoned.await;
+        let next = tokio::spawn({
+            let db = db.clone();
+            async move { db.read(|c| Ok::<i64, DbError>(one(c, "SELECT 1", [], |r| r.get(0))?)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!next.is_finished(), "the only connection is still in use: the next read waits");
+        release.send(()).unwrap();
+        assert_eq!(next.await.unwrap().unwrap(), 1);
     }
 
     /// A health check never waits for a write in progress, and after a quiet spell a busy writer is
