@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Helpers of bench/calendar.sh (run with the venv's python).
+"""Helpers of the benchmarks (run with the venv's python): bench/calendar.sh calls it as a command, and
+bench/mail.py and bench/site.py import its functions (wrk output, free ports, RSS, percentiles).
 
     benchlib.py request <op> <url> <user> <password>
         Sends the benchmark request once (op: feed | report | propfind; the bodies are bench/report.xml and
@@ -12,6 +13,7 @@
 """
 import os
 import re
+import socket
 import sys
 from pathlib import Path
 
@@ -41,15 +43,20 @@ def request(op: str, url: str, user: str, password: str) -> None:
 
 
 def parse_wrk(path: Path) -> dict:
-    """Requests/sec, p99 (ms) and error counts from `wrk --latency` output."""
-    text = path.read_text(errors="replace")
-    out = {"rps": None, "p99": None, "errors": 0, "requests": 0}
+    """[`parse_wrk_text`] of a wrk output file."""
+    return parse_wrk_text(path.read_text(errors="replace"))
+
+
+def parse_wrk_text(text: str) -> dict:
+    """Requests/sec, median and p99 (ms) and error counts from `wrk --latency` output."""
+    out = {"rps": None, "p50": None, "p99": None, "errors": 0, "requests": 0}
     m = re.search(r"Requests/sec:\s*([\d.]+)", text)
     if m:
         out["rps"] = float(m.group(1))
-    m = re.search(r"^\s*99(?:\.0+)?%\s+([\d.]+)\s*(us|ms|s|m)\b", text, re.M)
-    if m:
-        out["p99"] = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[m.group(2)]
+    for key, pattern in (("p50", r"50(?:\.0+)?%"), ("p99", r"99(?:\.0+)?%")):
+        m = re.search(rf"^\s*{pattern}\s+([\d.]+)\s*(us|ms|s|m)\b", text, re.M)
+        if m:
+            out[key] = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[m.group(2)]
     m = re.search(r"(\d+) requests in", text)
     if m:
         out["requests"] = int(m.group(1))
@@ -60,6 +67,27 @@ def parse_wrk(path: Path) -> dict:
     if m:
         out["errors"] += sum(map(int, m.groups()))
     return out
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid: int) -> int:
+    """VmRSS of a process, in KiB (0 once it has exited)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile of `values` (nearest rank)."""
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
 def fmt(v, spec=".0f"):

@@ -24,9 +24,7 @@ import os
 import shutil
 import signal
 import smtplib
-import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +33,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from benchlib import free_port, pct, rss_kib
 
 ROOT = Path(__file__).resolve().parents[1]
 SINK = ROOT / "tests/interop/smtp_sink.py"
@@ -45,24 +45,6 @@ VERDICTS: list[str] = []
 
 def verdict(ok: bool, text: str) -> None:
     VERDICTS.append(f"{'PASS' if ok else 'FAIL'}  {text}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def pct(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
 class Sink:

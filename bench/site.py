@@ -19,10 +19,6 @@ Knobs (environment): BENCH_DURATION (wrk seconds, default 10), BENCH_CONNECTIONS
 import datetime as dt
 import os
 import random
-import re
-import shutil
-import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -31,6 +27,8 @@ from base64 import b64encode
 from pathlib import Path
 
 import requests
+
+from benchlib import free_port, parse_wrk_text, pct, rss_kib
 
 HERE = Path(__file__).resolve().parent
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
@@ -43,19 +41,6 @@ VERDICTS: list[str] = []
 
 def verdict(ok: bool, text: str) -> None:
     VERDICTS.append(f"{'PASS' if ok else 'FAIL'}  {text}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def seed(binary: Path, workdir: Path, users: int, meetings: int) -> tuple[Path, list[list[str]]]:
@@ -136,26 +121,13 @@ def identity(uid: str) -> dict:
     return {"X-Remote-User": uid, "X-Remote-Mail": f"{uid}@example.org", "X-Remote-Name": f"Prenom{n} Nom-{n}"}
 
 
-def parse_wrk(text: str) -> dict:
-    out = {"rps": 0.0, "p50": None, "p99": None, "errors": 0}
-    if m := re.search(r"^\s*50(?:\.0+)?%\s+([\d.]+)\s*(us|ms|s|m)\b", text, re.M):
-        out["p50"] = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[m.group(2)]
-    if m := re.search(r"Requests/sec:\s*([\d.]+)", text):
-        out["rps"] = float(m.group(1))
-    if m := re.search(r"^\s*99(?:\.0+)?%\s+([\d.]+)\s*(us|ms|s|m)\b", text, re.M):
-        out["p99"] = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[m.group(2)]
-    if m := re.search(r"Non-2xx or 3xx responses:\s*(\d+)", text):
-        out["errors"] += int(m.group(1))
-    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text):
-        out["errors"] += sum(map(int, m.groups()))
-    return out
-
-
 def wrk(url: str, script: str, env: dict, connections: int = CONNECTIONS, duration: int = DURATION) -> dict:
     full_env = dict(os.environ, BENCH_DIR=str(HERE), SITE_THREADS="2", **env)
     r = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(HERE / script),
                         url], capture_output=True, text=True, env=full_env, timeout=duration + 120)
-    return parse_wrk(r.stdout + r.stderr)
+    out = parse_wrk_text(r.stdout + r.stderr)
+    out["rps"] = out["rps"] or 0.0  # a run that produced no rate counts as none
+    return out
 
 
 def request_file(workdir: Path, name: str, users: list[list[str]], op: str) -> Path:
@@ -196,11 +168,6 @@ def latency(url: str, headers: dict, n: int = 200) -> list[float]:
         if r.status_code != 200:
             raise SystemExit(f"{url}: {r.status_code}")
     return out
-
-
-def pct(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
 class Writer(threading.Thread):
@@ -262,7 +229,7 @@ def list_pages(jmb: Jmb, uid: str) -> dict:
         headers = [arg for k, v in identity(uid).items() for arg in ("-H", f"{k}: {v}")]
         r = subprocess.run(["wrk", "-t1", "-c1", "-d3s", "--latency", *headers, jmb.url + path], capture_output=True,
                            text=True, timeout=60)
-        result = parse_wrk(r.stdout)
+        result = parse_wrk_text(r.stdout)
         if result["errors"] or result["p50"] is None:
             status = requests.get(jmb.url + path, headers=identity(uid), timeout=30)
             raise SystemExit(f"{path}: {r.stdout}{r.stderr}\none more: {status.status_code} {status.text[:500]}\n"
