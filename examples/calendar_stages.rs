@@ -2,9 +2,10 @@
 //! the users of a seeded store (`examples/seed_site.rs`), each stage of rendering a calendar from
 //! nothing, timed on its own, one user after the other on one thread, as `CalendarStore` does it:
 //!
-//! * `read`: the store read (the user's version and address, and their meetings with every attendee);
-//! * `render`: [`CalendarStore::render_cold`] on those rows (mapping each meeting to the viewer's event,
-//!   writing iCalendar, ETags, object index), what a feed or CalDAV request waits for on a cache miss.
+//! * `read`: the store read (the user's version and address, and per event their own invitation and the
+//!   meeting's stored shared lines);
+//! * `render`: [`CalendarStore::render_cold`] on those rows (adding the viewer's lines to each event's
+//!   shared ones, ETags, object index), what a feed or CalDAV request waits for on a cache miss.
 //!
 //! Each stage is reported in CPU time of the thread (Linux `schedstat`, so that other work on the
 //! machine does not count) and in wall time.
@@ -34,7 +35,7 @@ fn main() -> anyhow::Result<()> {
         let (t, c) = (Instant::now(), cpu());
         let rows = CalendarStore::read_cold(&conn, &config, uid, now).context("read")?;
         let (t2, c2) = (Instant::now(), cpu());
-        let snapshot = CalendarStore::render_cold(&config, uid, rows, now);
+        let snapshot = CalendarStore::render_cold(&config, rows, now);
         let (t3, c3) = (Instant::now(), cpu());
         read += t2 - t;
         render += t3 - t2;

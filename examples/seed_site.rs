@@ -1,7 +1,8 @@
 //! Seeds a site-sized store for `bench/site.sh`: USERS signed-in users and MEETINGS meetings of six
 //! internal people each (owner, a moderator, four guests), so that every user is in MEETINGS × 6 ÷ USERS
 //! meetings (60 at 10 000 users and 100 000 meetings), spread from 20 days ago to 60 days ahead (all in
-//! the calendar window of the default 30 past days), with a mix of answers.
+//! the calendar window of the default 30 past days), with a mix of answers, and each meeting's stored
+//! event lines (what the booking hook `calendar::renderings::Renderer` writes).
 //!
 //! It writes through jmb's own store functions (`booking::repo`, `users`, the migrations), not the API
 //! and not hand-written SQL, so it follows the schema as it changes, and it seeds 100 000 meetings in
@@ -105,6 +106,9 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
+    // What the booking hook stores with each meeting: the event lines every viewer sees alike.
+    let rendered = jmb::calendar::renderings::backfill(&tx, first - Duration::days(1), usize::MAX)?;
+    anyhow::ensure!(rendered == meeting_count, "rendered {rendered} of {meeting_count} meetings");
     tx.commit()?;
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
     out.flush()?;

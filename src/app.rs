@@ -48,6 +48,8 @@ fn hook_list(mail: &Arc<MailSettings>) -> Vec<Arc<dyn Hook>> {
     vec![
         // Calendar versions and the sync-collection log.
         Arc::new(ChangeLog),
+        // Each meeting's event lines shared by all its viewers, for the calendars.
+        Arc::new(crate::calendar::renderings::Renderer),
         // Invitations, updates, cancellations, confirmations, answers: queued in the outbox.
         Arc::new(MailNotifier::new(mail.clone())),
         // Reminder rows before each meeting.

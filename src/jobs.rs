@@ -3,6 +3,8 @@
 //! * reminders ([`crate::mail::reminders`]): sleeps until the next one is due;
 //! * the calendar clock ([`crate::calendar::clock`]): sleeps until the next alarm trigger or
 //!   window exit;
+//! * filling in (at start, then hourly) the stored event lines of meetings that have none
+//!   ([`crate::calendar::renderings::backfill`]: meetings of a former release or an import);
 //! * pruning (hourly): the calendar change log (sync tokens older than the kept log answer
 //!   `valid-sync-token` and clients resynchronise), sent mails past `mail.keep_sent_days`, and, when
 //!   `database.retention_days` is set, meetings and their tracking past it ([`crate::retention`]).
@@ -16,7 +18,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::calendar::{changes, clock};
+use crate::calendar::{changes, clock, renderings};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, DbError};
@@ -189,10 +191,30 @@ async fn run_calendar_clock(deps: JobDeps) {
     }
 }
 
+/// Renders the shared event lines of every meeting still in calendars that has none (or an older
+/// format), one committed batch at a time so bookings never wait long behind it; returns how many.
+pub async fn fill_event_renderings(deps: &JobDeps, now: DateTime<Utc>) -> Result<usize, DbError> {
+    const BATCH: usize = 200;
+    let since = now - chrono::Duration::days(i64::from(deps.config.calendar.past_days));
+    let mut total = 0;
+    loop {
+        let n = deps.db.write(move |tx| Ok::<_, DbError>(renderings::backfill(tx, since, BATCH)?)).await?;
+        total += n;
+        if n < BATCH {
+            return Ok(total);
+        }
+    }
+}
+
 async fn run_pruning(deps: JobDeps) {
     let mut tick = tokio::time::interval(MAX_SLEEP);
     loop {
         tick.tick().await;
+        match fill_event_renderings(&deps, deps.clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(meetings = n, "calendar: stored the shared event lines of meetings that had none"),
+            Err(e) => tracing::error!(error.message = %e, "calendar: filling in stored event lines failed"),
+        }
         match prune_change_log(&deps, deps.clock.now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "calendar change log pruned"),

@@ -24,16 +24,23 @@ pub struct Viewing<'a> {
 
 /// The viewer's way into the meeting.
 pub fn join_url(base_url: &str, d: &MeetingDetails, mine: &Attendee) -> String {
-    if mine.role == Role::Owner {
-        format!("{base_url}/m/{}", d.meeting.room)
-    } else {
-        format!("{base_url}/j/{}", mine.token)
-    }
+    join_url_of(base_url, &d.meeting.room, mine.role, &mine.token)
+}
+
+/// The way into room `room` of someone with `role` and personal `token`: the owner's entry
+/// `/m/{room}`, an invitee's `/j/{token}`.
+pub fn join_url_of(base_url: &str, room: &str, role: Role, token: &str) -> String {
+    if role == Role::Owner { format!("{base_url}/m/{room}") } else { format!("{base_url}/j/{token}") }
 }
 
 /// The viewer's answer page.
 pub fn answer_url(base_url: &str, mine: &Attendee) -> String {
-    format!("{base_url}/rsvp/{}", mine.token)
+    answer_url_of(base_url, &mine.token)
+}
+
+/// The answer page of the personal `token`.
+pub fn answer_url_of(base_url: &str, token: &str) -> String {
+    format!("{base_url}/rsvp/{token}")
 }
 
 pub fn ics_partstat(p: PartStat) -> ics::PartStat {
@@ -49,7 +56,12 @@ pub fn ics_partstat(p: PartStat) -> ics::PartStat {
 /// for its owner and once accepted, tentatively busy while unanswered or answered "maybe", free once
 /// declined.
 pub fn free_busy(mine: &Attendee) -> Option<ics::BusyKind> {
-    match (mine.role, mine.partstat) {
+    free_busy_of(mine.role, mine.partstat)
+}
+
+/// [`free_busy`] of a viewer with `role` and answer `partstat`.
+pub fn free_busy_of(role: Role, partstat: PartStat) -> Option<ics::BusyKind> {
+    match (role, partstat) {
         (Role::Owner, _) | (_, PartStat::Accepted) => Some(ics::BusyKind::Busy),
         (_, PartStat::NeedsAction | PartStat::Tentative) => Some(ics::BusyKind::Tentative),
         (_, PartStat::Declined) => None,
@@ -59,19 +71,32 @@ pub fn free_busy(mine: &Attendee) -> Option<ics::BusyKind> {
 /// When what a viewer sees of the meeting last changed: the meeting itself, an answer, or an alarm
 /// passing (its `VALARM` leaves the event). Deterministic, so identical bytes carry identical dates.
 pub fn last_modified(d: &MeetingDetails, alarm_minutes: &[u32], now: DateTime<Utc>) -> DateTime<Utc> {
-    let m = &d.meeting;
-    let answers = d.attendees.iter().filter_map(|a| a.answered_at);
-    let passed_alarms = alarm_minutes
+    with_passed_alarms(changed_at(d), d.meeting.start, alarm_minutes, now)
+}
+
+/// When the meeting or an answer last changed (what [`last_modified`] adds passing alarms to).
+pub fn changed_at(d: &MeetingDetails) -> DateTime<Utc> {
+    d.attendees.iter().filter_map(|a| a.answered_at).fold(d.meeting.updated, DateTime::max)
+}
+
+/// `changed` moved to the latest alarm trigger (of a meeting starting at `start`) already passed.
+pub fn with_passed_alarms(
+    changed: DateTime<Utc>,
+    start: DateTime<Utc>,
+    alarm_minutes: &[u32],
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    alarm_minutes
         .iter()
-        .map(|minutes| m.start - Duration::minutes(i64::from(*minutes)))
-        .filter(|trigger| *trigger <= now);
-    answers.chain(passed_alarms).fold(m.updated, DateTime::max)
+        .map(|minutes| start - Duration::minutes(i64::from(*minutes)))
+        .filter(|trigger| *trigger <= now)
+        .fold(changed, DateTime::max)
 }
 
 /// The event's description in the viewer's language: the message is formatted by Fluent once per
 /// language with markers where the links go (the catalogues are compiled in), then filled per event; a
 /// calendar of 60 events used to format it 60 times.
-fn description(tr: &Tr, url: &str, rsvp: &str) -> String {
+pub fn description(tr: &Tr, url: &str, rsvp: &str) -> String {
     const URL: char = '\u{1}';
     const RSVP: char = '\u{2}';
     static TEMPLATES: [std::sync::OnceLock<String>; 2] = [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
@@ -95,9 +120,21 @@ fn description(tr: &Tr, url: &str, rsvp: &str) -> String {
 
 /// The meeting as `mine` sees it (`mine` is the viewer's row: the owner row for the owner).
 pub fn for_viewer(d: &MeetingDetails, mine: &Attendee, v: &Viewing<'_>) -> ics::Event {
-    let m = &d.meeting;
     let join_url = join_url(v.base_url, d, mine);
     let description = description(&v.tr, &join_url, &answer_url(v.base_url, mine));
+    ics::Event {
+        description,
+        join_url,
+        last_modified: last_modified(d, v.alarm_minutes, v.now),
+        alarm_minutes_before: v.alarm_minutes.to_vec(),
+        ..shared(d)
+    }
+}
+
+/// The meeting with what every viewer sees alike (what [`ics::write_event_shared`] writes); the
+/// viewer's fields (description, join link, revision, alarms) are left empty.
+pub fn shared(d: &MeetingDetails) -> ics::Event {
+    let m = &d.meeting;
     let organizer = d
         .owner()
         .map(|o| ics::Person { mail: o.mail.clone(), name: o.name.clone() })
@@ -106,13 +143,13 @@ pub fn for_viewer(d: &MeetingDetails, mine: &Attendee, v: &Viewing<'_>) -> ics::
         uid: m.ical_uid.clone(),
         sequence: m.sequence,
         summary: m.subject.clone(),
-        description,
+        description: String::new(),
         start: m.start,
         end: m.end(),
         created: m.created,
-        last_modified: last_modified(d, v.alarm_minutes, v.now),
+        last_modified: m.updated,
         status: ics::EventStatus::Confirmed,
-        join_url,
+        join_url: String::new(),
         organizer,
         attendees: d
             .attendees
@@ -124,7 +161,7 @@ pub fn for_viewer(d: &MeetingDetails, mine: &Attendee, v: &Viewing<'_>) -> ics::
                 partstat: ics_partstat(a.partstat),
             })
             .collect(),
-        alarm_minutes_before: v.alarm_minutes.to_vec(),
+        alarm_minutes_before: Vec::new(),
     }
 }
 

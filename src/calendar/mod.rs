@@ -4,6 +4,8 @@
 //! * [`event`] maps a meeting to the event one viewer sees (feed, CalDAV and mails use it);
 //! * [`changes`] keeps the change log behind `getctag` and `sync-collection`, written by a hook inside
 //!   the booking operations' transactions, so a calendar version never runs ahead of the data;
+//! * [`renderings`] keeps each meeting's event lines that every viewer sees alike, rendered once per
+//!   change by a hook, so a calendar reads one row per event;
 //! * [`clock`] records in that log what time changes (alarms passing, meetings leaving the window);
 //! * [`store`] renders a user's calendar (through [`crate::ics`]), keeps it in memory while it is
 //!   current, and implements [`crate::caldav::CalendarBackend`].
@@ -13,4 +15,5 @@
 pub mod changes;
 pub mod clock;
 pub mod event;
+pub mod renderings;
 pub mod store;

@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 
+use super::renderings::{self, StoredEvent};
 use super::{changes, event};
-use crate::booking::model::{MeetingDetails, PartStat};
-use crate::booking::repo;
+use crate::booking::model::PartStat;
 use crate::cache::ByteLru;
 use crate::caldav::{
     BackendError, BoxFuture, CalObject, CalendarBackend, CalendarState, Changes, Principal, SyncError, TimeRange,
@@ -155,7 +155,7 @@ impl CalendarStore {
             .db
             .read(move |c| -> Result<_, DbError> {
                 let rows = Self::read_cold(c, &config, &uid_owned, now)?;
-                Ok(Self::render_cold(&config, &uid_owned, rows, now))
+                Ok(Self::render_cold(&config, rows, now))
             })
             .await?;
         let snapshot = Arc::new(snapshot);
@@ -210,12 +210,13 @@ impl CalendarStore {
 pub struct CalendarRows {
     version: changes::Version,
     mail: String,
-    meetings: Vec<MeetingDetails>,
+    events: Vec<StoredEvent>,
 }
 
 impl CalendarStore {
     /// Reads what the calendar of `uid` is rendered from, in one read transaction: the version and the
-    /// data come from the same database state.
+    /// data come from the same database state. Events whose shared lines are not stored yet are
+    /// rendered from the meetings and attendees tables here.
     pub fn read_cold(
         conn: &rusqlite::Connection,
         config: &Config,
@@ -226,13 +227,14 @@ impl CalendarStore {
         let version = changes::version(&tx, uid)?;
         let mail = users::mail_of(&tx, uid)?.unwrap_or_default();
         let since = now - Duration::days(i64::from(config.calendar.past_days));
-        let meetings = repo::calendar_meetings(&tx, uid, &mail, since)?;
-        Ok(CalendarRows { version, mail, meetings })
+        let mut events = renderings::calendar_events(&tx, uid, &mail, since)?;
+        renderings::complete(&tx, &mut events)?;
+        Ok(CalendarRows { version, mail, events })
     }
 
     /// Renders the calendar of `uid` from what [`CalendarStore::read_cold`] read.
-    pub fn render_cold(config: &Config, uid: &str, rows: CalendarRows, now: DateTime<Utc>) -> Snapshot {
-        render(config, uid, &rows.mail, rows.version, rows.meetings, now)
+    pub fn render_cold(config: &Config, rows: CalendarRows, now: DateTime<Utc>) -> Snapshot {
+        render(config, &rows.mail, rows.version, rows.events, now)
     }
 }
 
@@ -245,10 +247,9 @@ pub enum FeedLookup {
 /// Renders a user's meetings into CalDAV objects and a feed.
 fn render(
     config: &Config,
-    uid: &str,
     mail: &str,
     version: changes::Version,
-    meetings: Vec<MeetingDetails>,
+    events: Vec<StoredEvent>,
     now: DateTime<Utc>,
 ) -> Snapshot {
     let tr = Tr::new(Lang::parse(&config.server.default_language).unwrap_or(Lang::Fr), config.display_tz());
@@ -257,27 +258,6 @@ fn render(
         event::Viewing { base_url: config.public_base(), tr, alarm_minutes: &config.calendar.alarm_minutes, now };
     let past = Duration::days(i64::from(config.calendar.past_days));
     let mut valid_until = now + Duration::days(1);
-    let mut events = Vec::with_capacity(meetings.len());
-    // How each event counts in the user's free-busy time (see `CalObject::busy`), beside `events`.
-    let mut busy = Vec::with_capacity(meetings.len());
-    for d in &meetings {
-        let m = &d.meeting;
-        let Some(mine) = d.row_for(uid, mail) else { continue };
-        if mine.partstat == PartStat::Declined && !config.calendar.show_declined {
-            continue;
-        }
-        events.push(event::for_viewer(d, mine, &viewing));
-        busy.push(event::free_busy(mine));
-        // The rendering changes when an alarm passes or the meeting leaves the window.
-        for minutes in &config.calendar.alarm_minutes {
-            let trigger = m.start - Duration::minutes(i64::from(*minutes));
-            if trigger > now {
-                valid_until = valid_until.min(trigger);
-            }
-        }
-        valid_until = valid_until.min(m.end() + past);
-    }
-    drop(meetings);
     let info = ics::CalendarInfo {
         prodid: prodid.clone(),
         name: config.calendar_name(),
@@ -289,29 +269,40 @@ fn render(
         refresh_minutes: config.calendar.refresh_minutes,
         time_zone: config.server.display_time_zone.clone(),
     };
-    // Memory matters here. Each event is rendered once; its VEVENT block goes into one buffer that is
-    // the feed itself, and CalDAV objects are that block between a header and a footer shared by all
-    // of them. Rendering makes many short-lived allocations, and anything long-lived allocated in
-    // between pins the allocator's memory (a 2000-event calendar used to leave 20 MB resident), so
-    // the kept data goes into one buffer sized up front (the feed) and the small per-object strings
-    // are made once the temporaries are gone. CalDAV answers escape the blocks they send as they
-    // write them (see `XmlOut::calendar_text`).
+    // Memory matters here. Each event is written once, from its stored shared lines and the viewer's
+    // own, into one buffer that is the feed itself, sized up front; CalDAV objects are slices of it
+    // between a header and a footer shared by all of them. CalDAV answers escape the blocks they send
+    // as they write them (see `XmlOut::calendar_text`).
     let mut feed = ics::feed_head(&info, now);
     let head_len = feed.len();
-    feed.reserve(events.len() * 2048 + ics::CALENDAR_END.len());
+    let shared_bytes: usize = events.iter().filter_map(|e| e.shared.as_ref()).map(|s| s.lines.len()).sum();
+    feed.reserve(shared_bytes + events.len() * 1024 + ics::CALENDAR_END.len());
     /// What an object keeps of its event: UID, last modification, start, end, free-busy kind.
     type Meta = (String, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>, Option<ics::BusyKind>);
     let mut meta: Vec<Meta> = Vec::with_capacity(events.len());
     let mut blocks = Vec::with_capacity(events.len());
-    for (e, busy) in events.iter().zip(busy) {
-        // Each event is rendered once, straight into the feed; its object reuses that block.
+    for e in events {
+        if e.partstat == PartStat::Declined && !config.calendar.show_declined {
+            continue;
+        }
         let start = feed.len();
-        ics::write_event(&mut feed, e, now);
+        if !renderings::write_viewer_event(&mut feed, &e, &viewing) {
+            continue;
+        }
         blocks.push(start..feed.len());
-        meta.push((e.uid.clone(), e.last_modified, e.start, e.end, busy));
+        let changed = e.shared.as_ref().map_or(e.start, |s| s.changed_at);
+        let modified = event::with_passed_alarms(changed, e.start, viewing.alarm_minutes, now);
+        // The rendering changes when an alarm passes or the meeting leaves the window.
+        for minutes in viewing.alarm_minutes {
+            let trigger = e.start - Duration::minutes(i64::from(*minutes));
+            if trigger > now {
+                valid_until = valid_until.min(trigger);
+            }
+        }
+        valid_until = valid_until.min(e.end + past);
+        meta.push((e.ical_uid, modified, e.start, e.end, event::free_busy_of(e.role, e.partstat)));
     }
     feed.push_str(ics::CALENDAR_END);
-    drop(events);
     // Deletions and time move the calendar's own date; it never goes backwards.
     let last_modified = meta.iter().map(|m| m.1).chain(version.changed_at).max().unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     // Every resource has the same header (VERSION, PRODID, CALSCALE): kept once.

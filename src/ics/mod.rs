@@ -441,21 +441,36 @@ fn size_hint(event: &Event) -> usize {
 
 fn vevent(w: &mut Writer<'_>, ev: &Event, dtstamp: DateTime<Utc>, now: DateTime<Utc>) {
     w.begin("VEVENT");
+    shared_lines(w, ev);
+    personal_lines(
+        w,
+        &Personal { dtstamp, last_modified: ev.last_modified, description: &ev.description, join_url: &ev.join_url },
+    );
+    alarms(w, ev.start, &ev.alarm_minutes_before, &alarm_description(&ev.summary), now);
+    w.end("VEVENT");
+}
+
+/// `BEGIN:VEVENT` with its line end: where each event block starts.
+pub const EVENT_BEGIN: &str = "BEGIN:VEVENT\r\n";
+/// `END:VEVENT` with its line end: where each event block ends.
+pub const EVENT_END: &str = "END:VEVENT\r\n";
+
+/// The lines of an event that every viewer sees alike, whatever the time: `UID` to the last `ATTENDEE`.
+/// An event block is [`EVENT_BEGIN`], these, [`write_event_personal`], [`write_alarms`], [`EVENT_END`];
+/// the calendar store keeps these lines per meeting, rendered once per change of the meeting or of an
+/// answer (see `calendar::renderings`), and adds the rest per viewer.
+pub fn write_event_shared(out: &mut String, ev: &Event) {
+    shared_lines(&mut Writer::new(out), ev);
+}
+
+fn shared_lines(w: &mut Writer<'_>, ev: &Event) {
     w.line("UID").text_line(&ev.uid);
-    w.line("DTSTAMP").utc(dtstamp);
     w.line("DTSTART").utc(ev.start);
     w.line("DTEND").utc(ev.end);
     w.line("CREATED").utc(ev.created);
-    w.line("LAST-MODIFIED").utc(ev.last_modified);
     w.line("SEQUENCE").integer(ev.sequence);
     w.line("SUMMARY").text(&ev.summary);
-    w.line("DESCRIPTION").text(&ev.description);
     w.line("STATUS").raw(ev.status.as_str());
-    if !writer::is_blank(&ev.join_url, false) {
-        w.line("LOCATION").text_line(&ev.join_url);
-        w.line("URL").raw(&ev.join_url);
-        w.line("CONFERENCE").param("VALUE", "URI").param("FEATURE", "VIDEO").param("LABEL", "Jitsi").raw(&ev.join_url);
-    }
     w.line("ORGANIZER");
     common_name(w, &ev.organizer);
     w.mailto(&ev.organizer.mail);
@@ -468,8 +483,44 @@ fn vevent(w: &mut Writer<'_>, ev: &Event, dtstamp: DateTime<Utc>, now: DateTime<
             .param("RSVP", "TRUE")
             .mailto(&a.person.mail);
     }
-    alarms(w, ev, now);
-    w.end("VEVENT");
+}
+
+/// What one viewer's copy of an event holds of its own: the revision dates, and the description and
+/// join link, which carry the viewer's personal links.
+pub struct Personal<'a> {
+    /// `DTSTAMP`: the revision in resources and the feed, the message's creation time in iTIP.
+    pub dtstamp: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+    pub description: &'a str,
+    /// Written as `LOCATION`, `URL` and `CONFERENCE` unless blank.
+    pub join_url: &'a str,
+}
+
+/// Appends the viewer's lines of an event (see [`write_event_shared`]).
+pub fn write_event_personal(out: &mut String, p: &Personal<'_>) {
+    personal_lines(&mut Writer::new(out), p);
+}
+
+fn personal_lines(w: &mut Writer<'_>, p: &Personal<'_>) {
+    w.line("DTSTAMP").utc(p.dtstamp);
+    w.line("LAST-MODIFIED").utc(p.last_modified);
+    w.line("DESCRIPTION").text(p.description);
+    if !writer::is_blank(p.join_url, false) {
+        w.line("LOCATION").text_line(p.join_url);
+        w.line("URL").raw(p.join_url);
+        w.line("CONFERENCE").param("VALUE", "URI").param("FEATURE", "VIDEO").param("LABEL", "Jitsi").raw(p.join_url);
+    }
+}
+
+/// Appends one `VALARM` per distinct offset (minutes before `start`) whose trigger is still after `now`,
+/// described by `text` (see [`alarm_text`]).
+pub fn write_alarms(out: &mut String, start: DateTime<Utc>, minutes_before: &[u32], text: &str, now: DateTime<Utc>) {
+    alarms(&mut Writer::new(out), start, minutes_before, text, now);
+}
+
+/// The text of an event's alarms, from its summary (see [`write_alarms`]).
+pub fn alarm_text(summary: &str) -> Cow<'_, str> {
+    alarm_description(summary)
 }
 
 /// `;CN=…` with the person's display name, left out when there is none.
@@ -481,19 +532,18 @@ fn common_name(w: &mut Writer<'_>, person: &Person) {
 }
 
 /// One `VALARM` per distinct reminder whose trigger is still after `now`, earliest trigger first.
-fn alarms(w: &mut Writer<'_>, ev: &Event, now: DateTime<Utc>) {
-    let ahead = |m: &u32| ev.start - chrono::Duration::minutes(i64::from(*m)) > now;
-    if !ev.alarm_minutes_before.iter().any(ahead) {
+fn alarms(w: &mut Writer<'_>, start: DateTime<Utc>, minutes_before: &[u32], text: &str, now: DateTime<Utc>) {
+    let ahead = |m: &u32| start - chrono::Duration::minutes(i64::from(*m)) > now;
+    if !minutes_before.iter().any(ahead) {
         return;
     }
-    let mut minutes: Vec<u32> = ev.alarm_minutes_before.iter().copied().filter(ahead).collect();
+    let mut minutes: Vec<u32> = minutes_before.iter().copied().filter(ahead).collect();
     minutes.sort_unstable_by(|a, b| b.cmp(a));
     minutes.dedup();
-    let text = alarm_description(&ev.summary);
     for m in minutes {
         w.begin("VALARM");
         w.line("ACTION").raw("DISPLAY");
-        w.line("DESCRIPTION").text(&text);
+        w.line("DESCRIPTION").text(text);
         w.line("TRIGGER").duration(m, true);
         w.end("VALARM");
     }
