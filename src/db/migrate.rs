@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_mail.sql"),
     include_str!("../../migrations/0005_site_scale.sql"),
     include_str!("../../migrations/0006_attendee_note.sql"),
+    include_str!("../../migrations/0007_presence.sql"),
 ];
 
 fn migrations() -> Migrations<'static> {
