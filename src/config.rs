@@ -718,7 +718,10 @@ impl Config {
     fn validate_presence(&self) -> Result<(), ConfigError> {
         let p = &self.presence;
         if !p.secret.is_empty() && p.secret_file.is_some() {
-            return Err(invalid("presence.secret_file", "set either presence.secret or presence.secret_file, not both"));
+            return Err(invalid(
+                "presence.secret_file",
+                "set either presence.secret or presence.secret_file, not both",
+            ));
         }
         if !p.secret.is_empty() {
             check_secret_strength("presence.secret", &p.secret)?;
@@ -752,7 +755,10 @@ impl Config {
             None if self.presence.secret.is_empty() => return Ok(None),
             None => self.presence.secret.clone(),
         };
-        check_secret_strength(if self.presence.secret_file.is_some() { "presence.secret_file" } else { "presence.secret" }, &secret)?;
+        check_secret_strength(
+            if self.presence.secret_file.is_some() { "presence.secret_file" } else { "presence.secret" },
+            &secret,
+        )?;
         Ok(Some(secret))
     }
 

@@ -240,7 +240,8 @@ pub fn csv(tr: &Tr, d: &MeetingDetails, presence: Option<&Report>) -> String {
         out.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(sep));
         out.push_str("\r\n");
     };
-    let mut header = vec!["csv-name", "csv-mail", "csv-role", "csv-answer", "csv-joins", "csv-first-join", "csv-last-join"];
+    let mut header =
+        vec!["csv-name", "csv-mail", "csv-role", "csv-answer", "csv-joins", "csv-first-join", "csv-last-join"];
     if presence.is_some() {
         header.push("csv-minutes");
     }

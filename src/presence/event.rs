@@ -93,7 +93,9 @@ impl Event {
         let all_occupants = map
             .get("all_occupants")
             .and_then(Value::as_array)
-            .map(|list| list.iter().take(MAX_OCCUPANTS).filter_map(Value::as_object).filter_map(read_occupant).collect())
+            .map(|list| {
+                list.iter().take(MAX_OCCUPANTS).filter_map(Value::as_object).filter_map(read_occupant).collect()
+            })
             .unwrap_or_default();
         Ok(Event { kind, room, breakout, occupant, all_occupants, destroyed_at: time(&map, "destroyed_at") })
     }
@@ -170,7 +172,8 @@ mod tests {
         let o = e.occupant.unwrap();
         assert_eq!((o.joined_at, o.left_at, o.id), (Some(1_799_999_100), Some(1_799_999_200), None));
 
-        let destroyed = br#"{"room_jid":"[Tenant]KQZVBNWTRELPXSHA@conference.meet.example.org","destroyed_at":1800000000,
+        let destroyed =
+            br#"{"room_jid":"[Tenant]KQZVBNWTRELPXSHA@conference.meet.example.org","destroyed_at":1800000000,
             "all_occupants":[{"occupant_jid":"a@x/1","joined_at":1799999100},{"name":"no jid"},7,
             {"occupant_jid":"b@x/2","joined_at":1799999150,"left_at":1799999160,"moderator":true,"avatar":{"x":1}}]}"#;
         let e = Event::parse(Kind::RoomDestroyed, destroyed).unwrap();

@@ -135,7 +135,11 @@ impl Presence {
     }
 
     /// How many are in each of these meetings now (one indexed look-up each, in one read).
-    pub async fn present_now(&self, meeting_ids: Vec<String>, now: DateTime<Utc>) -> Result<HashMap<String, u32>, DbError> {
+    pub async fn present_now(
+        &self,
+        meeting_ids: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<String, u32>, DbError> {
         if meeting_ids.is_empty() {
             return Ok(HashMap::new());
         }

@@ -47,7 +47,13 @@ pub fn upsert_stay(conn: &Connection, s: &NewStay<'_>) -> Result<bool> {
 }
 
 /// Ends the open stays of one connection in one room that began by `left_at`.
-pub fn close_connection(conn: &Connection, meeting_id: &str, occupant_jid: &str, room: &str, left_at: i64) -> Result<usize> {
+pub fn close_connection(
+    conn: &Connection,
+    meeting_id: &str,
+    occupant_jid: &str,
+    room: &str,
+    left_at: i64,
+) -> Result<usize> {
     crate::db::exec(
         conn,
         "UPDATE presence_sessions SET left_at = ?4

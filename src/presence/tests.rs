@@ -31,14 +31,7 @@ fn conn() -> Connection {
         (Role::Moderator, "ext@partner.net", "tok-mod-00000000001"),
         (Role::Guest, "guest@example.com", "tok-guest-0000000001"),
     ] {
-        let a = NewAttendee {
-            meeting_id: &m.id,
-            role,
-            mail,
-            name: "",
-            token,
-            partstat: PartStat::NeedsAction,
-        };
+        let a = NewAttendee { meeting_id: &m.id, role, mail, name: "", token, partstat: PartStat::NeedsAction };
         insert_attendee(&c, &a, start).unwrap();
     }
     c
@@ -126,7 +119,10 @@ fn a_room_used_on_another_day_is_not_this_meeting() {
     // Early arrivals count from the window's start only; open stays up to its end.
     let e = event(Kind::OccupantJoined, "", Some(occupant("g@m/1", None, None, START - 7200, None)));
     assert_eq!(record(&c, &e, WINDOW, START).unwrap(), Outcome::Recorded { stays: 1 });
-    assert_eq!(report(&c, START + day).unknown[0].attendance, Attendance { seconds: 3600 + 3600 + 7200, here_now: false });
+    assert_eq!(
+        report(&c, START + day).unknown[0].attendance,
+        Attendance { seconds: 3600 + 3600 + 7200, here_now: false }
+    );
 }
 
 /// The statement behind the list's "N in the meeting now" reads the partial index by meeting: its cost
