@@ -1,6 +1,6 @@
 //! Retention (GDPR): meetings that ended before a cut-off are removed with everything recorded about
-//! them — attendees, answers, join counts, presence, reminders, and the mails sent or given up on — and so are
-//! private-room counters not used since. Off by default; `database.retention_days` runs it hourly,
+//! them — attendees, answers, join counts, presence, reminders, and the mails sent or given up on — and
+//! so are private-room counters not used since. Off by default; `database.retention_days` runs it hourly,
 //! `jmb purge --older-than DAYS` once. Calendars are told (change log), so CalDAV clients drop the
 //! removed meetings instead of keeping stale copies.
 
