@@ -315,6 +315,23 @@ async fn a_destroyed_room_fills_in_and_closes() {
     assert_eq!(minutes_of(&rows, "marie.martin@example.org"), "45");
     assert_eq!(minutes_of(&rows, "Someone Else"), "15", "a token holder nobody invited, by name");
     assert_eq!(minutes_of(&rows, "Invité anonyme 1"), "60", "open until the room was destroyed");
+    // The API's view of the meeting shows the same to the owner, and nothing of it to a moderator.
+    let path = format!("/api/v1/meetings/{}", b.id);
+    let (status, v) = app.api(reqwest::Method::GET, &path, "jdupont", None).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(attendee(&v, "marie.martin@example.org")["minutes_present"], 45);
+    assert_eq!(attendee(&v, "guest.two@example.com")["minutes_present"], 0);
+    let not_invited = v["not_invited"].as_array().unwrap();
+    assert_eq!(not_invited.len(), 2);
+    assert_eq!((&not_invited[0]["name"], &not_invited[0]["minutes_present"]), (&json!(""), &json!(60)));
+    assert_eq!(
+        (&not_invited[1]["mail"], &not_invited[1]["minutes_present"]),
+        (&json!("someone@example.org"), &json!(15))
+    );
+    let (_, v) = app.api(reqwest::Method::GET, &path, "mmartin", None).await;
+    assert!(
+        attendee(&v, "marie.martin@example.org").get("minutes_present").is_none() && v.get("not_invited").is_none()
+    );
     app.stop().await;
 }
 
@@ -460,4 +477,46 @@ fn presence_configuration_is_checked() {
     let ok = jmb::config::Config::from_toml(&format!("{base}[presence]\nsecret = \"{ES_SECRET}\"\n")).unwrap();
     assert!(ok.presence_enabled());
     assert!(!jmb::config::Config::from_toml(base).unwrap().presence_enabled());
+}
+
+/// A store that cannot take the write in time (the writer held by a long transaction) is answered 503
+/// with `Retry-After`, which Prosody retries; the retry records the stay once.
+#[tokio::test]
+async fn a_busy_store_is_answered_503_and_the_retry_counts_once() {
+    let app = presence_app().await;
+    let b = book(&app).await;
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (holding, held) = tokio::sync::oneshot::channel::<()>();
+    let db = app.state.db.clone();
+    let holder = tokio::spawn(async move {
+        db.write(move |_tx| -> Result<(), jmb::db::DbError> {
+            let _ = holding.send(());
+            let _ = released.recv_timeout(std::time::Duration::from_secs(60));
+            Ok(())
+        })
+        .await
+    });
+    held.await.unwrap();
+    let body = joined(&b.room, None, &Occ::anonymous("a@guest.meet.example.org/r"), at(9, 0)).1.to_string();
+    let auth = format!("Bearer {ES_SECRET}");
+    let started = std::time::Instant::now();
+    let resp = app
+        .client
+        .post(app.url("/prosody/events/occupant/joined"))
+        .header("Authorization", &auth)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "answered before Prosody's 20 s timeout");
+    release.send(()).unwrap();
+    holder.await.unwrap().unwrap();
+    for expected in [1, 0] {
+        let (status, answer) = post_raw(&app, "occupant/joined", body.clone().into_bytes(), Some(&auth)).await;
+        assert_eq!((status, answer["recorded"].as_u64()), (200, Some(expected)), "{answer}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM presence_sessions").await, 1);
+    app.stop().await;
 }
