@@ -2,7 +2,7 @@
 //! `…/room/destroyed`, `…/occupant/joined` and `…/occupant/left`, routed only with `[presence]`.
 //!
 //! Who may call: a peer on this machine (loopback, the unix socket), one of `presence.allow` or of
-//! `auth.trusted_proxies` (decided by [`Peer::is_in`], as for identity headers), **and** holding the
+//! `auth.trusted_proxies` (decided by [`crate::auth::Peer::is_in`], as for identity headers), **and** holding the
 //! bearer secret (`Authorization: Bearer …`, compared in constant time). Otherwise 403 (401 without any
 //! `Authorization`); nothing is read from the body first.
 //!
@@ -20,7 +20,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
-use crate::auth::Peer;
 use crate::presence::{Event, Kind, Outcome};
 use crate::state::AppState;
 
@@ -57,9 +56,8 @@ async fn handle(kind: Kind, State(state): State<AppState>, req: Request) -> Resp
     };
     let (parts, body) = req.into_parts();
     let peer = crate::auth::peer_of(&parts);
-    let allowed = peer.is_local()
-        || peer.is_in(&state.config.presence.allow)
-        || (matches!(peer, Peer::Tcp(_)) && peer.is_in(&state.config.auth.trusted_proxies));
+    let allowed =
+        peer.is_local() || peer.is_in(&state.config.presence.allow) || peer.is_in(&state.config.auth.trusted_proxies);
     if !allowed {
         tracing::warn!(target: "audit", event = kind.as_str(), ?peer, decision = "DENIED", "event_sync from an address that is not allowed");
         return refused(StatusCode::FORBIDDEN, "address not allowed");
