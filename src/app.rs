@@ -87,6 +87,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
     let mailer = crate::mailer::from_config(&config)?;
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let metrics_access = Arc::new(crate::metrics::ScrapeAccess::from_config(&config)?);
+    let presence = crate::presence::Presence::from_config(db.clone(), &config)?;
     let mut hook_list = hook_list(&mail);
     // Bookings, joins and answers for `/metrics`.
     hook_list.push(Arc::new(crate::metrics::MetricsHook(metrics.clone())));
@@ -113,6 +114,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
         demo_sessions,
         metrics,
         metrics_access,
+        presence,
     })
 }
 
@@ -151,6 +153,10 @@ pub fn router(state: AppState) -> Router {
                 .route("/mailbox", get(crate::pages::mailbox::page))
                 .route("/mailbox/{file}", get(crate::pages::mailbox::eml));
         }
+    }
+    // Prosody's event_sync webhooks: not routed at all without `[presence]`.
+    if state.presence.is_some() {
+        app = app.merge(crate::web::event_sync::router());
     }
     let timeout = Duration::from_secs(state.config.server.request_timeout_seconds);
     let dav = dav_router(&state);

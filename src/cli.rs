@@ -373,6 +373,8 @@ pub fn preflight(config: &Config) -> anyhow::Result<Vec<String>> {
     crate::mailer::from_config(config)?;
     // The metrics token file, when set: readable and long enough.
     crate::metrics::ScrapeAccess::from_config(config)?;
+    // The event_sync bearer secret, when `[presence]` is on: readable and long enough.
+    config.presence_secret()?;
     let mut warnings = config.warnings();
     warnings.extend(private_data_warnings(config));
     Ok(warnings)

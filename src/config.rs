@@ -46,6 +46,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub calendar: CalendarConfig,
     pub metrics: MetricsConfig,
+    pub presence: PresenceConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -488,6 +489,35 @@ pub struct MetricsConfig {
     pub token_file: Option<PathBuf>,
 }
 
+/// Presence from Prosody's event_sync webhooks (`POST /prosody/events/…`). Off (the routes answer 404)
+/// unless a bearer secret is set, inline or in a file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PresenceConfig {
+    /// The bearer token Prosody sends (`api_headers`), at least 32 bytes.
+    pub secret: Secret,
+    pub secret_file: Option<PathBuf>,
+    /// Prosody's addresses when it posts from another machine; loopback peers, the unix socket and
+    /// `auth.trusted_proxies` are always accepted (the bearer token is still required).
+    pub allow: Vec<IpNet>,
+    /// Presence this long before a meeting's start counts for it (and its room is matched to it).
+    pub before_start_minutes: u32,
+    /// Presence this long after a meeting's end still counts for it.
+    pub after_end_minutes: u32,
+}
+
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        Self {
+            secret: Secret::default(),
+            secret_file: None,
+            allow: Vec::new(),
+            before_start_minutes: 60,
+            after_end_minutes: 120,
+        }
+    }
+}
+
 /// A configuration that failed to load or to validate, with the key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -680,7 +710,56 @@ impl Config {
                 ));
             }
         }
+        self.validate_presence()
+    }
+
+    /// `[presence]` is on when a secret is given; its other keys without one are a mistake, not a
+    /// silent "off".
+    fn validate_presence(&self) -> Result<(), ConfigError> {
+        let p = &self.presence;
+        if !p.secret.is_empty() && p.secret_file.is_some() {
+            return Err(invalid(
+                "presence.secret_file",
+                "set either presence.secret or presence.secret_file, not both",
+            ));
+        }
+        if !p.secret.is_empty() {
+            check_secret_strength("presence.secret", &p.secret)?;
+        }
+        let defaults = PresenceConfig::default();
+        let other_keys_set = !p.allow.is_empty()
+            || p.before_start_minutes != defaults.before_start_minutes
+            || p.after_end_minutes != defaults.after_end_minutes;
+        if !self.presence_enabled() && other_keys_set {
+            return Err(invalid(
+                "presence.secret_file",
+                "[presence] needs the bearer secret Prosody sends (presence.secret_file or presence.secret)",
+            ));
+        }
         Ok(())
+    }
+
+    /// Whether the event_sync webhooks are served (`[presence]` with a secret).
+    pub fn presence_enabled(&self) -> bool {
+        !self.presence.secret.is_empty() || self.presence.secret_file.is_some()
+    }
+
+    /// The event_sync bearer secret, read from `presence.secret_file` when set; `None` when presence
+    /// is off.
+    pub fn presence_secret(&self) -> Result<Option<Secret>, ConfigError> {
+        let secret = match &self.presence.secret_file {
+            Some(path) => {
+                let secret = read_secret_file("presence.secret_file", path)?;
+                Secret::new(secret.expose().trim())
+            }
+            None if self.presence.secret.is_empty() => return Ok(None),
+            None => self.presence.secret.clone(),
+        };
+        check_secret_strength(
+            if self.presence.secret_file.is_some() { "presence.secret_file" } else { "presence.secret" },
+            &secret,
+        )?;
+        Ok(Some(secret))
     }
 
     fn validate_mail(&self) -> Result<(), ConfigError> {
@@ -811,6 +890,8 @@ impl Config {
             ("mail.retry_max_seconds", self.mail.retry_max_seconds, 1, 86_400),
             ("mail.give_up_after_hours", u64::from(self.mail.give_up_after_hours), 1, 720),
             ("mail.keep_sent_days", u64::from(self.mail.keep_sent_days), 1, CENTURY_DAYS),
+            ("presence.before_start_minutes", u64::from(self.presence.before_start_minutes), 0, WEEK_MINUTES),
+            ("presence.after_end_minutes", u64::from(self.presence.after_end_minutes), 0, WEEK_MINUTES),
         ];
         for &(key, value, min, max) in ranges {
             if value < min || value > max {

@@ -9,7 +9,7 @@
 //! * **edge**: `cli`, `app`, `state`, `auth`, `web`, `pages`, `feed`, `api` — parse input into domain
 //!   types, call one core operation, render;
 //! * **core**: `booking`, `events`, `users`, `calendar`, `mail`, `outbox`, `identity`, `i18n`, `jobs`,
-//!   `legacy`, `metrics`, `retention` — decide, store, react; never names axum or the edge;
+//!   `legacy`, `metrics`, `presence`, `retention` — decide, store, react; never names axum or the edge;
 //! * **leaves**: `db`, `ics`, `jitsi`, `config`, `clock`, `secrets`, `telemetry`, `conditional`, `mailer`,
 //!   `backup`, `prosody`, and `caldav` (the protocol, over a backend trait the core implements).
 
@@ -52,6 +52,8 @@ pub mod mail;
 pub mod metrics;
 /// The outbox: every mail queued with the change that causes it, sent by a worker.
 pub mod outbox;
+/// Presence from Prosody's event_sync webhooks: who was in each meeting, and for how long.
+pub mod presence;
 /// Retention: meetings and their tracking removed after `database.retention_days` (`jmb purge`).
 pub mod retention;
 /// Users, their feed secrets and calendar passwords.

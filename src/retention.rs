@@ -1,6 +1,6 @@
 //! Retention (GDPR): meetings that ended before a cut-off are removed with everything recorded about
-//! them — attendees, answers, join counts, reminders, and the mails sent or given up on — and so are
-//! private-room counters not used since. Off by default; `database.retention_days` runs it hourly,
+//! them — attendees, answers, join counts, presence, reminders, and the mails sent or given up on — and
+//! so are private-room counters not used since. Off by default; `database.retention_days` runs it hourly,
 //! `jmb purge --older-than DAYS` once. Calendars are told (change log), so CalDAV clients drop the
 //! removed meetings instead of keeping stale copies.
 
@@ -68,7 +68,7 @@ pub fn purge_batch(
             crate::calendar::changes::touch_meeting(tx, &[&details], now)?;
             out.attendees += details.attendees.len();
         }
-        // Attendees and reminders go with it (ON DELETE CASCADE).
+        // Attendees, reminders and presence go with it (ON DELETE CASCADE).
         if repo::delete_meeting(tx, &id)? {
             out.meetings += 1;
         }

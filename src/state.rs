@@ -39,6 +39,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Who may read `/metrics`.
     pub metrics_access: Arc<crate::metrics::ScrapeAccess>,
+    /// Presence from Prosody's event_sync webhooks; `None` without `[presence]`.
+    pub presence: Option<crate::presence::Presence>,
 }
 
 impl AppState {

@@ -145,3 +145,17 @@ mailbox-kind-reminder = reminder
 mailbox-status-pending = pending
 mailbox-status-sent = sent
 mailbox-status-failed = failed
+
+# Presence (Prosody event_sync)
+csv-minutes = Minutes present
+presence-present = present in the meeting
+presence-unknown-count = participants not invited
+presence-here-now = now
+presence-unknown-title = Participants not invited
+presence-unknown-intro = In the room without a recognised invitation: anonymous guests who used the room's address, or people signed in under another identity.
+presence-anonymous = Anonymous guest { $n }
+presence-unnamed = Unnamed participant { $n }
+presence-not-invited = Not invited
+presence-now-one = 1 person in the meeting
+presence-now-many = { $count } people in the meeting
+presence-now-none = Nobody in the meeting now

@@ -145,3 +145,17 @@ mailbox-kind-reminder = rappel
 mailbox-status-pending = en attente
 mailbox-status-sent = envoyé
 mailbox-status-failed = échec
+
+# Presence (Prosody event_sync)
+csv-minutes = Minutes de présence
+presence-present = présents dans la réunion
+presence-unknown-count = participants non invités
+presence-here-now = en ce moment
+presence-unknown-title = Participants non invités
+presence-unknown-intro = Présents dans la salle sans invitation reconnue : invités anonymes entrés par l'adresse de la salle, ou personnes connectées sous une autre identité.
+presence-anonymous = Invité anonyme { $n }
+presence-unnamed = Participant sans nom { $n }
+presence-not-invited = Non invité
+presence-now-one = 1 personne dans la réunion
+presence-now-many = { $count } personnes dans la réunion
+presence-now-none = Personne dans la réunion en ce moment

@@ -227,6 +227,19 @@ pub struct AttendeeView {
     pub join_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rsvp_url: Option<String>,
+    /// Minutes in the meeting (Prosody's event_sync): the owner's view of one meeting, with
+    /// `[presence]` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minutes_present: Option<i64>,
+}
+
+/// Someone in the meeting's room nobody invited (an anonymous guest, another token holder).
+#[derive(Debug, Serialize)]
+pub struct NotInvitedView {
+    /// What their token said; empty for anonymous guests.
+    pub name: String,
+    pub mail: String,
+    pub minutes_present: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -248,6 +261,9 @@ pub struct MeetingView {
     /// Where the caller joins: their personal link, or the token route for owners.
     pub join_url: String,
     pub attendees: Vec<AttendeeView>,
+    /// The owner's view of one meeting, with `[presence]` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_invited: Option<Vec<NotInvitedView>>,
 }
 
 fn view(state: &AppState, d: &MeetingDetails, viewer: &SignedIn, now: DateTime<Utc>) -> Option<MeetingView> {
@@ -278,6 +294,7 @@ fn view(state: &AppState, d: &MeetingDetails, viewer: &SignedIn, now: DateTime<U
                 last_join: if is_owner { a.last_join } else { None },
                 join_url: links.then(|| state.url(&format!("/j/{}", a.token))),
                 rsvp_url: links.then(|| state.url(&format!("/rsvp/{}", a.token))),
+                minutes_present: None,
             }
         })
         .collect();
@@ -297,6 +314,7 @@ fn view(state: &AppState, d: &MeetingDetails, viewer: &SignedIn, now: DateTime<U
         state: meeting_state,
         join_url,
         attendees,
+        not_invited: None,
     })
 }
 
@@ -370,7 +388,29 @@ async fn show(
 ) -> Result<Json<MeetingView>, ApiError> {
     // Someone with no role in the meeting learns nothing, not even that it exists.
     let d = state.bookings.visible(&user.identity, &id).await.map_err(|e| err(tr, e))?;
-    view(&state, &d, &user, state.clock.now()).map(Json).ok_or_else(|| err(tr, BookingError::NotFound))
+    let now = state.clock.now();
+    let mut v = view(&state, &d, &user, now).ok_or_else(|| err(tr, BookingError::NotFound))?;
+    // Presence, for the owner as on the tracking page.
+    if let Some(presence) = &state.presence
+        && d.is_owned_by(&user.identity)
+    {
+        let report = presence.report(&d.meeting, now).await.map_err(|e| err(tr, BookingError::Store(e)))?;
+        for (view, a) in v.attendees.iter_mut().zip(&d.attendees) {
+            view.minutes_present = Some(report.of(a.id).minutes());
+        }
+        v.not_invited = Some(
+            report
+                .unknown
+                .iter()
+                .map(|u| NotInvitedView {
+                    name: u.name.clone(),
+                    mail: u.mail.clone(),
+                    minutes_present: u.attendance.minutes(),
+                })
+                .collect(),
+        );
+    }
+    Ok(Json(v))
 }
 
 async fn create(

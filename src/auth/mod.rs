@@ -24,6 +24,29 @@ pub enum Peer {
     Unix,
 }
 
+impl Peer {
+    /// Whether the peer is one of `nets`, or on the unix socket (whose check is file permissions).
+    /// An IPv4-mapped IPv6 address is compared as the IPv4 address it is. This is the one place
+    /// that decides whether a connection comes from a configured address (trusted proxies, Prosody).
+    pub fn is_in(&self, nets: &[ipnet::IpNet]) -> bool {
+        match self {
+            Peer::Unix => true,
+            Peer::Tcp(addr) => {
+                let ip = addr.ip().to_canonical();
+                nets.iter().any(|net| net.contains(&ip))
+            }
+        }
+    }
+
+    /// Whether the peer is this machine: the unix socket or a loopback address.
+    pub fn is_local(&self) -> bool {
+        match self {
+            Peer::Unix => true,
+            Peer::Tcp(addr) => addr.ip().to_canonical().is_loopback(),
+        }
+    }
+}
+
 /// The peer of a request, from the `ConnectInfo<Peer>` that `jmb::run` adds.
 pub fn peer_of(parts: &Parts) -> Peer {
     parts

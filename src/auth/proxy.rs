@@ -28,13 +28,7 @@ impl TrustedHeaderProvider {
     }
 
     fn peer_is_trusted(&self, peer: Peer) -> bool {
-        match peer {
-            Peer::Unix => true,
-            Peer::Tcp(addr) => {
-                let ip = addr.ip().to_canonical();
-                self.trusted.iter().any(|net| net.contains(&ip))
-            }
-        }
+        peer.is_in(&self.trusted)
     }
 
     fn read(&self, parts: &Parts, peer: Peer) -> Result<Identity, AuthError> {

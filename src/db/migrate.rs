@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_mail.sql"),
     include_str!("../../migrations/0005_site_scale.sql"),
     include_str!("../../migrations/0006_attendee_note.sql"),
+    include_str!("../../migrations/0007_presence.sql"),
     include_str!("../../migrations/0009_event_renderings.sql"),
 ];
 
@@ -94,6 +95,31 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'attendees_by_meeting'", [], |r| r.get(0))
             .unwrap();
         assert_eq!(index, 0);
+        // Presence (0007) hangs off meetings and attendees: a removed invitation leaves its stays
+        // (as a participant not invited), a removed meeting takes them along.
+        conn.execute_batch(
+            "INSERT INTO presence_sessions (meeting_id, attendee_id, participant, occupant_jid, joined_at, left_at)
+                 VALUES ('meeting000000000001', 2, 'a:2', 'g@guest/1', 3600, 3700),
+                        ('meeting000000000001', NULL, 'j:x@guest', 'x@guest/1', 3600, NULL);
+             DELETE FROM attendees WHERE mail = 'g@y.org';",
+        )
+        .unwrap();
+        let orphans: i64 = conn
+            .query_row("SELECT COUNT(*) FROM presence_sessions WHERE attendee_id IS NULL", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(orphans, 2);
+        assert!(
+            conn.execute(
+                "INSERT INTO presence_sessions (meeting_id, participant, occupant_jid, joined_at, left_at)
+                          VALUES ('meeting000000000001', 'j:y', 'y/1', 3600, 3500)",
+                []
+            )
+            .is_err(),
+            "a stay ends after it begins"
+        );
+        conn.execute("DELETE FROM meetings", []).unwrap();
+        let left: i64 = conn.query_row("SELECT COUNT(*) FROM presence_sessions", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 0);
         let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
         assert_eq!(integrity, "ok");
         let dangling: i64 = conn.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();

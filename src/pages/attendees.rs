@@ -3,6 +3,10 @@
 //! and last join, plus totals. Works for archived meetings too. Others get 403 without seeing anything
 //! of the meeting; an unknown id 404.
 //!
+//! With `[presence]` (Prosody's event_sync), both also show the minutes each attendee was actually in
+//! the meeting, beside the link clicks, and the participants nobody invited (anonymous guests, other
+//! token holders); without it they are exactly as before.
+//!
 //! The CSV is RFC 4180 (every cell quoted, quotes doubled, CRLF line ends), UTF-8, and guarded against
 //! formula injection: a cell starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading
 //! apostrophe so spreadsheets show it as text.
@@ -18,6 +22,7 @@ use super::{audited, partstat_class, partstat_label, role_label};
 use crate::auth::SignedIn;
 use crate::booking::model::{MeetingDetails, PartStat, Role};
 use crate::i18n::Tr;
+use crate::presence::Report;
 use crate::state::AppState;
 use crate::web::csrf::CsrfToken;
 use crate::web::{Chrome, PageError, PagePath, html};
@@ -35,6 +40,17 @@ pub struct AttendeeRow {
     pub rsvp_url: Option<String>,
     /// The note the invitee left with their answer (empty: none).
     pub note: String,
+    /// Minutes present (with `[presence]`), and whether they are in the meeting now.
+    pub minutes: Option<i64>,
+    pub here_now: bool,
+}
+
+/// A participant nobody invited, as the page shows them.
+pub struct UnknownRow {
+    pub label: String,
+    pub mail: String,
+    pub minutes: i64,
+    pub here_now: bool,
 }
 
 /// Counts over the invitees (the owner is not invited) and joins over everyone.
@@ -47,6 +63,44 @@ pub struct Totals {
     pub no_answer: usize,
     pub joined: usize,
     pub joins: u32,
+}
+
+/// What the page and the export show of presence (with `[presence]`).
+pub struct PresenceView {
+    /// Attendees who were in the meeting at least a moment.
+    pub present: usize,
+    pub unknown: Vec<UnknownRow>,
+}
+
+/// The presence report of a meeting, or `None` without `[presence]`.
+async fn presence_report(state: &AppState, d: &MeetingDetails) -> Result<Option<Report>, PageError> {
+    match &state.presence {
+        None => Ok(None),
+        Some(p) => {
+            p.report(&d.meeting, state.clock.now()).await.map(Some).map_err(|e| PageError::Internal(e.to_string()))
+        }
+    }
+}
+
+/// Labels for participants nobody invited: what their token said, else "anonymous guest N".
+fn unknown_rows(tr: &Tr, report: &Report) -> Vec<UnknownRow> {
+    let mut anonymous = 0;
+    report
+        .unknown
+        .iter()
+        .map(|u| {
+            let label = if !u.name.is_empty() {
+                u.name.clone()
+            } else if !u.mail.is_empty() {
+                u.mail.clone()
+            } else {
+                anonymous += 1;
+                let id = if u.anonymous { "presence-anonymous" } else { "presence-unnamed" };
+                tr.ta(id, &[("n", anonymous.to_string())])
+            };
+            UnknownRow { label, mail: u.mail.clone(), minutes: u.attendance.minutes(), here_now: u.attendance.here_now }
+        })
+        .collect()
 }
 
 impl Totals {
@@ -79,6 +133,8 @@ pub struct AttendeesPage {
     pub can_edit: bool,
     /// "Copy the invitation": subject, time, organiser and the room, ready to paste.
     pub invitation_text: String,
+    /// Presence (with `[presence]`).
+    pub presence: Option<PresenceView>,
 }
 
 fn when(tr: &Tr, t: Option<chrono::DateTime<chrono::Utc>>) -> String {
@@ -99,10 +155,13 @@ pub async fn page(
     let m = &d.meeting;
     let list_state = ListState::of(m, Role::Owner, &state.config.booking, now);
     let finished = m.has_ended(now);
+    let report = presence_report(&state, &d).await?;
     let rows = d
         .attendees
         .iter()
         .map(|a| AttendeeRow {
+            minutes: report.as_ref().map(|r| r.of(a.id).minutes()),
+            here_now: report.as_ref().is_some_and(|r| r.of(a.id).here_now),
             name: a.name.clone(),
             mail: a.mail.clone(),
             role: role_label(&tr, a.role),
@@ -134,6 +193,10 @@ pub async fn page(
         rows,
         can_edit: user.is_editor && !m.has_started(now),
         invitation_text: invitation_text(&state, &tr, &d),
+        presence: report.as_ref().map(|r| PresenceView {
+            present: d.attendees.iter().filter(|a| r.of(a.id).seconds > 0).count(),
+            unknown: unknown_rows(&tr, r),
+        }),
     };
     Ok(html(StatusCode::OK, &page))
 }
@@ -164,7 +227,10 @@ pub fn csv_cell(value: &str) -> String {
 /// The export, in the caller's language, as spreadsheets of that language open it: a UTF-8 byte-order
 /// mark (without it Excel reads the accents as Windows-1252), and the list separator of the language
 /// (`;` in French, where `,` is the decimal comma and Excel splits on `;`; `,` in English).
-pub fn csv(tr: &Tr, d: &MeetingDetails) -> String {
+///
+/// With a presence report, a column of minutes present follows the link clicks, and the participants
+/// nobody invited follow the attendees (role "not invited").
+pub fn csv(tr: &Tr, d: &MeetingDetails, presence: Option<&Report>) -> String {
     let sep = match tr.lang {
         crate::i18n::Lang::Fr => ";",
         crate::i18n::Lang::En => ",",
@@ -174,14 +240,15 @@ pub fn csv(tr: &Tr, d: &MeetingDetails) -> String {
         out.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(sep));
         out.push_str("\r\n");
     };
-    line(
-        ["csv-name", "csv-mail", "csv-role", "csv-answer", "csv-joins", "csv-first-join", "csv-last-join", "csv-note"]
-            .iter()
-            .map(|k| tr.t(k))
-            .collect(),
-    );
+    let mut header =
+        vec!["csv-name", "csv-mail", "csv-role", "csv-answer", "csv-joins", "csv-first-join", "csv-last-join"];
+    if presence.is_some() {
+        header.push("csv-minutes");
+    }
+    header.push("csv-note");
+    line(header.iter().map(|k| tr.t(k)).collect());
     for a in &d.attendees {
-        line(vec![
+        let mut cells = vec![
             a.name.clone(),
             a.mail.clone(),
             role_label(tr, a.role),
@@ -189,8 +256,19 @@ pub fn csv(tr: &Tr, d: &MeetingDetails) -> String {
             a.join_count.to_string(),
             a.first_join.map(|t| tr.datetime(t)).unwrap_or_default(),
             a.last_join.map(|t| tr.datetime(t)).unwrap_or_default(),
-            a.note.clone(),
-        ]);
+        ];
+        if let Some(r) = presence {
+            cells.push(r.of(a.id).minutes().to_string());
+        }
+        cells.push(a.note.clone());
+        line(cells);
+    }
+    if let Some(r) = presence {
+        for u in unknown_rows(tr, r) {
+            let role = tr.t("presence-not-invited");
+            let empty = String::new;
+            line(vec![u.label, u.mail, role, empty(), empty(), empty(), empty(), u.minutes.to_string(), empty()]);
+        }
     }
     out
 }
@@ -204,7 +282,8 @@ pub async fn export(
 ) -> Result<Response, PageError> {
     let d = audited("attendees", &id, &user, state.bookings.owned(&user.actor(), &id).await)?;
     let tr = state.tr(&headers);
-    let mut resp = csv(&tr, &d).into_response();
+    let report = presence_report(&state, &d).await?;
+    let mut resp = csv(&tr, &d, report.as_ref()).into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -77,6 +77,8 @@ pub struct Row {
     pub is_owner: bool,
     /// "Duplicate": the owner, an editor, may book a copy.
     pub can_duplicate: bool,
+    /// "3 people in the meeting" for a running meeting (with `[presence]`).
+    pub present_now: Option<String>,
 }
 
 /// The calendar addresses (iCal feed, CalDAV) and the action that replaces their secret.
@@ -267,7 +269,30 @@ pub fn row(state: &AppState, tr: &Tr, listed: &Listed, user: &SignedIn, now: Dat
         can_edit: is_owner && user.is_editor && !m.has_started(now),
         is_owner,
         can_duplicate: is_owner && user.is_editor,
+        present_now: None,
     }
+}
+
+/// Fills in how many are in each running meeting of the list (with `[presence]`): one indexed count
+/// per running meeting, nothing for the others.
+async fn fill_present_now(state: &AppState, tr: &Tr, rows: &mut [Row], now: DateTime<Utc>) -> Result<(), PageError> {
+    let Some(presence) = &state.presence else { return Ok(()) };
+    let running: Vec<String> =
+        rows.iter().filter(|r| r.state == Phase::Ongoing.as_str()).map(|r| r.id.clone()).collect();
+    if running.is_empty() {
+        return Ok(());
+    }
+    let counts = presence.present_now(running, now).await.map_err(|e| PageError::Internal(e.to_string()))?;
+    for row in rows.iter_mut() {
+        if let Some(&n) = counts.get(&row.id) {
+            row.present_now = Some(match n {
+                0 => tr.t("presence-now-none"),
+                1 => tr.t("presence-now-one"),
+                n => tr.ta("presence-now-many", &[("count", n.to_string())]),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `GET /`: the list.
@@ -321,7 +346,8 @@ pub async fn home(
         rotate_action: "/calendar/feed".into(),
         manage_url: "/calendar".into(),
     };
-    let rows = lists.upcoming.iter().map(|l| row(&state, &tr, l, &user, now)).collect();
+    let mut rows: Vec<Row> = lists.upcoming.iter().map(|l| row(&state, &tr, l, &user, now)).collect();
+    fill_present_now(&state, &tr, &mut rows, now).await?;
     let archives = lists.archived.iter().map(|l| row(&state, &tr, l, &user, now)).collect();
     let private_room = user.is_editor.then(|| {
         let uid = &user.identity.uid;

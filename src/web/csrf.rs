@@ -182,8 +182,8 @@ pub fn browser_token(req: &Request, state: &AppState) -> String {
 /// Ensures every browser has a CSRF seed cookie.
 pub async fn ensure_cookie(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    // Calendar clients and the API never post forms: no cookie for them.
-    if ["/dav", "/.well-known", "/ical", "/api/"].iter().any(|p| path.starts_with(p)) {
+    // Calendar clients, the API and Prosody's webhooks never post forms: no cookie for them.
+    if ["/dav", "/.well-known", "/ical", "/api/", "/prosody/"].iter().any(|p| path.starts_with(p)) {
         return next.run(req).await;
     }
     let name = cookie_name(state.config.public_is_https());

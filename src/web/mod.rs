@@ -5,6 +5,7 @@ pub mod assets;
 pub mod cookies;
 pub mod csrf;
 pub mod error;
+pub mod event_sync;
 pub mod lang;
 pub mod metrics;
 pub mod problem;

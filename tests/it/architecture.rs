@@ -18,6 +18,7 @@ const CORE: &[&str] = &[
     "mail",
     "metrics",
     "outbox",
+    "presence",
     "retention",
     "users",
 ];

@@ -148,6 +148,20 @@ fn check_config_runs_every_check_serve_runs() {
             "jitsi.app_secret_file",
             config_text(d, "127.0.0.1:1", "", &format!("app_secret_file = \"{}\"", short.display()), ""),
         ),
+        (
+            "presence.secret_file",
+            config_text(d, "127.0.0.1:1", "", "", &format!("[presence]\nsecret_file = \"{}\"\n", short.display())),
+        ),
+        (
+            "presence.secret_file",
+            config_text(
+                d,
+                "127.0.0.1:1",
+                "",
+                "",
+                &format!("[presence]\nsecret_file = \"{}\"\n", d.join("absent").display()),
+            ),
+        ),
         ("server.listen", config_text(d, &format!("unix:{}", precious.display()), "", "", "")),
         (
             "a-folder",

@@ -13,5 +13,6 @@ mod links;
 mod mail;
 mod openapi;
 mod pages;
+mod presence;
 mod serving;
 mod smtp;
