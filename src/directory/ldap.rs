@@ -23,6 +23,13 @@ pub fn fill(template: &str, placeholder: &str, value: &str) -> String {
     template.replace(placeholder, &ldap_escape(value))
 }
 
+/// Whether a value may be looked up at all: no uid, address or name holds a control character, and
+/// one escaped NUL (`\00`) in a substring filter was seen to match every entry (the filter parser
+/// or the server reading it as an empty prefix). Such values find nobody without asking.
+pub fn searchable(value: &str) -> bool {
+    !value.is_empty() && !value.chars().any(char::is_control)
+}
+
 pub struct LdapDirectory {
     url: String,
     settings: LdapConnSettings,
@@ -190,6 +197,9 @@ fn member_dn(value: &str) -> &str {
 impl Directory for LdapDirectory {
     fn person_by_uid<'a>(&'a self, uid: &'a str) -> BoxFuture<'a, Result<Option<Person>, DirectoryError>> {
         Box::pin(async move {
+            if !searchable(uid) {
+                return Ok(None);
+            }
             let filter = fill(&self.user_filter, "{uid}", uid);
             let found = self.search(&self.base, Scope::Subtree, &filter, self.attrs(), 2).await?;
             // Two people behind one uid: believe neither.
@@ -202,6 +212,9 @@ impl Directory for LdapDirectory {
 
     fn is_editor<'a>(&'a self, uid: &'a str) -> BoxFuture<'a, Result<bool, DirectoryError>> {
         Box::pin(async move {
+            if !searchable(uid) {
+                return Ok(false);
+            }
             let filter = format!("(&{}{})", fill(&self.user_filter, "{uid}", uid), self.editor_filter);
             let found = self.search(&self.base, Scope::Subtree, &filter, vec!["1.1".into()], 1).await?;
             Ok(!found.is_empty())
@@ -210,6 +223,9 @@ impl Directory for LdapDirectory {
 
     fn person_by_mail<'a>(&'a self, mail: &'a str) -> BoxFuture<'a, Result<Option<Person>, DirectoryError>> {
         Box::pin(async move {
+            if !searchable(mail) {
+                return Ok(None);
+            }
             let filter = fill(&self.mail_filter, "{mail}", mail);
             let found = self.search(&self.base, Scope::Subtree, &filter, self.attrs(), 5).await?;
             let people: Vec<Person> = found.iter().filter_map(|e| self.person(e)).collect();
@@ -227,7 +243,7 @@ impl Directory for LdapDirectory {
         max: usize,
     ) -> BoxFuture<'a, Result<Option<Vec<String>>, DirectoryError>> {
         Box::pin(async move {
-            if self.group_filter.is_empty() {
+            if self.group_filter.is_empty() || !searchable(mail) {
                 return Ok(None);
             }
             let filter = fill(&self.group_filter, "{mail}", mail);
@@ -255,6 +271,9 @@ impl Directory for LdapDirectory {
 
     fn search<'a>(&'a self, text: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<Person>, DirectoryError>> {
         Box::pin(async move {
+            if !searchable(text) {
+                return Ok(Vec::new());
+            }
             let filter = fill(&self.search_filter, "{q}", text);
             let size = i32::try_from(limit).unwrap_or(i32::MAX);
             let found = LdapDirectory::search(self, &self.base, Scope::Subtree, &filter, self.attrs(), size).await?;

@@ -100,7 +100,6 @@ pub enum Status {
 
 struct Health {
     last_failure: Option<Instant>,
-    last_success: Option<Instant>,
 }
 
 /// The directory as jmb uses it: look-ups cached and bounded in time, plus the subscribers file.
@@ -142,7 +141,7 @@ impl DirectoryService {
             completion_results: d.completion_results,
             max_moderators: config.booking.max_moderators,
             max_guests: config.booking.max_guests,
-            health: Mutex::new(Health { last_failure: None, last_success: None }),
+            health: Mutex::new(Health { last_failure: None }),
         }
     }
 
@@ -158,12 +157,7 @@ impl DirectoryService {
 
     fn record(&self, ok: bool) {
         let mut h = self.health.lock().unwrap_or_else(|e| e.into_inner());
-        if ok {
-            h.last_success = Some(Instant::now());
-            h.last_failure = None;
-        } else {
-            h.last_failure = Some(Instant::now());
-        }
+        h.last_failure = if ok { None } else { Some(Instant::now()) };
     }
 
     /// Runs `fetch` against the backend, within the time limit, unless it failed a moment ago.
@@ -266,20 +260,14 @@ impl DirectoryService {
         self.ask("search", move |d| Box::pin(async move { d.search(&text, limit).await })).await
     }
 
-    /// For the booking form: off, answering, or not (a probe, bounded by the timeout, unless a
-    /// look-up succeeded or failed within the cache period).
+    /// For the booking form: off, answering, or not. A probe (one base-object search on the shared
+    /// connection, bounded by the timeout), unless a look-up failed a moment ago.
     pub async fn status(&self) -> Status {
         if !self.enabled() {
             return Status::Off;
         }
-        {
-            let h = self.health.lock().unwrap_or_else(|e| e.into_inner());
-            if h.last_failure.is_some_and(|t| t.elapsed() < RETRY_AFTER) {
-                return Status::Down;
-            }
-            if h.last_success.is_some_and(|t| t.elapsed() < self.cache_for.min(RETRY_AFTER * 6)) {
-                return Status::Up;
-            }
+        if self.recently_failed() {
+            return Status::Down;
         }
         match self.ask("probe", |d| Box::pin(async move { d.probe().await })).await {
             Ok(()) => Status::Up,
@@ -326,8 +314,9 @@ impl DirectoryService {
             }
         }
         if self.enabled() && !out.unavailable {
-            let groups: Vec<&String> =
-                fixed.iter().filter(|g| !out.lists.contains_key(*g) && !out.internal.contains(*g)).collect();
+            // Every guest is asked for (a group entry may well match the mail filter too); answers are
+            // cached like the others.
+            let groups: Vec<&String> = fixed.iter().filter(|g| !out.lists.contains_key(*g)).collect();
             let lookups = groups.iter().map(|g| async move { (g.to_string(), self.group_members(g).await) });
             match tokio::time::timeout(self.timeout, futures_util::future::join_all(lookups)).await {
                 Ok(found) => {
