@@ -1457,6 +1457,42 @@ mod tests {
     }
 
     #[test]
+    fn directory_settings_are_checked_at_load() {
+        let ok = "[directory]\nurl = \"ldaps://ldap.example.org\"\nbase_dn = \"dc=example,dc=org\"\n";
+        let c = Config::from_toml(&with_secret(ok)).unwrap();
+        assert!(c.directory.enabled());
+        assert!(!Config::from_toml(&with_secret("")).unwrap().directory.enabled(), "off by default");
+        for (extra, key) in [
+            ("[directory]\nurl = \"ldaps://ldap.example.org\"\n", "directory.base_dn"),
+            ("[directory]\nurl = \"http://ldap.example.org\"\nbase_dn = \"dc=x\"\n", "directory.url"),
+            ("[directory]\nurl = \"not a url\"\nbase_dn = \"dc=x\"\n", "directory.url"),
+            ("[directory]\nurl = \"ldap://u:p@ldap.example.org\"\nbase_dn = \"dc=x\"\n", "directory.url"),
+            (
+                "[directory]\nurl = \"ldap://ldap.example.org\"\nbase_dn = \"dc=x\"\nsecurity = \"plaintext-loopback\"\n",
+                "directory.security",
+            ),
+            ("[directory]\nurl = \"ldaps://h.example.org\"\nbase_dn = \"dc=x\"\nbind_dn = \"cn=jmb\"\n", "directory.bind_password_file"),
+            ("[directory]\nuser_filter = \"(uid=jdupont)\"\n", "directory.user_filter"),
+            ("[directory]\nuser_filter = \"uid={uid}\"\n", "directory.user_filter"),
+            ("[directory]\nmail_filter = \"(|(mail={mail})(mailAlternateAddress={mail})\"\n", "directory.mail_filter"),
+            ("[directory]\neditor_filter = \"(eduPersonAffiliation=staff))(\"\n", "directory.editor_filter"),
+            ("[directory]\ngroup_filter = \"(objectClass=groupOfNames)\"\n", "directory.group_filter"),
+            ("[directory]\nsearch_filter = \"(cn=*)\"\n", "directory.search_filter"),
+            ("[directory]\nmail_attribute = \"mail)(x\"\n", "directory.mail_attribute"),
+            ("[directory]\ntimeout_seconds = 0\n", "directory.timeout_seconds"),
+            ("[directory]\ncompletion_results = 0\n", "directory.completion_results"),
+            ("[auth]\neditors = \"directory\"\n", "auth.editors"),
+        ] {
+            let err = Config::from_toml(&with_secret(extra)).unwrap_err().to_string();
+            assert!(err.contains(key), "{extra}: {err}");
+        }
+        let local = "[directory]\nurl = \"ldap://127.0.0.1:3890\"\nbase_dn = \"dc=x\"\nsecurity = \"plaintext-loopback\"\n";
+        assert!(Config::from_toml(&with_secret(local)).is_ok());
+        let c = Config::from_toml(&with_secret(&format!("{ok}[auth]\neditors = \"directory\"\n"))).unwrap();
+        assert_eq!(c.auth.editors, EditorPolicy::Keyword(EditorKeyword::Directory));
+    }
+
+    #[test]
     fn example_file_is_valid() {
         let text = include_str!("../examples/jmb.toml").replace("app_secret_file", "app_secret");
         let text = text.replace("\"/etc/jmb/jitsi-app-secret\"", "\"0123456789abcdef0123456789abcdef\"");
