@@ -24,8 +24,8 @@ use crate::calendar::changes::ChangeLog;
 use crate::calendar::store::CalendarStore;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{AuthMode, Config, EditorKeyword, EditorPolicy};
-use crate::directory::{DirectoryEditors, DirectoryService};
 use crate::db::Db;
+use crate::directory::{DirectoryEditors, DirectoryService};
 use crate::events::{Hook, Hooks};
 use crate::i18n::Lang;
 use crate::identity::StaticEditors;
@@ -88,7 +88,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
         ref policy => Arc::new(StaticEditors::from_config(policy)),
     };
     let jitsi = Arc::new(Jitsi::from_config(&config)?);
-    let mail = Arc::new(MailSettings::from_config(&config)?);
+    let mail = Arc::new(MailSettings::from_config(&config)?.with_directory(directory.clone()));
     let mailer = crate::mailer::from_config(&config)?;
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let metrics_access = Arc::new(crate::metrics::ScrapeAccess::from_config(&config)?);

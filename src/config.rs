@@ -598,7 +598,9 @@ impl DirectoryConfig {
             }
             check_filter(key, filter, placeholders)?;
         }
-        for (key, attr) in [("directory.mail_attribute", &self.mail_attribute), ("directory.name_attribute", &self.name_attribute)] {
+        for (key, attr) in
+            [("directory.mail_attribute", &self.mail_attribute), ("directory.name_attribute", &self.name_attribute)]
+        {
             if attr.is_empty() || !attr.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';') {
                 return Err(invalid(key, format!("{attr:?} is not an attribute name")));
             }
@@ -609,11 +611,15 @@ impl DirectoryConfig {
             }
             return Ok(());
         }
-        let url = url::Url::parse(self.url.trim())
-            .map_err(|e| invalid("directory.url", format!("{:?} is not a URL ({e}); use ldaps://host or ldap://host", self.url)))?;
+        let url = url::Url::parse(self.url.trim()).map_err(|e| {
+            invalid("directory.url", format!("{:?} is not a URL ({e}); use ldaps://host or ldap://host", self.url))
+        })?;
         let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
         if host.is_empty() || !url.username().is_empty() || url.password().is_some() {
-            return Err(invalid("directory.url", "must be ldaps://host[:port] or ldap://host[:port], without credentials"));
+            return Err(invalid(
+                "directory.url",
+                "must be ldaps://host[:port] or ldap://host[:port], without credentials",
+            ));
         }
         match (url.scheme(), self.security) {
             ("ldaps", DirectorySecurity::Tls) | ("ldap", DirectorySecurity::Tls) => {}
@@ -1471,7 +1477,10 @@ mod tests {
                 "[directory]\nurl = \"ldap://ldap.example.org\"\nbase_dn = \"dc=x\"\nsecurity = \"plaintext-loopback\"\n",
                 "directory.security",
             ),
-            ("[directory]\nurl = \"ldaps://h.example.org\"\nbase_dn = \"dc=x\"\nbind_dn = \"cn=jmb\"\n", "directory.bind_password_file"),
+            (
+                "[directory]\nurl = \"ldaps://h.example.org\"\nbase_dn = \"dc=x\"\nbind_dn = \"cn=jmb\"\n",
+                "directory.bind_password_file",
+            ),
             ("[directory]\nuser_filter = \"(uid=jdupont)\"\n", "directory.user_filter"),
             ("[directory]\nuser_filter = \"uid={uid}\"\n", "directory.user_filter"),
             ("[directory]\nmail_filter = \"(|(mail={mail})(mailAlternateAddress={mail})\"\n", "directory.mail_filter"),
@@ -1486,7 +1495,8 @@ mod tests {
             let err = Config::from_toml(&with_secret(extra)).unwrap_err().to_string();
             assert!(err.contains(key), "{extra}: {err}");
         }
-        let local = "[directory]\nurl = \"ldap://127.0.0.1:3890\"\nbase_dn = \"dc=x\"\nsecurity = \"plaintext-loopback\"\n";
+        let local =
+            "[directory]\nurl = \"ldap://127.0.0.1:3890\"\nbase_dn = \"dc=x\"\nsecurity = \"plaintext-loopback\"\n";
         assert!(Config::from_toml(&with_secret(local)).is_ok());
         let c = Config::from_toml(&with_secret(&format!("{ok}[auth]\neditors = \"directory\"\n"))).unwrap();
         assert_eq!(c.auth.editors, EditorPolicy::Keyword(EditorKeyword::Directory));

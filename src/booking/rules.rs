@@ -269,10 +269,18 @@ pub fn validate(raw: &RawMeeting, ctx: &Context<'_>) -> Result<ValidMeeting, Fie
     let none = Resolution::default();
     let (moderator_view, guest_view) = match ctx.resolution {
         Some(r) => (Directory { resolution: r, expand_lists: false }, Directory { resolution: r, expand_lists: true }),
-        None => (Directory { resolution: &none, expand_lists: false }, Directory { resolution: &none, expand_lists: false }),
+        None => {
+            (Directory { resolution: &none, expand_lists: false }, Directory { resolution: &none, expand_lists: false })
+        }
     };
-    let moderators =
-        collect_invitees(&raw.moderators, &owner, Field::Moderators, limits.max_moderators, &moderator_view, &mut errors);
+    let moderators = collect_invitees(
+        &raw.moderators,
+        &owner,
+        Field::Moderators,
+        limits.max_moderators,
+        &moderator_view,
+        &mut errors,
+    );
     let guests = collect_invitees(&raw.guests, &owner, Field::Guests, limits.max_guests, &guest_view, &mut errors);
     if moderators.len() > limits.max_moderators {
         errors.push(
@@ -414,7 +422,8 @@ fn collect_invitees(
         for (name, address) in split_address_list(entry) {
             let parsed = MailAddress::parse(&address)
                 .map(|m| r.primary.get(m.as_str()).and_then(|p| MailAddress::parse(p)).unwrap_or(m));
-            if let Some(members) = parsed.as_ref().and_then(|m| r.lists.get(m.as_str())).filter(|_| directory.expand_lists)
+            if let Some(members) =
+                parsed.as_ref().and_then(|m| r.lists.get(m.as_str())).filter(|_| directory.expand_lists)
             {
                 let sorted: std::collections::BTreeSet<&str> =
                     members.iter().map(String::as_str).filter(|m| plausible_member(m)).collect();

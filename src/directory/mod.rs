@@ -58,8 +58,11 @@ pub trait Directory: Send + Sync {
     /// The person whose primary address or alias this is.
     fn person_by_mail<'a>(&'a self, mail: &'a str) -> BoxFuture<'a, Result<Option<Person>, DirectoryError>>;
     /// The members' addresses of the group with this address (at most `max` members read), if it is one.
-    fn group_members<'a>(&'a self, mail: &'a str, max: usize)
-    -> BoxFuture<'a, Result<Option<Vec<String>>, DirectoryError>>;
+    fn group_members<'a>(
+        &'a self,
+        mail: &'a str,
+        max: usize,
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, DirectoryError>>;
     /// People whose name, uid or address starts with `text`, at most `limit`.
     fn search<'a>(&'a self, text: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<Person>, DirectoryError>>;
     /// Whether the server answers.
@@ -100,6 +103,12 @@ pub enum Status {
 
 struct Health {
     last_failure: Option<Instant>,
+}
+
+impl std::fmt::Debug for DirectoryService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectoryService").field("enabled", &self.enabled()).finish_non_exhaustive()
+    }
 }
 
 /// The directory as jmb uses it: look-ups cached and bounded in time, plus the subscribers file.
@@ -211,7 +220,12 @@ impl DirectoryService {
     /// The person signed in as `uid`.
     pub async fn person_by_uid(&self, uid: &str) -> Result<Option<Person>, DirectoryError> {
         let owned = uid.to_string();
-        match self.cached(Key::Uid(owned.clone()), "uid", move |d| Box::pin(async move { d.person_by_uid(&owned).await.map(Answer::Person) })).await? {
+        match self
+            .cached(Key::Uid(owned.clone()), "uid", move |d| {
+                Box::pin(async move { d.person_by_uid(&owned).await.map(Answer::Person) })
+            })
+            .await?
+        {
             Answer::Person(p) => Ok(p),
             _ => Ok(None),
         }
@@ -220,7 +234,12 @@ impl DirectoryService {
     /// Whether `uid` matches the editor filter.
     pub async fn is_editor(&self, uid: &str) -> Result<bool, DirectoryError> {
         let owned = uid.to_string();
-        match self.cached(Key::Editor(owned.clone()), "editor", move |d| Box::pin(async move { d.is_editor(&owned).await.map(Answer::Editor) })).await? {
+        match self
+            .cached(Key::Editor(owned.clone()), "editor", move |d| {
+                Box::pin(async move { d.is_editor(&owned).await.map(Answer::Editor) })
+            })
+            .await?
+        {
             Answer::Editor(yes) => Ok(yes),
             _ => Ok(false),
         }
@@ -229,7 +248,12 @@ impl DirectoryService {
     /// The person behind an address (primary or alias).
     pub async fn person_by_mail(&self, mail: &str) -> Result<Option<Person>, DirectoryError> {
         let owned = mail.to_lowercase();
-        match self.cached(Key::Mail(owned.clone()), "mail", move |d| Box::pin(async move { d.person_by_mail(&owned).await.map(Answer::Person) })).await? {
+        match self
+            .cached(Key::Mail(owned.clone()), "mail", move |d| {
+                Box::pin(async move { d.person_by_mail(&owned).await.map(Answer::Person) })
+            })
+            .await?
+        {
             Answer::Person(p) => Ok(p),
             _ => Ok(None),
         }
@@ -238,10 +262,23 @@ impl DirectoryService {
     async fn group_members(&self, mail: &str) -> Result<Option<Vec<String>>, DirectoryError> {
         let owned = mail.to_string();
         let max = self.max_guests + 1;
-        match self.cached(Key::Group(owned.clone()), "group", move |d| Box::pin(async move { d.group_members(&owned, max).await.map(Answer::Group) })).await? {
+        match self
+            .cached(Key::Group(owned.clone()), "group", move |d| {
+                Box::pin(async move { d.group_members(&owned, max).await.map(Answer::Group) })
+            })
+            .await?
+        {
             Answer::Group(g) => Ok(g),
             _ => Ok(None),
         }
+    }
+
+    /// Whether the directory said, in an answer still held (fresh or not), that it knows `mail`. No
+    /// look-up: for code that cannot wait, such as composing mails inside a booking's transaction
+    /// (the booking just looked every invited address up).
+    pub fn known(&self, mail: &str) -> bool {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        matches!(cache.peek(&Key::Mail(mail.to_string())), Some((_, Answer::Person(Some(_)))))
     }
 
     /// Whether `mail` belongs to the organisation: its domain is one of `mail.internal_domains`, or the
@@ -293,6 +330,12 @@ impl DirectoryService {
                             Ok(Some(p)) => {
                                 out.internal.insert(p.mail.clone());
                                 if p.mail != mail {
+                                    // The primary address is what gets stored: remember it is known.
+                                    if !self.cache_for.is_zero() {
+                                        let key = Key::Mail(p.mail.clone());
+                                        let answer = (Instant::now(), Answer::Person(Some(p.clone())));
+                                        self.cache.lock().unwrap_or_else(|e| e.into_inner()).put(key, answer, 1);
+                                    }
                                     out.primary.insert(mail, p.mail);
                                 }
                             }

@@ -15,11 +15,7 @@ struct Fake {
 impl Fake {
     fn answer<T>(&self, value: T) -> Result<T, DirectoryError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        if self.down.load(Ordering::SeqCst) {
-            Err(DirectoryError::Unreachable("test".into()))
-        } else {
-            Ok(value)
-        }
+        if self.down.load(Ordering::SeqCst) { Err(DirectoryError::Unreachable("test".into())) } else { Ok(value) }
     }
 }
 
@@ -166,7 +162,8 @@ async fn validation_applies_aliases_lists_and_groups_before_the_limits() {
         resolution: None,
     };
     // Two aliases of one person: one moderator. A group and a list: their members, the owner out.
-    let v = d.validate(&raw("alias@example.org, other-alias@lab.example.net", "group@example.org list@example.org"), ctx())
+    let v = d
+        .validate(&raw("alias@example.org, other-alias@lab.example.net", "group@example.org list@example.org"), ctx())
         .await
         .unwrap();
     assert_eq!(v.moderators.iter().map(|i| i.mail.as_str()).collect::<Vec<_>>(), ["jean@example.org"]);
@@ -179,7 +176,8 @@ async fn validation_applies_aliases_lists_and_groups_before_the_limits() {
     let r = d.resolve(&raw("alias@example.org, other-alias@lab.example.net", "list@example.org")).await;
     assert!(r.unavailable && r.primary.is_empty());
     assert_eq!(r.lists["list@example.org"], ["c@x.org", "owner@example.org"]);
-    let errors = d.validate(&raw("alias@example.org, other-alias@lab.example.net", "g@x.org"), ctx()).await.unwrap_err();
+    let errors =
+        d.validate(&raw("alias@example.org, other-alias@lab.example.net", "g@x.org"), ctx()).await.unwrap_err();
     assert!(errors.0.iter().any(|(_, e)| matches!(e, FieldError::TooManyModerators { count: 2, .. })));
 }
 

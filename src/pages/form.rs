@@ -294,7 +294,11 @@ pub async fn new_form(
             ..form
         };
     }
-    Ok(html(StatusCode::OK, &form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), None).with_directory(state.directory.status().await)))
+    Ok(html(
+        StatusCode::OK,
+        &form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), None)
+            .with_directory(state.directory.status().await),
+    ))
 }
 
 /// `POST /meetings/new`: creates, or shows the form again with the errors (400).
@@ -309,12 +313,16 @@ pub async fn create(
     let tr = state.tr(&headers);
     let now = state.clock.now();
     match validate(&state, &user, &form, now).await {
-        Err(errors) => Ok(html(StatusCode::BAD_REQUEST, &form_page(&state, tr, &user, &csrf, form, &errors, None).with_directory(state.directory.status().await))),
+        Err(errors) => Ok(html(
+            StatusCode::BAD_REQUEST,
+            &form_page(&state, tr, &user, &csrf, form, &errors, None).with_directory(state.directory.status().await),
+        )),
         Ok(valid) => match state.bookings.create(&user.actor(), valid, now).await {
             // A refusal that passes with time (an hourly limit): the form comes back as typed, with
             // the message and `Retry-After`, so nothing typed is lost.
             Err(e) if e.retry_after_seconds().is_some() => {
-                let page = form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), None).with_directory(state.directory.status().await);
+                let page = form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), None)
+                    .with_directory(state.directory.status().await);
                 Ok(refused(page, &tr, &e))
             }
             result => {
@@ -365,7 +373,11 @@ pub async fn edit_form(
     let d = audited("edit", &id, &user, state.bookings.editable(&user.actor(), &id, state.clock.now()).await)?;
     let tr = state.tr(&headers);
     let form = form_from(&d, state.config.display_tz());
-    Ok(html(StatusCode::OK, &form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), Some(&d)).with_directory(state.directory.status().await)))
+    Ok(html(
+        StatusCode::OK,
+        &form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), Some(&d))
+            .with_directory(state.directory.status().await),
+    ))
 }
 
 /// `POST /meetings/{id}/edit`.
@@ -382,11 +394,16 @@ pub async fn update(
     let d = audited("edit", &id, &user, state.bookings.editable(&user.actor(), &id, now).await)?;
     let tr = state.tr(&headers);
     match validate(&state, &user, &form, now).await {
-        Err(errors) => Ok(html(StatusCode::BAD_REQUEST, &form_page(&state, tr, &user, &csrf, form, &errors, Some(&d)).with_directory(state.directory.status().await))),
+        Err(errors) => Ok(html(
+            StatusCode::BAD_REQUEST,
+            &form_page(&state, tr, &user, &csrf, form, &errors, Some(&d))
+                .with_directory(state.directory.status().await),
+        )),
         Ok(valid) => {
             let outcome = match state.bookings.update(&user.actor(), &id, valid, now).await {
                 Err(e) if e.retry_after_seconds().is_some() => {
-                    let page = form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), Some(&d)).with_directory(state.directory.status().await);
+                    let page = form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), Some(&d))
+                        .with_directory(state.directory.status().await);
                     return Ok(refused(page, &tr, &e));
                 }
                 result => audited("edit", &id, &user, result)?,

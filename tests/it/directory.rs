@@ -161,7 +161,12 @@ async fn lists_and_groups_expand_before_the_guest_limit() {
     let m = app.book("jdupont", body(&[], &["team@lists.example.org", "board@lists.example.org"])).await;
     assert_eq!(
         mails(&m, "guest"),
-        ["anne.smith@example.org", "marie.martin@example.org", "paul.visiteur@example.org", "remi.leroy@lab.example.net"]
+        [
+            "anne.smith@example.org",
+            "marie.martin@example.org",
+            "paul.visiteur@example.org",
+            "remi.leroy@lab.example.net"
+        ]
     );
     // The limit counts the members: 3 from the file (jean.dupont is no organiser now), 2 more from
     // the team (the organiser mmartin removed, jean.dupont already there), 1 typed: 6 > 5.
@@ -219,6 +224,26 @@ async fn an_address_the_directory_knows_is_internal() {
     let link = path_of(attendee(&m, "ext@partner.net")["join_url"].as_str().unwrap());
     let resp = app.get(&link).await;
     assert!(location(&resp).contains("?jwt="), "{}", location(&resp));
+    // Their invitation carries the internal footer (links to the meetings and calendar pages).
+    let db = app.state.db.clone();
+    let internal = |rcpt: &'static str| {
+        let db = db.clone();
+        async move {
+            db
+            .read(move |c| {
+                c.query_row(
+                    "SELECT json_extract(notice, '$.to.internal') FROM outbox WHERE kind = 'invitation' AND recipients = ?1",
+                    [rcpt],
+                    |r| r.get::<_, bool>(0),
+                )
+                .map_err(jmb::db::DbError::from)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    assert!(internal("remi.leroy@lab.example.net").await);
+    assert!(!internal("ext@partner.net").await);
     app.stop().await;
 }
 
@@ -232,7 +257,10 @@ async fn completion_for_editors_from_two_characters_with_a_limit() {
     .await;
     let (status, v) = search(&app, "jdupont", "Mar").await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(v, json!({"available": true, "results": [{"name": "Marie Martin", "mail": "marie.martin@example.org"}]}));
+    assert_eq!(
+        v,
+        json!({"available": true, "results": [{"name": "Marie Martin", "mail": "marie.martin@example.org"}]})
+    );
     let (_, v) = search(&app, "jdupont", "durand").await;
     assert_eq!(v["results"].as_array().unwrap().len(), 2, "three Durands, two shown: {v}");
     let (_, v) = search(&app, "jdupont", "Ré").await;
@@ -303,7 +331,14 @@ async fn a_stopped_directory_costs_at_most_its_timeout() {
             assert!(!html.contains("id=\"dir-search\""));
         }
     }
-    let resp = app.client.get(app.url("/meetings/new")).headers(TestApp::as_user("jdupont")).header("accept-language", "en").send().await.unwrap();
+    let resp = app
+        .client
+        .get(app.url("/meetings/new"))
+        .headers(TestApp::as_user("jdupont"))
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap();
     assert!(resp.text().await.unwrap().contains("The directory does not answer"));
     // Booking works, with the addresses as typed.
     let t = Instant::now();
