@@ -427,16 +427,10 @@ fn collect_invitees(
             {
                 let sorted: std::collections::BTreeSet<&str> =
                     members.iter().map(String::as_str).filter(|m| plausible_member(m)).collect();
-                for member in sorted {
-                    match MailAddress::parse(member) {
-                        Some(mail) if mail.as_str() == owner => {}
-                        Some(mail) => {
-                            if !index.contains_key(mail.as_str()) {
-                                index.insert(mail.as_str().to_string(), out.len());
-                                out.push(Invitee { mail, name: String::new() });
-                            }
-                        }
-                        None => {}
+                for mail in sorted.into_iter().filter_map(MailAddress::parse) {
+                    if mail.as_str() != owner && !index.contains_key(mail.as_str()) {
+                        index.insert(mail.as_str().to_string(), out.len());
+                        out.push(Invitee { mail, name: String::new() });
                     }
                 }
                 continue;
