@@ -24,8 +24,9 @@ pub fn fill(template: &str, placeholder: &str, value: &str) -> String {
 }
 
 /// Whether a value may be looked up at all: no uid, address or name holds a control character, and
-/// one escaped NUL (`\00`) in a substring filter was seen to match every entry (the filter parser
-/// or the server reading it as an empty prefix). Such values find nobody without asking.
+/// an escaped NUL is not harmless everywhere: OpenLDAP 2.5 answers `(mail=\00*)` (IA5 substrings)
+/// with every entry that has a mail address, as if the prefix were empty. Such values find nobody,
+/// without asking.
 pub fn searchable(value: &str) -> bool {
     !value.is_empty() && !value.chars().any(char::is_control)
 }
