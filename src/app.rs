@@ -23,8 +23,9 @@ use crate::booking::Bookings;
 use crate::calendar::changes::ChangeLog;
 use crate::calendar::store::CalendarStore;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{AuthMode, Config};
+use crate::config::{AuthMode, Config, EditorKeyword, EditorPolicy};
 use crate::db::Db;
+use crate::directory::{DirectoryEditors, DirectoryService};
 use crate::events::{Hook, Hooks};
 use crate::i18n::Lang;
 use crate::identity::StaticEditors;
@@ -73,17 +74,23 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
     };
     let keys = Keys::new(&secret);
     let demo_sessions = Arc::new(DemoSessions::default());
+    let directory = Arc::new(DirectoryService::from_config(&config)?);
     let identity: Arc<dyn IdentityProvider> = match config.auth.mode {
-        AuthMode::TrustedHeader => Arc::new(TrustedHeaderProvider::from_config(&config.auth)),
+        AuthMode::TrustedHeader => {
+            Arc::new(TrustedHeaderProvider::from_config(&config.auth).with_directory(directory.clone()))
+        }
         AuthMode::Demo => Arc::new(DemoProvider {
             users: config.auth.demo_users.clone(),
             sessions: demo_sessions.clone(),
             clock: clock.clone(),
         }),
     };
-    let editors = Arc::new(StaticEditors::from_config(&config.auth.editors));
+    let editors: Arc<dyn crate::identity::EditorPolicy> = match config.auth.editors {
+        EditorPolicy::Keyword(EditorKeyword::Directory) => Arc::new(DirectoryEditors(directory.clone())),
+        ref policy => Arc::new(StaticEditors::from_config(policy)),
+    };
     let jitsi = Arc::new(Jitsi::from_config(&config)?);
-    let mail = Arc::new(MailSettings::from_config(&config)?);
+    let mail = Arc::new(MailSettings::from_config(&config)?.with_directory(directory.clone()));
     let mailer = crate::mailer::from_config(&config)?;
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let metrics_access = Arc::new(crate::metrics::ScrapeAccess::from_config(&config)?);
@@ -106,6 +113,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
         calendars,
         identity,
         editors,
+        directory,
         jitsi,
         clock,
         keys,

@@ -47,6 +47,7 @@ pub struct Config {
     pub calendar: CalendarConfig,
     pub metrics: MetricsConfig,
     pub presence: PresenceConfig,
+    pub directory: DirectoryConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -184,6 +185,8 @@ pub enum EditorPolicy {
 #[serde(rename_all = "lowercase")]
 pub enum EditorKeyword {
     Everyone,
+    /// Those the directory finds with `(&<user_filter>(<editor_filter>))` (`[directory]` must be set).
+    Directory,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -518,6 +521,187 @@ impl Default for PresenceConfig {
     }
 }
 
+/// How jmb reaches the directory server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DirectorySecurity {
+    /// `ldaps://` (TLS from the first byte) or `ldap://` upgraded with StartTLS; the server's
+    /// certificate checked against the system's roots and `ca_file`.
+    Tls,
+    /// `ldap://` in clear, allowed to a loopback address only (tests, a local replica).
+    PlaintextLoopback,
+}
+
+/// The organisation's LDAP directory (`[directory]`): who a signed-in user is, who may book, which
+/// invited addresses are the organisation's and their primary address, mailing lists and groups,
+/// address completion. Off while `url` is empty.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DirectoryConfig {
+    /// `ldaps://host` or `ldap://host` (StartTLS); empty: no directory.
+    pub url: String,
+    pub security: DirectorySecurity,
+    /// A PEM certificate (an internal CA) the server's certificate may chain to, besides the system's.
+    pub ca_file: Option<PathBuf>,
+    /// The service account jmb binds as; empty: anonymous.
+    pub bind_dn: String,
+    pub bind_password_file: Option<PathBuf>,
+    /// Where people, groups and lists are searched (subtree).
+    pub base_dn: String,
+    /// A person by login name; `{uid}` is replaced by the escaped uid.
+    pub user_filter: String,
+    /// A person by address, primary or alias; `{mail}` is replaced by the escaped address.
+    pub mail_filter: String,
+    /// Who may book (`auth.editors = "directory"`), combined as `(&<user_filter><editor_filter>)`.
+    pub editor_filter: String,
+    /// A group by its address (`{mail}`), expanded to its members' addresses (`member`,
+    /// `uniqueMember`); empty: no group expansion.
+    pub group_filter: String,
+    /// Completion on the booking form; `{q}` is replaced by the escaped text typed.
+    pub search_filter: String,
+    /// Attribute holding a person's primary address.
+    pub mail_attribute: String,
+    /// Attribute holding a person's display name.
+    pub name_attribute: String,
+    /// The original's subscribers file: `<list address> <subscriber address>` lines.
+    pub lists_file: Option<PathBuf>,
+    /// Longest time one look-up (connection, bind and search) may take.
+    pub timeout_seconds: u64,
+    /// How long an answer (found or not found) is reused.
+    pub cache_seconds: u64,
+    /// Answers kept at most.
+    pub cache_entries: usize,
+    /// Completion suggestions returned at most.
+    pub completion_results: usize,
+}
+
+impl Default for DirectoryConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            security: DirectorySecurity::Tls,
+            ca_file: None,
+            bind_dn: String::new(),
+            bind_password_file: None,
+            base_dn: String::new(),
+            user_filter: "(uid={uid})".into(),
+            mail_filter: "(|(mail={mail})(mailAlternateAddress={mail}))".into(),
+            editor_filter: "(|(eduPersonAffiliation=student)(eduPersonAffiliation=employee)(eduPersonAffiliation=faculty)(eduPersonAffiliation=affiliate))".into(),
+            group_filter: String::new(),
+            search_filter: "(&(mail=*)(|(cn={q}*)(sn={q}*)(givenName={q}*)(uid={q}*)(mail={q}*)))".into(),
+            mail_attribute: "mail".into(),
+            name_attribute: "cn".into(),
+            lists_file: None,
+            timeout_seconds: 3,
+            cache_seconds: 300,
+            cache_entries: 10_000,
+            completion_results: 10,
+        }
+    }
+}
+
+impl DirectoryConfig {
+    /// Whether an LDAP server is configured.
+    pub fn enabled(&self) -> bool {
+        !self.url.trim().is_empty()
+    }
+
+    /// The bind password, read from `bind_password_file` (empty without one).
+    pub fn bind_password(&self) -> Result<Secret, ConfigError> {
+        match &self.bind_password_file {
+            Some(path) => read_secret_file("directory.bind_password_file", path),
+            None => Ok(Secret::default()),
+        }
+    }
+
+    fn validate(&self, editors_from_directory: bool) -> Result<(), ConfigError> {
+        let filters: [(&'static str, &str, &[&str]); 5] = [
+            ("directory.user_filter", &self.user_filter, &["{uid}"]),
+            ("directory.mail_filter", &self.mail_filter, &["{mail}"]),
+            ("directory.editor_filter", &self.editor_filter, &[]),
+            ("directory.group_filter", &self.group_filter, &["{mail}"]),
+            ("directory.search_filter", &self.search_filter, &["{q}"]),
+        ];
+        for (key, filter, placeholders) in filters {
+            if key == "directory.group_filter" && filter.trim().is_empty() {
+                continue;
+            }
+            check_filter(key, filter, placeholders)?;
+        }
+        for (key, attr) in
+            [("directory.mail_attribute", &self.mail_attribute), ("directory.name_attribute", &self.name_attribute)]
+        {
+            if attr.is_empty() || !attr.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';') {
+                return Err(invalid(key, format!("{attr:?} is not an attribute name")));
+            }
+        }
+        if !self.enabled() {
+            if editors_from_directory {
+                return Err(invalid("auth.editors", "\"directory\" needs a directory: set directory.url"));
+            }
+            return Ok(());
+        }
+        let url = url::Url::parse(self.url.trim()).map_err(|e| {
+            invalid("directory.url", format!("{:?} is not a URL ({e}); use ldaps://host or ldap://host", self.url))
+        })?;
+        let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
+        if host.is_empty() || !url.username().is_empty() || url.password().is_some() {
+            return Err(invalid(
+                "directory.url",
+                "must be ldaps://host[:port] or ldap://host[:port], without credentials",
+            ));
+        }
+        match (url.scheme(), self.security) {
+            ("ldaps", DirectorySecurity::Tls) | ("ldap", DirectorySecurity::Tls) => {}
+            ("ldap", DirectorySecurity::PlaintextLoopback) => {
+                let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+                if !loopback {
+                    return Err(invalid(
+                        "directory.security",
+                        "\"plaintext-loopback\" only reaches a loopback address: use \"tls\" (ldaps:// or StartTLS) for a remote directory",
+                    ));
+                }
+            }
+            ("ldaps", DirectorySecurity::PlaintextLoopback) => {
+                return Err(invalid("directory.security", "ldaps:// is TLS: set security = \"tls\""));
+            }
+            (other, _) => {
+                return Err(invalid("directory.url", format!("scheme {other:?}: use ldaps:// or ldap:// (StartTLS)")));
+            }
+        }
+        if self.base_dn.trim().is_empty() {
+            return Err(invalid("directory.base_dn", "is required with directory.url (such as dc=example,dc=org)"));
+        }
+        if self.bind_dn.trim().is_empty() != self.bind_password_file.is_none() {
+            return Err(invalid(
+                "directory.bind_password_file",
+                "set both directory.bind_dn and directory.bind_password_file, or neither (anonymous)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A filter template: parenthesised, holding its placeholders, and parsed by the LDAP library once
+/// every placeholder is replaced by a sample value.
+fn check_filter(key: &'static str, filter: &str, placeholders: &[&str]) -> Result<(), ConfigError> {
+    let filter = filter.trim();
+    if !filter.starts_with('(') || !filter.ends_with(')') {
+        return Err(invalid(key, format!("{filter:?} must be an LDAP filter in parentheses, such as (uid={{uid}})")));
+    }
+    let mut sample = filter.to_string();
+    for p in placeholders {
+        if !filter.contains(p) {
+            return Err(invalid(key, format!("{filter:?} must contain {p}")));
+        }
+        sample = sample.replace(p, "sample");
+    }
+    if ldap3::parse_filter(&sample).is_err() {
+        return Err(invalid(key, format!("{filter:?} is not a valid LDAP filter (RFC 4515)")));
+    }
+    Ok(())
+}
+
 /// A configuration that failed to load or to validate, with the key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -672,6 +856,7 @@ impl Config {
             }
         }
         self.validate_mail()?;
+        self.directory.validate(self.auth.editors == EditorPolicy::Keyword(EditorKeyword::Directory))?;
         for h in [&self.auth.user_header, &self.auth.mail_header, &self.auth.name_header] {
             if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
                 return Err(invalid("auth.user_header", format!("{h:?} is not a valid header name")));
@@ -892,6 +1077,10 @@ impl Config {
             ("mail.keep_sent_days", u64::from(self.mail.keep_sent_days), 1, CENTURY_DAYS),
             ("presence.before_start_minutes", u64::from(self.presence.before_start_minutes), 0, WEEK_MINUTES),
             ("presence.after_end_minutes", u64::from(self.presence.after_end_minutes), 0, WEEK_MINUTES),
+            ("directory.timeout_seconds", self.directory.timeout_seconds, 1, 60),
+            ("directory.cache_seconds", self.directory.cache_seconds, 0, 86_400),
+            ("directory.cache_entries", self.directory.cache_entries as u64, 1, 1_000_000),
+            ("directory.completion_results", self.directory.completion_results as u64, 1, 50),
         ];
         for &(key, value, min, max) in ranges {
             if value < min || value > max {
@@ -1352,6 +1541,46 @@ mod tests {
         assert_eq!(c.auth.editors, EditorPolicy::Keyword(EditorKeyword::Everyone));
         let c = Config::from_toml(&with_secret("[auth]\neditors = [\"a\", \"b\"]\n")).unwrap();
         assert_eq!(c.auth.editors, EditorPolicy::Uids(vec!["a".into(), "b".into()]));
+    }
+
+    #[test]
+    fn directory_settings_are_checked_at_load() {
+        let ok = "[directory]\nurl = \"ldaps://ldap.example.org\"\nbase_dn = \"dc=example,dc=org\"\n";
+        let c = Config::from_toml(&with_secret(ok)).unwrap();
+        assert!(c.directory.enabled());
+        assert!(!Config::from_toml(&with_secret("")).unwrap().directory.enabled(), "off by default");
+        for (extra, key) in [
+            ("[directory]\nurl = \"ldaps://ldap.example.org\"\n", "directory.base_dn"),
+            ("[directory]\nurl = \"http://ldap.example.org\"\nbase_dn = \"dc=x\"\n", "directory.url"),
+            ("[directory]\nurl = \"not a url\"\nbase_dn = \"dc=x\"\n", "directory.url"),
+            ("[directory]\nurl = \"ldap://u:p@ldap.example.org\"\nbase_dn = \"dc=x\"\n", "directory.url"),
+            (
+                "[directory]\nurl = \"ldap://ldap.example.org\"\nbase_dn = \"dc=x\"\nsecurity = \"plaintext-loopback\"\n",
+                "directory.security",
+            ),
+            (
+                "[directory]\nurl = \"ldaps://h.example.org\"\nbase_dn = \"dc=x\"\nbind_dn = \"cn=jmb\"\n",
+                "directory.bind_password_file",
+            ),
+            ("[directory]\nuser_filter = \"(uid=jdupont)\"\n", "directory.user_filter"),
+            ("[directory]\nuser_filter = \"uid={uid}\"\n", "directory.user_filter"),
+            ("[directory]\nmail_filter = \"(|(mail={mail})(mailAlternateAddress={mail})\"\n", "directory.mail_filter"),
+            ("[directory]\neditor_filter = \"(eduPersonAffiliation=staff))(\"\n", "directory.editor_filter"),
+            ("[directory]\ngroup_filter = \"(objectClass=groupOfNames)\"\n", "directory.group_filter"),
+            ("[directory]\nsearch_filter = \"(cn=*)\"\n", "directory.search_filter"),
+            ("[directory]\nmail_attribute = \"mail)(x\"\n", "directory.mail_attribute"),
+            ("[directory]\ntimeout_seconds = 0\n", "directory.timeout_seconds"),
+            ("[directory]\ncompletion_results = 0\n", "directory.completion_results"),
+            ("[auth]\neditors = \"directory\"\n", "auth.editors"),
+        ] {
+            let err = Config::from_toml(&with_secret(extra)).unwrap_err().to_string();
+            assert!(err.contains(key), "{extra}: {err}");
+        }
+        let local =
+            "[directory]\nurl = \"ldap://127.0.0.1:3890\"\nbase_dn = \"dc=x\"\nsecurity = \"plaintext-loopback\"\n";
+        assert!(Config::from_toml(&with_secret(local)).is_ok());
+        let c = Config::from_toml(&with_secret(&format!("{ok}[auth]\neditors = \"directory\"\n"))).unwrap();
+        assert_eq!(c.auth.editors, EditorPolicy::Keyword(EditorKeyword::Directory));
     }
 
     #[test]

@@ -26,12 +26,17 @@ pub struct Actor {
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// The editor policy could not decide (the directory did not answer): the caller may not book now,
+/// and is told why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Undecided;
+
 /// Decides who may create meetings.
 pub trait EditorPolicy: Send + Sync {
-    fn is_editor<'a>(&'a self, who: &'a Identity) -> BoxFuture<'a, bool>;
+    fn is_editor<'a>(&'a self, who: &'a Identity) -> BoxFuture<'a, Result<bool, Undecided>>;
 }
 
-/// Everyone, or a fixed list of uids (an LDAP filter comes with the directory capability).
+/// Everyone, or a fixed list of uids (the directory's filter is `crate::directory::DirectoryEditors`).
 pub enum StaticEditors {
     Everyone,
     Uids(HashSet<String>),
@@ -41,6 +46,10 @@ impl StaticEditors {
     pub fn from_config(policy: &crate::config::EditorPolicy) -> Self {
         match policy {
             crate::config::EditorPolicy::Keyword(crate::config::EditorKeyword::Everyone) => StaticEditors::Everyone,
+            // Never reached: `app` picks the directory's policy for this keyword. Refuse all if it were.
+            crate::config::EditorPolicy::Keyword(crate::config::EditorKeyword::Directory) => {
+                StaticEditors::Uids(HashSet::new())
+            }
             crate::config::EditorPolicy::Uids(uids) => {
                 StaticEditors::Uids(uids.iter().map(|u| u.trim().to_lowercase()).collect())
             }
@@ -49,12 +58,12 @@ impl StaticEditors {
 }
 
 impl EditorPolicy for StaticEditors {
-    fn is_editor<'a>(&'a self, who: &'a Identity) -> BoxFuture<'a, bool> {
+    fn is_editor<'a>(&'a self, who: &'a Identity) -> BoxFuture<'a, Result<bool, Undecided>> {
         let yes = match self {
             StaticEditors::Everyone => true,
             StaticEditors::Uids(uids) => uids.contains(&who.uid),
         };
-        Box::pin(async move { yes })
+        Box::pin(async move { Ok(yes) })
     }
 }
 

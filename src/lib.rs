@@ -8,8 +8,8 @@
 //! fails when a core module reaches up):
 //! * **edge**: `cli`, `app`, `state`, `auth`, `web`, `pages`, `feed`, `api` — parse input into domain
 //!   types, call one core operation, render;
-//! * **core**: `booking`, `events`, `users`, `calendar`, `mail`, `outbox`, `identity`, `i18n`, `jobs`,
-//!   `legacy`, `metrics`, `presence`, `retention` — decide, store, react; never names axum or the edge;
+//! * **core**: `booking`, `directory`, `events`, `users`, `calendar`, `mail`, `outbox`, `identity`, `i18n`,
+//!   `jobs`, `legacy`, `metrics`, `presence`, `retention` — decide, store, react; never names axum or the edge;
 //! * **leaves**: `db`, `ics`, `jitsi`, `config`, `clock`, `secrets`, `telemetry`, `conditional`, `mailer`,
 //!   `backup`, `prosody`, and `caldav` (the protocol, over a backend trait the core implements).
 
@@ -36,6 +36,8 @@ pub mod web;
 pub mod booking;
 /// Calendars: the viewer's event, the change log, the calendar clock, the rendered calendar store.
 pub mod calendar;
+/// The organisation's LDAP directory: identity, editors, aliases, lists and groups, completion.
+pub mod directory;
 /// Booking changes as events, and the hooks that react to them inside the same transaction.
 pub mod events;
 /// Languages and message catalogues.

@@ -28,6 +28,8 @@ pub struct AppState {
     pub calendars: Arc<CalendarStore>,
     pub identity: Arc<dyn IdentityProvider>,
     pub editors: Arc<dyn EditorPolicy>,
+    /// The organisation's directory (look-ups do nothing without `[directory]`).
+    pub directory: Arc<crate::directory::DirectoryService>,
     pub jitsi: Arc<Jitsi>,
     pub clock: Arc<dyn Clock>,
     pub keys: Keys,

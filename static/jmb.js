@@ -134,3 +134,61 @@ document.addEventListener("DOMContentLoaded", () => {
     } catch (_) { /* storage refused: the switch still works */ }
   });
 });
+// Booking form: address completion from the directory (the form works without it). A search field
+// with a <datalist> of suggestions; the buttons add the chosen person to the moderators or guests.
+document.addEventListener("DOMContentLoaded", () => {
+  const box = document.getElementById("dir-search");
+  if (!box) return;
+  const input = document.getElementById("dir-q");
+  const list = document.getElementById("dir-results");
+  const status = document.getElementById("dir-status");
+  box.hidden = false;
+  let timer;
+  let asked = "";
+  const people = new Map();
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    const q = input.value.trim();
+    if (q.length < 2 || people.has(q.toLowerCase())) return;
+    timer = setTimeout(async () => {
+      if (q === asked) return;
+      asked = q;
+      try {
+        const resp = await fetch(box.dataset.api + "?q=" + encodeURIComponent(q), {
+          headers: { Accept: "application/json" }, credentials: "same-origin",
+        });
+        if (!resp.ok) return;
+        const body = await resp.json();
+        if (!body.available) {
+          status.textContent = box.dataset.down;
+          return;
+        }
+        status.textContent = "";
+        list.replaceChildren();
+        for (const p of body.results) {
+          const line = p.name ? `${p.name} <${p.mail}>` : p.mail;
+          people.set(line.toLowerCase(), line);
+          const option = document.createElement("option");
+          option.value = line;
+          list.append(option);
+        }
+      } catch (_) {
+        status.textContent = box.dataset.down;
+      }
+    }, 250);
+  });
+  for (const button of box.querySelectorAll("button[data-dir-add]")) {
+    button.addEventListener("click", () => {
+      const value = input.value.trim();
+      const target = document.querySelector(button.dataset.dirAdd);
+      if (!value || !target) return;
+      const name = value.replace(/\s*<[^>]*>$/, "");
+      const quoted = /[,;"@]/.test(name) && value.includes("<")
+        ? `"${name.replace(/["\\]/g, "\\$&")}" ${value.slice(value.lastIndexOf("<"))}`
+        : value;
+      target.value = target.value.trim() ? `${target.value.trim()}\n${quoted}` : quoted;
+      input.value = "";
+      input.focus();
+    });
+  }
+});

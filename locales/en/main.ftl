@@ -121,6 +121,7 @@ error-not-host = You are neither the owner nor a moderator of the meeting “{ $
 error-not-private-owner = You do not own the private room “{ $room }”.
 error-not-owner = You are not the owner of this meeting.
 error-not-editor = Your account may not book meetings.
+error-editor-undecided = The directory does not answer: jmb cannot check that your account may book meetings. Try again in a few minutes.
 error-untrusted-proxy = The request did not come from the authorised sign-in server.
 error-bad-identity = The sign-in server did not pass a usable identity ({ $detail }).
 error-csrf = The form expired or did not come from this site. Reload the page and try again.

@@ -121,6 +121,7 @@ error-not-host = Vous n'êtes ni propriétaire ni modérateur de la réunion « 
 error-not-private-owner = Vous n'êtes pas propriétaire de la réunion privée « { $room } ».
 error-not-owner = Vous n'êtes pas le propriétaire de cette réunion.
 error-not-editor = Votre compte ne permet pas de réserver des réunions.
+error-editor-undecided = L'annuaire ne répond pas : impossible de vérifier que votre compte peut réserver des réunions. Réessayez dans quelques minutes.
 error-untrusted-proxy = La connexion ne provient pas du serveur d'authentification autorisé.
 error-bad-identity = Le serveur d'authentification n'a pas transmis une identité utilisable ({ $detail }).
 error-csrf = Le formulaire a expiré ou ne provient pas de ce site. Rechargez la page et réessayez.

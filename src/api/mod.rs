@@ -33,6 +33,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/meetings/{id}"),
     ("delete", "/api/v1/meetings/{id}"),
     ("post", "/api/v1/meetings/{id}/answer"),
+    ("get", "/api/v1/directory/search"),
 ];
 
 pub fn router() -> Router<AppState> {
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/meetings", get(list).post(create))
         .route("/api/v1/meetings/{id}", get(show).put(update).delete(remove))
         .route("/api/v1/meetings/{id}/answer", post(answer))
+        .route("/api/v1/directory/search", get(directory_search))
         .fallback(not_found)
 }
 
@@ -328,6 +330,63 @@ struct MeView {
     editor: bool,
 }
 
+#[derive(Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+#[derive(Serialize)]
+struct SearchView {
+    /// False when no directory is configured or it did not answer: no completion, no alias checks.
+    available: bool,
+    results: Vec<PersonView>,
+}
+
+#[derive(Serialize)]
+struct PersonView {
+    name: String,
+    mail: String,
+}
+
+/// `GET /api/v1/directory/search?q=`: address completion for the booking form, for editors only; the
+/// text from 2 to 100 characters, at most `directory.completion_results` people.
+async fn directory_search(
+    State(state): State<AppState>,
+    Lang(tr): Lang,
+    user: SignedIn,
+    query: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    user.ensure_editor().map_err(|e| err(tr, e))?;
+    let Query(q) = query.map_err(|e| ApiError { tr, kind: ApiErrorKind::BadBody(e.body_text()) })?;
+    let text = q.q.trim();
+    let chars = text.chars().count();
+    use crate::directory::{MAX_SEARCH_CHARS, MIN_SEARCH_CHARS};
+    if !(MIN_SEARCH_CHARS..=MAX_SEARCH_CHARS).contains(&chars) || text.chars().any(char::is_control) {
+        return Err(ApiError {
+            tr,
+            kind: ApiErrorKind::BadBody(format!(
+                "q must have {MIN_SEARCH_CHARS} to {MAX_SEARCH_CHARS} characters, without control characters"
+            )),
+        });
+    }
+    let view = if state.directory.enabled() {
+        match state.directory.search(text).await {
+            Ok(people) => SearchView {
+                available: true,
+                results: people.into_iter().map(|p| PersonView { name: p.name, mail: p.mail }).collect(),
+            },
+            Err(_) => SearchView { available: false, results: Vec::new() },
+        }
+    } else {
+        SearchView { available: false, results: Vec::new() }
+    };
+    let mut resp = Json(view).into_response();
+    // People's names and addresses: not for shared caches, nor kept by the browser.
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    Ok(resp)
+}
+
 async fn me(user: SignedIn) -> Json<MeView> {
     Json(MeView { uid: user.identity.uid, mail: user.identity.mail, name: user.identity.name, editor: user.is_editor })
 }
@@ -419,13 +478,13 @@ async fn create(
     user: SignedIn,
     ApiJson(input): ApiJson<MeetingInput>,
 ) -> Result<Response, ApiError> {
-    if !user.is_editor {
+    if let Err(e) = user.ensure_editor() {
         // Refused before validation: a non-editor learns nothing from validation messages.
-        tracing::info!(target: "audit", uid = %user.identity.uid, decision = "DENIED", "create meeting: not an editor");
-        return Err(err(tr, BookingError::NotEditor));
+        tracing::info!(target: "audit", uid = %user.identity.uid, decision = "DENIED", reason = %e, "create meeting: not an editor");
+        return Err(err(tr, e));
     }
     let now = state.clock.now();
-    let valid = validate(&state, &user, input, now).map_err(|e| err(tr, e))?;
+    let valid = validate(&state, &user, input, now).await.map_err(|e| err(tr, e))?;
     let d = state.bookings.create(&user.actor(), valid, now).await.map_err(|e| audited(tr, "new", "", &user, e))?;
     tracing::info!(target: "audit", action = "new", meeting = %d.meeting.id, room = %d.meeting.room, uid = %user.identity.uid, "booking");
     let body = view(&state, &d, &user, now).ok_or_else(|| err(tr, BookingError::NotFound))?;
@@ -436,13 +495,15 @@ async fn create(
     Ok(resp)
 }
 
-fn validate(
+/// The shared validation, after the directory's aliases, lists and groups (see
+/// [`crate::directory::DirectoryService::validate`]).
+async fn validate(
     state: &AppState,
     user: &SignedIn,
     input: MeetingInput,
     now: DateTime<Utc>,
 ) -> Result<rules::ValidMeeting, FieldErrors> {
-    rules::validate(&input.into_raw(), &rules::Context::new(&state.config, now, &user.identity.mail))
+    state.directory.validate(&input.into_raw(), rules::Context::new(&state.config, now, &user.identity.mail)).await
 }
 
 async fn update(
@@ -455,7 +516,7 @@ async fn update(
     let now = state.clock.now();
     // Ownership, editor right and time window first: a stranger learns nothing from validation messages.
     state.bookings.editable(&user.actor(), &id, now).await.map_err(|e| audited(tr, "edit", &id, &user, e))?;
-    let valid = validate(&state, &user, input, now).map_err(|e| err(tr, e))?;
+    let valid = validate(&state, &user, input, now).await.map_err(|e| err(tr, e))?;
     let outcome =
         state.bookings.update(&user.actor(), &id, valid, now).await.map_err(|e| audited(tr, "edit", &id, &user, e))?;
     tracing::info!(target: "audit", action = "edit", meeting = %id, room = %outcome.details.meeting.room, uid = %user.identity.uid,
@@ -481,6 +542,11 @@ async fn remove(
 /// An API error for a core refusal, with an audit line when someone reached for a meeting that is not
 /// theirs to change.
 fn audited(tr: Tr, action: &'static str, meeting: &str, user: &SignedIn, e: BookingError) -> ApiError {
+    // Not an editor because the directory did not answer: say that, not "your account may not".
+    let e = match e {
+        BookingError::NotEditor if user.editor_undecided => BookingError::EditorUndecided,
+        e => e,
+    };
     if matches!(e, BookingError::NotFound | BookingError::NotOwner | BookingError::NotEditor) {
         tracing::info!(target: "audit", action, meeting, uid = %user.identity.uid, reason = %e, decision = "DENIED", "booking");
     }
@@ -560,6 +626,7 @@ mod tests {
             now: "2026-12-01T08:00:00Z".parse().unwrap(),
             tz: chrono_tz::Europe::Paris,
             owner_mail: "owner@example.org",
+            resolution: None,
         }
     }
 

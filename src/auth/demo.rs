@@ -80,7 +80,7 @@ pub async fn login_page(
     let mut users = Vec::new();
     for u in &state.config.auth.demo_users {
         let id = Identity { uid: u.uid.clone(), mail: u.mail.clone(), name: u.name.clone() };
-        let editor = state.editors.is_editor(&id).await;
+        let editor = state.editors.is_editor(&id).await.unwrap_or(false);
         users.push(LoginUser { uid: u.uid.clone(), name: u.name.clone(), mail: u.mail.clone(), editor });
     }
     let page = LoginPage {

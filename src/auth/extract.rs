@@ -18,9 +18,21 @@ use crate::web::problem::Problem;
 pub struct SignedIn {
     pub identity: Identity,
     pub is_editor: bool,
+    /// The editor policy could not decide (the directory did not answer): `is_editor` is false.
+    pub editor_undecided: bool,
 }
 
 impl SignedIn {
+    /// Refuses a caller who may not book: [`BookingError::NotEditor`], or
+    /// [`BookingError::EditorUndecided`] when the directory did not answer.
+    pub fn ensure_editor(&self) -> Result<(), crate::booking::BookingError> {
+        match (self.is_editor, self.editor_undecided) {
+            (true, _) => Ok(()),
+            (false, true) => Err(crate::booking::BookingError::EditorUndecided),
+            (false, false) => Err(crate::booking::BookingError::NotEditor),
+        }
+    }
+
     /// The caller as the core sees them.
     pub fn actor(&self) -> Actor {
         Actor { identity: self.identity.clone(), is_editor: self.is_editor }
@@ -63,8 +75,11 @@ async fn identify(parts: &Parts, state: &AppState) -> Result<SignedIn, AuthRejec
     let peer = peer_of(parts);
     match state.identity.identify(parts, peer).await {
         Ok(identity) => {
-            let is_editor = state.editors.is_editor(&identity).await;
-            Ok(SignedIn { identity, is_editor })
+            let (is_editor, editor_undecided) = match state.editors.is_editor(&identity).await {
+                Ok(yes) => (yes, false),
+                Err(crate::identity::Undecided) => (false, true),
+            };
+            Ok(SignedIn { identity, is_editor, editor_undecided })
         }
         Err(error) => {
             match &error {

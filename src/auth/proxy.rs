@@ -2,12 +2,19 @@
 //! `auth_request` authenticates and passes uid, mail and name in headers. The headers are believed only
 //! when the TCP peer is one of the configured proxy addresses (never `X-Forwarded-For`), or when jmb
 //! listens on a unix socket.
+//!
+//! With a directory (`[directory]`), the proxy may pass the uid alone: the mail address and display
+//! name it did not pass are the directory's. A directory that does not answer leaves the headers'
+//! values; without any mail address, sign-in is refused with a page that says so (403).
+
+use std::sync::Arc;
 
 use axum::http::request::Parts;
 use ipnet::IpNet;
 
 use super::{AuthError, IdentityProvider, Peer};
 use crate::booking::model::{MailAddress, name_from_mail};
+use crate::directory::{DirectoryService, Person};
 use crate::identity::{BoxFuture, Identity};
 
 pub struct TrustedHeaderProvider {
@@ -15,6 +22,15 @@ pub struct TrustedHeaderProvider {
     pub user_header: String,
     pub mail_header: String,
     pub name_header: String,
+    /// Fills in what the headers leave out.
+    pub directory: Option<Arc<DirectoryService>>,
+}
+
+/// What the headers said.
+struct FromHeaders {
+    uid: String,
+    mail: Option<MailAddress>,
+    name: Option<String>,
 }
 
 impl TrustedHeaderProvider {
@@ -24,14 +40,26 @@ impl TrustedHeaderProvider {
             user_header: auth.user_header.clone(),
             mail_header: auth.mail_header.clone(),
             name_header: auth.name_header.clone(),
+            directory: None,
         }
+    }
+
+    /// Mail and name the headers do not carry are looked up in `directory`.
+    pub fn with_directory(mut self, directory: Arc<DirectoryService>) -> Self {
+        self.directory = directory.enabled().then_some(directory);
+        self
     }
 
     fn peer_is_trusted(&self, peer: Peer) -> bool {
         peer.is_in(&self.trusted)
     }
 
+    #[cfg(test)]
     fn read(&self, parts: &Parts, peer: Peer) -> Result<Identity, AuthError> {
+        complete(self.read_headers(parts, peer)?, None, false)
+    }
+
+    fn read_headers(&self, parts: &Parts, peer: Peer) -> Result<FromHeaders, AuthError> {
         if !self.peer_is_trusted(peer) {
             return Err(AuthError::UntrustedPeer);
         }
@@ -55,21 +83,52 @@ impl TrustedHeaderProvider {
             return Err(AuthError::Malformed("uid"));
         }
         // Multi-valued attributes arrive joined with ';' (Shibboleth, mellon): the first is primary.
-        let raw_mail = header(&self.mail_header)?.ok_or(AuthError::Malformed("no mail address"))?;
-        let first = raw_mail.split(';').next().unwrap_or_default();
-        let mail = MailAddress::parse(first).ok_or(AuthError::Malformed("mail address"))?;
+        let mail = match header(&self.mail_header)? {
+            Some(raw) => {
+                let first = raw.split(';').next().unwrap_or_default();
+                Some(MailAddress::parse(first).ok_or(AuthError::Malformed("mail address"))?)
+            }
+            None => None,
+        };
         let name = header(&self.name_header)?
             .map(|n| n.split(';').next().unwrap_or_default().chars().take(200).collect::<String>())
-            .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| name_from_mail(mail.as_str()));
-        Ok(Identity { uid, mail: mail.as_str().to_string(), name })
+            .filter(|n| !n.trim().is_empty());
+        Ok(FromHeaders { uid, mail, name })
     }
+}
+
+/// The identity from the headers, completed by the directory's entry for the uid.
+fn complete(h: FromHeaders, person: Option<Person>, directory_down: bool) -> Result<Identity, AuthError> {
+    let mail = match (h.mail, &person) {
+        (Some(m), _) => m.as_str().to_string(),
+        (None, Some(p)) => p.mail.clone(),
+        (None, None) if directory_down => {
+            return Err(AuthError::Malformed("no mail address, and the directory did not answer"));
+        }
+        (None, None) => return Err(AuthError::Malformed("no mail address")),
+    };
+    let name = h
+        .name
+        .or_else(|| person.map(|p| p.name).filter(|n| !n.trim().is_empty()))
+        .unwrap_or_else(|| name_from_mail(&mail));
+    Ok(Identity { uid: h.uid, mail, name })
 }
 
 impl IdentityProvider for TrustedHeaderProvider {
     fn identify<'a>(&'a self, parts: &'a Parts, peer: Peer) -> BoxFuture<'a, Result<Identity, AuthError>> {
-        let result = self.read(parts, peer);
-        Box::pin(async move { result })
+        let headers = self.read_headers(parts, peer);
+        Box::pin(async move {
+            let headers = headers?;
+            match &self.directory {
+                Some(directory) if headers.mail.is_none() || headers.name.is_none() => {
+                    match directory.person_by_uid(&headers.uid).await {
+                        Ok(person) => complete(headers, person, false),
+                        Err(_) => complete(headers, None, true),
+                    }
+                }
+                _ => complete(headers, None, false),
+            }
+        })
     }
 
     fn login_url(&self, _next: &str) -> Option<String> {

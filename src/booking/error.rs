@@ -16,6 +16,9 @@ pub enum BookingError {
     /// Only editors book meetings.
     #[error("only editors may book meetings")]
     NotEditor,
+    /// Only editors book, and the directory that says who is one did not answer.
+    #[error("the directory did not answer: cannot tell whether the caller may book")]
+    EditorUndecided,
     /// Editing and deleting stop at the start.
     #[error("the meeting has started")]
     Started,
@@ -50,7 +53,7 @@ impl BookingError {
             BookingError::Ended { .. } => 410,
             BookingError::TooManyInvitations { .. } => 429,
             BookingError::TooManyBookings { .. } => 429,
-            BookingError::NoFreeIdentifier => 503,
+            BookingError::NoFreeIdentifier | BookingError::EditorUndecided => 503,
             BookingError::Store(_) => 500,
         }
     }
@@ -61,6 +64,7 @@ impl BookingError {
             BookingError::NotFound => "error-meeting-not-found",
             BookingError::NotOwner => "error-not-owner",
             BookingError::NotEditor => "error-not-editor",
+            BookingError::EditorUndecided => "error-editor-undecided",
             BookingError::Started => "error-meeting-started",
             BookingError::Ended { .. } => "error-gone",
             BookingError::OwnerAnswers => "error-owner-answers",
@@ -125,6 +129,7 @@ mod tests {
             BookingError::NotFound,
             BookingError::NotOwner,
             BookingError::NotEditor,
+            BookingError::EditorUndecided,
             BookingError::Started,
             BookingError::Ended { subject: "x".into() },
             BookingError::OwnerAnswers,

@@ -4,6 +4,8 @@
 //! problem found, each tied to its field so the edge can show it next to the input or in a problem
 //! document. Messages are not built here: each [`FieldError`] names a catalogue entry and its values.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
@@ -192,6 +194,20 @@ impl FieldErrors {
     }
 }
 
+/// What the directory said about a booking's addresses, gathered before validation (look-ups are
+/// I/O; validation is not): see `crate::directory::DirectoryService::resolve`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolution {
+    /// Alias → primary address: applied to moderators and guests before anything is counted.
+    pub primary: HashMap<String, String>,
+    /// Primary addresses the directory knows.
+    pub internal: HashSet<String>,
+    /// A list or group address (after alias fixing) → its members: guests only.
+    pub lists: HashMap<String, Vec<String>>,
+    /// The directory did not answer: addresses are taken as typed.
+    pub unavailable: bool,
+}
+
 /// What validation needs besides the input.
 pub struct Context<'a> {
     pub limits: &'a BookingConfig,
@@ -199,12 +215,19 @@ pub struct Context<'a> {
     pub tz: Tz,
     /// The organiser: implicitly a moderator, so removed from both lists.
     pub owner_mail: &'a str,
+    /// Aliases and lists to apply; `None`: addresses as typed.
+    pub resolution: Option<&'a Resolution>,
 }
 
 impl<'a> Context<'a> {
     /// The configured limits and display time zone, for a booking by `owner_mail`.
     pub fn new(config: &'a crate::config::Config, now: DateTime<Utc>, owner_mail: &'a str) -> Self {
-        Context { limits: &config.booking, now, tz: config.display_tz(), owner_mail }
+        Context { limits: &config.booking, now, tz: config.display_tz(), owner_mail, resolution: None }
+    }
+
+    /// The same, applying what the directory said.
+    pub fn with_resolution(self, resolution: &'a Resolution) -> Self {
+        Context { resolution: Some(resolution), ..self }
     }
 }
 
@@ -243,8 +266,22 @@ pub fn validate(raw: &RawMeeting, ctx: &Context<'_>) -> Result<ValidMeeting, Fie
     }
 
     let owner = ctx.owner_mail.to_lowercase();
-    let moderators = collect_invitees(&raw.moderators, &owner, Field::Moderators, limits.max_moderators, &mut errors);
-    let guests = collect_invitees(&raw.guests, &owner, Field::Guests, limits.max_guests, &mut errors);
+    let none = Resolution::default();
+    let (moderator_view, guest_view) = match ctx.resolution {
+        Some(r) => (Directory { resolution: r, expand_lists: false }, Directory { resolution: r, expand_lists: true }),
+        None => {
+            (Directory { resolution: &none, expand_lists: false }, Directory { resolution: &none, expand_lists: false })
+        }
+    };
+    let moderators = collect_invitees(
+        &raw.moderators,
+        &owner,
+        Field::Moderators,
+        limits.max_moderators,
+        &moderator_view,
+        &mut errors,
+    );
+    let guests = collect_invitees(&raw.guests, &owner, Field::Guests, limits.max_guests, &guest_view, &mut errors);
     if moderators.len() > limits.max_moderators {
         errors.push(
             Field::Moderators,
@@ -340,7 +377,21 @@ pub fn list_cap(max: usize) -> usize {
     (max + 1) * LIST_CHARS_PER_ENTRY
 }
 
+/// How the directory's answers apply to one list.
+struct Directory<'a> {
+    resolution: &'a Resolution,
+    /// Guests: a list or group is replaced by its members.
+    expand_lists: bool,
+}
+
+/// A list member kept (the original's rule): an address with a dot after its `@`.
+fn plausible_member(address: &str) -> bool {
+    address.split_once('@').is_some_and(|(_, domain)| domain.contains('.'))
+}
+
 /// Parses, lower-cases and de-duplicates a list, dropping the organiser (implicitly a moderator).
+/// Aliases are replaced by their primary address first; for guests, a list or group is replaced by
+/// its members (sorted, de-duplicated, the organiser removed, each a plausible address).
 ///
 /// Linear in the input, and the input is capped first: the length of the whole list (each entry of
 /// an API array counting one more, for its separator) against [`list_cap`], before any parsing. So
@@ -351,6 +402,7 @@ fn collect_invitees(
     owner: &str,
     field: Field,
     max: usize,
+    directory: &Directory<'_>,
     errors: &mut FieldErrors,
 ) -> Vec<Invitee> {
     let cap = list_cap(max);
@@ -365,9 +417,25 @@ fn collect_invitees(
     let mut out: Vec<Invitee> = Vec::new();
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut invalid = 0usize;
+    let r = directory.resolution;
     for entry in entries {
         for (name, address) in split_address_list(entry) {
-            match MailAddress::parse(&address) {
+            let parsed = MailAddress::parse(&address)
+                .map(|m| r.primary.get(m.as_str()).and_then(|p| MailAddress::parse(p)).unwrap_or(m));
+            if let Some(members) =
+                parsed.as_ref().and_then(|m| r.lists.get(m.as_str())).filter(|_| directory.expand_lists)
+            {
+                let sorted: std::collections::BTreeSet<&str> =
+                    members.iter().map(String::as_str).filter(|m| plausible_member(m)).collect();
+                for mail in sorted.into_iter().filter_map(MailAddress::parse) {
+                    if mail.as_str() != owner && !index.contains_key(mail.as_str()) {
+                        index.insert(mail.as_str().to_string(), out.len());
+                        out.push(Invitee { mail, name: String::new() });
+                    }
+                }
+                continue;
+            }
+            match parsed {
                 Some(mail) if mail.as_str() == owner => {}
                 Some(mail) => match index.get(mail.as_str()) {
                     Some(&i) => {
@@ -513,6 +581,7 @@ mod tests {
             now: "2026-12-01T08:00:00Z".parse().unwrap(),
             tz: chrono_tz::Europe::Paris,
             owner_mail: "owner@example.org",
+            resolution: None,
         }
     }
 

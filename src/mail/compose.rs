@@ -39,6 +39,8 @@ pub struct MailSettings {
     pub notify_organiser: bool,
     pub max_invitations_per_hour: u32,
     pub reminder_minutes: Vec<u32>,
+    /// Addresses the directory knows get the internal footer too (from its held answers, no look-up).
+    pub directory: Option<std::sync::Arc<crate::directory::DirectoryService>>,
 }
 
 impl MailSettings {
@@ -65,7 +67,14 @@ impl MailSettings {
             notify_organiser: config.mail.notify_organiser_on_answer,
             max_invitations_per_hour: config.mail.max_invitations_per_owner_per_hour,
             reminder_minutes: config.mail.reminder_minutes.clone(),
+            directory: None,
         })
+    }
+
+    /// Recipients the directory knows count as internal.
+    pub fn with_directory(mut self, directory: std::sync::Arc<crate::directory::DirectoryService>) -> Self {
+        self.directory = directory.enabled().then_some(directory);
+        self
     }
 
     pub fn tr(&self, lang: Lang) -> Tr {
@@ -128,7 +137,7 @@ impl MailSettings {
 
     /// Whether mails to `mail` get the internal footer (links to the meetings and calendar pages).
     pub fn is_internal(&self, mail: &str, is_user: bool) -> bool {
-        is_user || is_internal(mail, &self.internal_domains)
+        is_user || is_internal(mail, &self.internal_domains) || self.directory.as_ref().is_some_and(|d| d.known(mail))
     }
 }
 

@@ -100,9 +100,20 @@ pub struct FormPage {
     pub zone: String,
     /// Why a valid form was not booked now (the hourly limit), shown above it.
     pub refusal: Option<String>,
+    /// The directory answers: the completion widget is offered (shown by the script only).
+    pub completion: bool,
+    /// The directory does not answer: the form says completion and alias checks are unavailable.
+    pub directory_down: bool,
 }
 
 impl FormPage {
+    /// With what the directory's state means for the form.
+    pub fn with_directory(mut self, status: crate::directory::Status) -> Self {
+        self.completion = status == crate::directory::Status::Up;
+        self.directory_down = status == crate::directory::Status::Down;
+        self
+    }
+
     pub fn field_id(name: &str) -> String {
         format!("f-{name}")
     }
@@ -202,6 +213,8 @@ fn form_page(
             .unwrap_or_default(),
         zone: state.config.server.display_time_zone.clone(),
         refusal: None,
+        completion: false,
+        directory_down: false,
     }
 }
 
@@ -215,17 +228,19 @@ fn raw(form: &MeetingForm) -> RawMeeting {
     }
 }
 
-fn validate(
+/// The shared validation, after the directory's aliases, lists and groups (see
+/// [`crate::directory::DirectoryService::validate`]).
+async fn validate(
     state: &AppState,
     user: &SignedIn,
     form: &MeetingForm,
     now: DateTime<Utc>,
 ) -> Result<rules::ValidMeeting, FieldErrors> {
-    rules::validate(&raw(form), &rules::Context::new(&state.config, now, &user.identity.mail))
+    state.directory.validate(&raw(form), rules::Context::new(&state.config, now, &user.identity.mail)).await
 }
 
 fn ensure_editor(user: &SignedIn) -> Result<(), PageError> {
-    audited("new", "", user, if user.is_editor { Ok(()) } else { Err(crate::booking::BookingError::NotEditor) })
+    audited("new", "", user, user.ensure_editor())
 }
 
 /// The form again, as typed, with why a limit refused it: the refusal's status (429) and `Retry-After`.
@@ -279,7 +294,11 @@ pub async fn new_form(
             ..form
         };
     }
-    Ok(html(StatusCode::OK, &form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), None)))
+    Ok(html(
+        StatusCode::OK,
+        &form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), None)
+            .with_directory(state.directory.status().await),
+    ))
 }
 
 /// `POST /meetings/new`: creates, or shows the form again with the errors (400).
@@ -293,13 +312,17 @@ pub async fn create(
     ensure_editor(&user)?;
     let tr = state.tr(&headers);
     let now = state.clock.now();
-    match validate(&state, &user, &form, now) {
-        Err(errors) => Ok(html(StatusCode::BAD_REQUEST, &form_page(&state, tr, &user, &csrf, form, &errors, None))),
+    match validate(&state, &user, &form, now).await {
+        Err(errors) => Ok(html(
+            StatusCode::BAD_REQUEST,
+            &form_page(&state, tr, &user, &csrf, form, &errors, None).with_directory(state.directory.status().await),
+        )),
         Ok(valid) => match state.bookings.create(&user.actor(), valid, now).await {
             // A refusal that passes with time (an hourly limit): the form comes back as typed, with
             // the message and `Retry-After`, so nothing typed is lost.
             Err(e) if e.retry_after_seconds().is_some() => {
-                let page = form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), None);
+                let page = form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), None)
+                    .with_directory(state.directory.status().await);
                 Ok(refused(page, &tr, &e))
             }
             result => {
@@ -350,7 +373,11 @@ pub async fn edit_form(
     let d = audited("edit", &id, &user, state.bookings.editable(&user.actor(), &id, state.clock.now()).await)?;
     let tr = state.tr(&headers);
     let form = form_from(&d, state.config.display_tz());
-    Ok(html(StatusCode::OK, &form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), Some(&d))))
+    Ok(html(
+        StatusCode::OK,
+        &form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), Some(&d))
+            .with_directory(state.directory.status().await),
+    ))
 }
 
 /// `POST /meetings/{id}/edit`.
@@ -366,12 +393,17 @@ pub async fn update(
     // Ownership and the time window first: someone else learns nothing from validation messages.
     let d = audited("edit", &id, &user, state.bookings.editable(&user.actor(), &id, now).await)?;
     let tr = state.tr(&headers);
-    match validate(&state, &user, &form, now) {
-        Err(errors) => Ok(html(StatusCode::BAD_REQUEST, &form_page(&state, tr, &user, &csrf, form, &errors, Some(&d)))),
+    match validate(&state, &user, &form, now).await {
+        Err(errors) => Ok(html(
+            StatusCode::BAD_REQUEST,
+            &form_page(&state, tr, &user, &csrf, form, &errors, Some(&d))
+                .with_directory(state.directory.status().await),
+        )),
         Ok(valid) => {
             let outcome = match state.bookings.update(&user.actor(), &id, valid, now).await {
                 Err(e) if e.retry_after_seconds().is_some() => {
-                    let page = form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), Some(&d));
+                    let page = form_page(&state, tr, &user, &csrf, form, &FieldErrors::default(), Some(&d))
+                        .with_directory(state.directory.status().await);
                     return Ok(refused(page, &tr, &e));
                 }
                 result => audited("edit", &id, &user, result)?,
@@ -597,6 +629,7 @@ mod tests {
                 now: "2026-12-01T08:00:00Z".parse().unwrap(),
                 tz: chrono_tz::Europe::Paris,
                 owner_mail: "owner@example.org",
+                resolution: None,
             }
         }
 

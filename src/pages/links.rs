@@ -17,7 +17,6 @@ use crate::booking::model::{
     Answer, Attendee, Meeting, MeetingDetails, Note, NoteTooLong, PartStat, Role, name_from_mail,
 };
 use crate::i18n::Tr;
-use crate::identity::is_internal;
 use crate::jitsi::TokenUser;
 use crate::state::AppState;
 use crate::web::csrf::{CarriesCsrf, CsrfToken, LenientForm};
@@ -184,7 +183,8 @@ pub(crate) async fn join_with_token(
         let home = Some(format!("/rsvp/{token}"));
         return Ok(too_early(state, state.tr(headers), csrf, &meeting, opens, &format!("/j/{token}"), home));
     }
-    let internal = is_internal(&attendee.mail, &state.config.mail.internal_domains);
+    // Internal: the address's domain is the organisation's, or the directory knows it.
+    let internal = attendee.role == Role::Moderator && state.directory.is_internal(&attendee.mail).await;
     match attendee.role {
         Role::Guest => {
             state.bookings.record_join(attendee.id, now).await?;

@@ -51,6 +51,11 @@ pub(crate) fn audited<T>(
     result: Result<T, BookingError>,
 ) -> Result<T, PageError> {
     result.map_err(|e| {
+        // Not an editor because the directory did not answer: say that, not "your account may not".
+        let e = match e {
+            BookingError::NotEditor if user.editor_undecided => BookingError::EditorUndecided,
+            e => e,
+        };
         if matches!(e, BookingError::NotFound | BookingError::NotOwner | BookingError::NotEditor) {
             tracing::info!(target: "audit", action, meeting, uid = %user.identity.uid, reason = %e, decision = "DENIED", "booking");
         }

@@ -10,6 +10,7 @@ const EDGE: &[&str] = &["api", "app", "auth", "cli", "feed", "lib", "main", "pag
 const CORE: &[&str] = &[
     "booking",
     "calendar",
+    "directory",
     "events",
     "i18n",
     "identity",

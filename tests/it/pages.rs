@@ -146,6 +146,7 @@ impl App {
             now: self.clock_now(),
             tz: chrono_tz::Europe::Paris,
             owner_mail: &owner.mail,
+            resolution: None,
         };
         let valid = rules::validate(&raw, &ctx).unwrap();
         self.create(owner, valid).await
