@@ -86,6 +86,12 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let metrics_access = Arc::new(crate::metrics::ScrapeAccess::from_config(&config)?);
     let mut hook_list = hook_list(&mail);
+    // End-of-meeting warnings (`[xmpp]`): rows written with each booking, posted by a job.
+    let warnings = crate::room_warnings::Sender::from_config(&config)?;
+    if let Some(w) = &warnings {
+        hook_list.push(Arc::new(w.scheduler()));
+        tracing::info!(notifier = w.notifier.name(), minutes = ?w.minutes, "room warnings before the end of meetings");
+    }
     // Bookings, joins and answers for `/metrics`.
     hook_list.push(Arc::new(crate::metrics::MetricsHook(metrics.clone())));
     let hooks = Hooks::new(hook_list);
@@ -111,6 +117,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
         demo_sessions,
         metrics,
         metrics_access,
+        warnings,
     })
 }
 
@@ -127,6 +134,7 @@ pub fn job_deps(state: &AppState) -> crate::jobs::JobDeps {
         clock: state.clock.clone(),
         mail: state.mail.clone(),
         transport: state.mailer.clone(),
+        warnings: state.warnings.clone(),
     }
 }
 

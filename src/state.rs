@@ -39,6 +39,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Who may read `/metrics`.
     pub metrics_access: Arc<crate::metrics::ScrapeAccess>,
+    /// End-of-meeting chat warnings (`[xmpp]`); `None` without the section.
+    pub warnings: Option<Arc<crate::room_warnings::Sender>>,
 }
 
 impl AppState {

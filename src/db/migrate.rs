@@ -15,6 +15,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_mail.sql"),
     include_str!("../../migrations/0005_site_scale.sql"),
     include_str!("../../migrations/0006_attendee_note.sql"),
+    // (0007 is reserved for presence tracking, developed alongside.)
+    include_str!("../../migrations/0008_room_warnings.sql"),
 ];
 
 fn migrations() -> Migrations<'static> {

@@ -19,6 +19,7 @@ const CORE: &[&str] = &[
     "metrics",
     "outbox",
     "retention",
+    "room_warnings",
     "users",
 ];
 const LEAVES: &[&str] = &[
@@ -36,6 +37,7 @@ const LEAVES: &[&str] = &[
     "secrets",
     "telemetry",
     "testkit",
+    "xmpp",
 ];
 
 /// Modules drawn at their submodules' granularity (their submodules depend on one another in layers).
