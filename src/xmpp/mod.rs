@@ -155,9 +155,12 @@ impl Client {
             s.wait(|e| e.name == "iq" && e.attr("id") == Some("sess")).await?;
         }
         let occupant = format!("{room}@{}/{}", self.muc_domain, self.nick);
-        let outcome = self.join_and_post(&mut s, room, &occupant, text).await;
-        // Leave and close in every case (a created room is destroyed as soon as it is empty again).
-        let _ = s.send(&format!("<presence to='{}' type='unavailable'/>", escape(&occupant))).await;
+        let mut joined = false;
+        let outcome = self.join_and_post(&mut s, room, &occupant, text, &mut joined).await;
+        // Leave if in the room (a room our join created is destroyed as soon as it is empty again).
+        if joined {
+            let _ = s.send(&format!("<presence to='{}' type='unavailable'/>", escape(&occupant))).await;
+        }
         let _ = s.send("</stream:stream>").await;
         s.close().await;
         outcome
@@ -193,7 +196,15 @@ impl Client {
         }
     }
 
-    async fn join_and_post(&self, s: &mut Stream, room: &str, occupant: &str, text: &str) -> Result<Posted, XmppError> {
+    /// Sets `joined` once the room has accepted the bot (it must then leave).
+    async fn join_and_post(
+        &self,
+        s: &mut Stream,
+        room: &str,
+        occupant: &str,
+        text: &str,
+        joined: &mut bool,
+    ) -> Result<Posted, XmppError> {
         let room_bare = format!("{room}@{}", self.muc_domain);
         s.send(&format!(
             "<presence to='{}' id='join'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x>\
@@ -203,15 +214,18 @@ impl Client {
         ))
         .await?;
         // Other occupants' presences and the room's subject come first; ours (status 110) ends the join.
-        let joined = s
+        // Until the room answers, assume the bot may be in it: leave in every case but a refusal.
+        *joined = true;
+        let answer = s
             .wait(|e| {
                 e.name == "presence"
                     && e.attr("from").is_some_and(|f| f.eq_ignore_ascii_case(occupant))
                     && (e.attr("type") == Some("error") || e.muc_status(110))
             })
             .await?;
-        if joined.attr("type") == Some("error") {
-            let condition = joined.error_condition();
+        if answer.attr("type") == Some("error") {
+            *joined = false;
+            let condition = answer.error_condition();
             return match condition.as_str() {
                 // Room creation is restricted and the room does not exist: nobody is there.
                 "not-allowed" | "item-not-found" | "gone" => Ok(Posted::NotRunning),
@@ -222,7 +236,7 @@ impl Client {
                 _ => Err(transient(format!("join refused: {condition}"))),
             };
         }
-        if joined.muc_status(201) {
+        if answer.muc_status(201) {
             // Our join created the room: nobody was there. Leaving (below) destroys it again.
             return Ok(Posted::NotRunning);
         }
