@@ -127,7 +127,7 @@ impl Client {
             if answer.name != "proceed" {
                 return Err(transient(format!("STARTTLS refused ({})", answer.name)));
             }
-            let io = s.into_inner()?;
+            let io = s.take_transport()?;
             let name = rustls::pki_types::ServerName::try_from(self.domain.clone())
                 .map_err(|e| XmppError::Refused(format!("JID domain {:?}: {e}", self.domain)))?;
             let tls = tls.connect(name, io).await.map_err(|e| {
@@ -402,7 +402,7 @@ impl Stream {
     /// Opens (or restarts) the stream and returns the server's `<stream:features>`.
     async fn open(&mut self, domain: &str) -> Result<Element, XmppError> {
         // A restarted stream is a new document for the parser.
-        let io = self.into_inner()?;
+        let io = self.take_transport()?;
         *self = Stream::new(io);
         self.send(&format!(
             "<?xml version='1.0'?><stream:stream to='{}' version='1.0' xmlns='jabber:client' \
@@ -427,7 +427,7 @@ impl Stream {
     }
 
     /// The transport, for STARTTLS (nothing may be buffered: the server waits for our handshake).
-    fn into_inner(&mut self) -> Result<Box<dyn Io>, XmppError> {
+    fn take_transport(&mut self) -> Result<Box<dyn Io>, XmppError> {
         if !self.reader.get_ref().buffer().is_empty() {
             return Err(transient("data after a stream restart point"));
         }
