@@ -248,6 +248,7 @@ fn import_legacy(config: &Config, path: &Path, dry_run: bool, uids: Option<&Path
         default_subject: "Réunion sans objet".into(),
         uids: uids.map(crate::legacy::read_uid_map).transpose()?.unwrap_or_default(),
         now: chrono::Utc::now(),
+        chat_warnings: config.xmpp.is_some(),
     };
     let bar = indicatif::ProgressBar::new(source.count()?);
     bar.set_style(

@@ -97,6 +97,21 @@ pub fn schedule(
     Ok(())
 }
 
+/// A chat reminder still pending in the original JMB (`jmb import-legacy`). Returns whether it was
+/// added (an existing row for the same meeting and offset is left as it is).
+pub fn import_pending(
+    tx: &Transaction<'_>,
+    meeting_id: &str,
+    minutes_before: u32,
+    due: DateTime<Utc>,
+) -> rusqlite::Result<bool> {
+    Ok(crate::db::exec(
+        tx,
+        "INSERT OR IGNORE INTO room_warnings (meeting_id, minutes_before, due_at, next_attempt_at) VALUES (?1, ?2, ?3, ?3)",
+        params![meeting_id, minutes_before, ts(due)],
+    )? > 0)
+}
+
 /// When the job has something to do next (a warning due, or a retry).
 pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
     let t: Option<i64> =
