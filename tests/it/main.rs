@@ -15,3 +15,4 @@ mod openapi;
 mod pages;
 mod serving;
 mod smtp;
+mod warnings;
