@@ -28,13 +28,13 @@ class Observer(slixmpp.ClientXMPP):
         self.enable_plaintext = True
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0045")
-        self["feature_mechanisms"].unencrypted_scram = True
+        self.plugin["feature_mechanisms"].unencrypted_scram = True
         self.add_event_handler("session_start", self.start)
         self.add_event_handler("groupchat_message", self.on_message)
 
     async def start(self, _event):
         for room in self.rooms:
-            await self["xep_0045"].join_muc_wait(f"{room}@{self.muc}", self.nick, maxstanzas=0, timeout=10)
+            await self.plugin["xep_0045"].join_muc_wait(f"{room}@{self.muc}", self.nick, maxstanzas=0, timeout=10)
         print("JOINED", flush=True)
         asyncio.get_event_loop().add_reader(sys.stdin, self.on_command)
 
@@ -51,12 +51,12 @@ class Observer(slixmpp.ClientXMPP):
 
     async def command(self, line):
         if line[0] == "ITEMS":
-            items = await self["xep_0030"].get_items(jid=self.muc, timeout=10)
+            items = await self.plugin["xep_0030"].get_items(jid=self.muc, timeout=10)
             rooms = sorted(i[0].split("@")[0] for i in items["disco_items"]["items"])
             print("ITEMS " + ",".join(rooms), flush=True)
         elif line[0] == "INFO":
             try:
-                await self["xep_0030"].get_info(jid=f"{line[1]}@{self.muc}", timeout=10)
+                await self.plugin["xep_0030"].get_info(jid=f"{line[1]}@{self.muc}", timeout=10)
                 print(f"INFO {line[1]} exists", flush=True)
             except IqError as e:
                 print(f"INFO {line[1]} {e.condition}", flush=True)

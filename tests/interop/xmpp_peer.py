@@ -99,12 +99,18 @@ class Prosody:
         return text
 
 
-def start_prosody() -> Prosody:
+def start_prosody(cert: tuple[bytes, bytes] | None = None) -> Prosody:
+    """`cert`: PEM certificate chain and key for `meet.test`; Prosody then offers STARTTLS (not required,
+    so the observer may stay on plain TCP)."""
     if shutil.which("prosody") is None or shutil.which("prosodyctl") is None:
         pytest.fail(f"prosody is not installed: {INSTALL_HINT}", pytrace=False)
     d = Path(tempfile.mkdtemp(prefix="jmb-prosody-"))
     (d / "data").mkdir()
     (d / "certs").mkdir()
+    if cert:
+        (d / "certs" / f"{DOMAIN}.crt").write_bytes(cert[0])
+        (d / "certs" / f"{DOMAIN}.key").write_bytes(cert[1])
+        (d / "certs" / f"{DOMAIN}.key").chmod(0o600)
     port = free_port()
     p = Prosody(d, port)
     p.config.write_text(f"""\
@@ -118,7 +124,7 @@ s2s_ports = {{ }}
 component_ports = {{ }}
 http_ports = {{ }}
 https_ports = {{ }}
-modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping" }}
+modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"{'; "tls"' if cert else ""} }}
 modules_disabled = {{ "s2s" }}
 c2s_require_encryption = false
 authentication = "internal_hashed"
@@ -126,6 +132,7 @@ storage = "internal"
 admins = {{ "{OBSERVER[0]}@{DOMAIN}" }}
 
 VirtualHost "{DOMAIN}"
+{f'    ssl = {{ certificate = "{d}/certs/{DOMAIN}.crt"; key = "{d}/certs/{DOMAIN}.key" }}' if cert else ""}
 
 Component "{MUC}" "muc"
     restrict_room_creation = true
