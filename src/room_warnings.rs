@@ -239,20 +239,22 @@ pub fn record(
     now: DateTime<Utc>,
     give_up: Duration,
 ) -> rusqlite::Result<()> {
+    // What the server said is kept for operators, within reason.
+    let short = |e: &str| -> String { e.chars().take(300).collect() };
     let (outcome, error) = match attempt {
         Attempt::Sent => ("sent", None),
         Attempt::NotRunning => ("not-running", None),
-        Attempt::Refused { error } => ("failed", Some(error.as_str())),
+        Attempt::Refused { error } => ("failed", Some(short(error))),
         Attempt::Transient { error, retry_in } => {
             if now + *retry_in <= warning.end + give_up {
                 crate::db::exec(
                     tx,
                     "UPDATE room_warnings SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND done_at IS NULL",
-                    params![warning.id, ts(now + *retry_in), error],
+                    params![warning.id, ts(now + *retry_in), short(error)],
                 )?;
                 return Ok(());
             }
-            ("failed", Some(error.as_str()))
+            ("failed", Some(short(error)))
         }
     };
     crate::db::exec(

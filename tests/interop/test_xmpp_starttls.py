@@ -13,8 +13,8 @@ import pytest
 import trustme
 
 from conftest import start_jmb, stop_jmb
-from test_xmpp_warnings import BOT_NICK, Clock, metric, next_start
-from xmpp_peer import BOT, DOMAIN, MUC, start_observer, start_prosody
+from xmpp_peer import (BOT, BOT_NICK, DOMAIN, MUC, Clock, metric, next_start, start_observer,
+                       start_prosody)
 
 
 def jmb_config(prosody, ca_file: Path) -> str:

@@ -9,39 +9,16 @@ due: the warning fails, is retried, and arrives once when Prosody is back.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from conftest import form_csrf, start_jmb, stop_jmb
-from xmpp_peer import BOT, DOMAIN, MUC, start_observer, start_prosody
-
-# The bot's nickname (the default of xmpp.nick).
-BOT_NICK = "Jitsi-Bot"
-
-
-class Clock:
-    """jmb's clock: the real time shifted by the offset in a file jmb re-reads every 50 ms."""
-
-    def __init__(self, path: Path):
-        self.path, self.offset = path, 0
-        self.path.write_text("0")
-
-    def now(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(time.time() + self.offset, dt.timezone.utc)
-
-    def set(self, target: dt.datetime) -> None:
-        self.offset = round(target.timestamp() - time.time())
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(str(self.offset))
-        tmp.replace(self.path)
-        time.sleep(0.2)  # jmb reads it within 50 ms
-
+from xmpp_peer import (BOT, BOT_NICK, DOMAIN, MUC, Clock, metric, next_start, start_observer,
+                       start_prosody)
 
 @pytest.fixture(scope="module")
 def stack():
@@ -70,12 +47,6 @@ retry_max_seconds = 60
         shutil.rmtree(prosody.dir, ignore_errors=True)
 
 
-def next_start(clock: Clock) -> dt.datetime:
-    """The first quarter hour at least a minute after jmb's now."""
-    t = (clock.now() + dt.timedelta(minutes=1)).replace(second=0, microsecond=0)
-    return t + dt.timedelta(minutes=(-t.minute) % 15)
-
-
 def choose_english(server, uid: str) -> None:
     s = server.session(uid)
     page = s.get(server.url + "/meetings", timeout=10)
@@ -83,20 +54,6 @@ def choose_english(server, uid: str) -> None:
     r = s.post(server.url + "/lang", data={"csrf": form_csrf(page.text, "/lang"), "lang": "en", "next": "/"},
                timeout=10, allow_redirects=False)
     assert r.status_code in (302, 303), r.text
-
-
-def metric(server, name: str) -> float:
-    text = requests.get(server.url + "/metrics", timeout=10).text
-    m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
-    assert m, f"{name} not in /metrics"
-    return float(m.group(1))
-
-
-def wait_in_log(server, needle: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while needle not in server.log.read_text(errors="replace"):
-        assert time.monotonic() < deadline, f"{needle!r} not in jmb's log:\n{server.log.read_text()[-3000:]}"
-        time.sleep(0.1)
 
 
 def test_each_warning_arrives_once_at_its_time_in_the_organisers_language(stack):

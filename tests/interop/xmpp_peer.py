@@ -9,8 +9,10 @@ runs as that user (see /work/shared/reference/test-peers.md §2).
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import queue
+import re
 import shutil
 import socket
 import subprocess
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = "meet.test"
@@ -210,3 +213,38 @@ def start_observer(prosody: Prosody, rooms: list[str], nick: str = "Alice") -> O
         obs.stop()
         raise
     return obs
+
+
+# The bot's nickname (the default of xmpp.nick).
+BOT_NICK = "Jitsi-Bot"
+
+
+class Clock:
+    """jmb's clock: the real time shifted by the offset in a file jmb re-reads every 50 ms."""
+
+    def __init__(self, path: Path):
+        self.path, self.offset = path, 0
+        self.path.write_text("0")
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(time.time() + self.offset, dt.timezone.utc)
+
+    def set(self, target: dt.datetime) -> None:
+        self.offset = round(target.timestamp() - time.time())
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(str(self.offset))
+        tmp.replace(self.path)
+        time.sleep(0.2)  # jmb reads it within 50 ms
+
+
+def next_start(clock: Clock) -> dt.datetime:
+    """The first quarter hour at least a minute after jmb's now."""
+    t = (clock.now() + dt.timedelta(minutes=1)).replace(second=0, microsecond=0)
+    return t + dt.timedelta(minutes=(-t.minute) % 15)
+
+
+def metric(server, name: str) -> float:
+    text = requests.get(server.url + "/metrics", timeout=10).text
+    m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
+    assert m, f"{name} not in /metrics"
+    return float(m.group(1))
