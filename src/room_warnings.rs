@@ -176,7 +176,13 @@ pub fn claim_due(
     };
     let mut claimed = Vec::new();
     for (meeting_id, rows) in by_meeting {
-        let Some(meeting) = repo::meeting_by_id(tx, &meeting_id)? else { continue };
+        let Some(meeting) = repo::meeting_by_id(tx, &meeting_id)? else {
+            // Cannot happen with the foreign key; never leave a row that would be due forever.
+            for (id, ..) in &rows {
+                done(*id, "missed")?;
+            }
+            continue;
+        };
         // Sorted by offset: the first is the latest warning, the one still worth posting.
         let (latest, earlier) = rows.split_first().expect("grouped rows are never empty");
         for (id, ..) in earlier {
