@@ -96,6 +96,12 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
     let metrics_access = Arc::new(crate::metrics::ScrapeAccess::from_config(&config)?);
     let presence = crate::presence::Presence::from_config(db.clone(), &config)?;
     let mut hook_list = hook_list(&mail);
+    // End-of-meeting warnings (`[xmpp]`): rows written with each booking, posted by a job.
+    let warnings = crate::room_warnings::Sender::from_config(&config)?;
+    if let Some(w) = &warnings {
+        hook_list.push(Arc::new(w.scheduler()));
+        tracing::info!(notifier = w.notifier.name(), minutes = ?w.minutes, "room warnings before the end of meetings");
+    }
     // Bookings, joins and answers for `/metrics`.
     hook_list.push(Arc::new(crate::metrics::MetricsHook(metrics.clone())));
     let hooks = Hooks::new(hook_list);
@@ -123,6 +129,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
         metrics,
         metrics_access,
         presence,
+        warnings,
     })
 }
 
@@ -139,6 +146,7 @@ pub fn job_deps(state: &AppState) -> crate::jobs::JobDeps {
         clock: state.clock.clone(),
         mail: state.mail.clone(),
         transport: state.mailer.clone(),
+        warnings: state.warnings.clone(),
     }
 }
 

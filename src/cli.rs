@@ -248,6 +248,7 @@ fn import_legacy(config: &Config, path: &Path, dry_run: bool, uids: Option<&Path
         default_subject: "Réunion sans objet".into(),
         uids: uids.map(crate::legacy::read_uid_map).transpose()?.unwrap_or_default(),
         now: chrono::Utc::now(),
+        chat_warnings: config.xmpp.is_some(),
     };
     let bar = indicatif::ProgressBar::new(source.count()?);
     bar.set_style(
@@ -474,7 +475,21 @@ async fn serve(config: Config, embedded: bool) -> anyhow::Result<()> {
     let listen = config.listen_addr()?;
     let public = config.public_base().to_string();
     let shutdown = crate::shutdown_signal();
-    let state = app::build_default_state(config)?;
+    let state = match std::env::var_os(crate::clock::TEST_CLOCK_ENV) {
+        None => app::build_default_state(config)?,
+        Some(path) => {
+            // Tests of a running server only: never where anyone but this machine could reach it.
+            let loopback = matches!(&listen, ListenAddr::Tcp(addr) if addr.ip().is_loopback());
+            if !loopback {
+                anyhow::bail!(
+                    "{} is for tests: it needs server.listen on a loopback address",
+                    crate::clock::TEST_CLOCK_ENV
+                );
+            }
+            tracing::warn!(file = ?path, "TEST CLOCK: time is shifted by the offset in this file; never in production");
+            app::build_state(config, crate::clock::FileOffsetClock::watch(path.into()))?
+        }
+    };
     let listener = match &listen {
         ListenAddr::Tcp(addr) => Listener::Tcp(tokio::net::TcpListener::bind(addr).await?),
         #[cfg(unix)]

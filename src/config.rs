@@ -48,6 +48,9 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub presence: PresenceConfig,
     pub directory: DirectoryConfig,
+    /// Chat warnings before a meeting ends (`[xmpp]`); absent: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xmpp: Option<XmppConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -600,6 +603,79 @@ impl Default for DirectoryConfig {
     }
 }
 
+/// How the end-of-meeting warnings reach the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifierKind {
+    /// A bot account posts into the conference chat.
+    Xmpp,
+    /// Written to jmb's log only (the embedded demo, trials).
+    Log,
+}
+
+/// How the bot's XMPP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum XmppSecurity {
+    /// STARTTLS, required; the server's certificate must chain to the system's roots or `ca_file`.
+    Starttls,
+    /// No TLS at all: only to a loopback address (Prosody on the same host).
+    PlaintextLoopback,
+}
+
+/// `[xmpp]`: warnings posted into the conference chat before a meeting ends (see
+/// [`crate::room_warnings`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct XmppConfig {
+    /// `xmpp` (the bot posts into the room) or `log`.
+    pub notifier: NotifierKind,
+    /// The bot's bare JID, e.g. `jmb-bot@auth.meet.example.org`.
+    pub jid: String,
+    /// The bot's password, inline or from `password_file`.
+    pub password: Secret,
+    pub password_file: Option<PathBuf>,
+    /// `host:port` of Prosody's client port; empty: the JID's domain, port 5222.
+    pub server: String,
+    pub security: XmppSecurity,
+    /// A PEM certificate (an internal or self-signed CA) Prosody's certificate may chain to.
+    pub ca_file: Option<PathBuf>,
+    /// The conference (MUC) component: rooms are `{room}@{muc_domain}`.
+    pub muc_domain: String,
+    /// The bot's nickname in the room.
+    pub nick: String,
+    /// Warnings, in minutes before the end (0: when it ends).
+    pub warn_minutes: Vec<u32>,
+    /// Longest time one warning (connect, join, post, leave) may take.
+    pub timeout_seconds: u64,
+    /// First delay after a failure (Prosody down, timeout); it doubles up to `retry_max_seconds`.
+    pub retry_initial_seconds: u64,
+    pub retry_max_seconds: u64,
+    /// Retries stop this long after the meeting's end.
+    pub give_up_after_end_minutes: u32,
+}
+
+impl Default for XmppConfig {
+    fn default() -> Self {
+        Self {
+            notifier: NotifierKind::Xmpp,
+            jid: String::new(),
+            password: Secret::default(),
+            password_file: None,
+            server: String::new(),
+            security: XmppSecurity::Starttls,
+            ca_file: None,
+            muc_domain: String::new(),
+            nick: "Jitsi-Bot".into(),
+            warn_minutes: vec![15, 5, 0],
+            timeout_seconds: 10,
+            retry_initial_seconds: 10,
+            retry_max_seconds: 60,
+            give_up_after_end_minutes: 5,
+        }
+    }
+}
+
 impl DirectoryConfig {
     /// Whether an LDAP server is configured.
     pub fn enabled(&self) -> bool {
@@ -677,6 +753,95 @@ impl DirectoryConfig {
                 "directory.bind_password_file",
                 "set both directory.bind_dn and directory.bind_password_file, or neither (anonymous)",
             ));
+        }
+        Ok(())
+    }
+}
+
+impl XmppConfig {
+    /// The bot's password: `password`, or the content of `password_file`.
+    pub fn bot_password(&self) -> Result<Secret, ConfigError> {
+        match &self.password_file {
+            Some(path) => read_secret_file("xmpp.password_file", path),
+            None => Ok(self.password.clone()),
+        }
+    }
+
+    /// `(host, port)` of the server: `server`, or the JID's domain on port 5222.
+    pub fn server_addr(&self) -> Result<(String, u16), ConfigError> {
+        if self.server.is_empty() {
+            let domain = self.jid.split_once('@').map(|(_, d)| d).unwrap_or_default();
+            return Ok((domain.split('/').next().unwrap_or_default().to_string(), 5222));
+        }
+        let bad = || invalid("xmpp.server", "must be host:port, such as 127.0.0.1:5222 or [::1]:5222");
+        let (host, port) = self.server.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || port == 0 {
+            return Err(bad());
+        }
+        Ok((host.to_string(), port))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.warn_minutes.iter().any(|m| *m > 24 * 60) {
+            return Err(invalid("xmpp.warn_minutes", "warnings more than a day before the end are not useful"));
+        }
+        let ranges: &[(&'static str, u64, u64, u64)] = &[
+            ("xmpp.timeout_seconds", self.timeout_seconds, 1, 300),
+            ("xmpp.retry_initial_seconds", self.retry_initial_seconds, 1, 3600),
+            ("xmpp.retry_max_seconds", self.retry_max_seconds, 1, 3600),
+            ("xmpp.give_up_after_end_minutes", u64::from(self.give_up_after_end_minutes), 0, 24 * 60),
+        ];
+        for (key, value, min, max) in ranges {
+            if value < min || value > max {
+                return Err(invalid(key, format!("must be between {min} and {max}")));
+            }
+        }
+        if self.retry_initial_seconds > self.retry_max_seconds {
+            return Err(invalid("xmpp.retry_initial_seconds", "must be at most xmpp.retry_max_seconds"));
+        }
+        let nick_ok = !self.nick.trim().is_empty() && self.nick.len() <= 64 && !self.nick.chars().any(char::is_control);
+        if !nick_ok {
+            return Err(invalid("xmpp.nick", "must be one non-empty line of at most 64 bytes"));
+        }
+        if self.notifier == NotifierKind::Log {
+            return Ok(());
+        }
+        let jid_ok = self.jid.split_once('@').is_some_and(|(local, domain)| {
+            let part_ok = |p: &str| !p.is_empty() && !p.contains(['/', '@', '<', '>', '"', '\'', '&', ' ']);
+            part_ok(local) && part_ok(domain)
+        });
+        if !jid_ok {
+            return Err(invalid("xmpp.jid", "must be the bot's bare JID, such as jmb-bot@auth.meet.example.org"));
+        }
+        let domain_ok = !self.muc_domain.is_empty()
+            && !self.muc_domain.contains(['/', '@', '<', '>', '"', '\'', '&', ' '])
+            && self.muc_domain.contains('.');
+        if !domain_ok {
+            return Err(invalid(
+                "xmpp.muc_domain",
+                "must be the conference domain, such as conference.meet.example.org",
+            ));
+        }
+        if !self.password.is_empty() && self.password_file.is_some() {
+            return Err(invalid("xmpp.password_file", "set either xmpp.password or xmpp.password_file, not both"));
+        }
+        if self.password.is_empty() && self.password_file.is_none() {
+            return Err(invalid("xmpp.password", "is required (or xmpp.password_file)"));
+        }
+        let (host, _) = self.server_addr()?;
+        if self.security == XmppSecurity::PlaintextLoopback {
+            let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            if !loopback {
+                return Err(invalid(
+                    "xmpp.security",
+                    format!(
+                        "\"plaintext-loopback\" only talks to a loopback address (127.0.0.1, ::1 or localhost), \
+                         not {host:?}: set xmpp.server to Prosody's loopback port, or use \"starttls\""
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -769,6 +934,8 @@ impl Config {
         // Mails stay in the store, shown at /mailbox.
         config.mail.transport = MailTransportKind::Mailbox;
         config.mail.from = "noreply@example.org".into();
+        // End-of-meeting warnings written to the log (no Prosody in the demo).
+        config.xmpp = Some(XmppConfig { notifier: NotifierKind::Log, ..XmppConfig::default() });
         config
     }
 
@@ -857,6 +1024,9 @@ impl Config {
         }
         self.validate_mail()?;
         self.directory.validate(self.auth.editors == EditorPolicy::Keyword(EditorKeyword::Directory))?;
+        if let Some(x) = &self.xmpp {
+            x.validate()?;
+        }
         for h in [&self.auth.user_header, &self.auth.mail_header, &self.auth.name_header] {
             if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
                 return Err(invalid("auth.user_header", format!("{h:?} is not a valid header name")));
@@ -1536,6 +1706,36 @@ mod tests {
     }
 
     #[test]
+    fn xmpp_section() {
+        assert!(Config::from_toml(&with_secret("")).unwrap().xmpp.is_none(), "absent: no warnings");
+        let log = Config::from_toml(&with_secret("[xmpp]\nnotifier = \"log\"\n")).unwrap();
+        assert_eq!(log.xmpp.unwrap().warn_minutes, vec![15, 5, 0]);
+        let full =
+            "[xmpp]\njid = \"jmb-bot@auth.meet.test\"\npassword = \"pw\"\nmuc_domain = \"conference.meet.test\"\n";
+        let c = Config::from_toml(&with_secret(full)).unwrap().xmpp.unwrap();
+        assert_eq!(c.server_addr().unwrap(), ("auth.meet.test".to_string(), 5222));
+        assert_eq!((c.nick.as_str(), c.security), ("Jitsi-Bot", XmppSecurity::Starttls));
+        let err = |extra: &str| Config::from_toml(&with_secret(&format!("{full}{extra}"))).unwrap_err().to_string();
+        // Plain text only to a loopback address.
+        assert!(err("security = \"plaintext-loopback\"\n").contains("xmpp.security"));
+        assert!(err("security = \"plaintext-loopback\"\nserver = \"192.0.2.1:5222\"\n").contains("loopback"));
+        let ok = format!("{full}security = \"plaintext-loopback\"\nserver = \"127.0.0.1:15222\"\n");
+        assert_eq!(Config::from_toml(&with_secret(&ok)).unwrap().xmpp.unwrap().server_addr().unwrap().1, 15222);
+        assert!(err("server = \"nohost\"\n").contains("xmpp.server"));
+        assert!(err("password_file = \"/x\"\n").contains("not both"));
+        assert!(err("warn_minutes = [2000]\n").contains("xmpp.warn_minutes"));
+        assert!(err("nick = \"\"\n").contains("xmpp.nick"));
+        assert!(err("retry_initial_seconds = 100\nretry_max_seconds = 10\n").contains("retry_initial"));
+        assert!(err("colour = 1\n").contains("colour"), "unknown keys are errors");
+        let no_jid = Config::from_toml(&with_secret("[xmpp]\nmuc_domain = \"c.meet.test\"\npassword = \"p\"\n"));
+        assert!(no_jid.unwrap_err().to_string().contains("xmpp.jid"));
+        // The password is never shown.
+        assert!(!format!("{c:?}").contains("\"pw\""));
+        // The embedded demo logs its warnings.
+        assert_eq!(Config::embedded_default().xmpp.unwrap().notifier, NotifierKind::Log);
+    }
+
+    #[test]
     fn editor_policy_forms() {
         let c = Config::from_toml(&with_secret("[auth]\neditors = \"everyone\"\n")).unwrap();
         assert_eq!(c.auth.editors, EditorPolicy::Keyword(EditorKeyword::Everyone));
@@ -1595,7 +1795,9 @@ mod tests {
     #[test]
     fn every_key_is_documented() {
         let doc = include_str!("../docs/configuration.md");
-        let value = serde_json::to_value(Config::default()).unwrap();
+        let mut value = serde_json::to_value(Config::default()).unwrap();
+        // Optional sections, absent from the default.
+        value["xmpp"] = serde_json::to_value(XmppConfig::default()).unwrap();
         for (section, keys) in value.as_object().unwrap() {
             for key in keys.as_object().unwrap().keys() {
                 assert!(doc.contains(&format!("`{section}.{key}`")), "docs/configuration.md lacks `{section}.{key}`");

@@ -221,6 +221,7 @@ mod tests {
             (include_str!("../locales/fr/main.ftl"), include_str!("../locales/en/main.ftl")),
             (include_str!("../locales/fr/pages.ftl"), include_str!("../locales/en/pages.ftl")),
             (include_str!("../locales/fr/mail.ftl"), include_str!("../locales/en/mail.ftl")),
+            (include_str!("../locales/fr/chat.ftl"), include_str!("../locales/en/chat.ftl")),
         ] {
             assert_eq!(keys(fr), keys(en));
         }
@@ -230,11 +231,13 @@ mod tests {
                 include_str!("../locales/fr/main.ftl"),
                 include_str!("../locales/fr/pages.ftl"),
                 include_str!("../locales/fr/mail.ftl"),
+                include_str!("../locales/fr/chat.ftl"),
             ],
             [
                 include_str!("../locales/en/main.ftl"),
                 include_str!("../locales/en/pages.ftl"),
                 include_str!("../locales/en/mail.ftl"),
+                include_str!("../locales/en/chat.ftl"),
             ],
         ] {
             let mut all: Vec<String> = files.iter().flat_map(|f| keys(f)).collect();

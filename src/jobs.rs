@@ -1,6 +1,8 @@
 //! Background jobs, each a step taking `now` explicitly plus a loop that stops with the server:
 //! * the outbox worker ([`crate::outbox::Worker`]): sends queued mails;
 //! * reminders ([`crate::mail::reminders`]): sleeps until the next one is due;
+//! * room warnings ([`crate::room_warnings`], with `[xmpp]`): sleeps until the next warning or retry
+//!   is due, posts each in its own task, bounded by `xmpp.timeout_seconds`;
 //! * the calendar clock ([`crate::calendar::clock`]): sleeps until the next alarm trigger or
 //!   window exit;
 //! * filling in (at start, then hourly) the stored event lines of meetings that have none
@@ -34,6 +36,8 @@ pub struct JobDeps {
     pub clock: Arc<dyn Clock>,
     pub mail: Arc<MailSettings>,
     pub transport: Arc<dyn Transport>,
+    /// End-of-meeting chat warnings, when `[xmpp]` is configured.
+    pub warnings: Option<Arc<crate::room_warnings::Sender>>,
 }
 
 impl JobDeps {
@@ -99,6 +103,51 @@ async fn run_reminders(deps: JobDeps) {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             changed = commits.changed() => if changed.is_err() { break },
+        }
+    }
+}
+
+/// Waits until the clock is set by hand (test clocks), or forever.
+async fn clock_jump(jumps: &mut Option<tokio::sync::watch::Receiver<i64>>) {
+    let Some(r) = jumps else { return std::future::pending().await };
+    if r.changed().await.is_err() {
+        // The clock is gone: it will not jump again.
+        *jumps = None;
+        std::future::pending::<()>().await
+    }
+}
+
+async fn run_room_warnings(deps: JobDeps) {
+    let Some(sender) = deps.warnings.clone() else {
+        return std::future::pending().await;
+    };
+    let mut commits = deps.db.subscribe_commits();
+    let mut jumps = deps.clock.jumps();
+    loop {
+        let now = deps.clock.now();
+        let wait = match deps.db.read(|c| Ok::<_, DbError>(crate::room_warnings::next_due(c)?)).await {
+            Ok(Some(due)) if due <= now => {
+                match sender.run_due(&deps.db, &deps.clock).await {
+                    Ok(o) if o != Default::default() => tracing::debug!(?o, "room warnings"),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(error.message = %e, "room warnings failed");
+                        tokio::time::sleep(Duration::from_secs(10)).await;
+                    }
+                }
+                continue;
+            }
+            Ok(Some(due)) => (due - now).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP),
+            Ok(None) => MAX_SLEEP,
+            Err(e) => {
+                tracing::error!(error.message = %e, "room warnings: cannot read the schedule");
+                Duration::from_secs(60)
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            changed = commits.changed() => if changed.is_err() { break },
+            _ = clock_jump(&mut jumps) => {}
         }
     }
 }
@@ -252,6 +301,7 @@ pub async fn run_until_stopped(deps: JobDeps, shutdown: impl Future<Output = ()>
         _ = run_pruning(deps.clone()) => {}
         _ = run_calendar_clock(deps.clone()) => {}
         _ = run_checkpoints(deps.clone()) => {}
+        _ = run_room_warnings(deps.clone()) => {}
         _ = run_reminders(deps) => {}
     }
     let _ = stop_worker.send(());

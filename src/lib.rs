@@ -9,9 +9,10 @@
 //! * **edge**: `cli`, `app`, `state`, `auth`, `web`, `pages`, `feed`, `api` — parse input into domain
 //!   types, call one core operation, render;
 //! * **core**: `booking`, `directory`, `events`, `users`, `calendar`, `mail`, `outbox`, `identity`, `i18n`,
-//!   `jobs`, `legacy`, `metrics`, `presence`, `retention` — decide, store, react; never names axum or the edge;
+//!   `jobs`, `legacy`, `metrics`, `presence`, `retention`, `room_warnings` — decide, store, react; never names
+//!   axum or the edge;
 //! * **leaves**: `db`, `ics`, `jitsi`, `config`, `clock`, `secrets`, `telemetry`, `conditional`, `mailer`,
-//!   `backup`, `prosody`, and `caldav` (the protocol, over a backend trait the core implements).
+//!   `backup`, `prosody`, `xmpp`, and `caldav` (the protocol, over a backend trait the core implements).
 
 // ---- edge ----
 /// The JSON API under `/api/v1` and its OpenAPI document.
@@ -58,6 +59,8 @@ pub mod outbox;
 pub mod presence;
 /// Retention: meetings and their tracking removed after `database.retention_days` (`jmb purge`).
 pub mod retention;
+/// Warnings posted into a meeting's chat room before it ends (`[xmpp]`).
+pub mod room_warnings;
 /// Users, their feed secrets and calendar passwords.
 pub mod users;
 
@@ -90,6 +93,8 @@ pub mod telemetry;
 /// Test helpers (linear-growth checks); tests only.
 #[cfg(test)]
 pub(crate) mod testkit;
+/// A minimal XMPP client: join a room without history, post one message, leave.
+pub mod xmpp;
 
 use std::future::Future;
 

@@ -8,7 +8,9 @@
 //! * `jmb_feed_requests_total`, `jmb_caldav_requests_total`: counted with the HTTP requests;
 //! * `jmb_mails{status}` (pending, sent, failed), `jmb_reminders_missed`, `jmb_reminders_late`:
 //!   gauges read from the store at scrape time — the outbox and the reminder rows are the truth, and
-//!   reading them costs two indexed counts per scrape instead of counters threaded through the worker.
+//!   reading them costs two indexed counts per scrape instead of counters threaded through the worker;
+//! * `jmb_room_warnings{outcome}` (pending, sent, not-running, missed, failed): the chat warnings
+//!   before meetings end (`[xmpp]`), read from their rows in the same way.
 //!
 //! The `prometheus-client` crate (the Prometheus project's own Rust client) does the exposition, so
 //! escaping, histogram buckets and the text format's details are not reinvented here. Who may read
@@ -57,6 +59,7 @@ pub struct Metrics {
     mails: Family<Labels, Gauge>,
     reminders_missed: Gauge,
     reminders_late: Gauge,
+    room_warnings: Family<Labels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -88,6 +91,7 @@ impl Metrics {
         let mails = Family::<Labels, Gauge>::default();
         let reminders_missed = Gauge::default();
         let reminders_late = Gauge::default();
+        let room_warnings = Family::<Labels, Gauge>::default();
         registry.register("http_requests", "HTTP requests by route template, method and status", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency by route template", latency.clone());
         registry.register("meetings_booked", "Meetings booked", booked.clone());
@@ -110,6 +114,11 @@ impl Metrics {
             "Reminders still pending two minutes after their time",
             reminders_late.clone(),
         );
+        registry.register(
+            "room_warnings",
+            "Chat warnings before meetings end, by outcome (pending, sent, not-running, missed, failed)",
+            room_warnings.clone(),
+        );
         Self {
             registry,
             requests,
@@ -122,6 +131,7 @@ impl Metrics {
             mails,
             reminders_missed,
             reminders_late,
+            room_warnings,
         }
     }
 
@@ -172,6 +182,12 @@ impl Metrics {
         let (missed, overdue) = crate::mail::reminders::lateness(conn, now, late)?;
         self.reminders_missed.set(missed);
         self.reminders_late.set(overdue);
+        for outcome in ["pending", "sent", "not-running", "missed", "failed"] {
+            self.room_warnings.get_or_create(&vec![("outcome", outcome.to_string())]).set(0);
+        }
+        for (outcome, n) in crate::room_warnings::counts(conn)? {
+            self.room_warnings.get_or_create(&vec![("outcome", outcome)]).set(n);
+        }
         Ok(())
     }
 

@@ -43,6 +43,8 @@ pub struct AppState {
     pub metrics_access: Arc<crate::metrics::ScrapeAccess>,
     /// Presence from Prosody's event_sync webhooks; `None` without `[presence]`.
     pub presence: Option<crate::presence::Presence>,
+    /// End-of-meeting chat warnings (`[xmpp]`); `None` without the section.
+    pub warnings: Option<Arc<crate::room_warnings::Sender>>,
 }
 
 impl AppState {

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_site_scale.sql"),
     include_str!("../../migrations/0006_attendee_note.sql"),
     include_str!("../../migrations/0007_presence.sql"),
+    include_str!("../../migrations/0008_room_warnings.sql"),
     include_str!("../../migrations/0009_event_renderings.sql"),
 ];
 

@@ -3,7 +3,7 @@
 //! working: meetings keep their numeric id (`/booking.cgi?edit&id=`) and room (`/token.cgi?room=`),
 //! invitations keep their hash (`/join.cgi?id=`, `/invitation.cgi?accept&id=`), answers (0/1/2) and
 //! join counts, users keep their iCal hash (`/ical.cgi?<hash>`), private rooms their counters, and
-//! reminders still pending stay pending.
+//! reminders still pending stay pending (chat reminders too, as warnings, when `[xmpp]` is set).
 //!
 //! Invariants:
 //! * One transaction: the import is stored whole or not at all (`--dry-run` rolls it back after
@@ -58,6 +58,8 @@ pub struct Options {
     /// Owner address → uid (`--uids FILE`), for owners who have not signed in to jmb yet.
     pub uids: HashMap<String, String>,
     pub now: DateTime<Utc>,
+    /// `[xmpp]` is configured: pending chat reminders become room warnings (else they are reported).
+    pub chat_warnings: bool,
 }
 
 /// A row that was imported with a repair, or not imported, and why.
@@ -374,10 +376,15 @@ pub fn import(
         import_reminder(tx, r, options, &starts, &mut report)?;
     }
     let chat = xmpp_reminders.iter().filter(|r| !is_done(col(r, "xmpp_reminder_done"))).count();
-    if chat > 0 {
+    if options.chat_warnings {
+        for r in &xmpp_reminders {
+            tick(1);
+            import_chat_reminder(tx, r, options, &mut report)?;
+        }
+    } else if chat > 0 {
         report.skip(
             "xmpp_reminder".into(),
-            format!("{chat} pending chat reminder(s): jmb posts no chat reminders; mail reminders are imported"),
+            format!("{chat} pending chat reminder(s): jmb posts chat warnings only with [xmpp]; not imported"),
         );
     }
     Ok(report)
@@ -726,6 +733,44 @@ fn import_reminder(
     }
     let minutes = u32::try_from((start - due).num_minutes()).unwrap_or(0);
     if crate::mail::reminders::import_pending(tx, &meeting_id, minutes, due)? {
+        report.reminders_imported += 1;
+    } else {
+        report.reminders_already += 1;
+    }
+    Ok(())
+}
+
+/// A chat reminder still pending in the original (minutes before the meeting's end) becomes a room
+/// warning, if its meeting was imported and is not over.
+fn import_chat_reminder(
+    tx: &Transaction<'_>,
+    r: &RawRow,
+    options: &Options,
+    report: &mut Report,
+) -> Result<(), LegacyError> {
+    if is_done(col(r, "xmpp_reminder_done")) {
+        return Ok(());
+    }
+    let row = format!("xmpp_reminder {}", quirks::text(col(r, "xmpp_reminder_id")).unwrap_or_default());
+    let Some(meeting_id) = quirks::integer(col(r, "xmpp_reminder_meeting_id")).map(|i| format!("{i:0>8}")) else {
+        report.skip(row, "no meeting id");
+        return Ok(());
+    };
+    let Some(meeting) = repo::meeting_by_id(tx, &meeting_id)? else {
+        report.skip(row, format!("its meeting {meeting_id} was not imported"));
+        return Ok(());
+    };
+    let Ok(due) = quirks::instant(col(r, "xmpp_reminder_date"), options.zone) else {
+        report.skip(row, "no usable date");
+        return Ok(());
+    };
+    let end = meeting.end();
+    if end <= options.now || due > end {
+        report.skip(row, "its meeting is over: too late to warn");
+        return Ok(());
+    }
+    let minutes = u32::try_from((end - due).num_minutes()).unwrap_or(0);
+    if crate::room_warnings::import_pending(tx, &meeting_id, minutes, due)? {
         report.reminders_imported += 1;
     } else {
         report.reminders_already += 1;

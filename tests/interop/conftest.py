@@ -195,9 +195,11 @@ class Jmb:
         return f"{self.url}/dav/principals/{uid}/meetings/"
 
 
-def start_jmb(workdir: Path, mail: str = 'transport = "mailbox"', port: int | None = None) -> Jmb:
+def start_jmb(workdir: Path, mail: str = 'transport = "mailbox"', port: int | None = None,
+              env: dict[str, str] | None = None) -> Jmb:
     """Starts `jmb serve` on a throw-away configuration in `workdir` (its database stays there, so a
-    second call with the same folder is a restart). `mail`: lines of the [mail] section."""
+    second call with the same folder is a restart). `mail`: lines of the [mail] section (further sections
+    may follow them). `env`: extra environment variables."""
     binary = jmb_binary()
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
@@ -221,7 +223,7 @@ internal_domains = ["example.org"]
     log = workdir / "jmb.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([str(binary), "serve", "--config", str(config)], stdout=out,
-                                stderr=subprocess.STDOUT, cwd=workdir)
+                                stderr=subprocess.STDOUT, cwd=workdir, env={**os.environ, **(env or {})})
     for _ in range(100):  # bounded: 10 s
         if proc.poll() is not None:
             pytest.fail(f"jmb exited with {proc.returncode}:\n{log.read_text()}", pytrace=False)

@@ -195,6 +195,30 @@ fn count(db: &Path, sql: &str) -> i64 {
     Connection::open(db).unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
+/// With `[xmpp]`, the original's pending chat reminder becomes a room warning (minutes before the end),
+/// once; without it, it is reported and left (the test above).
+#[tokio::test]
+async fn import_legacy_keeps_pending_chat_reminders_with_xmpp() {
+    let dir = TempDirGuard::new().unwrap();
+    let start = (Utc::now() + Duration::days(3)).duration_trunc(Duration::hours(1)).unwrap();
+    let legacy = dir.path().join("jitsi-jmb.db");
+    legacy_database(&legacy, start);
+    let db = dir.path().join("jmb.sqlite3");
+    let config = config_file(dir.path(), &db);
+    let text = std::fs::read_to_string(&config).unwrap() + "[xmpp]\nnotifier = \"log\"\n";
+    std::fs::write(&config, text).unwrap();
+    let (legacy_s, config_s) = (legacy.to_str().unwrap(), config.to_str().unwrap());
+    for _ in 0..2 {
+        let (ok, out, err) = run(&["import-legacy", legacy_s, "--config", config_s]);
+        assert!(ok, "{err}");
+        assert!(!out.contains("pending chat reminder"), "{out}");
+    }
+    // Meeting A lasts 90 minutes; its chat reminder was due 15 minutes before the start.
+    let sql = format!("SELECT minutes_before FROM room_warnings WHERE meeting_id = '{MEETING_A}' AND done_at IS NULL");
+    assert_eq!(count(&db, &sql), 105);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM room_warnings"), 1);
+}
+
 #[tokio::test]
 async fn import_legacy_keeps_every_old_link() {
     let dir = TempDirGuard::new().unwrap();
@@ -254,7 +278,7 @@ async fn import_legacy_keeps_every_old_link() {
         "unknown role \"chef\"",
         "its meeting 999 does not exist",
         "its meeting has started: too late to remind",
-        "1 pending chat reminder(s)",
+        "1 pending chat reminder(s): jmb posts chat warnings only with [xmpp]",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }

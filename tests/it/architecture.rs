@@ -21,6 +21,7 @@ const CORE: &[&str] = &[
     "outbox",
     "presence",
     "retention",
+    "room_warnings",
     "users",
 ];
 const LEAVES: &[&str] = &[
@@ -38,6 +39,7 @@ const LEAVES: &[&str] = &[
     "secrets",
     "telemetry",
     "testkit",
+    "xmpp",
 ];
 
 /// Modules drawn at their submodules' granularity (their submodules depend on one another in layers).

@@ -18,3 +18,4 @@ mod presence;
 mod serving;
 mod slapd;
 mod smtp;
+mod warnings;

@@ -1,0 +1,672 @@
+//! Warnings posted into a meeting's chat room before it ends (`[xmpp]`): "the meeting ends in N
+//! minutes" at each of `xmpp.warn_minutes` (by default 15, 5 and 0 minutes before the end), "the
+//! meeting is over" at the end. This module alone owns the `room_warnings` table.
+//!
+//! * Scheduling is a hook ([`WarningScheduler`]), as for mail reminders: when a meeting is booked, or
+//!   its end moves, its warning rows are written in the same transaction, only for offsets still in
+//!   the future; deleting the meeting drops them (cascade). Private rooms are not booked meetings and
+//!   get none.
+//! * Sending is the job's ([`Sender::run_due`], driven by [`crate::jobs`]): a due warning is first
+//!   *claimed* in a committed write (its next attempt pushed past the send's timeout, so neither a
+//!   second process nor a restart posts it meanwhile), then posted through a [`RoomNotifier`] outside
+//!   any transaction, then marked done: `sent`, or `not-running` when the room does not exist (nobody
+//!   joined: the notifier never creates one). A transient failure (Prosody down, a timeout) is retried
+//!   with a doubling delay until `xmpp.give_up_after_end_minutes` after the end, then marked `failed`
+//!   and logged. A warning is posted at most once per claim, and marked done once it is: the only
+//!   duplicate possible is a crash between the room's echo and the commit of `sent`.
+//! * If several offsets of one meeting are due at once (jmb or Prosody was down), only the latest is
+//!   posted; the earlier ones are marked `missed`.
+//! * The text is in the owner's language (the one they chose in jmb, else the site's default), with
+//!   the minutes really left, counted as the original did (the time 5 seconds earlier, whole minutes).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::booking::repo;
+use crate::config::{Config, ConfigError, NotifierKind, XmppConfig};
+use crate::db::{Db, DbError};
+use crate::events::{Change, Hook, HookError};
+use crate::i18n::{Lang, Tr};
+use crate::identity::BoxFuture;
+
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn from_ts(t: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(t, 0).unwrap_or_default()
+}
+
+// ---- scheduling ----
+
+/// The hook that schedules warnings.
+pub struct WarningScheduler {
+    minutes: Vec<u32>,
+}
+
+impl WarningScheduler {
+    pub fn new(minutes: Vec<u32>) -> Self {
+        Self { minutes }
+    }
+}
+
+impl Hook for WarningScheduler {
+    fn name(&self) -> &'static str {
+        "room-warnings"
+    }
+
+    fn on_change(&self, tx: &Transaction<'_>, change: &Change<'_>, now: DateTime<Utc>) -> Result<(), HookError> {
+        match change {
+            Change::Created { meeting } => {
+                schedule(tx, &meeting.meeting.id, meeting.meeting.end(), &self.minutes, now)?
+            }
+            Change::Updated { before, after, .. } if before.meeting.end() != after.meeting.end() => {
+                schedule(tx, &after.meeting.id, after.meeting.end(), &self.minutes, now)?
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// (Re)writes the warnings of a meeting ending at `end`: every offset still in the future is due at its
+/// time (a warning already posted for an earlier end is posted again for the new one); warnings not
+/// yet posted for offsets now past are dropped.
+pub fn schedule(
+    tx: &Transaction<'_>,
+    meeting_id: &str,
+    end: DateTime<Utc>,
+    minutes: &[u32],
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    crate::db::exec(tx, "DELETE FROM room_warnings WHERE meeting_id = ?1 AND done_at IS NULL", [meeting_id])?;
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO room_warnings (meeting_id, minutes_before, due_at, next_attempt_at) VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT (meeting_id, minutes_before) DO UPDATE SET due_at = excluded.due_at,
+             next_attempt_at = excluded.due_at, attempts = 0, last_error = NULL, done_at = NULL, outcome = NULL",
+    )?;
+    for m in minutes {
+        let due = end - Duration::minutes(i64::from(*m));
+        if due > now {
+            upsert.execute(params![meeting_id, m, ts(due)])?;
+        }
+    }
+    Ok(())
+}
+
+/// A chat reminder still pending in the original JMB (`jmb import-legacy`). Returns whether it was
+/// added (an existing row for the same meeting and offset is left as it is).
+pub fn import_pending(
+    tx: &Transaction<'_>,
+    meeting_id: &str,
+    minutes_before: u32,
+    due: DateTime<Utc>,
+) -> rusqlite::Result<bool> {
+    Ok(crate::db::exec(
+        tx,
+        "INSERT OR IGNORE INTO room_warnings (meeting_id, minutes_before, due_at, next_attempt_at) VALUES (?1, ?2, ?3, ?3)",
+        params![meeting_id, minutes_before, ts(due)],
+    )? > 0)
+}
+
+/// When the job has something to do next (a warning due, or a retry).
+pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let t: Option<i64> =
+        crate::db::one(conn, "SELECT MIN(next_attempt_at) FROM room_warnings WHERE done_at IS NULL", [], |r| r.get(0))?;
+    Ok(t.map(from_ts))
+}
+
+/// Warnings by outcome (`pending` for those not done), for the metrics.
+pub fn counts(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT COALESCE(outcome, 'pending'), COUNT(*) FROM room_warnings GROUP BY COALESCE(outcome, 'pending')",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+/// One warning a sender has claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub id: i64,
+    pub meeting_id: String,
+    pub room: String,
+    pub minutes_before: u32,
+    pub end: DateTime<Utc>,
+    /// Attempts so far, this one included.
+    pub attempts: u32,
+    /// The owner's chosen language, if any.
+    pub lang: Option<Lang>,
+}
+
+/// Claims the warnings to post at `now`: per meeting, the latest due offset (earlier ones are marked
+/// `missed`), unless it waits for a retry; meetings past `end + give_up` have their due warnings
+/// marked `failed` (tried) or `missed` (never tried). A claimed warning's next attempt moves to
+/// `now + lease`: if this process dies while posting, it is tried again after that.
+pub fn claim_due(
+    tx: &Transaction<'_>,
+    now: DateTime<Utc>,
+    lease: Duration,
+    give_up: Duration,
+) -> rusqlite::Result<Vec<Claimed>> {
+    type Row = (i64, String, u32, i64, u32);
+    let due: Vec<Row> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT id, meeting_id, minutes_before, next_attempt_at, attempts FROM room_warnings
+             WHERE done_at IS NULL AND due_at <= ?1 AND meeting_id IN
+                 (SELECT meeting_id FROM room_warnings WHERE done_at IS NULL AND next_attempt_at <= ?1)
+             ORDER BY meeting_id, minutes_before",
+        )?;
+        let rows = stmt.query_map([ts(now)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut by_meeting: BTreeMap<String, Vec<Row>> = BTreeMap::new();
+    for row in due {
+        by_meeting.entry(row.1.clone()).or_default().push(row);
+    }
+    let done = |id: i64, outcome: &str| {
+        crate::db::exec(
+            tx,
+            "UPDATE room_warnings SET done_at = ?2, outcome = ?3 WHERE id = ?1",
+            params![id, ts(now), outcome],
+        )
+    };
+    let mut claimed = Vec::new();
+    for (meeting_id, rows) in by_meeting {
+        let Some(meeting) = repo::meeting_by_id(tx, &meeting_id)? else {
+            // Cannot happen with the foreign key; never leave a row that would be due forever.
+            for (id, ..) in &rows {
+                done(*id, "missed")?;
+            }
+            continue;
+        };
+        // Sorted by offset: the first is the latest warning, the one still worth posting.
+        let (latest, earlier) = rows.split_first().expect("grouped rows are never empty");
+        for (id, ..) in earlier {
+            done(*id, "missed")?;
+        }
+        let (id, _, minutes_before, next_attempt, attempts) = latest.clone();
+        if now > meeting.end() + give_up {
+            tracing::warn!(meeting = %meeting_id, minutes_before, attempts, "room warning given up: the meeting is over");
+            done(id, if attempts > 0 { "failed" } else { "missed" })?;
+            continue;
+        }
+        if next_attempt > ts(now) {
+            continue; // waiting for its retry
+        }
+        crate::db::exec(
+            tx,
+            "UPDATE room_warnings SET attempts = attempts + 1, next_attempt_at = ?2 WHERE id = ?1",
+            params![id, ts(now + lease)],
+        )?;
+        let lang: Option<String> =
+            crate::db::one(tx, "SELECT lang FROM users WHERE uid = ?1", [&meeting.owner_uid], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .optional()?
+            .flatten();
+        claimed.push(Claimed {
+            id,
+            meeting_id,
+            room: meeting.room.clone(),
+            minutes_before,
+            end: meeting.end(),
+            attempts: attempts + 1,
+            lang: lang.as_deref().and_then(Lang::parse),
+        });
+    }
+    Ok(claimed)
+}
+
+/// How one attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Sent,
+    NotRunning,
+    /// Try again after `retry_in`, unless the meeting is over by then.
+    Transient {
+        error: String,
+        retry_in: Duration,
+    },
+    /// Trying again would not help.
+    Refused {
+        error: String,
+    },
+}
+
+/// Records the end of an attempt at `warning` (see [`claim_due`]).
+pub fn record(
+    tx: &Transaction<'_>,
+    warning: &Claimed,
+    attempt: &Attempt,
+    now: DateTime<Utc>,
+    give_up: Duration,
+) -> rusqlite::Result<()> {
+    // What the server said is kept for operators, within reason.
+    let short = |e: &str| -> String { e.chars().take(300).collect() };
+    let (outcome, error) = match attempt {
+        Attempt::Sent => ("sent", None),
+        Attempt::NotRunning => ("not-running", None),
+        Attempt::Refused { error } => ("failed", Some(short(error))),
+        Attempt::Transient { error, retry_in } => {
+            if now + *retry_in <= warning.end + give_up {
+                crate::db::exec(
+                    tx,
+                    "UPDATE room_warnings SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND done_at IS NULL",
+                    params![warning.id, ts(now + *retry_in), short(error)],
+                )?;
+                return Ok(());
+            }
+            ("failed", Some(short(error)))
+        }
+    };
+    crate::db::exec(
+        tx,
+        "UPDATE room_warnings SET done_at = ?2, outcome = ?3, last_error = COALESCE(?4, last_error)
+         WHERE id = ?1 AND done_at IS NULL",
+        params![warning.id, ts(now), outcome, error],
+    )?;
+    Ok(())
+}
+
+/// The warning's text at `now`: the minutes left, counted from 5 seconds earlier (a warning posted a
+/// few seconds after its time still says "15"), or "over" at and after the end.
+pub fn text(tr: &Tr, end: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let minutes = (end - (now - Duration::seconds(5))).num_seconds().div_euclid(60);
+    match minutes {
+        ..=0 => tr.t("chat-meeting-over"),
+        1 => tr.t("chat-meeting-ends-in-one-minute"),
+        _ => tr.ta("chat-meeting-ends-in", &[("minutes", minutes.to_string())]),
+    }
+}
+
+// ---- notifiers ----
+
+/// What became of a post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Sent,
+    /// The room does not exist (the meeting is not running): skipped.
+    NotRunning,
+}
+
+/// Why a post failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifyError {
+    #[error("{0}")]
+    Transient(String),
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Posts a line into a meeting's room.
+pub trait RoomNotifier: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn post<'a>(&'a self, room: &'a str, text: &'a str) -> BoxFuture<'a, Result<Delivery, NotifyError>>;
+}
+
+/// Posts through the XMPP bot ([`crate::xmpp`]).
+pub struct XmppNotifier(pub crate::xmpp::Client);
+
+impl RoomNotifier for XmppNotifier {
+    fn name(&self) -> &'static str {
+        "xmpp"
+    }
+
+    fn post<'a>(&'a self, room: &'a str, text: &'a str) -> BoxFuture<'a, Result<Delivery, NotifyError>> {
+        Box::pin(async move {
+            match self.0.post(room, text).await {
+                Ok(crate::xmpp::Posted::Sent) => Ok(Delivery::Sent),
+                Ok(crate::xmpp::Posted::NotRunning) => Ok(Delivery::NotRunning),
+                Err(crate::xmpp::XmppError::Transient(e)) => Err(NotifyError::Transient(e)),
+                Err(crate::xmpp::XmppError::Refused(e)) => Err(NotifyError::Refused(e)),
+            }
+        })
+    }
+}
+
+/// Writes each warning to the log (the embedded demo; trials without Prosody).
+pub struct LogNotifier;
+
+impl RoomNotifier for LogNotifier {
+    fn name(&self) -> &'static str {
+        "log"
+    }
+
+    fn post<'a>(&'a self, room: &'a str, text: &'a str) -> BoxFuture<'a, Result<Delivery, NotifyError>> {
+        Box::pin(async move {
+            tracing::info!(room, text, "room warning (xmpp.notifier = \"log\")");
+            Ok(Delivery::Sent)
+        })
+    }
+}
+
+// ---- the sender ----
+
+/// Posts due warnings: the notifier and the timings of `[xmpp]`.
+pub struct Sender {
+    pub notifier: Arc<dyn RoomNotifier>,
+    pub minutes: Vec<u32>,
+    pub default_lang: Lang,
+    pub tz: chrono_tz::Tz,
+    /// Longest a post may take; a claim lasts a little longer.
+    pub timeout: std::time::Duration,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    pub give_up: Duration,
+}
+
+/// Posts at most this many warnings at once (many meetings end on the hour).
+const PARALLEL_POSTS: usize = 8;
+
+/// What one run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub sent: usize,
+    pub not_running: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+impl Sender {
+    /// The sender `[xmpp]` asks for; `None` without the section.
+    pub fn from_config(config: &Config) -> Result<Option<Arc<Self>>, ConfigError> {
+        let Some(x) = &config.xmpp else { return Ok(None) };
+        let notifier: Arc<dyn RoomNotifier> = match x.notifier {
+            NotifierKind::Log => Arc::new(LogNotifier),
+            NotifierKind::Xmpp => Arc::new(XmppNotifier(crate::xmpp::Client::from_config(x)?)),
+        };
+        Ok(Some(Arc::new(Self::new(notifier, x, config))))
+    }
+
+    pub fn new(notifier: Arc<dyn RoomNotifier>, x: &XmppConfig, config: &Config) -> Self {
+        Self {
+            notifier,
+            minutes: x.warn_minutes.clone(),
+            default_lang: Lang::parse(&config.server.default_language).unwrap_or(Lang::Fr),
+            tz: config.display_tz(),
+            timeout: std::time::Duration::from_secs(x.timeout_seconds),
+            retry_initial: Duration::seconds(x.retry_initial_seconds as i64),
+            retry_max: Duration::seconds(x.retry_max_seconds as i64),
+            give_up: Duration::minutes(i64::from(x.give_up_after_end_minutes)),
+        }
+    }
+
+    /// The hook that schedules this sender's warnings.
+    pub fn scheduler(&self) -> WarningScheduler {
+        WarningScheduler::new(self.minutes.clone())
+    }
+
+    fn backoff(&self, attempts: u32) -> Duration {
+        let factor = 1i32.checked_shl(attempts.saturating_sub(1).min(20)).unwrap_or(i32::MAX);
+        (self.retry_initial * factor).min(self.retry_max)
+    }
+
+    /// Claims, posts and records every warning due at `now` (the clock's, read again for each
+    /// post's text and record).
+    pub async fn run_due(self: &Arc<Self>, db: &Db, clock: &Arc<dyn crate::clock::Clock>) -> Result<Outcome, DbError> {
+        let now = clock.now();
+        let lease = Duration::from_std(self.timeout).unwrap_or(Duration::seconds(10)) + Duration::seconds(5);
+        let give_up = self.give_up;
+        let claimed = db.write(move |tx| Ok::<_, DbError>(claim_due(tx, now, lease, give_up)?)).await?;
+        let mut outcome = Outcome::default();
+        let slots = Arc::new(tokio::sync::Semaphore::new(PARALLEL_POSTS));
+        let mut posts = tokio::task::JoinSet::new();
+        for warning in claimed {
+            let (this, db, clock, slots) = (self.clone(), db.clone(), clock.clone(), slots.clone());
+            posts.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                this.post_one(&db, &clock, warning).await
+            });
+        }
+        while let Some(done) = posts.join_next().await {
+            match done {
+                Ok(Ok(Attempt::Sent)) => outcome.sent += 1,
+                Ok(Ok(Attempt::NotRunning)) => outcome.not_running += 1,
+                Ok(Ok(Attempt::Transient { .. })) => outcome.retrying += 1,
+                Ok(Ok(Attempt::Refused { .. })) => outcome.failed += 1,
+                Ok(Err(e)) => tracing::error!(error.message = %e, "room warning: cannot record the outcome"),
+                Err(e) => tracing::error!(error.message = %e, "room warning: post task failed"),
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn post_one(&self, db: &Db, clock: &Arc<dyn crate::clock::Clock>, w: Claimed) -> Result<Attempt, DbError> {
+        let tr = Tr::new(w.lang.unwrap_or(self.default_lang), self.tz);
+        let text = text(&tr, w.end, clock.now());
+        // The notifier bounds itself; this outer bound guards against one that does not.
+        let result =
+            tokio::time::timeout(self.timeout + std::time::Duration::from_secs(1), self.notifier.post(&w.room, &text))
+                .await
+                .unwrap_or_else(|_| Err(NotifyError::Transient("timed out".into())));
+        let attempt = match result {
+            Ok(Delivery::Sent) => {
+                tracing::info!(meeting = %w.meeting_id, minutes_before = w.minutes_before, notifier = self.notifier.name(), "room warning posted");
+                Attempt::Sent
+            }
+            Ok(Delivery::NotRunning) => {
+                tracing::info!(meeting = %w.meeting_id, minutes_before = w.minutes_before, "room not running, skipped");
+                Attempt::NotRunning
+            }
+            Err(NotifyError::Transient(error)) => {
+                let retry_in = self.backoff(w.attempts);
+                tracing::warn!(meeting = %w.meeting_id, minutes_before = w.minutes_before, attempts = w.attempts,
+                    retry_in_seconds = retry_in.num_seconds(), error.message = %error, "room warning failed, will retry");
+                Attempt::Transient { error, retry_in }
+            }
+            Err(NotifyError::Refused(error)) => {
+                tracing::error!(meeting = %w.meeting_id, minutes_before = w.minutes_before, error.message = %error, "room warning refused");
+                Attempt::Refused { error }
+            }
+        };
+        let now = clock.now();
+        let give_up = self.give_up;
+        let recorded = attempt.clone();
+        db.write(move |tx| Ok::<_, DbError>(record(tx, &w, &recorded, now, give_up)?)).await?;
+        Ok(attempt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::booking::model::{Attendee, Meeting, MeetingDetails, PartStat, Role};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn details(id: &str, start: &str, minutes: u32) -> MeetingDetails {
+        let meeting = Meeting {
+            id: id.into(),
+            ical_uid: format!("{id}@test"),
+            room: format!("{id}roomabcdefgh"),
+            subject: "Weekly".into(),
+            start: at(start),
+            duration_min: minutes,
+            owner_uid: "jdupont".into(),
+            created: at("2030-01-01T00:00:00Z"),
+            updated: at("2030-01-01T00:00:00Z"),
+            sequence: 0,
+        };
+        let owner = Attendee {
+            id: 0,
+            meeting_id: id.into(),
+            role: Role::Owner,
+            mail: "jean.dupont@example.org".into(),
+            name: "Jean Dupont".into(),
+            token: format!("tok{id}"),
+            partstat: PartStat::Accepted,
+            answered_at: None,
+            join_count: 0,
+            first_join: None,
+            last_join: None,
+            note: String::new(),
+        };
+        MeetingDetails { meeting, attendees: vec![owner] }
+    }
+
+    fn store() -> (crate::db::tempdir::TempDirGuard, Connection) {
+        let dir = crate::db::tempdir::TempDirGuard::new().unwrap();
+        let path = dir.path().join("w.sqlite3");
+        drop(Db::open(&path, std::time::Duration::from_secs(1), 1).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        (dir, conn)
+    }
+
+    fn book(conn: &mut Connection, d: &MeetingDetails, now: DateTime<Utc>) {
+        let tx = conn.transaction().unwrap();
+        repo::insert_meeting(&tx, &d.meeting).unwrap();
+        WarningScheduler::new(vec![15, 5, 0]).on_change(&tx, &Change::Created { meeting: d }, now).unwrap();
+        tx.commit().unwrap();
+    }
+
+    fn pending(conn: &Connection, id: &str) -> Vec<(u32, DateTime<Utc>)> {
+        let mut stmt = conn
+            .prepare("SELECT minutes_before, due_at FROM room_warnings WHERE meeting_id = ?1 AND done_at IS NULL ORDER BY due_at")
+            .unwrap();
+        stmt.query_map([id], |r| Ok((r.get(0)?, from_ts(r.get(1)?)))).unwrap().map(Result::unwrap).collect()
+    }
+
+    fn outcomes(conn: &Connection, id: &str) -> Vec<(u32, Option<String>)> {
+        let mut stmt = conn
+            .prepare("SELECT minutes_before, outcome FROM room_warnings WHERE meeting_id = ?1 ORDER BY minutes_before")
+            .unwrap();
+        stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    }
+
+    const LEASE: Duration = Duration::seconds(15);
+    const GIVE_UP: Duration = Duration::minutes(5);
+
+    fn claim(conn: &mut Connection, now: DateTime<Utc>) -> Vec<Claimed> {
+        let tx = conn.transaction().unwrap();
+        let c = claim_due(&tx, now, LEASE, GIVE_UP).unwrap();
+        tx.commit().unwrap();
+        c
+    }
+
+    fn finish(conn: &mut Connection, w: &Claimed, a: Attempt, now: DateTime<Utc>) {
+        let tx = conn.transaction().unwrap();
+        record(&tx, w, &a, now, GIVE_UP).unwrap();
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn offsets_in_the_past_are_skipped_and_a_moved_meeting_is_rescheduled() {
+        let (_dir, mut conn) = store();
+        let d = details("meeting1", "2030-05-01T10:00:00Z", 60);
+        // Booked at 10:50: the 15-minute warning (10:45) is already past.
+        book(&mut conn, &d, at("2030-05-01T10:50:00Z"));
+        assert_eq!(pending(&conn, "meeting1"), vec![(5, at("2030-05-01T10:55:00Z")), (0, at("2030-05-01T11:00:00Z"))]);
+        // Moved to end at 12:30: all three again, from the new end.
+        let mut moved = d.clone();
+        moved.meeting.duration_min = 150;
+        let tx = conn.transaction().unwrap();
+        let change = Change::Updated { before: &d, after: &moved, added: &[], removed: &[], significant: true };
+        WarningScheduler::new(vec![15, 5, 0]).on_change(&tx, &change, at("2030-05-01T10:51:00Z")).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(
+            pending(&conn, "meeting1"),
+            vec![(15, at("2030-05-01T12:15:00Z")), (5, at("2030-05-01T12:25:00Z")), (0, at("2030-05-01T12:30:00Z"))]
+        );
+        assert_eq!(next_due(&conn).unwrap(), Some(at("2030-05-01T12:15:00Z")));
+    }
+
+    #[test]
+    fn a_cancelled_meeting_has_none() {
+        let (_dir, mut conn) = store();
+        let d = details("meeting2", "2030-05-01T10:00:00Z", 60);
+        book(&mut conn, &d, at("2030-05-01T09:00:00Z"));
+        assert_eq!(pending(&conn, "meeting2").len(), 3);
+        let tx = conn.transaction().unwrap();
+        repo::delete_meeting(&tx, "meeting2").unwrap();
+        tx.commit().unwrap();
+        assert!(pending(&conn, "meeting2").is_empty());
+        assert_eq!(next_due(&conn).unwrap(), None);
+        assert!(claim(&mut conn, at("2030-05-01T11:00:00Z")).is_empty());
+    }
+
+    #[test]
+    fn each_warning_fires_once_across_restarts_and_retries_until_the_end() {
+        let (dir, mut conn) = store();
+        let d = details("meeting3", "2030-05-01T10:00:00Z", 60);
+        book(&mut conn, &d, at("2030-05-01T09:00:00Z"));
+        assert!(claim(&mut conn, at("2030-05-01T10:44:59Z")).is_empty(), "not yet due");
+        let first = claim(&mut conn, at("2030-05-01T10:45:00Z"));
+        assert_eq!(first.len(), 1);
+        assert_eq!(
+            (first[0].minutes_before, first[0].attempts, first[0].room.as_str()),
+            (15, 1, "meeting3roomabcdefgh")
+        );
+        // Claimed: a second sender (or this one after a restart) does not take it during the lease.
+        assert!(claim(&mut conn, at("2030-05-01T10:45:05Z")).is_empty());
+        finish(&mut conn, &first[0], Attempt::Sent, at("2030-05-01T10:45:01Z"));
+        // A "restart": a new connection to the same store finds nothing more to post for 15.
+        drop(conn);
+        let mut conn = Connection::open(dir.path().join("w.sqlite3")).unwrap();
+        assert!(claim(&mut conn, at("2030-05-01T10:50:00Z")).is_empty());
+        // The 5-minute warning fails (Prosody down) and is retried.
+        let five = claim(&mut conn, at("2030-05-01T10:55:00Z"));
+        assert_eq!(five[0].minutes_before, 5);
+        let down = Attempt::Transient { error: "connection refused".into(), retry_in: Duration::seconds(20) };
+        finish(&mut conn, &five[0], down, at("2030-05-01T10:55:01Z"));
+        assert!(claim(&mut conn, at("2030-05-01T10:55:10Z")).is_empty(), "backing off");
+        let again = claim(&mut conn, at("2030-05-01T10:55:21Z"));
+        assert_eq!((again[0].minutes_before, again[0].attempts), (5, 2));
+        finish(&mut conn, &again[0], Attempt::Sent, at("2030-05-01T10:55:22Z"));
+        // The end: the room is gone (nobody left) — skipped, done.
+        let end = claim(&mut conn, at("2030-05-01T11:00:00Z"));
+        finish(&mut conn, &end[0], Attempt::NotRunning, at("2030-05-01T11:00:01Z"));
+        assert_eq!(
+            outcomes(&conn, "meeting3"),
+            vec![(0, Some("not-running".into())), (5, Some("sent".into())), (15, Some("sent".into()))]
+        );
+        assert_eq!(next_due(&conn).unwrap(), None);
+    }
+
+    #[test]
+    fn late_warnings_are_superseded_and_retries_stop_after_the_end() {
+        let (_dir, mut conn) = store();
+        let d = details("meeting4", "2030-05-01T10:00:00Z", 60);
+        book(&mut conn, &d, at("2030-05-01T09:00:00Z"));
+        // jmb was down from 10:40 to 10:56: only the 5-minute warning is posted.
+        let c = claim(&mut conn, at("2030-05-01T10:56:00Z"));
+        assert_eq!(c.iter().map(|w| w.minutes_before).collect::<Vec<_>>(), vec![5]);
+        // It keeps failing: retries stop once the next would fall after end + give-up.
+        let failing = Attempt::Transient { error: "down".into(), retry_in: Duration::minutes(10) };
+        finish(&mut conn, &c[0], failing, at("2030-05-01T10:56:01Z"));
+        assert_eq!(outcomes(&conn, "meeting4")[1], (5, Some("failed".into())));
+        assert_eq!(outcomes(&conn, "meeting4")[2], (15, Some("missed".into())));
+        // The end warning, never posted because jmb came back too late, is missed, not posted.
+        assert!(claim(&mut conn, at("2030-05-01T11:05:01Z")).is_empty());
+        assert_eq!(outcomes(&conn, "meeting4")[0], (0, Some("missed".into())));
+    }
+
+    #[test]
+    fn texts_count_the_minutes_really_left() {
+        let end = at("2030-05-01T11:00:00Z");
+        let fr = Tr::new(Lang::Fr, chrono_tz::Europe::Paris);
+        let en = Tr::new(Lang::En, chrono_tz::Europe::Paris);
+        assert_eq!(text(&fr, end, at("2030-05-01T10:45:03Z")), "La réunion se termine dans 15 minutes ...");
+        assert_eq!(text(&fr, end, at("2030-05-01T10:46:00Z")), "La réunion se termine dans 14 minutes ...");
+        assert_eq!(text(&en, end, at("2030-05-01T10:55:00Z")), "The meeting ends in 5 minutes...");
+        assert_eq!(text(&fr, end, at("2030-05-01T10:59:00Z")), "La réunion se termine dans 1 minute ...");
+        assert_eq!(text(&fr, end, at("2030-05-01T10:59:58Z")), "La réunion est terminée !!");
+        assert_eq!(text(&en, end, at("2030-05-01T11:02:00Z")), "The meeting is over!");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum() {
+        let config = Config::default();
+        let x = XmppConfig { retry_initial_seconds: 10, retry_max_seconds: 60, ..XmppConfig::default() };
+        let s = Sender::new(Arc::new(LogNotifier), &x, &config);
+        let secs: Vec<i64> = (1..=6).map(|a| s.backoff(a).num_seconds()).collect();
+        assert_eq!(secs, vec![10, 20, 40, 60, 60, 60]);
+        assert_eq!(s.backoff(1000).num_seconds(), 60);
+    }
+}
