@@ -221,7 +221,12 @@ async fn run_calendar_clock(deps: JobDeps) {
                 match advance_calendar_clock(&deps, now).await {
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(meetings = n, "calendar clock: alarms passed or meetings left the window"),
-                    Err(e) => tracing::error!(error.message = %e, "calendar clock failed"),
+                    Err(e) => {
+                        // The store cannot write (locked by another process, disk full): retrying at once
+                        // would hold the writer in a loop, and `/healthz` would take it for a busy writer.
+                        tracing::error!(error.message = %e, "calendar clock failed");
+                        tokio::time::sleep(Duration::from_secs(10)).await;
+                    }
                 }
                 continue;
             }
