@@ -107,7 +107,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     // What the booking hook stores with each meeting: the event lines every viewer sees alike.
-    let rendered = jmb::calendar::renderings::backfill(&tx, first - Duration::days(1), usize::MAX)?;
+    let rendered = jmb::calendar::renderings::backfill_all(&tx, first - Duration::days(1))?;
     anyhow::ensure!(rendered == meeting_count, "rendered {rendered} of {meeting_count} meetings");
     tx.commit()?;
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;

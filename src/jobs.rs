@@ -248,15 +248,16 @@ async fn run_calendar_clock(deps: JobDeps) {
 /// Renders the shared event lines of every meeting still in calendars that has none (or an older
 /// format), one committed batch at a time so bookings never wait long behind it; returns how many.
 pub async fn fill_event_renderings(deps: &JobDeps, now: DateTime<Utc>) -> Result<usize, DbError> {
-    const BATCH: usize = 200;
+    const BATCH: usize = 500;
     let since = now - chrono::Duration::days(i64::from(deps.config.calendar.past_days));
-    let mut total = 0;
+    let (mut after, mut rendered) = (String::new(), 0);
     loop {
-        let n = deps.db.write(move |tx| Ok::<_, DbError>(renderings::backfill(tx, since, BATCH)?)).await?;
-        total += n;
-        if n < BATCH {
-            return Ok(total);
+        let batch = deps.db.write(move |tx| Ok::<_, DbError>(renderings::backfill(tx, since, &after, BATCH)?)).await?;
+        rendered += batch.rendered;
+        if batch.looked < BATCH {
+            return Ok(rendered);
         }
+        after = batch.last;
     }
 }
 

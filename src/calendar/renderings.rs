@@ -78,22 +78,54 @@ impl Hook for Renderer {
     }
 }
 
-/// Renders up to `limit` meetings still shown in calendars (ending after `since`) whose shared part
-/// is missing or of another format; returns how many. Run in the background, batch after batch.
-pub fn backfill(conn: &Connection, since: DateTime<Utc>, limit: usize) -> rusqlite::Result<usize> {
-    let ids: Vec<String> = conn
+/// What one [`backfill`] batch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// Meetings looked at: fewer than the limit when the pass is over.
+    pub looked: usize,
+    /// Meetings whose lines were rendered and stored.
+    pub rendered: usize,
+    /// The last id looked at: the next batch's `after`.
+    pub last: String,
+}
+
+/// Renders the shared part of each meeting still shown in calendars (ending after `since`) whose part
+/// is missing or of another format, among the `limit` meetings whose ids sort first after `after`. A
+/// pass runs batch after batch from `after = ""` until a batch looks at fewer than `limit`, reading
+/// each meeting once (the background fill, and after an import).
+pub fn backfill(conn: &Connection, since: DateTime<Utc>, after: &str, limit: usize) -> rusqlite::Result<Batch> {
+    let rows: Vec<(String, bool)> = conn
         .prepare_cached(
-            "SELECT m.id FROM meetings m LEFT JOIN event_renderings r ON r.meeting_id = m.id
-             WHERE m.end_at > ?1 AND (r.meeting_id IS NULL OR r.format <> ?2) LIMIT ?3",
+            "SELECT m.id, m.end_at > ?1 AND (r.meeting_id IS NULL OR r.format <> ?2)
+             FROM meetings m LEFT JOIN event_renderings r ON r.meeting_id = m.id
+             WHERE m.id > ?3 ORDER BY m.id LIMIT ?4",
         )?
-        .query_map(params![since.timestamp(), FORMAT, i64::try_from(limit).unwrap_or(i64::MAX)], |r| r.get(0))?
+        .query_map(params![since.timestamp(), FORMAT, after, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
-    for id in &ids {
+    let mut rendered = 0;
+    for (id, _) in rows.iter().filter(|(_, missing)| *missing) {
         if let Some(d) = repo::details_by_id(conn, id)? {
             save(conn, &d)?;
+            rendered += 1;
         }
     }
-    Ok(ids.len())
+    Ok(Batch { looked: rows.len(), rendered, last: rows.last().map(|(id, _)| id.clone()).unwrap_or_default() })
+}
+
+/// A whole [`backfill`] pass in the caller's transaction; returns how many meetings it rendered.
+pub fn backfill_all(conn: &Connection, since: DateTime<Utc>) -> rusqlite::Result<usize> {
+    const LIMIT: usize = 1000;
+    let (mut after, mut rendered) = (String::new(), 0);
+    loop {
+        let batch = backfill(conn, since, &after, LIMIT)?;
+        rendered += batch.rendered;
+        if batch.looked < LIMIT {
+            return Ok(rendered);
+        }
+        after = batch.last;
+    }
 }
 
 /// One event of a user's calendar as read for rendering: the meeting's times, the viewer's row and the
@@ -394,9 +426,21 @@ mod tests {
         // Ended meetings before `since` are left out.
         assert!(calendar_events(&c, "owner", "o@x.org", at("2027-01-01T00:00:00Z")).unwrap().is_empty());
 
-        // The background fill renders exactly the missing and outdated ones, then nothing.
-        assert_eq!(backfill(&c, now, 10).unwrap(), 2);
-        assert_eq!(backfill(&c, now, 10).unwrap(), 0);
+        // The background fill renders exactly the missing and outdated ones, then nothing; in batches
+        // that each look at the meetings after the previous one's last.
+        let current = |c: &Connection| -> Vec<String> {
+            let mut s =
+                c.prepare("SELECT meeting_id FROM event_renderings WHERE format = ?1 ORDER BY meeting_id").unwrap();
+            s.query_map([FORMAT], |r| r.get(0)).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+        };
+        assert_eq!(current(&c), [ids[0].clone()]);
+        let first = backfill(&c, now, "", 2).unwrap();
+        assert_eq!(first, Batch { looked: 2, rendered: 1, last: ids[1].clone() });
+        assert_eq!(current(&c), [ids[0].clone(), ids[1].clone()]);
+        let second = backfill(&c, now, &first.last, 2).unwrap();
+        assert_eq!(second, Batch { looked: 1, rendered: 1, last: ids[2].clone() });
+        assert_eq!(backfill(&c, now, "", 10).unwrap(), Batch { looked: 3, rendered: 0, last: ids[2].clone() });
+        assert_eq!(backfill_all(&c, now).unwrap(), 0);
         for id in &ids {
             let d = repo::details_by_id(&c, id).unwrap().unwrap();
             assert_eq!(stored(&c, id).unwrap(), Some(shared_of(&d)));

@@ -631,6 +631,8 @@ fn import_meeting(
         }
         let details = repo::details_by_id(tx, &id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
         crate::calendar::changes::touch_meeting(tx, &[&details], options.now)?;
+        // What the booking hook stores with a meeting booked through jmb.
+        crate::calendar::renderings::save(tx, &details)?;
         Ok(n)
     })();
     match written {

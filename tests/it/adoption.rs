@@ -334,6 +334,11 @@ async fn import_legacy_keeps_every_old_link() {
     assert_eq!(count(&db, &format!("SELECT COUNT(*) FROM reminders WHERE meeting_id = '{a}' AND done_at IS NULL")), 2);
     assert_eq!(count(&db, "SELECT use_count FROM private_rooms WHERE uid = 'jdupont'"), 42);
     assert_eq!(count(&db, "SELECT COUNT(*) FROM outbox"), 0, "an import sends no mail");
+    // Each imported meeting comes with its stored calendar lines, as a booking through jmb does.
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM meetings m JOIN event_renderings r ON r.meeting_id = m.id"),
+        count(&db, "SELECT COUNT(*) FROM meetings"),
+    );
 
     // The old links, answered by a running jmb, two minutes before A starts.
     let app = TestApp::spawn_with(|c| {
