@@ -10,7 +10,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 /// Iteration counts above this are refused: a hostile server could otherwise make jmb spin (the
-/// hashing runs on the async worker; Prosody's default is 4096, 100 000 takes some 50 ms).
+/// hashing runs on the async worker; Prosody's default is 4096).
 const MAX_ITERATIONS: u32 = 100_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
