@@ -465,6 +465,35 @@ fn bind_unix(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
     Ok(tokio::net::UnixListener::bind(path)?)
 }
 
+/// The state, on the system clock; in debug builds (those the test suites run), on the test clock when
+/// `JMB_TEST_CLOCK_FILE` is set. Release builds have no test clock at all.
+#[cfg(debug_assertions)]
+fn test_clock_state(config: Config, listen: &ListenAddr) -> anyhow::Result<crate::state::AppState> {
+    match std::env::var_os(crate::clock::TEST_CLOCK_ENV) {
+        None => Ok(app::build_default_state(config)?),
+        Some(path) => {
+            // Tests of a running server only: never where anyone but this machine could reach it.
+            let loopback = matches!(listen, ListenAddr::Tcp(addr) if addr.ip().is_loopback());
+            if !loopback {
+                anyhow::bail!(
+                    "{} is for tests: it needs server.listen on a loopback address",
+                    crate::clock::TEST_CLOCK_ENV
+                );
+            }
+            tracing::warn!(file = ?path, "TEST CLOCK: time is shifted by the offset in this file; never in production");
+            Ok(app::build_state(config, crate::clock::FileOffsetClock::watch(path.into()))?)
+        }
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn test_clock_state(config: Config, _listen: &ListenAddr) -> anyhow::Result<crate::state::AppState> {
+    if std::env::var_os("JMB_TEST_CLOCK_FILE").is_some() {
+        tracing::warn!("JMB_TEST_CLOCK_FILE is ignored: release builds have no test clock");
+    }
+    Ok(app::build_default_state(config)?)
+}
+
 async fn serve(config: Config, embedded: bool) -> anyhow::Result<()> {
     for warning in preflight(&config)? {
         tracing::warn!("{warning}");
@@ -475,21 +504,7 @@ async fn serve(config: Config, embedded: bool) -> anyhow::Result<()> {
     let listen = config.listen_addr()?;
     let public = config.public_base().to_string();
     let shutdown = crate::shutdown_signal();
-    let state = match std::env::var_os(crate::clock::TEST_CLOCK_ENV) {
-        None => app::build_default_state(config)?,
-        Some(path) => {
-            // Tests of a running server only: never where anyone but this machine could reach it.
-            let loopback = matches!(&listen, ListenAddr::Tcp(addr) if addr.ip().is_loopback());
-            if !loopback {
-                anyhow::bail!(
-                    "{} is for tests: it needs server.listen on a loopback address",
-                    crate::clock::TEST_CLOCK_ENV
-                );
-            }
-            tracing::warn!(file = ?path, "TEST CLOCK: time is shifted by the offset in this file; never in production");
-            app::build_state(config, crate::clock::FileOffsetClock::watch(path.into()))?
-        }
-    };
+    let state = test_clock_state(config, &listen)?;
     let listener = match &listen {
         ListenAddr::Tcp(addr) => Listener::Tcp(tokio::net::TcpListener::bind(addr).await?),
         #[cfg(unix)]

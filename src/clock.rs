@@ -43,18 +43,22 @@ impl Clock for FixedClock {
 }
 
 /// The environment variable that turns on [`FileOffsetClock`] (tests of a running `jmb serve` only).
+#[cfg(debug_assertions)]
 pub const TEST_CLOCK_ENV: &str = "JMB_TEST_CLOCK_FILE";
 
 /// **Tests only.** The system clock shifted by a number of seconds read from a file, so that an
 /// interop test can move a running server's time forward (to a warning before a meeting's end)
 /// without waiting for it. Off unless `JMB_TEST_CLOCK_FILE` names the file, and `jmb serve` then
-/// refuses to listen anywhere but on loopback (see `docs/configuration.md`). The file holds one
+/// refuses to listen anywhere but on loopback (see `docs/configuration.md`). Compiled only with
+/// `debug_assertions` (the debug build the test suites run): a release build has no test clock. The file holds one
 /// integer, the offset in seconds (a missing or unreadable file counts as 0); a task re-reads it every
 /// 50 ms and tells sleeping jobs when it changed ([`Clock::jumps`]).
+#[cfg(debug_assertions)]
 pub struct FileOffsetClock {
     offset: tokio::sync::watch::Sender<i64>,
 }
 
+#[cfg(debug_assertions)]
 impl FileOffsetClock {
     /// Starts watching `path` (on the current tokio runtime) for as long as the clock lives.
     pub fn watch(path: std::path::PathBuf) -> std::sync::Arc<Self> {
@@ -72,10 +76,12 @@ impl FileOffsetClock {
     }
 }
 
+#[cfg(debug_assertions)]
 fn read_offset(path: &std::path::Path) -> i64 {
     std::fs::read_to_string(path).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
 }
 
+#[cfg(debug_assertions)]
 impl Clock for FileOffsetClock {
     fn now(&self) -> DateTime<Utc> {
         SystemClock.now() + chrono::Duration::seconds(*self.offset.borrow())

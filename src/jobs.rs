@@ -2,7 +2,8 @@
 //! * the outbox worker ([`crate::outbox::Worker`]): sends queued mails;
 //! * reminders ([`crate::mail::reminders`]): sleeps until the next one is due;
 //! * room warnings ([`crate::room_warnings`], with `[xmpp]`): sleeps until the next warning or retry
-//!   is due, posts each in its own task, bounded by `xmpp.timeout_seconds`;
+//!   is due, posts each in its own task, bounded by `xmpp.timeout_seconds`; at start, schedules
+//!   the missing warnings of meetings booked before ([`crate::room_warnings::backfill`]);
 //! * the calendar clock ([`crate::calendar::clock`]): sleeps until the next alarm trigger or
 //!   window exit;
 //! * filling in (at start, then hourly) the stored event lines of meetings that have none
@@ -121,13 +122,22 @@ async fn run_room_warnings(deps: JobDeps) {
     let Some(sender) = deps.warnings.clone() else {
         return std::future::pending().await;
     };
+    // Meetings booked before `[xmpp]` was on (or before an offset was added) get their warnings.
+    let (minutes, now) = (sender.minutes.clone(), deps.clock.now());
+    match deps.db.write(move |tx| Ok::<_, DbError>(crate::room_warnings::backfill(tx, &minutes, now)?)).await {
+        Ok(0) => {}
+        Ok(added) => tracing::info!(added, "room warnings scheduled for meetings booked earlier"),
+        Err(e) => {
+            tracing::error!(error.message = %e, "room warnings: cannot schedule those of meetings booked earlier")
+        }
+    }
     let mut commits = deps.db.subscribe_commits();
     let mut jumps = deps.clock.jumps();
     loop {
         let now = deps.clock.now();
         let wait = match deps.db.read(|c| Ok::<_, DbError>(crate::room_warnings::next_due(c)?)).await {
             Ok(Some(due)) if due <= now => {
-                match sender.run_due(&deps.db, &deps.clock).await {
+                match sender.run_due(&deps.db, &deps.clock, now).await {
                     Ok(o) if o != Default::default() => tracing::debug!(?o, "room warnings"),
                     Ok(_) => {}
                     Err(e) => {

@@ -12,8 +12,14 @@
 //!   any transaction, then marked done: `sent`, or `not-running` when the room does not exist (nobody
 //!   joined: the notifier never creates one). A transient failure (Prosody down, a timeout) is retried
 //!   with a doubling delay until `xmpp.give_up_after_end_minutes` after the end, then marked `failed`
-//!   and logged. A warning is posted at most once per claim, and marked done once it is: the only
-//!   duplicate possible is a crash between the room's echo and the commit of `sent`.
+//!   and logged. A claim takes at most [`PARALLEL_POSTS`] warnings, so none waits in this process's
+//!   queue past its lease. Once the message has been written to the server the warning is never
+//!   retried: if the echo does not come back (a timeout, a dropped connection) it is recorded as
+//!   `sent` with the reason in `last_error` (at most once rather than twice in the room). The only
+//!   duplicate left is a crash between writing the message and the commit of `sent`.
+//! * Turning `[xmpp]` on for a site with meetings already booked, or adding an offset to
+//!   `warn_minutes`: at start the job schedules the missing future warnings of meetings not yet over
+//!   ([`backfill`]); it never re-posts one already done, and never removes a pending one.
 //! * If several offsets of one meeting are due at once (jmb or Prosody was down), only the latest is
 //!   posted; the earlier ones are marked `missed`.
 //! * The text is in the owner's language (the one they chose in jmb, else the site's default), with
@@ -23,7 +29,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 
 use crate::booking::repo;
 use crate::config::{Config, ConfigError, NotifierKind, XmppConfig};
@@ -97,6 +103,28 @@ pub fn schedule(
     Ok(())
 }
 
+/// Adds the warnings missing for meetings not over at `now` (booked before `[xmpp]` was turned on, or
+/// before an offset was added to `warn_minutes`): every offset still in the future without a row gets
+/// one. Rows already there (pending or done) are left as they are, so running it again changes
+/// nothing. Returns how many were added.
+pub fn backfill(tx: &Transaction<'_>, minutes: &[u32], now: DateTime<Utc>) -> rusqlite::Result<usize> {
+    let mut added = 0;
+    for (meeting_id, end) in repo::ending_after(tx, now)? {
+        for m in minutes {
+            let due = end - Duration::minutes(i64::from(*m));
+            if due > now {
+                added += crate::db::exec(
+                    tx,
+                    "INSERT OR IGNORE INTO room_warnings (meeting_id, minutes_before, due_at, next_attempt_at)
+                     VALUES (?1, ?2, ?3, ?3)",
+                    params![meeting_id, m, ts(due)],
+                )?;
+            }
+        }
+    }
+    Ok(added)
+}
+
 /// A chat reminder still pending in the original JMB (`jmb import-legacy`). Returns whether it was
 /// added (an existing row for the same meeting and offset is left as it is).
 pub fn import_pending(
@@ -145,12 +173,15 @@ pub struct Claimed {
 /// Claims the warnings to post at `now`: per meeting, the latest due offset (earlier ones are marked
 /// `missed`), unless it waits for a retry; meetings past `end + give_up` have their due warnings
 /// marked `failed` (tried) or `missed` (never tried). A claimed warning's next attempt moves to
-/// `now + lease`: if this process dies while posting, it is tried again after that.
+/// `now + lease`: if this process dies while posting, it is tried again after that. At most `limit`
+/// are claimed (those the caller posts at once, within the lease); the others stay due for the next
+/// claim.
 pub fn claim_due(
     tx: &Transaction<'_>,
     now: DateTime<Utc>,
     lease: Duration,
     give_up: Duration,
+    limit: usize,
 ) -> rusqlite::Result<Vec<Claimed>> {
     type Row = (i64, String, u32, i64, u32);
     let due: Vec<Row> = {
@@ -176,6 +207,9 @@ pub fn claim_due(
     };
     let mut claimed = Vec::new();
     for (meeting_id, rows) in by_meeting {
+        if claimed.len() >= limit {
+            break;
+        }
         let Some(meeting) = repo::meeting_by_id(tx, &meeting_id)? else {
             // Cannot happen with the foreign key; never leave a row that would be due forever.
             for (id, ..) in &rows {
@@ -202,12 +236,7 @@ pub fn claim_due(
             "UPDATE room_warnings SET attempts = attempts + 1, next_attempt_at = ?2 WHERE id = ?1",
             params![id, ts(now + lease)],
         )?;
-        let lang: Option<String> =
-            crate::db::one(tx, "SELECT lang FROM users WHERE uid = ?1", [&meeting.owner_uid], |r| {
-                r.get::<_, Option<String>>(0)
-            })
-            .optional()?
-            .flatten();
+        let lang = crate::users::lang_of(tx, &meeting.owner_uid)?;
         claimed.push(Claimed {
             id,
             meeting_id,
@@ -215,7 +244,7 @@ pub fn claim_due(
             minutes_before,
             end: meeting.end(),
             attempts: attempts + 1,
-            lang: lang.as_deref().and_then(Lang::parse),
+            lang,
         });
     }
     Ok(claimed)
@@ -225,6 +254,10 @@ pub fn claim_due(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {
     Sent,
+    /// The message was written but its echo never came: recorded as `sent`, never retried.
+    Unconfirmed {
+        error: String,
+    },
     NotRunning,
     /// Try again after `retry_in`, unless the meeting is over by then.
     Transient {
@@ -249,6 +282,7 @@ pub fn record(
     let short = |e: &str| -> String { e.chars().take(300).collect() };
     let (outcome, error) = match attempt {
         Attempt::Sent => ("sent", None),
+        Attempt::Unconfirmed { error } => ("sent", Some(short(&format!("not confirmed: {error}")))),
         Attempt::NotRunning => ("not-running", None),
         Attempt::Refused { error } => ("failed", Some(short(error))),
         Attempt::Transient { error, retry_in } => {
@@ -289,6 +323,9 @@ pub fn text(tr: &Tr, end: DateTime<Utc>, now: DateTime<Utc>) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
     Sent,
+    /// The message was written to the server, but whether the room got it is unknown (no echo before
+    /// the timeout, connection lost): it must not be posted again.
+    Unconfirmed(String),
     /// The room does not exist (the meeting is not running): skipped.
     NotRunning,
 }
@@ -320,6 +357,7 @@ impl RoomNotifier for XmppNotifier {
         Box::pin(async move {
             match self.0.post(room, text).await {
                 Ok(crate::xmpp::Posted::Sent) => Ok(Delivery::Sent),
+                Ok(crate::xmpp::Posted::Unconfirmed(e)) => Ok(Delivery::Unconfirmed(e)),
                 Ok(crate::xmpp::Posted::NotRunning) => Ok(Delivery::NotRunning),
                 Err(crate::xmpp::XmppError::Transient(e)) => Err(NotifyError::Transient(e)),
                 Err(crate::xmpp::XmppError::Refused(e)) => Err(NotifyError::Refused(e)),
@@ -359,8 +397,8 @@ pub struct Sender {
     pub give_up: Duration,
 }
 
-/// Posts at most this many warnings at once (many meetings end on the hour).
-const PARALLEL_POSTS: usize = 8;
+/// Posts at most this many warnings at once (many meetings end on the hour); one claim takes no more.
+pub const PARALLEL_POSTS: usize = 8;
 
 /// What one run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -405,13 +443,17 @@ impl Sender {
         (self.retry_initial * factor).min(self.retry_max)
     }
 
-    /// Claims, posts and records every warning due at `now` (the clock's, read again for each
-    /// post's text and record).
-    pub async fn run_due(self: &Arc<Self>, db: &Db, clock: &Arc<dyn crate::clock::Clock>) -> Result<Outcome, DbError> {
-        let now = clock.now();
+    /// Claims, posts and records the warnings due at `now`, at most [`PARALLEL_POSTS`] (the job
+    /// runs again while some are due). The clock is read again for each post's text and record.
+    pub async fn run_due(
+        self: &Arc<Self>,
+        db: &Db,
+        clock: &Arc<dyn crate::clock::Clock>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, DbError> {
         let lease = Duration::from_std(self.timeout).unwrap_or(Duration::seconds(10)) + Duration::seconds(5);
         let give_up = self.give_up;
-        let claimed = db.write(move |tx| Ok::<_, DbError>(claim_due(tx, now, lease, give_up)?)).await?;
+        let claimed = db.write(move |tx| Ok::<_, DbError>(claim_due(tx, now, lease, give_up, PARALLEL_POSTS)?)).await?;
         let mut outcome = Outcome::default();
         let slots = Arc::new(tokio::sync::Semaphore::new(PARALLEL_POSTS));
         let mut posts = tokio::task::JoinSet::new();
@@ -424,7 +466,7 @@ impl Sender {
         }
         while let Some(done) = posts.join_next().await {
             match done {
-                Ok(Ok(Attempt::Sent)) => outcome.sent += 1,
+                Ok(Ok(Attempt::Sent | Attempt::Unconfirmed { .. })) => outcome.sent += 1,
                 Ok(Ok(Attempt::NotRunning)) => outcome.not_running += 1,
                 Ok(Ok(Attempt::Transient { .. })) => outcome.retrying += 1,
                 Ok(Ok(Attempt::Refused { .. })) => outcome.failed += 1,
@@ -447,6 +489,11 @@ impl Sender {
             Ok(Delivery::Sent) => {
                 tracing::info!(meeting = %w.meeting_id, minutes_before = w.minutes_before, notifier = self.notifier.name(), "room warning posted");
                 Attempt::Sent
+            }
+            Ok(Delivery::Unconfirmed(error)) => {
+                tracing::warn!(meeting = %w.meeting_id, minutes_before = w.minutes_before, error.message = %error,
+                    "room warning written but not confirmed; not posted again");
+                Attempt::Unconfirmed { error }
             }
             Ok(Delivery::NotRunning) => {
                 tracing::info!(meeting = %w.meeting_id, minutes_before = w.minutes_before, "room not running, skipped");
@@ -545,7 +592,7 @@ mod tests {
 
     fn claim(conn: &mut Connection, now: DateTime<Utc>) -> Vec<Claimed> {
         let tx = conn.transaction().unwrap();
-        let c = claim_due(&tx, now, LEASE, GIVE_UP).unwrap();
+        let c = claim_due(&tx, now, LEASE, GIVE_UP, PARALLEL_POSTS).unwrap();
         tx.commit().unwrap();
         c
     }
@@ -645,6 +692,78 @@ mod tests {
         // The end warning, never posted because jmb came back too late, is missed, not posted.
         assert!(claim(&mut conn, at("2030-05-01T11:05:01Z")).is_empty());
         assert_eq!(outcomes(&conn, "meeting4")[0], (0, Some("missed".into())));
+    }
+
+    #[test]
+    fn a_claim_takes_no_more_than_it_posts_at_once() {
+        let (_dir, mut conn) = store();
+        for i in 0..3 {
+            book(
+                &mut conn,
+                &details(&format!("meetingmany{i}"), "2030-05-01T10:00:00Z", 60),
+                at("2030-05-01T09:00:00Z"),
+            );
+        }
+        let now = at("2030-05-01T10:45:00Z");
+        let tx = conn.transaction().unwrap();
+        let first = claim_due(&tx, now, LEASE, GIVE_UP, 2).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(first.len(), 2);
+        // The third stays due for the next claim instead of waiting out its lease in a queue.
+        let second = claim(&mut conn, now);
+        assert_eq!(second.iter().map(|w| w.meeting_id.as_str()).collect::<Vec<_>>(), vec!["meetingmany2"]);
+    }
+
+    #[test]
+    fn an_unconfirmed_post_is_never_retried() {
+        let (_dir, mut conn) = store();
+        book(&mut conn, &details("meeting5", "2030-05-01T10:00:00Z", 60), at("2030-05-01T09:00:00Z"));
+        let c = claim(&mut conn, at("2030-05-01T10:45:00Z"));
+        let lost = Attempt::Unconfirmed { error: "no answer within 10 s".into() };
+        finish(&mut conn, &c[0], lost, at("2030-05-01T10:45:10Z"));
+        assert!(claim(&mut conn, at("2030-05-01T10:46:00Z")).is_empty());
+        assert_eq!(outcomes(&conn, "meeting5")[2], (15, Some("sent".into())));
+        let error: String = conn
+            .query_row(
+                "SELECT last_error FROM room_warnings WHERE meeting_id = 'meeting5' AND minutes_before = 15",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(error, "not confirmed: no answer within 10 s");
+    }
+
+    #[test]
+    fn meetings_booked_before_get_their_warnings_once() {
+        let (_dir, mut conn) = store();
+        // Booked while [xmpp] was off: no rows. One already over, one running, one tomorrow.
+        for (id, start) in [
+            ("meetpast", "2030-05-01T08:00:00Z"),
+            ("meetnow1", "2030-05-01T10:00:00Z"),
+            ("meetlater", "2030-05-02T10:00:00Z"),
+        ] {
+            let tx = conn.transaction().unwrap();
+            repo::insert_meeting(&tx, &details(id, start, 60).meeting).unwrap();
+            tx.commit().unwrap();
+        }
+        let backfill_at = |conn: &mut Connection, minutes: &[u32], now: &str| {
+            let tx = conn.transaction().unwrap();
+            let n = backfill(&tx, minutes, at(now)).unwrap();
+            tx.commit().unwrap();
+            n
+        };
+        assert_eq!(backfill_at(&mut conn, &[15, 5, 0], "2030-05-01T10:50:00Z"), 2 + 3);
+        assert!(pending(&conn, "meetpast").is_empty());
+        assert_eq!(pending(&conn, "meetnow1"), vec![(5, at("2030-05-01T10:55:00Z")), (0, at("2030-05-01T11:00:00Z"))]);
+        assert_eq!(pending(&conn, "meetlater").len(), 3);
+        // A restart changes nothing; a warning already posted is not scheduled again.
+        let c = claim(&mut conn, at("2030-05-01T10:55:00Z"));
+        finish(&mut conn, &c[0], Attempt::Sent, at("2030-05-01T10:55:01Z"));
+        assert_eq!(backfill_at(&mut conn, &[15, 5, 0], "2030-05-01T10:56:00Z"), 0);
+        assert_eq!(pending(&conn, "meetnow1"), vec![(0, at("2030-05-01T11:00:00Z"))]);
+        // An offset added to warn_minutes is scheduled for the meetings still to come.
+        assert_eq!(backfill_at(&mut conn, &[30, 15, 5, 0], "2030-05-01T10:57:00Z"), 1);
+        assert_eq!(pending(&conn, "meetlater")[0], (30, at("2030-05-02T10:30:00Z")));
     }
 
     #[test]

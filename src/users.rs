@@ -162,6 +162,13 @@ pub fn mail_profile(conn: &Connection, mail: &str) -> rusqlite::Result<MailProfi
     Ok(MailProfile { is_user: lang.is_some(), lang: lang.flatten().as_deref().and_then(Lang::parse) })
 }
 
+/// The language `uid` chose, if any (`None` too for an unknown user).
+pub fn lang_of(conn: &Connection, uid: &str) -> rusqlite::Result<Option<Lang>> {
+    let lang: Option<Option<String>> =
+        crate::db::one(conn, "SELECT lang FROM users WHERE uid = ?1", [uid], |r| r.get(0)).optional()?;
+    Ok(lang.flatten().as_deref().and_then(Lang::parse))
+}
+
 /// Remembers the language `uid` chose (mails to them use it).
 pub fn set_lang(tx: &Transaction<'_>, uid: &str, lang: Lang) -> rusqlite::Result<()> {
     crate::db::exec(tx, "UPDATE users SET lang = ?2 WHERE uid = ?1", params![uid, lang.code()])?;

@@ -420,6 +420,13 @@ pub fn ended_before(conn: &Connection, before: DateTime<Utc>, limit: u32) -> Res
     rows.collect()
 }
 
+/// Ids and ends of the meetings that end after `after`.
+pub fn ending_after(conn: &Connection, after: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>> {
+    let mut stmt = conn.prepare_cached("SELECT id, end_at FROM meetings WHERE end_at > ?1 ORDER BY end_at, id")?;
+    let rows = stmt.query_map(params![ts(after)], |r| Ok((r.get(0)?, from_ts(r.get(1)?))))?;
+    rows.collect()
+}
+
 /// Private-room counters last used before `before` (their tracking is personal data too).
 pub fn delete_private_rooms_unused_since(conn: &Connection, before: DateTime<Utc>) -> Result<usize> {
     crate::db::exec(conn, "DELETE FROM private_rooms WHERE last_used_at < ?1", [ts(before)])

@@ -8,12 +8,19 @@
 //! `item-not-found`, `gone`) means nobody is in the meeting: [`Posted::NotRunning`], the bot leaves at
 //! once and the room, empty and not persistent, disappears with it.
 //!
+//! **It never posts twice.** Once the `<message>` has been written, a failure (no echo before the
+//! timeout, a lost connection) is [`Posted::Unconfirmed`], never an error worth retrying.
+//!
+//! A `not-allowed` join whose text speaks of a token (Prosody's `token_verification`: "Room and token
+//! mismatched") is a refusal of the bot, not an absent room: [`XmppError::Refused`].
+//!
 //! Why not `tokio-xmpp`: it would bring `xmpp-parsers`, `minidom`, `rxml`, `sasl` and a DNS resolver
 //! (some thirty crates) for five stanzas, and its TLS set-up trusts fixed root stores, without the
 //! internal CA (`xmpp.ca_file`) Jitsi's self-signed `auth.` host needs. Everything this needs is already
 //! in jmb: tokio, rustls (as for SMTP), quick-xml, hmac and sha2 (plus sha1 for SCRAM-SHA-1). Every
-//! value from the server is bounded (element count, depth, text size) and the whole exchange runs
-//! under one timeout.
+//! value from the server is bounded (element count, depth, text size, and [`MAX_READ`] bytes read in
+//! all, so a server cannot make the parser buffer without limit) and the whole exchange runs under one
+//! timeout.
 
 mod scram;
 
@@ -30,10 +37,13 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use crate::config::{ConfigError, XmppConfig, XmppSecurity};
 
 /// What happened to a post.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Posted {
     /// The message reached the room (its echo came back).
     Sent,
+    /// The message was written, but its echo did not come back (why): it may or may not have reached
+    /// the room. Never to be posted again.
+    Unconfirmed(String),
     /// The room did not exist: nobody is in the meeting. Nothing was posted, nothing created.
     NotRunning,
 }
@@ -105,18 +115,24 @@ impl Client {
     pub async fn post(&self, room: &str, text: &str) -> Result<Posted, XmppError> {
         let room = room_jid_local(room)
             .ok_or_else(|| XmppError::Refused(format!("room name {room:?} is not a valid XMPP local part")))?;
-        match tokio::time::timeout(self.timeout, self.exchange(&room, text)).await {
+        // Set just before the message is written: from then on, no failure may lead to a retry.
+        let mut written = false;
+        let result = match tokio::time::timeout(self.timeout, self.exchange(&room, text, &mut written)).await {
             Ok(result) => result,
             Err(_) => Err(transient(format!("no answer within {} s", self.timeout.as_secs()))),
+        };
+        match result {
+            Err(XmppError::Transient(e)) if written => Ok(Posted::Unconfirmed(e)),
+            other => other,
         }
     }
 
-    async fn exchange(&self, room: &str, text: &str) -> Result<Posted, XmppError> {
+    async fn exchange(&self, room: &str, text: &str, written: &mut bool) -> Result<Posted, XmppError> {
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| transient(format!("cannot connect to {}:{}: {e}", self.host, self.port)))?;
         let _ = tcp.set_nodelay(true);
-        let mut s = Stream::new(Box::new(tcp));
+        let mut s = Stream::new(Box::new(Budget::new(tcp, MAX_READ)));
         let mut features = s.open(&self.domain).await?;
         if let Some(tls) = &self.tls {
             if features.child("starttls").is_none() {
@@ -156,7 +172,7 @@ impl Client {
         }
         let occupant = format!("{room}@{}/{}", self.muc_domain, self.nick);
         let mut joined = false;
-        let outcome = self.join_and_post(&mut s, room, &occupant, text, &mut joined).await;
+        let outcome = self.join_and_post(&mut s, room, &occupant, text, &mut joined, written).await;
         // Leave if in the room (a room our join created is destroyed as soon as it is empty again).
         if joined {
             let _ = s.send(&format!("<presence to='{}' type='unavailable'/>", escape(&occupant))).await;
@@ -204,6 +220,7 @@ impl Client {
         occupant: &str,
         text: &str,
         joined: &mut bool,
+        written: &mut bool,
     ) -> Result<Posted, XmppError> {
         let room_bare = format!("{room}@{}", self.muc_domain);
         s.send(&format!(
@@ -227,6 +244,14 @@ impl Client {
             *joined = false;
             let condition = answer.error_condition();
             return match condition.as_str() {
+                // token_verification refuses a join it cannot tie to the room: the room may well be there.
+                "not-allowed" if answer.error_text().to_lowercase().contains("token") => {
+                    Err(XmppError::Refused(format!(
+                        "the room refused the bot ({condition}: {}): exempt its domain from token_verification \
+                     (docs/jitsi.md)",
+                        answer.error_text()
+                    )))
+                }
                 // Room creation is restricted and the room does not exist: nobody is there.
                 "not-allowed" | "item-not-found" | "gone" => Ok(Posted::NotRunning),
                 "registration-required" | "not-authorized" | "forbidden" => Err(XmppError::Refused(format!(
@@ -240,6 +265,7 @@ impl Client {
             // Our join created the room: nobody was there. Leaving (below) destroys it again.
             return Ok(Posted::NotRunning);
         }
+        *written = true;
         s.send(&format!(
             "<message to='{}' type='groupchat' id='warn'><body>{}</body></message>",
             escape(&room_bare),
@@ -332,6 +358,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 const MAX_DEPTH: usize = 16;
 const MAX_ELEMENTS: usize = 512;
 const MAX_TEXT: usize = 64 * 1024;
+/// Bytes the server may send in one exchange (the parser buffers a whole text node or tag before the
+/// limits above can be checked).
+const MAX_READ: u64 = 4 * 1024 * 1024;
 /// Stanzas read while waiting for one answer (a busy room's presences) before giving up.
 const MAX_STANZAS_WAITED: usize = 2000;
 
@@ -369,6 +398,11 @@ impl Element {
             .and_then(|e| e.children.iter().find(|c| c.name != "text"))
             .map(|c| c.name.clone())
             .unwrap_or_else(|| "unknown".into())
+    }
+
+    /// The human-readable `<text>` of an `<error>` child, or "".
+    fn error_text(&self) -> &str {
+        self.child("error").and_then(|e| e.child("text")).map(|t| t.text.as_str()).unwrap_or("")
     }
 
     fn decoded(&self) -> Result<Vec<u8>, XmppError> {
@@ -508,6 +542,61 @@ impl Stream {
     }
 }
 
+/// A transport that fails once `left` bytes have been read from it.
+struct Budget<T> {
+    inner: T,
+    left: u64,
+}
+
+impl<T> Budget<T> {
+    fn new(inner: T, left: u64) -> Self {
+        Self { inner, left }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Budget<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(Err(std::io::Error::other("the server sent too much")));
+        }
+        let len = usize::try_from(self.left).unwrap_or(usize::MAX).min(buf.remaining());
+        let mut limited = tokio::io::ReadBuf::new(buf.initialize_unfilled_to(len));
+        let poll = std::pin::Pin::new(&mut self.inner).poll_read(cx, &mut limited);
+        let n = limited.filled().len();
+        buf.advance(n);
+        self.left -= n as u64;
+        poll
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Budget<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 fn push_text(stack: &mut [Element], text: &str) -> Result<(), XmppError> {
     if let Some(el) = stack.last_mut() {
         if el.text.len() + text.len() > MAX_TEXT {
@@ -562,6 +651,102 @@ mod tests {
         // Nesting beyond the limit is refused, not followed.
         server.write_all("<a>".repeat(MAX_DEPTH + 1).as_bytes()).await.unwrap();
         assert!(s.next().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn the_server_may_not_send_without_limit() {
+        let (client, mut server) = tokio::io::duplex(64 * 1024);
+        let mut s = Stream::new(Box::new(Budget::new(client, 4096)));
+        server
+            .write_all(b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'><stream:features>")
+            .await
+            .unwrap();
+        // A text node with no end: without the budget the parser would buffer it until the timeout.
+        server.write_all(&[b'a'; 8192]).await.unwrap();
+        let err = s.open("meet.test").await.unwrap_err();
+        assert!(err.to_string().contains("too much"), "{err}");
+    }
+
+    /// A scripted server on 127.0.0.1: for each step, waits until the client has sent `expect`, then
+    /// answers `reply`; after the last step it closes the connection.
+    async fn scripted(steps: Vec<(&'static str, String)>) -> (Client, tokio::task::JoinHandle<String>) {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = XmppConfig {
+            jid: "bot@meet.test".into(),
+            password: crate::config::Secret::new("pw"),
+            muc_domain: "conference.meet.test".into(),
+            server: listener.local_addr().unwrap().to_string(),
+            security: XmppSecurity::PlaintextLoopback,
+            timeout_seconds: 2,
+            ..XmppConfig::default()
+        };
+        let server = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut seen = String::new();
+            let mut from = 0;
+            for (expect, reply) in steps {
+                while !seen[from..].contains(expect) {
+                    let mut buf = [0u8; 4096];
+                    let n = sock.read(&mut buf).await.unwrap();
+                    assert!(n > 0, "client closed before sending {expect:?}: {seen}");
+                    seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+                from = seen[from..].find(expect).unwrap() + from + expect.len();
+                sock.write_all(reply.as_bytes()).await.unwrap();
+            }
+            seen
+        });
+        (Client::from_config(&c).unwrap(), server)
+    }
+
+    fn up_to_join(join_answer: &str) -> Vec<(&'static str, String)> {
+        let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
+                      xmlns:stream='http://etherx.jabber.org/streams' id='s' from='meet.test' version='1.0'>";
+        vec![
+            (
+                "<stream:stream",
+                format!(
+                    "{header}<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>"
+                ),
+            ),
+            ("</auth>", "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>".into()),
+            (
+                "<stream:stream",
+                format!("{header}<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>"),
+            ),
+            ("</iq>", "<iq type='result' id='bind'/>".into()),
+            ("</presence>", join_answer.into()),
+        ]
+    }
+
+    #[tokio::test]
+    async fn a_message_written_but_not_echoed_is_unconfirmed_not_retried() {
+        let joined = "<presence from='room@conference.meet.test/Jitsi-Bot'>\
+                      <x xmlns='http://jabber.org/protocol/muc#user'><status code='110'/></x></presence>";
+        let mut steps = up_to_join(joined);
+        // The server reads the message, then the connection drops before the echo.
+        steps.push(("</message>", String::new()));
+        let (client, server) = scripted(steps).await;
+        let posted = client.post("room", "ends in 5").await.unwrap();
+        assert!(matches!(posted, Posted::Unconfirmed(_)), "{posted:?}");
+        assert!(server.await.unwrap().contains("<body>ends in 5</body>"));
+    }
+
+    #[tokio::test]
+    async fn a_token_refusal_is_not_an_absent_room() {
+        let refusal = |text: &str| {
+            format!(
+                "<presence from='room@conference.meet.test/Jitsi-Bot' type='error'><error type='cancel'>\
+                 <not-allowed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>\
+                 <text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>{text}</text></error></presence>"
+            )
+        };
+        let (client, _server) = scripted(up_to_join(&refusal("Room and token mismatched"))).await;
+        let err = client.post("room", "hi").await.unwrap_err();
+        assert!(matches!(&err, XmppError::Refused(e) if e.contains("token")), "{err:?}");
+        let (client, _server) = scripted(up_to_join(&refusal("Room creation is restricted"))).await;
+        assert_eq!(client.post("room", "hi").await.unwrap(), Posted::NotRunning);
     }
 
     #[tokio::test]

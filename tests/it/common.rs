@@ -45,12 +45,19 @@ impl TestApp {
     }
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_with_state(tweak, |_| {}).await
+    }
+
+    /// As [`Self::spawn_with`], then `tweak_state` changes the built state (a notifier, …) before the
+    /// server and its jobs start.
+    pub async fn spawn_with_state(tweak: impl FnOnce(&mut Config), tweak_state: impl FnOnce(&mut AppState)) -> Self {
         let dir = TempDirGuard::new().unwrap();
         let mut config = base_config(&dir);
         tweak(&mut config);
         config.validate().expect("test config is valid");
         let clock = Arc::new(FixedClock::new(T0.parse().unwrap()));
-        let state = jmb::app::build_state(config, clock.clone()).unwrap();
+        let mut state = jmb::app::build_state(config, clock.clone()).unwrap();
+        tweak_state(&mut state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -2,7 +2,11 @@
 //! over the API, moved with them, gone with them, posted once by the job (here to the log; the real
 //! Prosody is in tests/interop/test_xmpp_warnings.py). Without `[xmpp]`, nothing at all.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use jmb::identity::BoxFuture;
+use jmb::room_warnings::{Delivery, NotifyError, RoomNotifier, Sender};
 
 use reqwest::Method;
 use serde_json::json;
@@ -28,11 +32,34 @@ async fn without_xmpp_nothing_is_scheduled() {
     app.stop().await;
 }
 
+/// A notifier that records every post (room, text): a warning posted twice shows here, whatever the
+/// table says.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(String, String)>>);
+
+impl RoomNotifier for Recorder {
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+
+    fn post<'a>(&'a self, room: &'a str, text: &'a str) -> BoxFuture<'a, Result<Delivery, NotifyError>> {
+        self.0.lock().unwrap().push((room.to_string(), text.to_string()));
+        Box::pin(async { Ok(Delivery::Sent) })
+    }
+}
+
 #[tokio::test]
 async fn warnings_follow_the_booking_and_fire_once() {
-    let app = TestApp::spawn_with(|c| {
-        c.xmpp = Some(jmb::config::XmppConfig { notifier: jmb::config::NotifierKind::Log, ..Default::default() })
-    })
+    let recorder = Arc::new(Recorder::default());
+    let notifier: Arc<dyn RoomNotifier> = recorder.clone();
+    let app = TestApp::spawn_with_state(
+        |c| c.xmpp = Some(jmb::config::XmppConfig { notifier: jmb::config::NotifierKind::Log, ..Default::default() }),
+        |state| {
+            // The job and the runs below post through the recorder.
+            let x = state.config.xmpp.clone().unwrap();
+            state.warnings = Some(Arc::new(Sender::new(notifier, &x, &state.config)));
+        },
+    )
     .await;
     // 09:00 for 90 minutes: warnings at 10:15, 10:25 and 10:30.
     let m = app.book("jdupont", meeting_body()).await;
@@ -60,11 +87,18 @@ async fn warnings_follow_the_booking_and_fire_once() {
     app.set_now("2026-12-05T09:45:00Z");
     let warnings = app.state.warnings.clone().unwrap();
     let clock: std::sync::Arc<dyn jmb::clock::Clock> = app.clock.clone();
+    let now = clock.now();
     for _ in 0..3 {
-        warnings.run_due(&app.state.db, &clock).await.unwrap();
+        warnings.run_due(&app.state.db, &clock, now).await.unwrap();
     }
     wait_for(&app, "SELECT COUNT(*) FROM room_warnings WHERE outcome = 'sent'", 1).await;
     wait_for(&app, "SELECT COUNT(*) FROM room_warnings WHERE done_at IS NULL", 2).await;
+    // The job may also have run meanwhile: still one post in the room.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let posts = recorder.0.lock().unwrap().clone();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].0, m["room"].as_str().unwrap());
+    assert!(posts[0].1.contains("15"), "{posts:?}");
 
     app.stop().await;
 }
