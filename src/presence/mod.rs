@@ -14,8 +14,9 @@
 //!   the main room, join a breakout room: two stays that touch), a reconnection, or two devices at
 //!   once never count twice.
 //! * **Matched to invitations** by token identity (`context.user.id`: the owner's uid, an internal
-//!   moderator's uid, `jmb-attendee-<id>` for an external moderator) or by address; anyone else is an
-//!   unknown participant, by token identity or, for anonymous guests, by their connection.
+//!   moderator's uid through the address jmb knows for it, `jmb-attendee-<id>` for an external
+//!   moderator) or by address; anyone else is an unknown participant, by token identity or, for
+//!   anonymous guests, by their connection.
 //! * **Mapped to meetings** by room name and time: a room counts for its meeting from
 //!   `presence.before_start_minutes` before the start to `presence.after_end_minutes` after the end;
 //!   stays outside that window, and rooms no meeting uses (private rooms, strangers), are ignored.
@@ -175,7 +176,12 @@ pub fn record(tx: &Connection, event: &Event, window: Window, now: i64) -> rusql
         if joined_at > span.1 || left_at.is_some_and(|l| l < span.0) {
             return Ok(None);
         }
-        let who = identify(o, &meeting, &attendees);
+        // A token identity that is neither an invitation's row nor the owner: a user jmb may know.
+        let uid_mail = match o.id.as_deref() {
+            Some(id) if !id.starts_with("jmb-attendee-") && id != meeting.owner_uid => crate::users::mail_of(tx, id)?,
+            _ => None,
+        };
+        let who = identify(o, uid_mail.as_deref(), &meeting, &attendees);
         repo::upsert_stay(
             tx,
             &repo::NewStay {
@@ -246,15 +252,18 @@ struct Who {
 }
 
 /// Matches an occupant to an invitation: the token identity jmb signed (an external moderator's
-/// `jmb-attendee-<id>`, the owner's uid), else the address; otherwise an unknown participant, by
-/// token identity, address or (anonymous guests) connection.
-fn identify(o: &Occupant, meeting: &Meeting, attendees: &[Attendee]) -> Who {
+/// `jmb-attendee-<id>`, the owner's uid, an internal moderator's uid whose address jmb knows as
+/// `uid_mail`), else the address; otherwise an unknown participant, by token identity, address or
+/// (anonymous guests) connection.
+fn identify(o: &Occupant, uid_mail: Option<&str>, meeting: &Meeting, attendees: &[Attendee]) -> Who {
     let by_token = o.id.as_deref().and_then(|id| {
         let by_row = id
             .strip_prefix("jmb-attendee-")
             .and_then(|n| n.parse::<i64>().ok())
             .and_then(|n| attendees.iter().find(|a| a.id == n));
-        by_row.or_else(|| (id == meeting.owner_uid).then(|| attendees.iter().find(|a| a.role == Role::Owner)).flatten())
+        by_row
+            .or_else(|| (id == meeting.owner_uid).then(|| attendees.iter().find(|a| a.role == Role::Owner)).flatten())
+            .or_else(|| uid_mail.and_then(|m| attendees.iter().find(|a| a.mail == m)))
     });
     let by_mail = || o.email.as_deref().and_then(|m| attendees.iter().find(|a| a.mail == m));
     if let Some(a) = by_token.or_else(by_mail) {
