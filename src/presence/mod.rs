@@ -17,6 +17,8 @@
 //!   moderator's uid through the address jmb knows for it, `jmb-attendee-<id>` for an external
 //!   moderator) or by address; anyone else is an unknown participant, by token identity or, for
 //!   anonymous guests, by their connection.
+//! * **People only.** Service accounts are not participants: the `[xmpp]` bot (`xmpp.jid`) and
+//!   `presence.ignore_jids` (recorders, gateways) are never recorded, whatever the event.
 //! * **Mapped to meetings** by room name and time: a room counts for its meeting from
 //!   `presence.before_start_minutes` before the start to `presence.after_end_minutes` after the end;
 //!   stays outside that window, and rooms no meeting uses (private rooms, strangers), are ignored.
@@ -50,11 +52,41 @@ impl Window {
     }
 }
 
-/// The presence capability: the store, the time window, and the digest of the bearer secret.
+/// Service accounts whose stays are not recorded (see [`ServiceAccounts::matches`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceAccounts {
+    /// Lower-cased bare JIDs (`user@domain`) or domains (`@domain`).
+    entries: Vec<String>,
+}
+
+impl ServiceAccounts {
+    pub fn new<'a>(entries: impl IntoIterator<Item = &'a str>) -> Self {
+        let entries = entries.into_iter().map(|e| e.trim().to_lowercase()).filter(|e| e.contains('@')).collect();
+        Self { entries }
+    }
+
+    /// The `[xmpp]` bot (when `xmpp.jid` is set) and `presence.ignore_jids`.
+    pub fn from_config(config: &Config) -> Self {
+        let bot = config.xmpp.as_ref().map(|x| x.jid.as_str());
+        Self::new(bot.into_iter().chain(config.presence.ignore_jids.iter().map(String::as_str)))
+    }
+
+    /// Whether the connection `jid` (a full or bare JID) is one of these accounts: its bare JID is
+    /// listed, or its domain is listed as `@domain`.
+    pub fn matches(&self, jid: &str) -> bool {
+        let bare = jid.split('/').next().unwrap_or_default().trim().to_lowercase();
+        let Some((_, domain)) = bare.split_once('@') else { return false };
+        self.entries.iter().any(|e| *e == bare || e.strip_prefix('@') == Some(domain))
+    }
+}
+
+/// The presence capability: the store, the time window, the service accounts left out, and the
+/// digest of the bearer secret.
 #[derive(Clone)]
 pub struct Presence {
     db: Db,
     window: Window,
+    ignored: std::sync::Arc<ServiceAccounts>,
     secret_digest: [u8; 32],
 }
 
@@ -84,6 +116,8 @@ pub enum Ignored {
     OutsideWindow,
     /// A joined or left event without a usable occupant.
     NoOccupant,
+    /// The occupant is a service account (the `[xmpp]` bot, `presence.ignore_jids`).
+    ServiceAccount,
     /// A room was created: nobody is in it yet.
     RoomCreated,
 }
@@ -95,14 +129,20 @@ impl Ignored {
             Ignored::UnknownRoom => "unknown room",
             Ignored::OutsideWindow => "outside the meeting's time",
             Ignored::NoOccupant => "no occupant",
+            Ignored::ServiceAccount => "service account",
             Ignored::RoomCreated => "room created",
         }
     }
 }
 
 impl Presence {
-    pub fn new(db: Db, secret: &Secret, window: Window) -> Self {
-        Self { db, window, secret_digest: Sha256::digest(secret.expose().as_bytes()).into() }
+    pub fn new(db: Db, secret: &Secret, window: Window, ignored: ServiceAccounts) -> Self {
+        Self {
+            db,
+            window,
+            ignored: std::sync::Arc::new(ignored),
+            secret_digest: Sha256::digest(secret.expose().as_bytes()).into(),
+        }
     }
 
     /// Presence as configured, or `None` without `[presence]`.
@@ -112,7 +152,7 @@ impl Presence {
             before_start_seconds: i64::from(config.presence.before_start_minutes) * 60,
             after_end_seconds: i64::from(config.presence.after_end_minutes) * 60,
         };
-        Ok(Some(Self::new(db, &secret, window)))
+        Ok(Some(Self::new(db, &secret, window, ServiceAccounts::from_config(config))))
     }
 
     /// Whether `given` is the bearer secret, compared in constant time (over SHA-256 digests, so the
@@ -122,8 +162,12 @@ impl Presence {
         bool::from(subtle::ConstantTimeEq::ct_eq(&self.secret_digest[..], &given[..]))
     }
 
-    /// Records one event in one short write.
-    pub async fn record(&self, event: Event, now: DateTime<Utc>) -> Result<Outcome, DbError> {
+    /// Records one event in one short write; service accounts are left out first.
+    pub async fn record(&self, mut event: Event, now: DateTime<Utc>) -> Result<Outcome, DbError> {
+        if event.occupant.as_ref().is_some_and(|o| self.ignored.matches(&o.jid)) {
+            return Ok(Outcome::Ignored(Ignored::ServiceAccount));
+        }
+        event.all_occupants.retain(|o| !self.ignored.matches(&o.jid));
         let window = self.window;
         self.db.write(move |tx| Ok::<_, DbError>(record(tx, &event, window, now.timestamp())?)).await
     }

@@ -110,6 +110,24 @@ fn an_internal_moderator_is_matched_by_the_uid_in_their_token() {
 }
 
 #[test]
+fn service_accounts_match_by_bare_jid_or_domain() {
+    let s = ServiceAccounts::new(["jmb-bot@auth.meet.example.org", " @Recorder.Meet.Example.org ", "nonsense"]);
+    assert!(s.matches("jmb-bot@auth.meet.example.org/Jitsi-Bot"));
+    assert!(s.matches("JMB-Bot@auth.meet.example.org"));
+    assert!(s.matches("jibri-42@recorder.meet.example.org/abc"));
+    assert!(!s.matches("jmb-bot@meet.example.org/x"));
+    assert!(!s.matches("jean@auth.meet.example.org/x"));
+    assert!(!s.matches("recorder.meet.example.org"));
+    assert!(!s.matches("x@sub.recorder.meet.example.org/r"));
+    assert!(!ServiceAccounts::default().matches("a@b/c"));
+    let mut config = Config::default();
+    config.xmpp = Some(crate::config::XmppConfig { jid: "bot@auth.x".into(), ..Default::default() });
+    config.presence.ignore_jids = vec!["jigasi@auth.x".into()];
+    let s = ServiceAccounts::from_config(&config);
+    assert!(s.matches("bot@auth.x/r") && s.matches("jigasi@auth.x/r") && !s.matches("jean@auth.x/r"));
+}
+
+#[test]
 fn replays_and_late_events_change_nothing() {
     let c = conn();
     let o = occupant("g@m/1", None, Some("guest@example.com"), START, Some(START + 900));
