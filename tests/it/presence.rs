@@ -526,6 +526,32 @@ fn presence_configuration_is_checked() {
     assert!(!jmb::config::Config::from_toml(base).unwrap().presence_enabled());
 }
 
+/// The list's "N in the meeting" is an extra: when presence cannot be read, the list is still shown,
+/// without the counts.
+#[tokio::test]
+async fn the_list_is_shown_without_counts_when_presence_cannot_be_read() {
+    let app = presence_app().await;
+    let b = book(&app).await;
+    send(&app, &[joined(&b.room, None, &Occ::anonymous("a@guest.meet.example.org/r"), at(9, 0))]).await;
+    app.set_now("2026-12-05T09:15:00Z");
+    let list = app.get_as("/meetings", "jdupont").await.text().await.unwrap();
+    assert!(list.contains("1 personne dans la réunion"), "{list}");
+    app.state
+        .db
+        .write(|tx| -> Result<(), jmb::db::DbError> {
+            tx.execute_batch("DROP TABLE presence_sessions")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let resp = app.get_as("/meetings", "jdupont").await;
+    assert_eq!(resp.status(), 200);
+    let list = resp.text().await.unwrap();
+    assert!(list.contains("équipe"), "the meeting is listed: {list}");
+    assert!(!list.contains("dans la réunion"), "{list}");
+    app.stop().await;
+}
+
 /// A store that cannot take the write in time (the writer held by a long transaction) is answered 503
 /// with `Retry-After`, which Prosody retries; the retry records the stay once.
 #[tokio::test]
