@@ -8,9 +8,11 @@
 //! `cache_seconds`; at most `cache_entries` kept, least recently used dropped first; a stale answer is
 //! still used while the server does not answer), the time bound, and the subscribers file.
 //!
-//! A directory that is down or slow costs at most `timeout_seconds` once: after a failure, look-ups
-//! are not tried again for [`RETRY_AFTER`] and each caller falls back (headers' identity, addresses
-//! as typed, internal by domain, no completion; editing refused, see [`crate::identity`]).
+//! A directory that is down or slow costs at most `timeout_seconds` once: after a timeout or an
+//! unreachable server, look-ups are not tried again for [`RETRY_AFTER`] and each caller falls back
+//! (headers' identity, addresses as typed, internal by domain, no completion; editing refused, see
+//! [`crate::identity`]). A server that answers with a refusal (an administrative limit, missing
+//! rights) is up: the refusal fails that look-up only.
 
 pub mod ldap;
 pub mod lists;
@@ -67,6 +69,10 @@ pub trait Directory: Send + Sync {
     fn search<'a>(&'a self, text: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<Person>, DirectoryError>>;
     /// Whether the server answers.
     fn probe(&self) -> BoxFuture<'_, Result<(), DirectoryError>>;
+    /// A look-up ran out of time: forget any connection it may have left half-dead, so that the
+    /// next look-up opens a new one. Called by [`DirectoryService`] on every timeout (its bound may
+    /// have dropped the look-up before the look-up's own clean-up ran). Must not wait.
+    fn reset(&self) {}
 }
 
 /// After a failed look-up, the directory is not asked again for this long.
@@ -179,18 +185,38 @@ impl DirectoryService {
         if self.recently_failed() {
             return Err(DirectoryError::Down);
         }
-        let outcome = match tokio::time::timeout(self.timeout, fetch(backend)).await {
+        let outcome = match tokio::time::timeout(self.timeout, fetch(backend.clone())).await {
             Ok(r) => r,
             Err(_) => Err(DirectoryError::Timeout),
         };
         match &outcome {
             Ok(_) => self.record(true),
+            Err(e @ DirectoryError::Refused(_)) => {
+                tracing::warn!(error.message = %e, lookup = what, "directory refused a look-up");
+            }
             Err(e) => {
-                self.record(false);
+                self.failed(&backend, e);
                 tracing::warn!(error.message = %e, lookup = what, "directory look-up failed");
             }
         }
         outcome
+    }
+
+    /// The directory did not answer (`e` is a timeout or an unreachable server): not asked again
+    /// for [`RETRY_AFTER`]; after a timeout its connection is not reused.
+    fn failed(&self, backend: &Arc<dyn Directory>, e: &DirectoryError) {
+        self.record(false);
+        if *e == DirectoryError::Timeout {
+            backend.reset();
+        }
+    }
+
+    /// A bound around several look-ups ran out (it may have dropped them before they counted).
+    fn timed_out(&self, what: &'static str) {
+        if let Some(backend) = &self.backend {
+            self.failed(backend, &DirectoryError::Timeout);
+        }
+        tracing::warn!(lookup = what, "directory look-ups ran out of time");
     }
 
     /// A cached answer, fresh or (when the directory does not answer) stale.
@@ -344,7 +370,10 @@ impl DirectoryService {
                         }
                     }
                 }
-                Err(_) => out.unavailable = true,
+                Err(_) => {
+                    self.timed_out("addresses");
+                    out.unavailable = true;
+                }
             }
         }
         // Lists: guests only, after alias fixing; the file first, then the directory's groups.
@@ -373,7 +402,10 @@ impl DirectoryService {
                         }
                     }
                 }
-                Err(_) => out.unavailable = true,
+                Err(_) => {
+                    self.timed_out("groups");
+                    out.unavailable = true;
+                }
             }
         }
         out
