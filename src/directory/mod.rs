@@ -354,7 +354,6 @@ impl DirectoryService {
                     for (mail, answer) in found {
                         match answer {
                             Ok(Some(p)) => {
-                                out.internal.insert(p.mail.clone());
                                 if p.mail != mail {
                                     // The primary address is what gets stored: remember it is known.
                                     if !self.cache_for.is_zero() {
