@@ -83,6 +83,20 @@ pub const MIN_SEARCH_CHARS: usize = 2;
 /// Longest completion text.
 pub const MAX_SEARCH_CHARS: usize = 100;
 
+/// Completion requests one person may make in a minute: enough to fill a booking form (the form asks
+/// once per pause in typing), too few to read the directory out ten people at a time.
+pub const SEARCHES_PER_MINUTE: u32 = 30;
+
+/// Per-user windows of completion requests (see [`DirectoryService::take_search_quota`]).
+#[derive(Default)]
+struct SearchQuota {
+    /// uid → start of the current minute, requests in it.
+    windows: std::collections::HashMap<String, (Instant, u32)>,
+}
+
+/// Users tracked before windows that have ended are dropped.
+const QUOTA_USERS: usize = 1024;
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
     Uid(String),
@@ -129,6 +143,7 @@ pub struct DirectoryService {
     max_moderators: usize,
     max_guests: usize,
     health: Mutex<Health>,
+    quota: Mutex<SearchQuota>,
 }
 
 impl DirectoryService {
@@ -157,6 +172,7 @@ impl DirectoryService {
             max_moderators: config.booking.max_moderators,
             max_guests: config.booking.max_guests,
             health: Mutex::new(Health { last_failure: None }),
+            quota: Mutex::new(SearchQuota::default()),
         }
     }
 
@@ -321,6 +337,27 @@ impl DirectoryService {
     pub async fn search(&self, text: &str) -> Result<Vec<Person>, DirectoryError> {
         let (text, limit) = (text.to_string(), self.completion_results);
         self.ask("search", move |d| Box::pin(async move { d.search(&text, limit).await })).await
+    }
+
+    /// Counts one completion request by `uid` against [`SEARCHES_PER_MINUTE`]; when the minute's
+    /// allowance is used up, `Err` with the seconds until it starts again.
+    pub fn take_search_quota(&self, uid: &str) -> Result<(), u64> {
+        const MINUTE: Duration = Duration::from_secs(60);
+        let now = Instant::now();
+        let mut quota = self.quota.lock().unwrap_or_else(|e| e.into_inner());
+        if quota.windows.len() >= QUOTA_USERS && !quota.windows.contains_key(uid) {
+            quota.windows.retain(|_, (start, _)| now.duration_since(*start) < MINUTE);
+        }
+        let (start, count) = quota.windows.entry(uid.to_string()).or_insert((now, 0));
+        if now.duration_since(*start) >= MINUTE {
+            (*start, *count) = (now, 0);
+        }
+        if *count >= SEARCHES_PER_MINUTE {
+            let left = MINUTE.saturating_sub(now.duration_since(*start));
+            return Err(left.as_secs() + u64::from(left.subsec_nanos() > 0));
+        }
+        *count += 1;
+        Ok(())
     }
 
     /// For the booking form: off, answering, or not. A probe (one base-object search on the shared

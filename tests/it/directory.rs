@@ -278,6 +278,25 @@ async fn completion_for_editors_from_two_characters_with_a_limit() {
     app.stop().await;
 }
 
+/// Completion is limited per user: the directory cannot be read out through it by one editor.
+#[tokio::test]
+async fn completion_is_limited_per_user() {
+    let slapd = Slapd::start();
+    let app = app_with(&slapd, |_| {}).await;
+    for i in 0..jmb::directory::SEARCHES_PER_MINUTE {
+        assert_eq!(search(&app, "jdupont", &format!("m{i}")).await.0, 200, "request {i}");
+    }
+    let q = "/api/v1/directory/search?q=Mar";
+    let resp = app.client.get(app.url(q)).headers(TestApp::as_user("jdupont")).send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    let wait: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert!(resp.text().await.unwrap().contains("annuaire"));
+    // Someone else is not affected.
+    assert_eq!(search(&app, "mmartin", "Mar").await.0, 200);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn filter_injection_finds_nothing() {
     let slapd = Slapd::start();
