@@ -510,6 +510,10 @@ pub struct PresenceConfig {
     pub before_start_minutes: u32,
     /// Presence this long after a meeting's end still counts for it.
     pub after_end_minutes: u32,
+    /// Service accounts whose stays are not recorded: bare JIDs (`jibri@recorder.meet.example.org`)
+    /// or whole domains (`@recorder.meet.example.org`), compared without case. The `[xmpp]` bot
+    /// (`xmpp.jid`) is always ignored.
+    pub ignore_jids: Vec<String>,
 }
 
 impl Default for PresenceConfig {
@@ -520,6 +524,7 @@ impl Default for PresenceConfig {
             allow: Vec::new(),
             before_start_minutes: 60,
             after_end_minutes: 120,
+            ignore_jids: Vec::new(),
         }
     }
 }
@@ -1082,7 +1087,22 @@ impl Config {
             check_secret_strength("presence.secret", &p.secret)?;
         }
         let defaults = PresenceConfig::default();
+        for jid in &p.ignore_jids {
+            let jid = jid.trim();
+            let (node, domain) = jid.split_once('@').unwrap_or(("", ""));
+            if domain.is_empty()
+                || domain.contains(['@', '/'])
+                || node.contains('/')
+                || jid.contains(char::is_whitespace)
+            {
+                return Err(invalid(
+                    "presence.ignore_jids",
+                    format!("{jid:?} is neither a bare JID (user@domain) nor a domain (@domain)"),
+                ));
+            }
+        }
         let other_keys_set = !p.allow.is_empty()
+            || !p.ignore_jids.is_empty()
             || p.before_start_minutes != defaults.before_start_minutes
             || p.after_end_minutes != defaults.after_end_minutes;
         if !self.presence_enabled() && other_keys_set {

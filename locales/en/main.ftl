@@ -141,6 +141,7 @@ error-internal = An internal error occurred. Try again later.
 error-method = Method not allowed.
 error-too-many-title = Too many requests
 error-too-many-bookings = You booked { $max } meetings in the last hour, the maximum. Try again in { $minutes } min.
+error-too-many-searches = Too many directory searches: at most { $max } a minute. Try again in a moment.
 error-too-large-title = Too large
 error-too-large = The form sent is too large: shorten the lists or the subject and try again.
 

@@ -141,6 +141,7 @@ error-internal = Une erreur interne est survenue. Réessayez plus tard.
 error-method = Méthode non autorisée.
 error-too-many-title = Trop de demandes
 error-too-many-bookings = Vous avez réservé { $max } réunions au cours de la dernière heure, le maximum. Réessayez dans { $minutes } min.
+error-too-many-searches = Trop de recherches dans l'annuaire : { $max } par minute au plus. Réessayez dans un instant.
 error-too-large-title = Envoi trop volumineux
 error-too-large = Le formulaire envoyé est trop volumineux : raccourcissez les listes ou l'objet et réessayez.
 

@@ -70,6 +70,10 @@ enum ApiErrorKind {
     Validation(FieldErrors),
     BadBody(String),
     TooLarge,
+    /// Completion asked too often (`directory::SEARCHES_PER_MINUTE`): 429 with `Retry-After`.
+    TooManySearches {
+        retry_after_seconds: u64,
+    },
 }
 
 impl IntoResponse for ApiError {
@@ -93,6 +97,14 @@ impl IntoResponse for ApiError {
                 tr.ta("error-bad-request", &[("detail", "body too large".into())]),
             )
             .into_response(),
+            ApiErrorKind::TooManySearches { retry_after_seconds } => {
+                let max = crate::directory::SEARCHES_PER_MINUTE.to_string();
+                let mut resp =
+                    Problem::new(StatusCode::TOO_MANY_REQUESTS, tr.ta("error-too-many-searches", &[("max", max)]))
+                        .into_response();
+                crate::web::set_retry_after(&mut resp, Some(retry_after_seconds));
+                resp
+            }
             ApiErrorKind::Booking(e) => {
                 if e.is_internal() {
                     tracing::error!(error.message = %e, "API request failed");
@@ -350,7 +362,8 @@ struct PersonView {
 }
 
 /// `GET /api/v1/directory/search?q=`: address completion for the booking form, for editors only; the
-/// text from 2 to 100 characters, at most `directory.completion_results` people.
+/// text from 2 to 100 characters, at most `directory.completion_results` people, at most
+/// [`crate::directory::SEARCHES_PER_MINUTE`] requests a minute per user (then 429).
 async fn directory_search(
     State(state): State<AppState>,
     Lang(tr): Lang,
@@ -371,6 +384,10 @@ async fn directory_search(
         });
     }
     let view = if state.directory.enabled() {
+        if let Err(retry_after_seconds) = state.directory.take_search_quota(&user.identity.uid) {
+            tracing::info!(uid = %user.identity.uid, "directory completion asked too often");
+            return Err(ApiError { tr, kind: ApiErrorKind::TooManySearches { retry_after_seconds } });
+        }
         match state.directory.search(text).await {
             Ok(people) => SearchView {
                 available: true,

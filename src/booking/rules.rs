@@ -200,8 +200,6 @@ impl FieldErrors {
 pub struct Resolution {
     /// Alias → primary address: applied to moderators and guests before anything is counted.
     pub primary: HashMap<String, String>,
-    /// Primary addresses the directory knows.
-    pub internal: HashSet<String>,
     /// A list or group address (after alias fixing) → its members: guests only.
     pub lists: HashMap<String, Vec<String>>,
     /// The directory did not answer: addresses are taken as typed.
@@ -288,7 +286,7 @@ pub fn validate(raw: &RawMeeting, ctx: &Context<'_>) -> Result<ValidMeeting, Fie
             FieldError::TooManyModerators { count: moderators.len(), max: limits.max_moderators },
         );
     }
-    let moderator_mails: std::collections::HashSet<&str> = moderators.iter().map(|m| m.mail.as_str()).collect();
+    let moderator_mails: HashSet<&str> = moderators.iter().map(|m| m.mail.as_str()).collect();
     for g in &guests {
         if moderator_mails.contains(g.mail.as_str()) {
             errors.push(Field::Guests, FieldError::BothRoles { address: g.mail.to_string() });

@@ -4,13 +4,19 @@
 //! operations on it (each request gets its own message id), so concurrent look-ups cost no TLS
 //! handshake and no bind each, and slapd sees one session instead of one per page. A connection that
 //! fails (closed, reset, a look-up that ran out of time) is dropped and the next look-up opens a new
-//! one. Every operation, connection and bind included, is bounded by `directory.timeout_seconds`.
+//! one. Every operation, connection and bind included, is bounded by [`op_timeout`], strictly shorter
+//! than `directory.timeout_seconds` (the service's own bound): the operation's timeout fires first and
+//! drops the connection itself; the service also calls [`Directory::reset`] on any timeout, for the
+//! case where its bound fired first. The connection slot is a plain mutex held for no I/O; opening a
+//! connection is serialised by another lock whose wait is inside the operation's time bound.
 //!
 //! Every value placed in a filter goes through [`fill`], which escapes it per RFC 4515 (`\`, `*`,
 //! `(`, `)` and NUL as `\XX`), so an address or a search text is always one assertion value.
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures_util::StreamExt;
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry, SearchOptions, SearchResult, ldap_escape};
 
@@ -31,6 +37,15 @@ pub fn searchable(value: &str) -> bool {
     !value.is_empty() && !value.chars().any(char::is_control)
 }
 
+/// The bound of one LDAP operation (connection, bind and search): four fifths of the service's
+/// `timeout_seconds`, so it runs out strictly before the service's bound does.
+pub fn op_timeout(timeout_seconds: u64) -> Duration {
+    Duration::from_secs(timeout_seconds.max(1)) * 4 / 5
+}
+
+/// Member entries read at once when a group is expanded.
+const PARALLEL_MEMBER_READS: usize = 8;
+
 pub struct LdapDirectory {
     url: String,
     settings: LdapConnSettings,
@@ -43,13 +58,17 @@ pub struct LdapDirectory {
     search_filter: String,
     mail_attr: String,
     name_attr: String,
+    /// [`op_timeout`].
     timeout: Duration,
-    conn: tokio::sync::Mutex<Option<Ldap>>,
+    /// The shared connection; locked only to read or replace it, never across I/O.
+    conn: std::sync::Mutex<Option<Ldap>>,
+    /// Held while a connection is opened, so that concurrent look-ups open one, not one each.
+    opening: tokio::sync::Mutex<()>,
 }
 
 impl LdapDirectory {
     pub fn from_config(c: &DirectoryConfig) -> Result<Self, crate::config::ConfigError> {
-        let timeout = Duration::from_secs(c.timeout_seconds);
+        let timeout = op_timeout(c.timeout_seconds);
         let mut settings = LdapConnSettings::new().set_conn_timeout(timeout);
         if c.security == DirectorySecurity::Tls {
             settings = settings.set_config(Arc::new(tls_config(c)?));
@@ -71,19 +90,33 @@ impl LdapDirectory {
             mail_attr: c.mail_attribute.clone(),
             name_attr: c.name_attribute.clone(),
             timeout,
-            conn: tokio::sync::Mutex::new(None),
+            conn: std::sync::Mutex::new(None),
+            opening: tokio::sync::Mutex::new(()),
         })
     }
 
-    /// The shared connection, opened (and bound) if there is none.
-    async fn handle(&self) -> Result<Ldap, DirectoryError> {
-        let mut guard = self.conn.lock().await;
-        if let Some(ldap) = guard.as_mut()
+    /// The shared connection, if there is one still open.
+    fn current(&self) -> Option<Ldap> {
+        let mut slot = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(ldap) = slot.as_mut()
             && !ldap.is_closed()
         {
-            return Ok(ldap.clone());
+            return Some(ldap.clone());
         }
-        *guard = None;
+        *slot = None;
+        None
+    }
+
+    /// The shared connection, opened (and bound) if there is none. Callers bound it in time.
+    async fn handle(&self) -> Result<Ldap, DirectoryError> {
+        if let Some(ldap) = self.current() {
+            return Ok(ldap);
+        }
+        let _opening = self.opening.lock().await;
+        // Another look-up may have opened it while this one waited.
+        if let Some(ldap) = self.current() {
+            return Ok(ldap);
+        }
         let (conn, mut ldap) = LdapConnAsync::with_settings(self.settings.clone(), &self.url).await.map_err(io)?;
         tokio::spawn(async move {
             if let Err(e) = conn.drive().await {
@@ -98,7 +131,7 @@ impl LdapDirectory {
                 return Err(DirectoryError::Refused(format!("bind as {dn}: {} {}", result.rc, result.text)));
             }
         }
-        *guard = Some(ldap.clone());
+        *self.conn.lock().unwrap_or_else(|e| e.into_inner()) = Some(ldap.clone());
         Ok(ldap)
     }
 
@@ -128,9 +161,15 @@ impl LdapDirectory {
             Err(_) => Err(DirectoryError::Timeout),
         };
         if matches!(outcome, Err(DirectoryError::Timeout | DirectoryError::Unreachable(_))) {
-            *self.conn.lock().await = None;
+            self.drop_connection();
         }
         outcome
+    }
+
+    /// Forgets the shared connection (a look-up on it failed or ran out of time); the next look-up
+    /// opens a new one. Never waits.
+    fn drop_connection(&self) {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
     fn person(&self, e: &SearchEntry) -> Option<Person> {
@@ -260,9 +299,15 @@ impl Directory for LdapDirectory {
             }
             // Past `max` members the guest limit refuses the booking anyway: no need to read them all.
             dns.truncate(max);
-            for dn in &dns {
-                let entry = self.search(dn, Scope::Base, "(objectClass=*)", vec![self.mail_attr.clone()], 1).await?;
-                if let Some(m) = entry.first().and_then(|e| first(e, &self.mail_attr)) {
+            // One base search per member, a few at once on the shared connection (multiplexed), in
+            // the members' order: the time bound holds a group of 50.
+            let reads: Vec<_> = dns
+                .iter()
+                .map(|dn| self.search(dn, Scope::Base, "(objectClass=*)", vec![self.mail_attr.clone()], 1))
+                .collect();
+            let reads = futures_util::stream::iter(reads).buffered(PARALLEL_MEMBER_READS).collect::<Vec<_>>().await;
+            for entry in reads {
+                if let Some(m) = entry?.first().and_then(|e| first(e, &self.mail_attr)) {
                     mails.push(m.trim().to_lowercase());
                 }
             }
@@ -286,6 +331,10 @@ impl Directory for LdapDirectory {
         Box::pin(async move {
             self.search(&self.base, Scope::Base, "(objectClass=*)", vec!["1.1".into()], 1).await.map(|_| ())
         })
+    }
+
+    fn reset(&self) {
+        self.drop_connection();
     }
 }
 

@@ -8,9 +8,11 @@
 //! `cache_seconds`; at most `cache_entries` kept, least recently used dropped first; a stale answer is
 //! still used while the server does not answer), the time bound, and the subscribers file.
 //!
-//! A directory that is down or slow costs at most `timeout_seconds` once: after a failure, look-ups
-//! are not tried again for [`RETRY_AFTER`] and each caller falls back (headers' identity, addresses
-//! as typed, internal by domain, no completion; editing refused, see [`crate::identity`]).
+//! A directory that is down or slow costs at most `timeout_seconds` once: after a timeout or an
+//! unreachable server, look-ups are not tried again for [`RETRY_AFTER`] and each caller falls back
+//! (headers' identity, addresses as typed, internal by domain, no completion; editing refused, see
+//! [`crate::identity`]). A server that answers with a refusal (an administrative limit, missing
+//! rights) is up: the refusal fails that look-up only.
 
 pub mod ldap;
 pub mod lists;
@@ -67,6 +69,10 @@ pub trait Directory: Send + Sync {
     fn search<'a>(&'a self, text: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<Person>, DirectoryError>>;
     /// Whether the server answers.
     fn probe(&self) -> BoxFuture<'_, Result<(), DirectoryError>>;
+    /// A look-up ran out of time: forget any connection it may have left half-dead, so that the
+    /// next look-up opens a new one. Called by [`DirectoryService`] on every timeout (its bound may
+    /// have dropped the look-up before the look-up's own clean-up ran). Must not wait.
+    fn reset(&self) {}
 }
 
 /// After a failed look-up, the directory is not asked again for this long.
@@ -76,6 +82,20 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(10);
 pub const MIN_SEARCH_CHARS: usize = 2;
 /// Longest completion text.
 pub const MAX_SEARCH_CHARS: usize = 100;
+
+/// Completion requests one person may make in a minute: enough to fill a booking form (the form asks
+/// once per pause in typing), too few to read the directory out ten people at a time.
+pub const SEARCHES_PER_MINUTE: u32 = 30;
+
+/// Per-user windows of completion requests (see [`DirectoryService::take_search_quota`]).
+#[derive(Default)]
+struct SearchQuota {
+    /// uid → start of the current minute, requests in it.
+    windows: std::collections::HashMap<String, (Instant, u32)>,
+}
+
+/// Users tracked before windows that have ended are dropped.
+const QUOTA_USERS: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
@@ -123,6 +143,7 @@ pub struct DirectoryService {
     max_moderators: usize,
     max_guests: usize,
     health: Mutex<Health>,
+    quota: Mutex<SearchQuota>,
 }
 
 impl DirectoryService {
@@ -151,6 +172,7 @@ impl DirectoryService {
             max_moderators: config.booking.max_moderators,
             max_guests: config.booking.max_guests,
             health: Mutex::new(Health { last_failure: None }),
+            quota: Mutex::new(SearchQuota::default()),
         }
     }
 
@@ -179,18 +201,38 @@ impl DirectoryService {
         if self.recently_failed() {
             return Err(DirectoryError::Down);
         }
-        let outcome = match tokio::time::timeout(self.timeout, fetch(backend)).await {
+        let outcome = match tokio::time::timeout(self.timeout, fetch(backend.clone())).await {
             Ok(r) => r,
             Err(_) => Err(DirectoryError::Timeout),
         };
         match &outcome {
             Ok(_) => self.record(true),
+            Err(e @ DirectoryError::Refused(_)) => {
+                tracing::warn!(error.message = %e, lookup = what, "directory refused a look-up");
+            }
             Err(e) => {
-                self.record(false);
+                self.failed(&backend, e);
                 tracing::warn!(error.message = %e, lookup = what, "directory look-up failed");
             }
         }
         outcome
+    }
+
+    /// The directory did not answer (`e` is a timeout or an unreachable server): not asked again
+    /// for [`RETRY_AFTER`]; after a timeout its connection is not reused.
+    fn failed(&self, backend: &Arc<dyn Directory>, e: &DirectoryError) {
+        self.record(false);
+        if *e == DirectoryError::Timeout {
+            backend.reset();
+        }
+    }
+
+    /// A bound around several look-ups ran out (it may have dropped them before they counted).
+    fn timed_out(&self, what: &'static str) {
+        if let Some(backend) = &self.backend {
+            self.failed(backend, &DirectoryError::Timeout);
+        }
+        tracing::warn!(lookup = what, "directory look-ups ran out of time");
     }
 
     /// A cached answer, fresh or (when the directory does not answer) stale.
@@ -297,6 +339,27 @@ impl DirectoryService {
         self.ask("search", move |d| Box::pin(async move { d.search(&text, limit).await })).await
     }
 
+    /// Counts one completion request by `uid` against [`SEARCHES_PER_MINUTE`]; when the minute's
+    /// allowance is used up, `Err` with the seconds until it starts again.
+    pub fn take_search_quota(&self, uid: &str) -> Result<(), u64> {
+        const MINUTE: Duration = Duration::from_secs(60);
+        let now = Instant::now();
+        let mut quota = self.quota.lock().unwrap_or_else(|e| e.into_inner());
+        if quota.windows.len() >= QUOTA_USERS && !quota.windows.contains_key(uid) {
+            quota.windows.retain(|_, (start, _)| now.duration_since(*start) < MINUTE);
+        }
+        let (start, count) = quota.windows.entry(uid.to_string()).or_insert((now, 0));
+        if now.duration_since(*start) >= MINUTE {
+            (*start, *count) = (now, 0);
+        }
+        if *count >= SEARCHES_PER_MINUTE {
+            let left = MINUTE.saturating_sub(now.duration_since(*start));
+            return Err(left.as_secs() + u64::from(left.subsec_nanos() > 0));
+        }
+        *count += 1;
+        Ok(())
+    }
+
     /// For the booking form: off, answering, or not. A probe (one base-object search on the shared
     /// connection, bounded by the timeout), unless a look-up failed a moment ago.
     pub async fn status(&self) -> Status {
@@ -328,7 +391,6 @@ impl DirectoryService {
                     for (mail, answer) in found {
                         match answer {
                             Ok(Some(p)) => {
-                                out.internal.insert(p.mail.clone());
                                 if p.mail != mail {
                                     // The primary address is what gets stored: remember it is known.
                                     if !self.cache_for.is_zero() {
@@ -344,7 +406,10 @@ impl DirectoryService {
                         }
                     }
                 }
-                Err(_) => out.unavailable = true,
+                Err(_) => {
+                    self.timed_out("addresses");
+                    out.unavailable = true;
+                }
             }
         }
         // Lists: guests only, after alias fixing; the file first, then the directory's groups.
@@ -373,7 +438,10 @@ impl DirectoryService {
                         }
                     }
                 }
-                Err(_) => out.unavailable = true,
+                Err(_) => {
+                    self.timed_out("groups");
+                    out.unavailable = true;
+                }
             }
         }
         out

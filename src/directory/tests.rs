@@ -10,11 +10,19 @@ use crate::booking::rules::{Context, FieldError, RawStart};
 struct Fake {
     calls: AtomicUsize,
     down: AtomicBool,
+    /// Look-ups never answer.
+    hang: AtomicBool,
+    /// Completion is refused (as an administrative limit would).
+    refuse_search: AtomicBool,
+    resets: AtomicUsize,
 }
 
 impl Fake {
-    fn answer<T>(&self, value: T) -> Result<T, DirectoryError> {
+    async fn answer<T>(&self, value: T) -> Result<T, DirectoryError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.hang.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         if self.down.load(Ordering::SeqCst) { Err(DirectoryError::Unreachable("test".into())) } else { Ok(value) }
     }
 }
@@ -26,10 +34,10 @@ fn person(uid: &str, mail: &str) -> Person {
 impl Directory for Fake {
     fn person_by_uid<'a>(&'a self, uid: &'a str) -> BoxFuture<'a, Result<Option<Person>, DirectoryError>> {
         let found = (uid == "jd").then(|| person("jd", "jean@example.org"));
-        Box::pin(async move { self.answer(found) })
+        Box::pin(async move { self.answer(found).await })
     }
     fn is_editor<'a>(&'a self, uid: &'a str) -> BoxFuture<'a, Result<bool, DirectoryError>> {
-        Box::pin(async move { self.answer(uid == "jd") })
+        Box::pin(async move { self.answer(uid == "jd").await })
     }
     fn person_by_mail<'a>(&'a self, mail: &'a str) -> BoxFuture<'a, Result<Option<Person>, DirectoryError>> {
         let found = match mail {
@@ -38,7 +46,7 @@ impl Directory for Fake {
             }
             _ => None,
         };
-        Box::pin(async move { self.answer(found) })
+        Box::pin(async move { self.answer(found).await })
     }
     fn group_members<'a>(
         &'a self,
@@ -47,13 +55,21 @@ impl Directory for Fake {
     ) -> BoxFuture<'a, Result<Option<Vec<String>>, DirectoryError>> {
         let found = (mail == "group@example.org")
             .then(|| vec!["b@x.org".to_string(), "owner@example.org".into(), "a@x.org".into(), "a@x.org".into()]);
-        Box::pin(async move { self.answer(found) })
+        Box::pin(async move { self.answer(found).await })
     }
     fn search<'a>(&'a self, _text: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<Person>, DirectoryError>> {
-        Box::pin(async move { self.answer(vec![person("jd", "jean@example.org")].into_iter().take(limit).collect()) })
+        Box::pin(async move {
+            if self.refuse_search.load(Ordering::SeqCst) {
+                return Err(DirectoryError::Refused("search: 11 administrative limit exceeded".into()));
+            }
+            self.answer(vec![person("jd", "jean@example.org")].into_iter().take(limit).collect()).await
+        })
     }
     fn probe(&self) -> BoxFuture<'_, Result<(), DirectoryError>> {
-        Box::pin(async move { self.answer(()) })
+        Box::pin(async move { self.answer(()).await })
+    }
+    fn reset(&self) {
+        self.resets.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -124,6 +140,37 @@ async fn a_failure_is_not_retried_at_once_and_stale_answers_still_count() {
     fake.down.store(true, Ordering::SeqCst);
     assert_eq!(d.is_editor("jd").await, Ok(true));
     assert_eq!(fake.calls.load(Ordering::SeqCst), 2, "asked, failed, fell back");
+}
+
+#[tokio::test]
+async fn a_refusal_fails_that_look_up_only() {
+    let fake = Arc::new(Fake::default());
+    let d = service(&fake, |_| {});
+    fake.refuse_search.store(true, Ordering::SeqCst);
+    assert!(matches!(d.search("ma").await, Err(DirectoryError::Refused(_))));
+    // The server answered: it is up, and the next look-ups are asked.
+    assert_eq!(d.status().await, Status::Up);
+    assert_eq!(d.is_editor("jd").await, Ok(true));
+    assert!(matches!(d.search("ma").await, Err(DirectoryError::Refused(_))), "not `Down`");
+    assert_eq!(fake.resets.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_timeout_resets_the_connection_and_marks_the_directory_down() {
+    let fake = Arc::new(Fake::default());
+    let d = service(&fake, |c| c.directory.timeout_seconds = 1);
+    fake.hang.store(true, Ordering::SeqCst);
+    assert_eq!(d.person_by_uid("jd").await, Err(DirectoryError::Timeout));
+    assert_eq!(fake.resets.load(Ordering::SeqCst), 1);
+    assert_eq!(d.status().await, Status::Down);
+    // The bound around a booking's look-ups counts too, whichever bound fires first.
+    let fake = Arc::new(Fake::default());
+    let d = service(&fake, |c| c.directory.timeout_seconds = 1);
+    fake.hang.store(true, Ordering::SeqCst);
+    let r = d.resolve(&raw("alias@example.org", "")).await;
+    assert!(r.unavailable);
+    assert!(fake.resets.load(Ordering::SeqCst) >= 1);
+    assert_eq!(d.status().await, Status::Down);
 }
 
 fn raw(moderators: &str, guests: &str) -> RawMeeting {

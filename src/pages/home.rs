@@ -274,15 +274,22 @@ pub fn row(state: &AppState, tr: &Tr, listed: &Listed, user: &SignedIn, now: Dat
 }
 
 /// Fills in how many are in each running meeting of the list (with `[presence]`): one indexed count
-/// per running meeting, nothing for the others.
-async fn fill_present_now(state: &AppState, tr: &Tr, rows: &mut [Row], now: DateTime<Utc>) -> Result<(), PageError> {
-    let Some(presence) = &state.presence else { return Ok(()) };
+/// per running meeting, nothing for the others. The counts are an extra: when they cannot be read,
+/// the error is logged and the list is shown without them.
+async fn fill_present_now(state: &AppState, tr: &Tr, rows: &mut [Row], now: DateTime<Utc>) {
+    let Some(presence) = &state.presence else { return };
     let running: Vec<String> =
         rows.iter().filter(|r| r.state == Phase::Ongoing.as_str()).map(|r| r.id.clone()).collect();
     if running.is_empty() {
-        return Ok(());
+        return;
     }
-    let counts = presence.present_now(running, now).await.map_err(|e| PageError::Internal(e.to_string()))?;
+    let counts = match presence.present_now(running, now).await {
+        Ok(counts) => counts,
+        Err(e) => {
+            tracing::error!(error.message = %e, "presence counts not read: the list is shown without them");
+            return;
+        }
+    };
     for row in rows.iter_mut() {
         if let Some(&n) = counts.get(&row.id) {
             row.present_now = Some(match n {
@@ -292,7 +299,6 @@ async fn fill_present_now(state: &AppState, tr: &Tr, rows: &mut [Row], now: Date
             });
         }
     }
-    Ok(())
 }
 
 /// `GET /`: the list.
@@ -347,7 +353,7 @@ pub async fn home(
         manage_url: "/calendar".into(),
     };
     let mut rows: Vec<Row> = lists.upcoming.iter().map(|l| row(&state, &tr, l, &user, now)).collect();
-    fill_present_now(&state, &tr, &mut rows, now).await?;
+    fill_present_now(&state, &tr, &mut rows, now).await;
     let archives = lists.archived.iter().map(|l| row(&state, &tr, l, &user, now)).collect();
     let private_room = user.is_editor.then(|| {
         let uid = &user.identity.uid;

@@ -14,8 +14,11 @@
 //!   the main room, join a breakout room: two stays that touch), a reconnection, or two devices at
 //!   once never count twice.
 //! * **Matched to invitations** by token identity (`context.user.id`: the owner's uid, an internal
-//!   moderator's uid, `jmb-attendee-<id>` for an external moderator) or by address; anyone else is an
-//!   unknown participant, by token identity or, for anonymous guests, by their connection.
+//!   moderator's uid through the address jmb knows for it, `jmb-attendee-<id>` for an external
+//!   moderator) or by address; anyone else is an unknown participant, by token identity or, for
+//!   anonymous guests, by their connection.
+//! * **People only.** Service accounts are not participants: the `[xmpp]` bot (`xmpp.jid`) and
+//!   `presence.ignore_jids` (recorders, gateways) are never recorded, whatever the event.
 //! * **Mapped to meetings** by room name and time: a room counts for its meeting from
 //!   `presence.before_start_minutes` before the start to `presence.after_end_minutes` after the end;
 //!   stays outside that window, and rooms no meeting uses (private rooms, strangers), are ignored.
@@ -49,11 +52,41 @@ impl Window {
     }
 }
 
-/// The presence capability: the store, the time window, and the digest of the bearer secret.
+/// Service accounts whose stays are not recorded (see [`ServiceAccounts::matches`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceAccounts {
+    /// Lower-cased bare JIDs (`user@domain`) or domains (`@domain`).
+    entries: Vec<String>,
+}
+
+impl ServiceAccounts {
+    pub fn new<'a>(entries: impl IntoIterator<Item = &'a str>) -> Self {
+        let entries = entries.into_iter().map(|e| e.trim().to_lowercase()).filter(|e| e.contains('@')).collect();
+        Self { entries }
+    }
+
+    /// The `[xmpp]` bot (when `xmpp.jid` is set) and `presence.ignore_jids`.
+    pub fn from_config(config: &Config) -> Self {
+        let bot = config.xmpp.as_ref().map(|x| x.jid.as_str());
+        Self::new(bot.into_iter().chain(config.presence.ignore_jids.iter().map(String::as_str)))
+    }
+
+    /// Whether the connection `jid` (a full or bare JID) is one of these accounts: its bare JID is
+    /// listed, or its domain is listed as `@domain`.
+    pub fn matches(&self, jid: &str) -> bool {
+        let bare = jid.split('/').next().unwrap_or_default().trim().to_lowercase();
+        let Some((_, domain)) = bare.split_once('@') else { return false };
+        self.entries.iter().any(|e| *e == bare || e.strip_prefix('@') == Some(domain))
+    }
+}
+
+/// The presence capability: the store, the time window, the service accounts left out, and the
+/// digest of the bearer secret.
 #[derive(Clone)]
 pub struct Presence {
     db: Db,
     window: Window,
+    ignored: std::sync::Arc<ServiceAccounts>,
     secret_digest: [u8; 32],
 }
 
@@ -83,6 +116,8 @@ pub enum Ignored {
     OutsideWindow,
     /// A joined or left event without a usable occupant.
     NoOccupant,
+    /// The occupant is a service account (the `[xmpp]` bot, `presence.ignore_jids`).
+    ServiceAccount,
     /// A room was created: nobody is in it yet.
     RoomCreated,
 }
@@ -94,14 +129,20 @@ impl Ignored {
             Ignored::UnknownRoom => "unknown room",
             Ignored::OutsideWindow => "outside the meeting's time",
             Ignored::NoOccupant => "no occupant",
+            Ignored::ServiceAccount => "service account",
             Ignored::RoomCreated => "room created",
         }
     }
 }
 
 impl Presence {
-    pub fn new(db: Db, secret: &Secret, window: Window) -> Self {
-        Self { db, window, secret_digest: Sha256::digest(secret.expose().as_bytes()).into() }
+    pub fn new(db: Db, secret: &Secret, window: Window, ignored: ServiceAccounts) -> Self {
+        Self {
+            db,
+            window,
+            ignored: std::sync::Arc::new(ignored),
+            secret_digest: Sha256::digest(secret.expose().as_bytes()).into(),
+        }
     }
 
     /// Presence as configured, or `None` without `[presence]`.
@@ -111,7 +152,7 @@ impl Presence {
             before_start_seconds: i64::from(config.presence.before_start_minutes) * 60,
             after_end_seconds: i64::from(config.presence.after_end_minutes) * 60,
         };
-        Ok(Some(Self::new(db, &secret, window)))
+        Ok(Some(Self::new(db, &secret, window, ServiceAccounts::from_config(config))))
     }
 
     /// Whether `given` is the bearer secret, compared in constant time (over SHA-256 digests, so the
@@ -121,8 +162,12 @@ impl Presence {
         bool::from(subtle::ConstantTimeEq::ct_eq(&self.secret_digest[..], &given[..]))
     }
 
-    /// Records one event in one short write.
-    pub async fn record(&self, event: Event, now: DateTime<Utc>) -> Result<Outcome, DbError> {
+    /// Records one event in one short write; service accounts are left out first.
+    pub async fn record(&self, mut event: Event, now: DateTime<Utc>) -> Result<Outcome, DbError> {
+        if event.occupant.as_ref().is_some_and(|o| self.ignored.matches(&o.jid)) {
+            return Ok(Outcome::Ignored(Ignored::ServiceAccount));
+        }
+        event.all_occupants.retain(|o| !self.ignored.matches(&o.jid));
         let window = self.window;
         self.db.write(move |tx| Ok::<_, DbError>(record(tx, &event, window, now.timestamp())?)).await
     }
@@ -175,7 +220,12 @@ pub fn record(tx: &Connection, event: &Event, window: Window, now: i64) -> rusql
         if joined_at > span.1 || left_at.is_some_and(|l| l < span.0) {
             return Ok(None);
         }
-        let who = identify(o, &meeting, &attendees);
+        // A token identity that is neither an invitation's row nor the owner: a user jmb may know.
+        let uid_mail = match o.id.as_deref() {
+            Some(id) if !id.starts_with("jmb-attendee-") && id != meeting.owner_uid => crate::users::mail_of(tx, id)?,
+            _ => None,
+        };
+        let who = identify(o, uid_mail.as_deref(), &meeting, &attendees);
         repo::upsert_stay(
             tx,
             &repo::NewStay {
@@ -246,15 +296,18 @@ struct Who {
 }
 
 /// Matches an occupant to an invitation: the token identity jmb signed (an external moderator's
-/// `jmb-attendee-<id>`, the owner's uid), else the address; otherwise an unknown participant, by
-/// token identity, address or (anonymous guests) connection.
-fn identify(o: &Occupant, meeting: &Meeting, attendees: &[Attendee]) -> Who {
+/// `jmb-attendee-<id>`, the owner's uid, an internal moderator's uid whose address jmb knows as
+/// `uid_mail`), else the address; otherwise an unknown participant, by token identity, address or
+/// (anonymous guests) connection.
+fn identify(o: &Occupant, uid_mail: Option<&str>, meeting: &Meeting, attendees: &[Attendee]) -> Who {
     let by_token = o.id.as_deref().and_then(|id| {
         let by_row = id
             .strip_prefix("jmb-attendee-")
             .and_then(|n| n.parse::<i64>().ok())
             .and_then(|n| attendees.iter().find(|a| a.id == n));
-        by_row.or_else(|| (id == meeting.owner_uid).then(|| attendees.iter().find(|a| a.role == Role::Owner)).flatten())
+        by_row
+            .or_else(|| (id == meeting.owner_uid).then(|| attendees.iter().find(|a| a.role == Role::Owner)).flatten())
+            .or_else(|| uid_mail.and_then(|m| attendees.iter().find(|a| a.mail == m)))
     });
     let by_mail = || o.email.as_deref().and_then(|m| attendees.iter().find(|a| a.mail == m));
     if let Some(a) = by_token.or_else(by_mail) {

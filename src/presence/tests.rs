@@ -30,10 +30,15 @@ fn conn() -> Connection {
         (Role::Owner, "jean.dupont@example.org", "tok-owner-0000000001"),
         (Role::Moderator, "ext@partner.net", "tok-mod-00000000001"),
         (Role::Guest, "guest@example.com", "tok-guest-0000000001"),
+        (Role::Moderator, "marie.martin@example.org", "tok-mod-00000000002"),
     ] {
         let a = NewAttendee { meeting_id: &m.id, role, mail, name: "", token, partstat: PartStat::NeedsAction };
         insert_attendee(&c, &a, start).unwrap();
     }
+    // An internal moderator who signed in to jmb once: the users table knows their address.
+    let tx = c.transaction().unwrap();
+    crate::users::import_user(&tx, "mmartin", "marie.martin@example.org", start).unwrap();
+    tx.commit().unwrap();
     c
 }
 
@@ -89,6 +94,37 @@ fn owner_by_uid_moderator_by_token_id_guest_by_mail() {
     assert_eq!(r.unknown.len(), 3);
     assert!(r.unknown[1].anonymous);
     assert_eq!(repo::present_now(&c, "meeting0000000000001", START + 600).unwrap(), 6);
+}
+
+#[test]
+fn an_internal_moderator_is_matched_by_the_uid_in_their_token() {
+    let c = conn();
+    // The token's address is not the invited one (an alias, or none at all): the uid decides.
+    let o = occupant("mm@m/1", Some("mmartin"), Some("m.martin@alias.example.org"), START, None);
+    record(&c, &event(Kind::OccupantJoined, "", Some(o)), WINDOW, START).unwrap();
+    let o = occupant("mm@m/2", Some("mmartin"), None, START + 60, Some(START + 120));
+    record(&c, &event(Kind::OccupantLeft, "", Some(o)), WINDOW, START).unwrap();
+    let r = report(&c, START + 600);
+    assert_eq!(r.of(4), Attendance { seconds: 600, here_now: true });
+    assert!(r.unknown.is_empty(), "{r:?}");
+}
+
+#[test]
+fn service_accounts_match_by_bare_jid_or_domain() {
+    let s = ServiceAccounts::new(["jmb-bot@auth.meet.example.org", " @Recorder.Meet.Example.org ", "nonsense"]);
+    assert!(s.matches("jmb-bot@auth.meet.example.org/Jitsi-Bot"));
+    assert!(s.matches("JMB-Bot@auth.meet.example.org"));
+    assert!(s.matches("jibri-42@recorder.meet.example.org/abc"));
+    assert!(!s.matches("jmb-bot@meet.example.org/x"));
+    assert!(!s.matches("jean@auth.meet.example.org/x"));
+    assert!(!s.matches("recorder.meet.example.org"));
+    assert!(!s.matches("x@sub.recorder.meet.example.org/r"));
+    assert!(!ServiceAccounts::default().matches("a@b/c"));
+    let mut config = Config::default();
+    config.xmpp = Some(crate::config::XmppConfig { jid: "bot@auth.x".into(), ..Default::default() });
+    config.presence.ignore_jids = vec!["jigasi@auth.x".into()];
+    let s = ServiceAccounts::from_config(&config);
+    assert!(s.matches("bot@auth.x/r") && s.matches("jigasi@auth.x/r") && !s.matches("jean@auth.x/r"));
 }
 
 #[test]

@@ -335,6 +335,45 @@ async fn a_destroyed_room_fills_in_and_closes() {
     app.stop().await;
 }
 
+/// The `[xmpp]` bot posting its warnings and a recorder listed in `presence.ignore_jids` are service
+/// accounts: their joins, leaves and their place in a destroyed room's list are accepted and not
+/// counted (they used to show as anonymous guests).
+#[tokio::test]
+async fn the_warning_bot_and_listed_service_accounts_are_not_counted() {
+    let app = TestApp::spawn_with(|c| {
+        c.presence.secret = jmb::config::Secret::new(ES_SECRET);
+        c.presence.ignore_jids = vec!["@recorder.meet.example.org".into()];
+        c.xmpp = Some(jmb::config::XmppConfig {
+            notifier: jmb::config::NotifierKind::Log,
+            jid: "jmb-bot@auth.meet.example.org".into(),
+            muc_domain: "conference.meet.example.org".into(),
+            ..Default::default()
+        });
+    })
+    .await;
+    let b = book(&app).await;
+    let room = b.room.as_str();
+    let bot = Occ::anonymous("jmb-bot@auth.meet.example.org/jmb-1f2e");
+    let jibri = Occ::anonymous("jibri-3@recorder.meet.example.org/r");
+    let anon = Occ::anonymous("0b0b@guest.meet.example.org/r");
+    for o in [&bot, &jibri] {
+        for (what, body) in [joined(room, None, o, at(9, 15)), left(room, None, o, at(9, 15), at(9, 16))] {
+            let (status, answer) =
+                post_raw(&app, what, body.to_string().into_bytes(), Some(&format!("Bearer {ES_SECRET}"))).await;
+            assert_eq!((status, answer["ignored"].as_str()), (200, Some("service account")), "{what}");
+        }
+    }
+    send(&app, &[joined(room, None, &anon, at(9, 0))]).await;
+    send(&app, &[destroyed(room, None, at(10, 0), vec![bot.json(at(9, 20), None), jibri.json(at(9, 0), None)])]).await;
+    app.set_now("2026-12-06T12:00:00Z");
+    let (status, v) = app.api(reqwest::Method::GET, &format!("/api/v1/meetings/{}", b.id), "jdupont", None).await;
+    assert_eq!(status, 200, "{v}");
+    let not_invited = v["not_invited"].as_array().unwrap();
+    assert_eq!(not_invited.len(), 1, "only the guest: {not_invited:?}");
+    assert_eq!(not_invited[0]["minutes_present"], 60);
+    app.stop().await;
+}
+
 /// The bearer token and the caller's address are checked before anything is read; refused calls
 /// record nothing.
 #[tokio::test]
@@ -476,7 +515,41 @@ fn presence_configuration_is_checked() {
     assert!(err.to_string().contains("presence.secret"), "{err}");
     let ok = jmb::config::Config::from_toml(&format!("{base}[presence]\nsecret = \"{ES_SECRET}\"\n")).unwrap();
     assert!(ok.presence_enabled());
+    for bad in ["jibri", "jibri@recorder.x/res", "a@b@c", "@"] {
+        let toml = format!("{base}[presence]\nsecret = \"{ES_SECRET}\"\nignore_jids = [\"{bad}\"]\n");
+        let err = jmb::config::Config::from_toml(&toml).unwrap_err();
+        assert!(err.to_string().contains("presence.ignore_jids"), "{bad}: {err}");
+    }
+    let toml =
+        format!("{base}[presence]\nsecret = \"{ES_SECRET}\"\nignore_jids = [\"@recorder.x\", \"jigasi@auth.x\"]\n");
+    assert_eq!(jmb::config::Config::from_toml(&toml).unwrap().presence.ignore_jids.len(), 2);
     assert!(!jmb::config::Config::from_toml(base).unwrap().presence_enabled());
+}
+
+/// The list's "N in the meeting" is an extra: when presence cannot be read, the list is still shown,
+/// without the counts.
+#[tokio::test]
+async fn the_list_is_shown_without_counts_when_presence_cannot_be_read() {
+    let app = presence_app().await;
+    let b = book(&app).await;
+    send(&app, &[joined(&b.room, None, &Occ::anonymous("a@guest.meet.example.org/r"), at(9, 0))]).await;
+    app.set_now("2026-12-05T09:15:00Z");
+    let list = app.get_as("/meetings", "jdupont").await.text().await.unwrap();
+    assert!(list.contains("1 personne dans la réunion"), "{list}");
+    app.state
+        .db
+        .write(|tx| -> Result<(), jmb::db::DbError> {
+            tx.execute_batch("DROP TABLE presence_sessions")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let resp = app.get_as("/meetings", "jdupont").await;
+    assert_eq!(resp.status(), 200);
+    let list = resp.text().await.unwrap();
+    assert!(list.contains("équipe"), "the meeting is listed: {list}");
+    assert!(!list.contains("dans la réunion"), "{list}");
+    app.stop().await;
 }
 
 /// A store that cannot take the write in time (the writer held by a long transaction) is answered 503

@@ -140,3 +140,53 @@ impl Drop for Slapd {
         self.stop();
     }
 }
+
+/// A TCP relay in front of a server that can make the connections already open go silent while they
+/// stay open (a firewall dropping a session, a NAT entry gone): the half-dead connection a client
+/// must give up on. Connections opened after [`Relay::freeze`] are relayed normally.
+pub struct Relay {
+    pub port: u16,
+    freeze: tokio::sync::watch::Sender<u32>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    pub async fn start(target_port: u16) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (freeze, _) = tokio::sync::watch::channel(0u32);
+        let frozen = freeze.clone();
+        let task = tokio::spawn(async move {
+            let mut relays = tokio::task::JoinSet::new();
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut frozen = frozen.subscribe();
+                relays.spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        // Frozen: both sockets stay open, nothing goes through any more.
+                        _ = frozen.changed() => std::future::pending::<()>().await,
+                    }
+                });
+            }
+        });
+        Relay { port, freeze, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ldap://127.0.0.1:{}", self.port)
+    }
+
+    /// The connections open now go silent, for good.
+    pub fn freeze(&self) {
+        self.freeze.send_modify(|n| *n += 1);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
