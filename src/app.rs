@@ -111,7 +111,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
     let users = Users::new(db.clone(), hooks);
     let config = Arc::new(config);
     let calendars = Arc::new(CalendarStore::new(db.clone(), config.clone(), clock.clone()));
-    Ok(AppState {
+    Ok(AppState::new(crate::state::Services {
         config,
         db,
         bookings,
@@ -130,7 +130,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
         metrics_access,
         presence,
         warnings,
-    })
+    }))
 }
 
 /// The default state: system clock.
