@@ -181,9 +181,8 @@ pub fn browser_token(req: &Request, state: &AppState) -> String {
 
 /// Ensures every browser has a CSRF seed cookie.
 pub async fn ensure_cookie(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let path = req.uri().path();
     // Calendar clients, the API and Prosody's webhooks never post forms: no cookie for them.
-    if ["/dav", "/.well-known", "/ical", "/api/", "/prosody/"].iter().any(|p| path.starts_with(p)) {
+    if super::is_not_a_page(req.uri().path()) {
         return next.run(req).await;
     }
     let name = cookie_name(state.config.public_is_https());

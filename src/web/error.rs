@@ -115,12 +115,19 @@ async fn way_on(state: &AppState, tr: &crate::i18n::Tr, signed_in: bool, path: &
 
 /// Turns [`PageError`] responses into pages.
 pub async fn render_error_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let tr = state.tr(req.headers());
-    // The layout of an error page has one form, the language switch (no user is shown).
-    let lang_token = super::csrf::browser_token(&req, &state);
-    let csrf = super::csrf::CsrfToken { form: lang_token.clone(), lang: lang_token };
+    // Calendar clients, the feed, the API and webhooks answer in their own formats, never with pages.
+    if super::is_not_a_page(req.uri().path()) {
+        let mut resp = next.run(req).await;
+        if resp.extensions_mut().remove::<PageError>().is_some() {
+            // Only the site's fallback gets here (an unknown `/ical…` or `/prosody/…` path): a short text.
+            let status = resp.status();
+            return (status, status.canonical_reason().unwrap_or("error")).into_response();
+        }
+        return resp;
+    }
     let here = req.uri().path().to_string();
-    // Kept to tell, only when an error page is due, whether the caller is signed in.
+    // Kept to build the page (language, the language switch's form token, whether the caller is signed
+    // in) only when one is due: a request that succeeds pays for these copies, not for the rest.
     let (headers, extensions) = (req.headers().clone(), req.extensions().clone());
     let mut resp = next.run(req).await;
     let Some(err) = resp.extensions_mut().remove::<PageError>() else {
@@ -129,6 +136,12 @@ pub async fn render_error_pages(State(state): State<AppState>, req: Request, nex
     let (mut parts, ()) = Request::new(()).into_parts();
     parts.headers = headers;
     parts.extensions = extensions;
+    let asked = Request::from_parts(parts, axum::body::Body::empty());
+    let tr = state.tr(asked.headers());
+    // The layout of an error page has one form, the language switch (no user is shown).
+    let lang_token = super::csrf::browser_token(&asked, &state);
+    let csrf = super::csrf::CsrfToken { form: lang_token.clone(), lang: lang_token };
+    let (parts, _) = asked.into_parts();
     let signed_in = state.identity.identify(&parts, crate::auth::peer_of(&parts)).await.is_ok();
     let way_on = way_on(&state, &tr, signed_in, &here).await;
     let (title, text) = match &err {

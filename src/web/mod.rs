@@ -80,6 +80,12 @@ impl Chrome {
     }
 }
 
+/// Paths answered in their own formats (CalDAV, the feed, the JSON API, Prosody's webhooks), never with
+/// pages or forms: they get no CSRF cookie and no error page.
+pub fn is_not_a_page(path: &str) -> bool {
+    ["/dav", "/.well-known", "/ical", "/api/", "/prosody/"].iter().any(|p| path.starts_with(p))
+}
+
 /// Renders a template as an HTML response.
 pub fn html<T: Template>(status: StatusCode, page: &T) -> Response {
     match page.render() {

@@ -126,3 +126,20 @@ async fn connections_beyond_the_limit_wait_for_a_free_slot() {
     drop(second);
     app.stop().await;
 }
+
+/// Paths answered in their own formats (feed, CalDAV, webhooks) get no HTML page even when nothing
+/// there answers: a short text with the status; page paths keep their page.
+#[tokio::test]
+async fn unknown_paths_outside_the_pages_answer_404_in_plain_text() {
+    let app = TestApp::spawn().await;
+    for path in ["/icalendar", "/prosody/whatever", "/.well-known/nothing"] {
+        let r = app.get(path).await;
+        assert_eq!(r.status(), 404, "{path}");
+        let body = r.text().await.unwrap();
+        assert_eq!(body, "Not Found", "{path}");
+    }
+    let r = app.get("/nothing-here").await;
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("<html"), "a page path still gets its page");
+    app.stop().await;
+}
