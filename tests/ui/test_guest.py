@@ -10,6 +10,7 @@ Run: cargo build && .venv-it/bin/python -m pytest tests/ui -q
 
 import datetime as dt
 import re
+import time
 
 import icalendar
 import pytest
@@ -216,6 +217,12 @@ def test_keyboard_only_booking_and_answer(jmb_server, browser):
     """The booking and the answer, with the keyboard only: every control reached with Tab, every
     submit with Enter or Space, and the focus where a keyboard user needs it after each submit."""
     base = jmb_server
+    # The form proposes the next quarter hour as the start; a walk that crossed that instant would
+    # submit a start already past (refused, rightly). Start the walk well before the next one.
+    now = dt.datetime.now(dt.timezone.utc)
+    to_next_quarter = (15 - now.minute % 15) * 60 - now.second
+    if to_next_quarter < 120:
+        time.sleep(to_next_quarter + 1)
     ctx = new_context(browser, base)
     watch = Watch(ctx)
     page = ctx.new_page()
