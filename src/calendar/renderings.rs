@@ -220,10 +220,11 @@ pub fn complete(conn: &Connection, events: &mut [StoredEvent]) -> rusqlite::Resu
 
 /// Appends the event `e` as its viewer sees it: [`ics::EVENT_BEGIN`], the shared lines, the viewer's
 /// lines (revision dates, description, join link) and the alarms still ahead. Identical to what
-/// [`ics::write_event`] writes for [`event::for_viewer`]'s event. Returns `false`, writing nothing,
-/// when `e` has no shared part (its meeting vanished between the reads).
-pub fn write_viewer_event(out: &mut String, e: &StoredEvent, v: &Viewing<'_>) -> bool {
-    let Some(shared) = &e.shared else { return false };
+/// [`ics::write_event`] writes for [`event::for_viewer`]'s event. Returns the event's last
+/// modification as written, or `None`, writing nothing, when `e` has no shared part (its meeting
+/// vanished between the reads).
+pub fn write_viewer_event(out: &mut String, e: &StoredEvent, v: &Viewing<'_>) -> Option<DateTime<Utc>> {
+    let shared = e.shared.as_ref()?;
     let join_url = event::join_url_of(v.base_url, &e.room, e.role, &e.token);
     let description = event::description(&v.tr, &join_url, &event::answer_url_of(v.base_url, &e.token));
     let last_modified = event::with_passed_alarms(shared.changed_at, e.start, v.alarm_minutes, v.now);
@@ -235,7 +236,7 @@ pub fn write_viewer_event(out: &mut String, e: &StoredEvent, v: &Viewing<'_>) ->
     );
     ics::write_alarms(out, e.start, v.alarm_minutes, &shared.alarm_text, v.now);
     out.push_str(ics::EVENT_END);
-    true
+    Some(last_modified)
 }
 
 /// The stored shared part of meeting `id`, if current (for tests and checks).
@@ -349,7 +350,8 @@ mod tests {
                         let mut expected = String::new();
                         ics::write_event(&mut expected, &event::for_viewer(&d, mine, &v), v.now);
                         let mut actual = String::new();
-                        assert!(write_viewer_event(&mut actual, &stored_event(&d, mine), &v));
+                        let modified = write_viewer_event(&mut actual, &stored_event(&d, mine), &v);
+                        assert_eq!(modified, Some(event::last_modified(&d, v.alarm_minutes, v.now)));
                         assert_eq!(actual, expected, "viewer {} at {now} in {lang:?}, subject {subject:?}", mine.mail);
                     }
                 }
@@ -369,7 +371,7 @@ mod tests {
             alarm_minutes: &[],
             now: at("2026-12-01T00:00:00Z"),
         };
-        assert!(!write_viewer_event(&mut out, &e, &v));
+        assert_eq!(write_viewer_event(&mut out, &e, &v), None);
         assert!(out.is_empty());
     }
 

@@ -286,12 +286,8 @@ fn render(
             continue;
         }
         let start = feed.len();
-        if !renderings::write_viewer_event(&mut feed, &e, &viewing) {
-            continue;
-        }
+        let Some(modified) = renderings::write_viewer_event(&mut feed, &e, &viewing) else { continue };
         blocks.push(start..feed.len());
-        let changed = e.shared.as_ref().map_or(e.start, |s| s.changed_at);
-        let modified = event::with_passed_alarms(changed, e.start, viewing.alarm_minutes, now);
         // The rendering changes when an alarm passes or the meeting leaves the window.
         for minutes in viewing.alarm_minutes {
             let trigger = e.start - Duration::minutes(i64::from(*minutes));
