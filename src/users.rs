@@ -188,9 +188,10 @@ pub enum FeedOwner {
 }
 
 pub fn by_feed_token(conn: &Connection, token: &str) -> rusqlite::Result<FeedOwner> {
-    if let Some((uid, mail)) = conn
-        .query_row("SELECT uid, mail FROM users WHERE feed_token = ?1", [token], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?
+    if let Some((uid, mail)) = crate::db::one(conn, "SELECT uid, mail FROM users WHERE feed_token = ?1", [token], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .optional()?
     {
         return Ok(FeedOwner::User { uid, mail });
     }

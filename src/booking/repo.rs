@@ -315,8 +315,8 @@ pub struct NewAttendee<'a> {
 pub fn insert_attendee(conn: &Connection, a: &NewAttendee<'_>, now: DateTime<Utc>) -> Result<i64> {
     crate::db::exec(
         conn,
-        "INSERT INTO attendees (meeting_id, role, mail, name, token, partstat, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO attendees (meeting_id, role, mail, name, token, partstat, created_at, end_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT end_at FROM meetings WHERE id = ?1))",
         params![a.meeting_id, a.role.as_str(), a.mail, a.name, a.token, a.partstat.code(), ts(now)],
     )?;
     Ok(conn.last_insert_rowid())
@@ -381,8 +381,8 @@ pub fn insert_imported_attendee(
 ) -> Result<i64> {
     crate::db::exec(
         conn,
-        "INSERT INTO attendees (meeting_id, role, mail, name, token, partstat, join_count, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO attendees (meeting_id, role, mail, name, token, partstat, join_count, created_at, end_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, (SELECT end_at FROM meetings WHERE id = ?1))",
         params![a.meeting_id, a.role.as_str(), a.mail, a.name, a.token, a.partstat.code(), join_count, ts(created)],
     )?;
     Ok(conn.last_insert_rowid())

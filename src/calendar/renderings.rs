@@ -25,7 +25,7 @@ use crate::ics;
 
 /// Version of what a row holds; rows of another version are rendered again. Bump it whenever the
 /// shared lines would be written differently.
-pub const FORMAT: i64 = 1;
+pub const FORMAT: i64 = 2;
 
 /// The shared part of one meeting's event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,12 +50,24 @@ pub fn shared_of(d: &MeetingDetails) -> Shared {
 pub fn save(conn: &Connection, d: &MeetingDetails) -> rusqlite::Result<()> {
     let shared = shared_of(d);
     conn.prepare_cached(
-        "INSERT INTO event_renderings (meeting_id, format, shared, alarm_text, changed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO event_renderings (meeting_id, format, shared, alarm_text, changed_at, ical_uid, room,
+                                       start_at, end_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (meeting_id) DO UPDATE SET format = excluded.format, shared = excluded.shared,
-             alarm_text = excluded.alarm_text, changed_at = excluded.changed_at",
+             alarm_text = excluded.alarm_text, changed_at = excluded.changed_at, ical_uid = excluded.ical_uid,
+             room = excluded.room, start_at = excluded.start_at, end_at = excluded.end_at",
     )?
-    .execute(params![d.meeting.id, FORMAT, shared.lines, shared.alarm_text, shared.changed_at.timestamp()])?;
+    .execute(params![
+        d.meeting.id,
+        FORMAT,
+        shared.lines,
+        shared.alarm_text,
+        shared.changed_at.timestamp(),
+        d.meeting.ical_uid,
+        d.meeting.room,
+        d.meeting.start.timestamp(),
+        d.meeting.end().timestamp()
+    ])?;
     Ok(())
 }
 
@@ -145,22 +157,33 @@ pub struct StoredEvent {
     pub shared: Option<Shared>,
 }
 
-const STORED_COLUMNS: &str = "m.id, m.ical_uid, m.room, m.start_at, m.end_at, v.role, v.token, v.partstat, \
+/// The columns [`stored_row`] reads, for the meetings a user owns (times and identifiers from `meetings`)
+/// and for those they are invited to (from the stored part: `meetings` is not read).
+const OWNED_COLUMNS: &str = "m.id, m.ical_uid, m.room, m.start_at, m.end_at, v.role, v.token, v.partstat, \
      r.format, r.shared, r.alarm_text, r.changed_at";
+const INVITED_COLUMNS: &str = "v.meeting_id, r.ical_uid, r.room, r.start_at, r.end_at, v.role, v.token, \
+     v.partstat, r.format, r.shared, r.alarm_text, r.changed_at";
 
+/// One event as [`OWNED_COLUMNS`] or [`INVITED_COLUMNS`] read it. Without a current stored part, the
+/// meeting's identifiers and times may be missing too: [`complete`] reads them with the rendering.
 fn stored_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
-    let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> { Ok(repo::from_ts(row.get(i)?)) };
+    let time =
+        |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> { Ok(row.get::<_, Option<i64>>(i)?.map(repo::from_ts)) };
     let format: Option<i64> = row.get(8)?;
-    let shared = match format {
-        Some(FORMAT) => Some(Shared { lines: row.get(9)?, alarm_text: row.get(10)?, changed_at: time(11)? }),
+    let (ical_uid, room, start, end): (Option<String>, Option<String>, _, _) =
+        (row.get(1)?, row.get(2)?, time(3)?, time(4)?);
+    let shared = match (format, &ical_uid, &room, start, end) {
+        (Some(FORMAT), Some(_), Some(_), Some(_), Some(_)) => {
+            Some(Shared { lines: row.get(9)?, alarm_text: row.get(10)?, changed_at: repo::from_ts(row.get(11)?) })
+        }
         _ => None,
     };
     Ok(StoredEvent {
         meeting_id: row.get(0)?,
-        ical_uid: row.get(1)?,
-        room: row.get(2)?,
-        start: time(3)?,
-        end: time(4)?,
+        ical_uid: ical_uid.unwrap_or_default(),
+        room: room.unwrap_or_default(),
+        start: start.unwrap_or_default(),
+        end: end.unwrap_or_default(),
         role: repo::role_column(row, 5)?,
         token: row.get(6)?,
         partstat: repo::partstat_column(row, 7)?,
@@ -168,29 +191,30 @@ fn stored_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
     })
 }
 
-/// The two statements of [`calendar_events`]: what the user owns (`?1` uid), what they are invited
-/// to (`?1` address, `?3` uid); both take `?2` the end bound.
+/// The two statements of [`calendar_events`]: what the user owns (`?1` uid) by the owner index, what
+/// they are invited to (`?1` address) by the address index, which carries each meeting's end and the
+/// invitation's role, answer and token; both take `?2` the end bound.
 fn calendar_sql() -> (String, String) {
     (
         format!(
-            "SELECT {STORED_COLUMNS} FROM meetings m
+            "SELECT {OWNED_COLUMNS} FROM meetings m
              JOIN attendees v ON v.meeting_id = m.id AND v.role = 'owner'
              LEFT JOIN event_renderings r ON r.meeting_id = m.id
              WHERE m.owner_uid = ?1 AND m.end_at > ?2"
         ),
         format!(
-            "SELECT {STORED_COLUMNS} FROM attendees v
-             JOIN meetings m ON m.id = v.meeting_id
-             LEFT JOIN event_renderings r ON r.meeting_id = m.id
-             WHERE v.mail = ?1 AND m.end_at > ?2 AND m.owner_uid <> ?3"
+            "SELECT {INVITED_COLUMNS} FROM attendees v
+             LEFT JOIN event_renderings r ON r.meeting_id = v.meeting_id
+             WHERE v.mail = ?1 AND v.end_at > ?2"
         ),
     )
 }
 
 /// The events of the calendar of user `uid` (primary address `mail`) ending after `since`, sorted by
 /// start then meeting id: the meetings they own, with their owner row, and those they are invited to by
-/// address, with that invitation (the same rows as [`MeetingDetails::row_for`] picks). Every statement
-/// is an indexed look-up: by owner, by address, then by meeting id.
+/// address (but do not own), with that invitation (the same rows as [`MeetingDetails::row_for`] picks).
+/// Each statement reads one range of an index plus the stored part of each event; events without a
+/// current stored part are rendered from the tables ([`complete`]).
 pub fn calendar_events(
     conn: &Connection,
     uid: &str,
@@ -201,19 +225,30 @@ pub fn calendar_events(
     let since = since.timestamp();
     let mut out: Vec<StoredEvent> =
         conn.prepare_cached(&owned)?.query_map(params![uid, since], stored_row)?.collect::<rusqlite::Result<_>>()?;
+    let owned_ids: std::collections::HashSet<String> = out.iter().map(|e| e.meeting_id.clone()).collect();
     let mut stmt = conn.prepare_cached(&invited)?;
-    for row in stmt.query_map(params![mail, since, uid], stored_row)? {
-        out.push(row?);
+    for row in stmt.query_map(params![mail, since], stored_row)? {
+        let row = row?;
+        // An invitation to one's own meeting: it is shown once, as its owner.
+        if !owned_ids.contains(&row.meeting_id) {
+            out.push(row);
+        }
     }
+    complete(conn, &mut out)?;
     out.sort_unstable_by(|a, b| (a.start, &a.meeting_id).cmp(&(b.start, &b.meeting_id)));
     Ok(out)
 }
 
 /// Renders the shared part of every event read without a current one, from the meetings and attendees
-/// tables (in the caller's read transaction).
-pub fn complete(conn: &Connection, events: &mut [StoredEvent]) -> rusqlite::Result<()> {
+/// tables (in the caller's read transaction), with the meeting's identifiers and times.
+fn complete(conn: &Connection, events: &mut [StoredEvent]) -> rusqlite::Result<()> {
     for e in events.iter_mut().filter(|e| e.shared.is_none()) {
-        e.shared = repo::details_by_id(conn, &e.meeting_id)?.map(|d| shared_of(&d));
+        if let Some(d) = repo::details_by_id(conn, &e.meeting_id)? {
+            e.ical_uid.clone_from(&d.meeting.ical_uid);
+            e.room.clone_from(&d.meeting.room);
+            (e.start, e.end) = (d.meeting.start, d.meeting.end());
+            e.shared = Some(shared_of(&d));
+        }
     }
     Ok(())
 }
@@ -410,16 +445,18 @@ mod tests {
             .unwrap();
         assert_eq!(stored(&c, &ids[1]).unwrap(), None, "another format counts as missing");
 
-        let mut events = calendar_events(&c, "owner", "o@x.org", now).unwrap();
+        // The stale and the missing ones (both invitations: their times come from the fallback) are
+        // sorted among the others.
+        let events = calendar_events(&c, "owner", "o@x.org", now).unwrap();
         let order: Vec<&str> = events.iter().map(|e| e.meeting_id.as_str()).collect();
         assert_eq!(order, [ids[1].as_str(), ids[2].as_str(), ids[0].as_str()], "sorted by start");
-        assert_eq!(events.iter().filter(|e| e.shared.is_some()).count(), 1);
-        complete(&c, &mut events).unwrap();
         for e in &events {
             let d = repo::details_by_id(&c, &e.meeting_id).unwrap().unwrap();
             let mine = d.row_for("owner", "o@x.org").unwrap();
             assert_eq!((e.role, e.token.as_str()), (mine.role, mine.token.as_str()));
             assert_eq!(e.shared.as_ref(), Some(&shared_of(&d)));
+            assert_eq!((&e.ical_uid, &e.room), (&d.meeting.ical_uid, &d.meeting.room));
+            assert_eq!((e.start, e.end), (d.meeting.start, d.meeting.end()));
         }
         // Someone else sees none of the owner's rows.
         let theirs = calendar_events(&c, "g", "g@x.org", now).unwrap();
@@ -452,6 +489,44 @@ mod tests {
         assert_eq!(stored(&c, &ids[0]).unwrap(), None);
         let left: i64 = c.query_row("SELECT COUNT(*) FROM event_renderings", [], |r| r.get(0)).unwrap();
         assert_eq!(left, 2);
+    }
+
+    /// Each invitation carries its meeting's end: set by jmb's inserts, filled in for other writers,
+    /// moved with the meeting; a calendar's window follows it.
+    #[test]
+    fn invitations_carry_their_meetings_end() {
+        let c = conn();
+        let now = at("2026-12-01T00:00:00Z");
+        let m = meeting("meeting00000000001", "roomroomroomr001", "2026-12-05T09:00:00Z");
+        repo::insert_meeting(&c, &m).unwrap();
+        repo::insert_attendee(&c, &attendee(&m.id, Role::Owner, "o@x.org", "tok-owner-0000000001"), now).unwrap();
+        repo::insert_attendee(&c, &attendee(&m.id, Role::Guest, "g@x.org", "tok-guest-0000000001"), now).unwrap();
+        c.execute(
+            "INSERT INTO attendees (meeting_id, role, mail, name, token, partstat, created_at)
+             VALUES (?1, 'guest', 'raw@x.org', '', 'tok-raw-00000000001', 0, 0)",
+            [&m.id],
+        )
+        .unwrap();
+        let ends = |c: &Connection| -> Vec<i64> {
+            let mut s = c.prepare("SELECT end_at FROM attendees ORDER BY id").unwrap();
+            s.query_map([], |r| r.get(0)).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+        };
+        assert_eq!(ends(&c), vec![m.end().timestamp(); 3]);
+        let shown =
+            |c: &Connection, mail: &str, since: &str| calendar_events(c, "nobody", mail, at(since)).unwrap().len();
+        assert_eq!(shown(&c, "raw@x.org", "2026-12-05T00:00:00Z"), 1);
+        // Moved 40 days later: every invitation follows, and the calendar's window with it.
+        c.execute(
+            "UPDATE meetings SET start_at = start_at + 3456000, end_at = end_at + 3456000 WHERE id = ?1",
+            [&m.id],
+        )
+        .unwrap();
+        assert_eq!(ends(&c), vec![m.end().timestamp() + 3_456_000; 3]);
+        assert_eq!(shown(&c, "g@x.org", "2027-01-10T00:00:00Z"), 1);
+        assert_eq!(shown(&c, "g@x.org", "2027-01-20T00:00:00Z"), 0);
+        // Other changes leave them alone.
+        c.execute("UPDATE meetings SET subject = 'x' WHERE id = ?1", [&m.id]).unwrap();
+        assert_eq!(ends(&c), vec![m.end().timestamp() + 3_456_000; 3]);
     }
 
     #[test]

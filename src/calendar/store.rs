@@ -75,7 +75,7 @@ pub struct CalendarStore {
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
     /// Rendered calendars by uid, within `calendar.rendering_cache_bytes()`.
-    cache: Mutex<ByteLru<String, Cached>>,
+    cache: Arc<Cache>,
     /// Recent successful sign-ins: `(uid, SHA-256 of the password)` → the principal and the database's
     /// [`Db::data_version`] when the password was checked. Calendar clients send the password with
     /// every request; a sign-in is reused only while nothing at all was committed to the database
@@ -97,12 +97,11 @@ impl CalendarStore {
         // with the default budget a 2 000-event one (about 3.5 MB) is still kept.
         let budget = config.calendar.rendering_cache_bytes();
         let cache = ByteLru::new(budget, CACHE_ENTRY_OVERHEAD, budget / 2);
-        Self { db, config, clock, cache: Mutex::new(cache), sign_ins: Mutex::new(HashMap::new()) }
+        Self { db, config, clock, cache: Arc::new(Mutex::new(cache)), sign_ins: Mutex::new(HashMap::new()) }
     }
 
     fn cache(&self) -> MutexGuard<'_, ByteLru<String, Cached>> {
-        // Every update leaves the cache consistent before anything can panic.
-        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.cache)
     }
 
     /// The user's calendar, from the cache when still current.
@@ -121,51 +120,17 @@ impl CalendarStore {
     }
 
     /// The user's calendar after reading its version from the store (the cache is used only if it is
-    /// of that version).
+    /// of that version): one store read, which renders the calendar too when the cache does not hold it.
     async fn fresh_snapshot(&self, uid: &str, epoch: u64) -> Result<Arc<Snapshot>, DbError> {
-        let key = uid.to_string();
-        let (ctag, mail) = self
-            .db
+        let (cache, config, now) = (self.cache.clone(), self.config.clone(), self.clock.now());
+        let uid = uid.to_string();
+        self.db
             .read(move |c| -> Result<_, DbError> {
-                Ok((changes::version(c, &key)?.ctag, users::mail_of(c, &key)?.unwrap_or_default()))
+                let tx = c.unchecked_transaction()?;
+                let mail = users::mail_of(&tx, &uid)?.unwrap_or_default();
+                Ok(current_in(&tx, &cache, &config, &uid, &mail, now, epoch)?)
             })
-            .await?;
-        self.snapshot_at(uid, ctag, &mail, epoch).await
-    }
-
-    /// The user's calendar, given the version and mail address just read from the store (after
-    /// `epoch` was read).
-    async fn snapshot_at(&self, uid: &str, ctag: i64, mail: &str, epoch: u64) -> Result<Arc<Snapshot>, DbError> {
-        let now = self.clock.now();
-        {
-            let mut cache = self.cache();
-            if let Some(c) = cache.get_mut(&uid.to_string())
-                && c.snapshot.ctag == ctag
-                && c.snapshot.mail == mail
-                && now < c.snapshot.valid_until
-            {
-                c.checked_epoch = epoch;
-                c.checked_at = std::time::Instant::now();
-                return Ok(c.snapshot.clone());
-            }
-        }
-        let config = self.config.clone();
-        let uid_owned = uid.to_string();
-        let snapshot = self
-            .db
-            .read(move |c| -> Result<_, DbError> {
-                let rows = Self::read_cold(c, &config, &uid_owned, now)?;
-                Ok(Self::render_cold(&config, rows, now))
-            })
-            .await?;
-        let snapshot = Arc::new(snapshot);
-        let size = snapshot.size();
-        self.cache().put(
-            uid.to_string(),
-            Cached { snapshot: snapshot.clone(), checked_epoch: epoch, checked_at: std::time::Instant::now() },
-            size,
-        );
-        Ok(snapshot)
+            .await
     }
 
     /// Records that the cached calendar of `uid` was found current (its version `ctag` and address
@@ -181,29 +146,66 @@ impl CalendarStore {
         }
     }
 
-    /// The calendar behind a feed token (one store read: owner, version and address together), or
-    /// whether the token was revoked.
+    /// The calendar behind a feed token, or whether the token was revoked: one store read, which finds
+    /// the owner, reads the calendar's version and, unless the cache holds that version, renders it.
+    /// (A cold feed used to take two reads: each hands the request to another thread and back.)
     pub async fn feed(&self, token: &str) -> Result<FeedLookup, DbError> {
         let epoch = self.db.write_epoch();
+        let (cache, config, now) = (self.cache.clone(), self.config.clone(), self.clock.now());
         let token = token.to_string();
-        let found = self
-            .db
+        self.db
             .read(move |c| -> Result<_, DbError> {
-                Ok(match users::by_feed_token(c, &token)? {
+                let tx = c.unchecked_transaction()?;
+                Ok(match users::by_feed_token(&tx, &token)? {
                     FeedOwner::User { uid, mail } => {
-                        let ctag = changes::version(c, &uid)?.ctag;
-                        Ok((uid, mail, ctag))
+                        FeedLookup::Calendar(current_in(&tx, &cache, &config, &uid, &mail, now, epoch)?)
                     }
-                    FeedOwner::Revoked => Err(FeedLookup::Revoked),
-                    FeedOwner::Unknown => Err(FeedLookup::Unknown),
+                    FeedOwner::Revoked => FeedLookup::Revoked,
+                    FeedOwner::Unknown => FeedLookup::Unknown,
                 })
             })
-            .await?;
-        match found {
-            Ok((uid, mail, ctag)) => Ok(FeedLookup::Calendar(self.snapshot_at(&uid, ctag, &mail, epoch).await?)),
-            Err(other) => Ok(other),
-        }
+            .await
     }
+}
+
+type Cache = Mutex<ByteLru<String, Cached>>;
+
+fn lock(cache: &Cache) -> MutexGuard<'_, ByteLru<String, Cached>> {
+    // Every update leaves the cache consistent before anything can panic.
+    cache.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// In the caller's read transaction: the calendar of `uid` (primary address `mail`) at the version the
+/// store holds, from the cache when it holds that version and nothing time-dependent has expired,
+/// otherwise read and rendered here, and cached. `epoch` is the write epoch read before the transaction.
+fn current_in(
+    tx: &rusqlite::Connection,
+    cache: &Cache,
+    config: &Config,
+    uid: &str,
+    mail: &str,
+    now: DateTime<Utc>,
+    epoch: u64,
+) -> rusqlite::Result<Arc<Snapshot>> {
+    let version = changes::version(tx, uid)?;
+    if let Some(c) = lock(cache).get_mut(&uid.to_string())
+        && c.snapshot.ctag == version.ctag
+        && c.snapshot.mail == mail
+        && now < c.snapshot.valid_until
+    {
+        c.checked_epoch = epoch;
+        c.checked_at = std::time::Instant::now();
+        return Ok(c.snapshot.clone());
+    }
+    let rows = CalendarStore::read_rows(tx, config, uid, mail, version, now)?;
+    let snapshot = Arc::new(CalendarStore::render_cold(config, rows, now));
+    let size = snapshot.size();
+    lock(cache).put(
+        uid.to_string(),
+        Cached { snapshot: snapshot.clone(), checked_epoch: epoch, checked_at: std::time::Instant::now() },
+        size,
+    );
+    Ok(snapshot)
 }
 
 /// What a calendar is rendered from, read in one transaction (see [`CalendarStore::read_cold`]).
@@ -226,10 +228,21 @@ impl CalendarStore {
         let tx = conn.unchecked_transaction()?;
         let version = changes::version(&tx, uid)?;
         let mail = users::mail_of(&tx, uid)?.unwrap_or_default();
+        Self::read_rows(&tx, config, uid, &mail, version, now)
+    }
+
+    /// [`CalendarStore::read_cold`] in the caller's transaction, given the version and address it read.
+    fn read_rows(
+        tx: &rusqlite::Connection,
+        config: &Config,
+        uid: &str,
+        mail: &str,
+        version: changes::Version,
+        now: DateTime<Utc>,
+    ) -> rusqlite::Result<CalendarRows> {
         let since = now - Duration::days(i64::from(config.calendar.past_days));
-        let mut events = renderings::calendar_events(&tx, uid, &mail, since)?;
-        renderings::complete(&tx, &mut events)?;
-        Ok(CalendarRows { version, mail, events })
+        let events = renderings::calendar_events(tx, uid, mail, since)?;
+        Ok(CalendarRows { version, mail: mail.to_string(), events })
     }
 
     /// Renders the calendar of `uid` from what [`CalendarStore::read_cold`] read.

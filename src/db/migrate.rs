@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_presence.sql"),
     include_str!("../../migrations/0008_room_warnings.sql"),
     include_str!("../../migrations/0009_event_renderings.sql"),
+    include_str!("../../migrations/0010_calendar_window.sql"),
 ];
 
 fn migrations() -> Migrations<'static> {
