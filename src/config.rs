@@ -449,6 +449,9 @@ pub struct CalendarConfig {
     /// Memory for calendars kept ready to serve, in bytes: three quarters hold users' rendered
     /// calendars, one quarter CalDAV answers; least recently used ones go first.
     pub cache_bytes: usize,
+    /// Keep every user's latest rendered calendar on disk too (in the folder `<database.path>-calendars`),
+    /// for the polls that no longer find it in memory.
+    pub disk_cache: bool,
     /// The former count of cached calendars, replaced by `cache_bytes`: still accepted (an existing
     /// configuration keeps starting), ignored, and warned about.
     #[serde(default, skip_serializing)]
@@ -479,6 +482,7 @@ impl Default for CalendarConfig {
             alarm_minutes: vec![10080, 1440, 60, 10],
             change_log_days: 90,
             cache_bytes: 32 * 1024 * 1024,
+            disk_cache: true,
             cache_users: None,
         }
     }

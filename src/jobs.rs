@@ -280,6 +280,13 @@ async fn run_pruning(deps: JobDeps) {
             Ok(n) => tracing::info!(meetings = n, "calendar: stored the shared event lines of meetings that had none"),
             Err(e) => tracing::error!(error.message = %e, "calendar: filling in stored event lines failed"),
         }
+        let config = deps.config.clone();
+        match tokio::task::spawn_blocking(move || crate::calendar::disk::sweep_for(&config)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(removed = n, "calendar: expired renderings removed from disk"),
+            Ok(Err(e)) => tracing::warn!(error.message = %e, "calendar: sweeping the renderings on disk failed"),
+            Err(e) => tracing::error!(error.message = %e, "calendar: sweeping the renderings on disk failed"),
+        }
         match prune_change_log(&deps, deps.clock.now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "calendar change log pruned"),

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 
 use super::renderings::{self, StoredEvent};
-use super::{changes, event};
+use super::{changes, disk, event};
 use crate::booking::model::PartStat;
 use crate::cache::ByteLru;
 use crate::caldav::{
@@ -62,6 +62,35 @@ pub struct Snapshot {
 const CACHE_ENTRY_OVERHEAD: usize = 256;
 
 impl Snapshot {
+    /// A rendering read back from disk.
+    fn from_stored(s: disk::Stored) -> Self {
+        let by_name = s.objects.iter().enumerate().map(|(i, o)| (o.name.clone(), i)).collect();
+        Snapshot {
+            ctag: s.ctag,
+            generation: NEXT_GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            mail: s.mail,
+            valid_until: s.valid_until,
+            objects: s.objects,
+            by_name,
+            feed: s.feed,
+            feed_etag: s.feed_etag,
+            last_modified: s.last_modified,
+        }
+    }
+
+    /// This rendering, to keep on disk.
+    fn to_store(&self) -> disk::Rendering<'_> {
+        disk::Rendering {
+            ctag: self.ctag,
+            mail: &self.mail,
+            valid_until: self.valid_until,
+            objects: &self.objects,
+            feed: &self.feed,
+            feed_etag: &self.feed_etag,
+            last_modified: self.last_modified,
+        }
+    }
+
     /// Bytes this rendering holds: the feed (whose bytes the objects share), and per object its name,
     /// ETag, index entry and handles.
     pub fn size(&self) -> usize {
@@ -72,10 +101,9 @@ impl Snapshot {
 
 pub struct CalendarStore {
     db: Db,
-    config: Arc<Config>,
     clock: Arc<dyn Clock>,
-    /// Rendered calendars by uid, within `calendar.rendering_cache_bytes()`.
-    cache: Arc<Cache>,
+    /// Rendered calendars in memory and on disk.
+    levels: Arc<Levels>,
     /// Recent successful sign-ins: `(uid, SHA-256 of the password)` → the principal and the database's
     /// [`Db::data_version`] when the password was checked. Calendar clients send the password with
     /// every request; a sign-in is reused only while nothing at all was committed to the database
@@ -96,12 +124,20 @@ impl CalendarStore {
         // Up to half the budget for one calendar: the largest calendars cost the most to render, and
         // with the default budget a 2 000-event one (about 3.5 MB) is still kept.
         let budget = config.calendar.rendering_cache_bytes();
-        let cache = ByteLru::new(budget, CACHE_ENTRY_OVERHEAD, budget / 2);
-        Self { db, config, clock, cache: Arc::new(Mutex::new(cache)), sign_ins: Mutex::new(HashMap::new()) }
+        let memory = Mutex::new(ByteLru::new(budget, CACHE_ENTRY_OVERHEAD, budget / 2));
+        let disk = disk::dir_for(&config).and_then(|dir| {
+            disk::DiskCache::open(&dir, disk::fingerprint(&rendering_settings(&config)))
+                .inspect_err(|e| {
+                    tracing::warn!(error.message = %e, path = %dir.display(), "calendar: no cache on disk, the folder cannot be created");
+                })
+                .ok()
+        });
+        let levels = Arc::new(Levels { memory, disk, config });
+        Self { db, clock, levels, sign_ins: Mutex::new(HashMap::new()) }
     }
 
     fn cache(&self) -> MutexGuard<'_, ByteLru<String, Cached>> {
-        lock(&self.cache)
+        self.levels.memory()
     }
 
     /// The user's calendar, from the cache when still current.
@@ -122,13 +158,13 @@ impl CalendarStore {
     /// The user's calendar after reading its version from the store (the cache is used only if it is
     /// of that version): one store read, which renders the calendar too when the cache does not hold it.
     async fn fresh_snapshot(&self, uid: &str, epoch: u64) -> Result<Arc<Snapshot>, DbError> {
-        let (cache, config, now) = (self.cache.clone(), self.config.clone(), self.clock.now());
+        let (levels, now) = (self.levels.clone(), self.clock.now());
         let uid = uid.to_string();
         self.db
             .read(move |c| -> Result<_, DbError> {
                 let tx = c.unchecked_transaction()?;
                 let mail = users::mail_of(&tx, &uid)?.unwrap_or_default();
-                Ok(current_in(&tx, &cache, &config, &uid, &mail, now, epoch)?)
+                Ok(levels.current_in(&tx, &uid, &mail, now, epoch)?)
             })
             .await
     }
@@ -151,14 +187,14 @@ impl CalendarStore {
     /// (A cold feed used to take two reads: each hands the request to another thread and back.)
     pub async fn feed(&self, token: &str) -> Result<FeedLookup, DbError> {
         let epoch = self.db.write_epoch();
-        let (cache, config, now) = (self.cache.clone(), self.config.clone(), self.clock.now());
+        let (levels, now) = (self.levels.clone(), self.clock.now());
         let token = token.to_string();
         self.db
             .read(move |c| -> Result<_, DbError> {
                 let tx = c.unchecked_transaction()?;
                 Ok(match users::by_feed_token(&tx, &token)? {
                     FeedOwner::User { uid, mail } => {
-                        FeedLookup::Calendar(current_in(&tx, &cache, &config, &uid, &mail, now, epoch)?)
+                        FeedLookup::Calendar(levels.current_in(&tx, &uid, &mail, now, epoch)?)
                     }
                     FeedOwner::Revoked => FeedLookup::Revoked,
                     FeedOwner::Unknown => FeedLookup::Unknown,
@@ -168,44 +204,97 @@ impl CalendarStore {
     }
 }
 
-type Cache = Mutex<ByteLru<String, Cached>>;
-
-fn lock(cache: &Cache) -> MutexGuard<'_, ByteLru<String, Cached>> {
-    // Every update leaves the cache consistent before anything can panic.
-    cache.lock().unwrap_or_else(|p| p.into_inner())
+/// Where rendered calendars are kept: in memory (the most recently used, within
+/// `calendar.cache_bytes`), and on disk (every user's latest, see [`disk`]) when `calendar.disk_cache`.
+struct Levels {
+    memory: Mutex<ByteLru<String, Cached>>,
+    disk: Option<disk::DiskCache>,
+    config: Arc<Config>,
 }
 
-/// In the caller's read transaction: the calendar of `uid` (primary address `mail`) at the version the
-/// store holds, from the cache when it holds that version and nothing time-dependent has expired,
-/// otherwise read and rendered here, and cached. `epoch` is the write epoch read before the transaction.
-fn current_in(
-    tx: &rusqlite::Connection,
-    cache: &Cache,
-    config: &Config,
-    uid: &str,
-    mail: &str,
-    now: DateTime<Utc>,
-    epoch: u64,
-) -> rusqlite::Result<Arc<Snapshot>> {
-    let version = changes::version(tx, uid)?;
-    if let Some(c) = lock(cache).get_mut(&uid.to_string())
-        && c.snapshot.ctag == version.ctag
-        && c.snapshot.mail == mail
-        && now < c.snapshot.valid_until
-    {
-        c.checked_epoch = epoch;
-        c.checked_at = std::time::Instant::now();
-        return Ok(c.snapshot.clone());
+/// Renderings that could not be written to disk are logged at most once in this many seconds (a full
+/// disk would otherwise log every request).
+const DISK_WARNING_INTERVAL: i64 = 300;
+static LAST_DISK_WARNING: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(i64::MIN);
+
+impl Levels {
+    fn memory(&self) -> MutexGuard<'_, ByteLru<String, Cached>> {
+        // Every update leaves the cache consistent before anything can panic.
+        self.memory.lock().unwrap_or_else(|p| p.into_inner())
     }
-    let rows = CalendarStore::read_rows(tx, config, uid, mail, version, now)?;
-    let snapshot = Arc::new(CalendarStore::render_cold(config, rows, now));
-    let size = snapshot.size();
-    lock(cache).put(
-        uid.to_string(),
-        Cached { snapshot: snapshot.clone(), checked_epoch: epoch, checked_at: std::time::Instant::now() },
-        size,
-    );
-    Ok(snapshot)
+
+    /// In the caller's read transaction: the calendar of `uid` (primary address `mail`) at the version
+    /// the store holds, from memory when it holds that version and nothing time-dependent has expired,
+    /// else from disk on the same conditions, else read and rendered here (and kept at both levels).
+    /// `epoch` is the write epoch read before the transaction.
+    fn current_in(
+        &self,
+        tx: &rusqlite::Connection,
+        uid: &str,
+        mail: &str,
+        now: DateTime<Utc>,
+        epoch: u64,
+    ) -> rusqlite::Result<Arc<Snapshot>> {
+        let version = changes::version(tx, uid)?;
+        if let Some(c) = self.memory().get_mut(&uid.to_string())
+            && c.snapshot.ctag == version.ctag
+            && c.snapshot.mail == mail
+            && now < c.snapshot.valid_until
+        {
+            c.checked_epoch = epoch;
+            c.checked_at = std::time::Instant::now();
+            return Ok(c.snapshot.clone());
+        }
+        let config = &self.config;
+        let key = disk::Key { uid, ctag: version.ctag, mail, now };
+        let stored = self
+            .disk
+            .as_ref()
+            .and_then(|d| d.load(&key, &Bytes::from(ics::resource_head(&config.calendar_prodid())), &resource_tail()));
+        let snapshot = Arc::new(match stored {
+            Some(stored) => Snapshot::from_stored(stored),
+            None => {
+                let rows = CalendarStore::read_rows(tx, config, uid, mail, version, now)?;
+                let snapshot = CalendarStore::render_cold(config, rows, now);
+                if let Some(d) = &self.disk
+                    && let Err(e) = d.save(uid, &snapshot.to_store())
+                {
+                    let at = Utc::now().timestamp();
+                    let last = LAST_DISK_WARNING.load(std::sync::atomic::Ordering::Relaxed);
+                    if at.saturating_sub(last) >= DISK_WARNING_INTERVAL {
+                        LAST_DISK_WARNING.store(at, std::sync::atomic::Ordering::Relaxed);
+                        tracing::warn!(error.message = %e, "calendar: a rendering could not be kept on disk");
+                    }
+                }
+                snapshot
+            }
+        });
+        let size = snapshot.size();
+        self.memory().put(
+            uid.to_string(),
+            Cached { snapshot: snapshot.clone(), checked_epoch: epoch, checked_at: std::time::Instant::now() },
+            size,
+        );
+        Ok(snapshot)
+    }
+}
+
+/// What every CalDAV object ends with.
+fn resource_tail() -> Bytes {
+    Bytes::from_static(ics::CALENDAR_END.as_bytes())
+}
+
+/// The settings a rendering depends on, for [`disk::fingerprint`].
+fn rendering_settings(config: &Config) -> String {
+    format!(
+        "{:?}|{}|{}|{}|{}|{}",
+        config.calendar,
+        config.server.default_language,
+        config.server.display_time_zone,
+        config.public_base(),
+        config.calendar_prodid(),
+        config.calendar_name()
+    )
 }
 
 /// What a calendar is rendered from, read in one transaction (see [`CalendarStore::read_cold`]).
@@ -316,7 +405,7 @@ fn render(
     let last_modified = meta.iter().map(|m| m.1).chain(version.changed_at).max().unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     // Every resource has the same header (VERSION, PRODID, CALSCALE): kept once.
     let head = Bytes::from(ics::resource_head(&prodid));
-    let tail = Bytes::from_static(ics::CALENDAR_END.as_bytes());
+    let tail = resource_tail();
     let feed = Bytes::from(feed);
     let mut objects = Vec::with_capacity(meta.len());
     let mut by_name = HashMap::with_capacity(meta.len());

@@ -743,3 +743,76 @@ async fn a_refused_propfind_keeps_the_connection_usable() {
     assert!(String::from_utf8_lossy(&second).starts_with("HTTP/1.1 207"));
     app.stop().await;
 }
+
+/// A calendar rendered once is kept on disk: a store with an empty memory (as after a restart) serves
+/// those very bytes without rendering them again, and never once anything they depended on changed (the
+/// calendar's version, the settings, the time), nor when the disk cache is off.
+#[tokio::test]
+async fn renderings_on_disk_outlive_memory_and_never_go_stale() {
+    use jmb::calendar::store::{CalendarStore, FeedLookup};
+    use jmb::clock::Clock;
+    use std::sync::Arc;
+
+    let app = TestApp::spawn().await;
+    let (feed, _) = calendar_access(&app, "jdupont").await;
+    let token = feed.trim_start_matches("/ical/").trim_end_matches(".ics").to_string();
+    let m = app.book("jdupont", meeting_body()).await;
+    let id = m["id"].as_str().unwrap().to_string();
+    let served = app.get(&feed).await.bytes().await.unwrap();
+    assert!(std::str::from_utf8(&served).unwrap().contains("SUMMARY:Réunion de l'équipe"));
+    let folder = jmb::calendar::disk::dir_for(&app.state.config).unwrap();
+    assert!(std::fs::read_dir(&folder).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".cal")));
+
+    // Written behind jmb's back (no hook: the calendar's version does not move, the stored lines go), so
+    // a new rendering would differ from what is on disk.
+    app.state
+        .db
+        .write(move |tx| -> Result<(), jmb::db::DbError> {
+            tx.execute("UPDATE meetings SET subject = 'Changed behind its back' WHERE id = ?1", [&id])?;
+            tx.execute("DELETE FROM event_renderings WHERE meeting_id = ?1", [&id])?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let clock: Arc<dyn Clock> = app.clock.clone();
+    let feed_of = |config: jmb::config::Config| {
+        let (db, clock, token) = (app.state.db.clone(), clock.clone(), token.clone());
+        async move {
+            match CalendarStore::new(db, Arc::new(config), clock).feed(&token).await.unwrap() {
+                FeedLookup::Calendar(s) => String::from_utf8(s.feed.to_vec()).unwrap(),
+                _ => panic!("the feed is known"),
+            }
+        }
+    };
+    let config = || (*app.state.config).clone();
+    assert_eq!(feed_of(config()).await.as_bytes(), &served[..], "served from disk as it was");
+    let mut off = config();
+    off.calendar.disk_cache = false;
+    assert!(feed_of(off).await.contains("SUMMARY:Changed behind its back"), "without the disk cache: rendered");
+    let mut renamed = config();
+    renamed.calendar.name = "Autre nom".into();
+    let other = feed_of(renamed).await;
+    assert!(other.contains("X-WR-CALNAME:Autre nom") && other.contains("Changed behind its back"), "other settings");
+    // The rendering just made for the new settings replaced the file: the former ones render again.
+    assert!(feed_of(config()).await.contains("Changed behind its back"));
+
+    // A new version (an answer) is rendered, not read back.
+    let (s, _) = app
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/meetings/{}/answer", m["id"].as_str().unwrap()),
+            "visitor",
+            Some(serde_json::json!({"answer": "accept"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let answered = feed_of(config()).await;
+    assert!(answered.contains("PARTSTAT=ACCEPTED"));
+    assert_eq!(feed_of(config()).await, answered, "and kept");
+    // Time: an alarm passing (a day before the start) changes what is served.
+    let alarms = |feed: &str| feed.lines().filter(|l| l.starts_with("TRIGGER:")).count();
+    app.set_now("2026-12-04T10:00:00Z");
+    let later = feed_of(config()).await;
+    assert_eq!(alarms(&later), alarms(&answered) - 1, "{later}");
+    app.stop().await;
+}

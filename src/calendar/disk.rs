@@ -1,0 +1,463 @@
+//! Rendered calendars kept on disk, below the in-memory cache: a calendar client polls every 15 to 60
+//! minutes, far longer than a busy site's calendars stay in memory, and between two polls most calendars
+//! have not changed. Rendering one again costs reading every event's row (a random page each) and
+//! writing it out; reading it back from a file costs one read and an LZ4 decompression.
+//!
+//! One file per user, named after a hash of the uid, in a private folder (0700, files 0600: the
+//! renderings hold every personal link). A file is used only when everything its rendering depended on
+//! is unchanged: the user's calendar version (`ctag`) and address as read from the store in the
+//! request's transaction, the instant until which it stays valid (alarms passing, meetings leaving the
+//! window), and a fingerprint of the settings and the program that rendered it. It is a cache and never
+//! the truth: a missing, outdated, damaged or unreadable file is rendered again, and any error writing
+//! one is logged and ignored. Files are replaced atomically (written aside, then renamed), so a reader
+//! never sees half a file; a checksum catches the rest (a crash before the data reached the disk).
+//! Nothing is deleted on change: an outdated file no longer matches and is replaced at the next read;
+//! [`DiskCache::sweep`] removes files older than any rendering stays valid.
+//!
+//! The file format is jmb's own, because it is a private cache: a magic line, the length of a JSON
+//! header (the key and each object's name, ETag, dates and place in the feed), the header, the feed
+//! compressed with LZ4 (`lz4_flex`), and a SHA-256 of all that.
+
+use std::fs;
+use std::io::{Read as _, Write as _};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::caldav::CalObject;
+use crate::ics;
+
+/// First bytes of every file; bump the digit when the layout changes.
+const MAGIC: &[u8; 8] = b"JMBCAL1\n";
+
+/// Larger files are not read (no rendering comes close: a 2 000-event calendar is about 3.5 MB).
+const MAX_FILE: u64 = 256 * 1024 * 1024;
+
+/// A rendering never stays valid longer than this after it was made (see `store::render`); older files
+/// are useless and [`DiskCache::sweep`] removes them.
+pub const LONGEST_VALIDITY: Duration = Duration::from_secs(24 * 3600 + 3600);
+
+/// Renderings on disk, for one configuration of one program.
+pub struct DiskCache {
+    dir: PathBuf,
+    /// What else a rendering depends on (see [`fingerprint`]), hex.
+    fingerprint: String,
+}
+
+/// The folder of the renderings: beside the database file, its name followed by `-calendars` (as SQLite
+/// names its `-wal` and `-shm` files), or none when `calendar.disk_cache` is off.
+pub fn dir_for(config: &crate::config::Config) -> Option<PathBuf> {
+    if !config.calendar.disk_cache {
+        return None;
+    }
+    let mut name = config.database.path.clone().into_os_string();
+    name.push("-calendars");
+    Some(PathBuf::from(name))
+}
+
+/// [`DiskCache::sweep`] on the folder of `config`'s renderings, if there is one.
+pub fn sweep_for(config: &crate::config::Config) -> std::io::Result<usize> {
+    match dir_for(config) {
+        Some(dir) if dir.is_dir() => DiskCache { dir, fingerprint: String::new() }.sweep(),
+        _ => Ok(0),
+    }
+}
+
+/// What identifies a rendering besides its key: the settings `render` reads, the program (its version and
+/// the formats of what it stores), and the executable itself (any rebuild changes its size or date), so
+/// that an upgrade or a configuration change never serves what the former one rendered.
+pub fn fingerprint(settings: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION"));
+    h.update(super::renderings::FORMAT.to_be_bytes());
+    h.update(MAGIC);
+    if let Some(meta) = std::env::current_exe().ok().and_then(|p| fs::metadata(p).ok()) {
+        h.update(meta.len().to_be_bytes());
+        if let Ok(modified) = meta.modified().map(|t| t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default()) {
+            h.update(modified.as_nanos().to_be_bytes());
+        }
+    }
+    h.update(settings.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// What a stored rendering is looked up by.
+pub struct Key<'a> {
+    pub uid: &'a str,
+    pub ctag: i64,
+    pub mail: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// A rendering as read back: everything of a snapshot but what is made anew for each (its generation,
+/// the index by name).
+pub struct Stored {
+    pub ctag: i64,
+    pub mail: String,
+    pub valid_until: DateTime<Utc>,
+    pub objects: Vec<CalObject>,
+    pub feed: Bytes,
+    pub feed_etag: String,
+    pub last_modified: DateTime<Utc>,
+}
+
+/// A rendering to store. Each object's event must be a slice of `feed`.
+pub struct Rendering<'a> {
+    pub ctag: i64,
+    pub mail: &'a str,
+    pub valid_until: DateTime<Utc>,
+    pub objects: &'a [CalObject],
+    pub feed: &'a Bytes,
+    pub feed_etag: &'a str,
+    pub last_modified: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    fingerprint: String,
+    uid: String,
+    ctag: i64,
+    mail: String,
+    valid_until: i64,
+    last_modified: i64,
+    feed_etag: String,
+    feed_len: usize,
+    objects: Vec<ObjectHeader>,
+}
+
+/// An object: its event is `feed[from..to]`; times in microseconds.
+#[derive(Serialize, Deserialize)]
+struct ObjectHeader {
+    name: String,
+    etag: String,
+    last_modified: i64,
+    start: i64,
+    end: i64,
+    /// 0 free, 1 busy, 2 tentative.
+    busy: u8,
+    from: usize,
+    to: usize,
+}
+
+impl DiskCache {
+    /// Uses (creating it private if needed) the folder `dir`. Renderings of other fingerprints are ignored.
+    pub fn open(dir: &Path, fingerprint: String) -> std::io::Result<Self> {
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        Ok(Self { dir: dir.to_path_buf(), fingerprint })
+    }
+
+    fn path_of(&self, uid: &str) -> PathBuf {
+        let name = hex::encode(&Sha256::digest(uid.as_bytes())[..16]);
+        self.dir.join(format!("{name}.cal"))
+    }
+
+    /// The rendering stored for `key`, if it is that one and still valid; `head` and `tail` are the bytes
+    /// every object starts and ends with. A file that does not match, or cannot be read, is `None`.
+    pub fn load(&self, key: &Key<'_>, head: &Bytes, tail: &Bytes) -> Option<Stored> {
+        let path = self.path_of(key.uid);
+        let file = match fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                tracing::warn!(error.message = %e, path = %path.display(), "calendar cache file unreadable");
+                return None;
+            }
+        };
+        let mut data = Vec::new();
+        file.take(MAX_FILE).read_to_end(&mut data).ok()?;
+        self.parse(&data, key, head, tail)
+    }
+
+    fn parse(&self, data: &[u8], key: &Key<'_>, head: &Bytes, tail: &Bytes) -> Option<Stored> {
+        let body = data.strip_prefix(MAGIC.as_slice())?;
+        let (body, sum) = body.split_at_checked(body.len().checked_sub(32)?)?;
+        if Sha256::new().chain_update(MAGIC).chain_update(body).finalize().as_slice() != sum {
+            return None;
+        }
+        let (len, rest) = body.split_first_chunk::<4>()?;
+        let (header, compressed) = rest.split_at_checked(usize::try_from(u32::from_be_bytes(*len)).ok()?)?;
+        let header: Header = serde_json::from_slice(header).ok()?;
+        let valid_until = DateTime::from_timestamp_micros(header.valid_until)?;
+        if header.fingerprint != self.fingerprint
+            || header.uid != key.uid
+            || header.ctag != key.ctag
+            || header.mail != key.mail
+            || key.now >= valid_until
+        {
+            return None;
+        }
+        let (size, _) = lz4_flex::block::uncompressed_size(compressed).ok()?;
+        if size != header.feed_len {
+            return None;
+        }
+        let feed = Bytes::from(lz4_flex::decompress_size_prepended(compressed).ok()?);
+        std::str::from_utf8(&feed).ok()?;
+        let mut objects = Vec::with_capacity(header.objects.len());
+        for o in header.objects {
+            if o.from > o.to || o.to > feed.len() {
+                return None;
+            }
+            objects.push(CalObject {
+                name: o.name,
+                etag: o.etag,
+                body_parts: [head.clone(), feed.slice(o.from..o.to), tail.clone()],
+                last_modified: DateTime::from_timestamp_micros(o.last_modified)?,
+                start: DateTime::from_timestamp_micros(o.start)?,
+                end: DateTime::from_timestamp_micros(o.end)?,
+                busy: match o.busy {
+                    0 => None,
+                    1 => Some(ics::BusyKind::Busy),
+                    2 => Some(ics::BusyKind::Tentative),
+                    _ => return None,
+                },
+            });
+        }
+        Some(Stored {
+            ctag: header.ctag,
+            mail: header.mail,
+            valid_until,
+            objects,
+            feed,
+            feed_etag: header.feed_etag,
+            last_modified: DateTime::from_timestamp_micros(header.last_modified)?,
+        })
+    }
+
+    /// Stores the rendering of `uid`'s calendar, replacing the previous one.
+    pub fn save(&self, uid: &str, s: &Rendering<'_>) -> std::io::Result<()> {
+        let base = s.feed.as_ptr() as usize;
+        let mut objects = Vec::with_capacity(s.objects.len());
+        for o in s.objects {
+            let event = &o.body_parts[1];
+            let from = (event.as_ptr() as usize).wrapping_sub(base);
+            if from > s.feed.len() || s.feed.len() - from < event.len() {
+                return Err(std::io::Error::other("an object's event is not part of the feed"));
+            }
+            objects.push(ObjectHeader {
+                name: o.name.clone(),
+                etag: o.etag.clone(),
+                last_modified: o.last_modified.timestamp_micros(),
+                start: o.start.timestamp_micros(),
+                end: o.end.timestamp_micros(),
+                busy: match o.busy {
+                    None => 0,
+                    Some(ics::BusyKind::Busy) => 1,
+                    Some(ics::BusyKind::Tentative) => 2,
+                },
+                from,
+                to: from + event.len(),
+            });
+        }
+        let header = serde_json::to_vec(&Header {
+            fingerprint: self.fingerprint.clone(),
+            uid: uid.to_string(),
+            ctag: s.ctag,
+            mail: s.mail.to_string(),
+            valid_until: s.valid_until.timestamp_micros(),
+            last_modified: s.last_modified.timestamp_micros(),
+            feed_etag: s.feed_etag.to_string(),
+            feed_len: s.feed.len(),
+            objects,
+        })
+        .map_err(std::io::Error::other)?;
+        let compressed = lz4_flex::compress_prepend_size(s.feed);
+        let len = u32::try_from(header.len()).map_err(std::io::Error::other)?;
+        let mut data = Vec::with_capacity(MAGIC.len() + 4 + header.len() + compressed.len() + 32);
+        data.extend_from_slice(MAGIC);
+        data.extend_from_slice(&len.to_be_bytes());
+        data.extend_from_slice(&header);
+        data.extend_from_slice(&compressed);
+        let sum = Sha256::digest(&data);
+        data.extend_from_slice(&sum);
+
+        // Written over the previous file rather than aside and renamed: a new file per rendering made
+        // the file system allocate an inode each time, under the folder's lock, which cost more than
+        // the rendering. A reader meeting a file half rewritten, or two renderings written at once,
+        // finds a checksum that does not match and renders again.
+        let mut file =
+            fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(self.path_of(uid))?;
+        file.write_all(&data)?;
+        file.set_len(data.len() as u64)
+    }
+
+    /// Removes the files not written for longer than any rendering stays valid (and leftovers of former
+    /// releases' interrupted writes, named with a leading dot). Returns how many were removed.
+    pub fn sweep(&self) -> std::io::Result<usize> {
+        let mut removed = 0;
+        for entry in fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > LONGEST_VALIDITY);
+            let ours = entry.file_name().to_str().is_some_and(|n| n.ends_with(".cal") || n.starts_with('.'));
+            if old && ours && fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::db::tempdir::TempDirGuard;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    /// A feed with two events and its objects, as `store::render` lays them out.
+    fn rendering_parts() -> (Bytes, Vec<CalObject>, Bytes, Bytes) {
+        let feed = Bytes::from(
+            "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:é\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        );
+        let (head, tail) = (Bytes::from_static(b"HEAD\r\n"), Bytes::from_static(b"TAIL\r\n"));
+        let text = std::str::from_utf8(&feed).unwrap();
+        let (a, b) = (text.find("BEGIN:VEVENT").unwrap(), text.rfind("BEGIN:VEVENT").unwrap());
+        let first = feed.slice(a..b);
+        let second = feed.slice(b..text.find("END:VCALENDAR").unwrap());
+        assert!(first.starts_with(b"BEGIN:VEVENT") && second.ends_with(b"END:VEVENT\r\n"));
+        let object = |name: &str, event: Bytes, busy| CalObject {
+            name: name.into(),
+            etag: format!("\"{name}\""),
+            body_parts: [head.clone(), event, tail.clone()],
+            last_modified: at("2026-12-01T08:00:00.123456Z"),
+            start: at("2026-12-05T09:00:00Z"),
+            end: at("2026-12-05T10:30:00Z"),
+            busy,
+        };
+        let objects = vec![
+            object("a.ics", first, Some(ics::BusyKind::Busy)),
+            object("b.ics", second, Some(ics::BusyKind::Tentative)),
+        ];
+        (feed, objects, head, tail)
+    }
+
+    fn rendering<'a>(feed: &'a Bytes, objects: &'a [CalObject]) -> Rendering<'a> {
+        Rendering {
+            ctag: 7,
+            mail: "jean@x.org",
+            valid_until: at("2026-12-05T08:50:00Z"),
+            objects,
+            feed,
+            feed_etag: "\"feed\"",
+            last_modified: at("2026-12-01T08:00:00Z"),
+        }
+    }
+
+    fn key(now: &str) -> Key<'static> {
+        Key { uid: "jdupont", ctag: 7, mail: "jean@x.org", now: at(now) }
+    }
+
+    #[test]
+    fn a_rendering_comes_back_whole_and_only_for_its_key() {
+        let dir = TempDirGuard::new().unwrap();
+        let folder = dir.path().join("db.sqlite3-calendars");
+        let cache = DiskCache::open(&folder, "fp1".into()).unwrap();
+        let (feed, objects, head, tail) = rendering_parts();
+        cache.save("jdupont", &rendering(&feed, &objects)).unwrap();
+
+        let back = cache.load(&key("2026-12-01T09:00:00Z"), &head, &tail).expect("stored");
+        assert_eq!((back.ctag, back.mail.as_str(), back.feed_etag.as_str()), (7, "jean@x.org", "\"feed\""));
+        assert_eq!((back.valid_until, back.last_modified), (at("2026-12-05T08:50:00Z"), at("2026-12-01T08:00:00Z")));
+        assert_eq!(back.feed, feed);
+        assert_eq!(back.objects.len(), 2);
+        for (a, b) in back.objects.iter().zip(&objects) {
+            assert_eq!((&a.name, &a.etag, a.busy), (&b.name, &b.etag, b.busy));
+            assert_eq!((a.last_modified, a.start, a.end), (b.last_modified, b.start, b.end));
+            assert_eq!(a.body_parts, b.body_parts);
+        }
+
+        // Anything else it depended on: another version, address, a later time, another program or
+        // settings, another user.
+        assert!(cache.load(&Key { ctag: 8, ..key("2026-12-01T09:00:00Z") }, &head, &tail).is_none());
+        assert!(cache.load(&Key { mail: "new@x.org", ..key("2026-12-01T09:00:00Z") }, &head, &tail).is_none());
+        assert!(cache.load(&key("2026-12-05T08:50:00Z"), &head, &tail).is_none(), "expired at valid_until");
+        let other = DiskCache::open(&folder, "fp2".into()).unwrap();
+        assert!(other.load(&key("2026-12-01T09:00:00Z"), &head, &tail).is_none());
+        assert!(cache.load(&Key { uid: "mmartin", ..key("2026-12-01T09:00:00Z") }, &head, &tail).is_none());
+        // A file copied under another user's name is not theirs.
+        fs::copy(cache.path_of("jdupont"), cache.path_of("mmartin")).unwrap();
+        assert!(cache.load(&Key { uid: "mmartin", ..key("2026-12-01T09:00:00Z") }, &head, &tail).is_none());
+
+        // Private: the folder 0700, files 0600, nothing left aside.
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&folder), 0o700);
+        assert_eq!(mode(&cache.path_of("jdupont")), 0o600);
+        let names: Vec<String> =
+            fs::read_dir(&folder).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert!(names.iter().all(|n| n.ends_with(".cal")), "{names:?}");
+
+        // Replaced by the next rendering.
+        cache.save("jdupont", &Rendering { ctag: 8, ..rendering(&feed, &objects) }).unwrap();
+        assert!(cache.load(&key("2026-12-01T09:00:00Z"), &head, &tail).is_none());
+        assert!(cache.load(&Key { ctag: 8, ..key("2026-12-01T09:00:00Z") }, &head, &tail).is_some());
+    }
+
+    /// Damaged files (a crash before the data reached the disk, a full disk, someone's editor) are
+    /// never served, whatever byte is wrong.
+    #[test]
+    fn a_damaged_file_is_not_served() {
+        let dir = TempDirGuard::new().unwrap();
+        let cache = DiskCache::open(dir.path(), "fp".into()).unwrap();
+        let (feed, objects, head, tail) = rendering_parts();
+        cache.save("jdupont", &rendering(&feed, &objects)).unwrap();
+        let path = cache.path_of("jdupont");
+        let good = fs::read(&path).unwrap();
+        let now = key("2026-12-01T09:00:00Z");
+        for i in (0..good.len()).step_by(7) {
+            let mut bad = good.clone();
+            bad[i] ^= 0x20;
+            fs::write(&path, &bad).unwrap();
+            assert!(cache.load(&now, &head, &tail).is_none(), "byte {i} changed");
+        }
+        for len in [0, 5, 8, 12, good.len() / 2, good.len() - 1] {
+            fs::write(&path, &good[..len]).unwrap();
+            assert!(cache.load(&now, &head, &tail).is_none(), "cut at {len}");
+        }
+        fs::write(&path, &good).unwrap();
+        assert!(cache.load(&now, &head, &tail).is_some());
+    }
+
+    #[test]
+    fn objects_must_be_part_of_the_feed() {
+        let dir = TempDirGuard::new().unwrap();
+        let cache = DiskCache::open(dir.path(), "fp".into()).unwrap();
+        let (feed, mut objects, _, _) = rendering_parts();
+        objects[1].body_parts[1] = Bytes::from_static(b"BEGIN:VEVENT\r\nEND:VEVENT\r\n");
+        assert!(cache.save("jdupont", &rendering(&feed, &objects)).is_err());
+        assert!(!cache.path_of("jdupont").exists());
+    }
+
+    #[test]
+    fn the_sweep_removes_only_what_has_expired() {
+        let dir = TempDirGuard::new().unwrap();
+        let cache = DiskCache::open(dir.path(), "fp".into()).unwrap();
+        let (feed, objects, _, _) = rendering_parts();
+        for uid in ["old", "new"] {
+            cache.save(uid, &rendering(&feed, &objects)).unwrap();
+        }
+        let leftover = dir.path().join(".x.cal.1.2");
+        fs::write(&leftover, b"half").unwrap();
+        let unrelated = dir.path().join("notes.txt");
+        fs::write(&unrelated, b"mine").unwrap();
+        let long_ago = SystemTime::now() - LONGEST_VALIDITY - Duration::from_secs(60);
+        for p in [cache.path_of("old"), leftover.clone(), unrelated.clone()] {
+            fs::File::options().write(true).open(&p).unwrap().set_modified(long_ago).unwrap();
+        }
+        assert_eq!(cache.sweep().unwrap(), 2);
+        assert!(!cache.path_of("old").exists() && !leftover.exists());
+        assert!(cache.path_of("new").exists() && unrelated.exists());
+    }
+}
