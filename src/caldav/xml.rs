@@ -204,6 +204,20 @@ pub(crate) struct AnswerTooLarge;
 /// reservation is memory taken whether or not it is used.
 const MAX_RESERVE: usize = 1024 * 1024;
 
+/// Appends `text` with `&`, `<` and `>` escaped.
+fn escape_markup_into(out: &mut Vec<u8>, mut text: &[u8]) {
+    while let Some(at) = memchr::memchr3(b'&', b'<', b'>', text) {
+        out.extend_from_slice(&text[..at]);
+        out.extend_from_slice(match text[at] {
+            b'&' => b"&amp;",
+            b'<' => b"&lt;",
+            _ => b"&gt;",
+        });
+        text = &text[at + 1..];
+    }
+    out.extend_from_slice(text);
+}
+
 impl XmlOut {
     /// Starts a document whose root element is `root` (a prefixed name such as `d:multistatus`).
     pub(crate) fn new(root: &str, capacity: usize) -> Self {
@@ -301,20 +315,24 @@ impl XmlOut {
         let out = self.w.get_mut();
         for part in parts {
             out.reserve(part.len() + part.len() / 8);
-            let mut copied = 0;
-            for (at, byte) in part.iter().enumerate() {
-                let replacement: &[u8] = match byte {
-                    b'\r' => b"&#13;",
-                    b'&' => b"&amp;",
-                    b'<' => b"&lt;",
-                    b'>' => b"&gt;",
-                    _ => continue,
+            // Line by line (every line ends with CR LF), then the rare markup characters inside each:
+            // both searches are memchr's vectorised ones (a loop over each byte took an eighth of a
+            // cold REPORT's time).
+            let mut rest = &part[..];
+            loop {
+                let (line, after) = match memchr::memchr(b'\r', rest) {
+                    Some(cr) => (&rest[..cr], Some(&rest[cr + 1..])),
+                    None => (rest, None),
                 };
-                out.extend_from_slice(&part[copied..at]);
-                out.extend_from_slice(replacement);
-                copied = at + 1;
+                escape_markup_into(out, line);
+                match after {
+                    Some(after) => {
+                        out.extend_from_slice(b"&#13;");
+                        rest = after;
+                    }
+                    None => break,
+                }
             }
-            out.extend_from_slice(&part[copied..]);
         }
         if out.len() > self.limit {
             self.full = true;
@@ -368,4 +386,51 @@ pub(crate) fn is_safe_local_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
         && chars.all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Calendar text is escaped exactly as the plain rule says, wherever the special bytes fall: at the
+    /// start or end of a part, next to each other, or alone; and parsed back, it is the bytes given.
+    #[test]
+    fn calendar_text_escapes_markup_and_carriage_returns_anywhere() {
+        let cases: [&[&str]; 6] = [
+            &["BEGIN:VEVENT\r\nSUMMARY:a<b>&c\r\nEND:VEVENT\r\n"],
+            &["\r", "\r\n", "&", "<>", ""],
+            &["&&<<>>\r\r\n\n", "plain", "é\r\nü&"],
+            &["no specials at all"],
+            &["<script>alert(1)</script>]]>\r\n"],
+            &[""],
+        ];
+        for parts in cases {
+            let bytes: Vec<Bytes> = parts.iter().map(|p| Bytes::copy_from_slice(p.as_bytes())).collect();
+            let mut out = XmlOut::new("d:x", 64);
+            out.start("d:y");
+            out.calendar_text(&bytes);
+            out.end("d:y");
+            let doc = String::from_utf8(out.finish("d:x")).unwrap();
+            let text = parts.concat();
+            let expected = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('\r', "&#13;");
+            assert!(doc.contains(&format!("<d:y>{expected}</d:y>")), "{parts:?}: {doc}");
+            let mut reader = quick_xml::Reader::from_str(&doc);
+            let mut back = String::new();
+            loop {
+                match reader.read_event().unwrap() {
+                    Event::Text(t) => back.push_str(&t.xml10_content()),
+                    Event::GeneralRef(r) => {
+                        back.push(r.resolve_char_ref().unwrap().unwrap_or_else(|| match r.as_ref() {
+                            "amp" => '&',
+                            "lt" => '<',
+                            _ => '>',
+                        }))
+                    }
+                    Event::Eof => break,
+                    _ => {}
+                }
+            }
+            assert_eq!(back, text, "{parts:?}");
+        }
+    }
 }

@@ -406,6 +406,9 @@ fn render(
     // Every resource has the same header (VERSION, PRODID, CALSCALE): kept once.
     let head = Bytes::from(ics::resource_head(&prodid));
     let tail = resource_tail();
+    // The buffer was sized by an estimate of the viewer's lines; the cache charges what the feed holds,
+    // so give back what the estimate overshot (shrinking in place, as the allocator usually can).
+    feed.shrink_to_fit();
     let feed = Bytes::from(feed);
     let mut objects = Vec::with_capacity(meta.len());
     let mut by_name = HashMap::with_capacity(meta.len());

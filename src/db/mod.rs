@@ -116,6 +116,8 @@ impl Db {
         writer.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
         let checkpointer = open_connection(path, busy_timeout, false)?;
         checkpointer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // It copies pages from the log to the file and reads nothing else: no page cache worth keeping.
+        checkpointer.pragma_update(None, "cache_size", CHECKPOINTER_CACHE_KIB)?;
         let readers =
             (0..readers.max(1)).map(|_| open_connection(path, busy_timeout, true)).collect::<Result<Vec<_>, _>>()?;
         // Never waits: `data_version` answers `None` rather than block the async thread it runs on.
@@ -414,6 +416,12 @@ fn open_connection(path: &Path, busy_timeout: Duration, read_only: bool) -> Resu
     }
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    if read_only {
+        // Each reader keeps its own page cache: SQLite's default 2 MiB each, counted in the process's
+        // memory, bought little for random look-ups in a file the kernel caches anyway (the upper
+        // levels of the indexes, which every read needs, fit many times in this).
+        conn.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
+    }
     // Every query function goes through the cache (see `exec`): room for all of them.
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
@@ -422,6 +430,12 @@ fn open_connection(path: &Path, busy_timeout: Duration, read_only: bool) -> Resu
 /// The writer checkpoints by itself only when the background checkpoints fall this far behind (pages of
 /// 4 KiB: 64 MiB of log).
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 16384;
+
+/// Page cache of each read connection, in KiB (negative: SQLite's unit for a size in KiB).
+const READER_CACHE_KIB: i64 = -1024;
+
+/// Page cache of the checkpointing connection, in KiB.
+const CHECKPOINTER_CACHE_KIB: i64 = -128;
 
 /// Distinct SQL statements kept prepared per connection.
 const STATEMENT_CACHE: usize = 256;
