@@ -20,9 +20,9 @@ Prints figures and one PASS/FAIL line per target of the issue; exit code 0 whate
 Usage: site.py <jmb-binary> <examples-dir> <workdir>   (bench/site.sh builds jmb, seed_site and calendar_stages)
 Knobs (environment): BENCH_DURATION (wrk seconds, default 10), BENCH_CONNECTIONS (default 32).
 """
+import concurrent.futures
 import datetime as dt
 import os
-import concurrent.futures
 import random
 import subprocess
 import sys

@@ -5,14 +5,16 @@
 //!
 //! One file per user, named after a hash of the uid, in a private folder (0700, files 0600: the
 //! renderings hold every personal link). A file is used only when everything its rendering depended on
-//! is unchanged: the user's calendar version (`ctag`) and address as read from the store in the
-//! request's transaction, the instant until which it stays valid (alarms passing, meetings leaving the
-//! window), and a fingerprint of the settings and the program that rendered it. It is a cache and never
-//! the truth: a missing, outdated, damaged or unreadable file is rendered again, and any error writing
-//! one is logged and ignored. Files are replaced atomically (written aside, then renamed), so a reader
-//! never sees half a file; a checksum catches the rest (a crash before the data reached the disk).
-//! Nothing is deleted on change: an outdated file no longer matches and is replaced at the next read;
-//! [`DiskCache::sweep`] removes files older than any rendering stays valid.
+//! is unchanged: the user's calendar version (`ctag` and the time of its last change, so that a database
+//! restored from a backup, whose versions count again from older values, never matches a later file) and
+//! address as read from the store in the request's transaction, the span of time in which it is valid
+//! (alarms passing, meetings leaving the window), and a fingerprint of the settings and the program that
+//! rendered it. It is a cache and never the truth: a missing, outdated, damaged or unreadable file is
+//! rendered again, and any error writing one is logged (at most every few minutes) and ignored. A new
+//! rendering is written over the previous file; the checksum over the whole file makes a reader that
+//! meets one half written, two written at once, or one cut by a crash, render again instead. Nothing is
+//! deleted on change: an outdated file no longer matches and is replaced at the next read;
+//! [`sweep_for`] removes files older than any rendering stays valid, whether the cache is on or off.
 //!
 //! The file format is jmb's own, because it is a private cache: a magic line, the length of a JSON
 //! header (the key and each object's name, ETag, dates and place in the feed), the header, the feed
@@ -20,8 +22,9 @@
 
 use std::fs;
 use std::io::{Read as _, Write as _};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -32,15 +35,19 @@ use sha2::{Digest, Sha256};
 use crate::caldav::CalObject;
 use crate::ics;
 
-/// First bytes of every file; bump the digit when the layout changes.
-const MAGIC: &[u8; 8] = b"JMBCAL1\n";
+/// First bytes of every file; bump the digit when the layout or what a file means changes.
+const MAGIC: &[u8; 8] = b"JMBCAL2\n";
 
-/// Larger files are not read (no rendering comes close: a 2 000-event calendar is about 3.5 MB).
-const MAX_FILE: u64 = 256 * 1024 * 1024;
+/// Larger files are not read, nor feeds that would decompress larger (no rendering comes close: a
+/// 2 000-event calendar is about 3.5 MB).
+const MAX_FILE: u64 = 64 * 1024 * 1024;
+const MAX_FEED: usize = 64 * 1024 * 1024;
 
-/// A rendering never stays valid longer than this after it was made (see `store::render`); older files
-/// are useless and [`DiskCache::sweep`] removes them.
-pub const LONGEST_VALIDITY: Duration = Duration::from_secs(24 * 3600 + 3600);
+/// A rendering is valid for at most this long after it was made (see `store::render`).
+pub const MAX_VALIDITY: chrono::Duration = chrono::Duration::days(1);
+
+/// Files not written for longer than this are useless: [`sweep_for`] removes them.
+const SWEEP_AFTER: Duration = Duration::from_secs(25 * 3600);
 
 /// Renderings on disk, for one configuration of one program.
 pub struct DiskCache {
@@ -50,27 +57,47 @@ pub struct DiskCache {
 }
 
 /// The folder of the renderings: beside the database file, its name followed by `-calendars` (as SQLite
-/// names its `-wal` and `-shm` files), or none when `calendar.disk_cache` is off.
-pub fn dir_for(config: &crate::config::Config) -> Option<PathBuf> {
-    if !config.calendar.disk_cache {
-        return None;
-    }
+/// names its `-wal` and `-shm` files).
+pub fn dir_of(config: &crate::config::Config) -> PathBuf {
     let mut name = config.database.path.clone().into_os_string();
     name.push("-calendars");
-    Some(PathBuf::from(name))
+    PathBuf::from(name)
 }
 
-/// [`DiskCache::sweep`] on the folder of `config`'s renderings, if there is one.
+/// [`dir_of`], or none when `calendar.disk_cache` is off.
+pub fn dir_for(config: &crate::config::Config) -> Option<PathBuf> {
+    config.calendar.disk_cache.then(|| dir_of(config))
+}
+
+/// Removes from the folder of `config`'s renderings the files not written for longer than any rendering
+/// stays valid, also when the cache is off (so that renderings, which hold personal links, do not outlive
+/// their use). Returns how many were removed.
 pub fn sweep_for(config: &crate::config::Config) -> std::io::Result<usize> {
-    match dir_for(config) {
-        Some(dir) if dir.is_dir() => DiskCache { dir, fingerprint: String::new() }.sweep(),
-        _ => Ok(0),
+    let dir = dir_of(config);
+    if !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+        return Ok(0);
     }
+    let mut removed = 0;
+    for entry in fs::read_dir(&dir)? {
+        let entry = entry?;
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > SWEEP_AFTER);
+        let ours = entry.file_name().to_str().is_some_and(|n| n.ends_with(".cal"));
+        if old && ours && fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
-/// What identifies a rendering besides its key: the settings `render` reads, the program (its version and
-/// the formats of what it stores), and the executable itself (any rebuild changes its size or date), so
-/// that an upgrade or a configuration change never serves what the former one rendered.
+/// What identifies a rendering besides its key: the program (its version, the formats of what it stores,
+/// and the executable's size and date, which any rebuild changes) and `settings` (what the rendering
+/// reads from the configuration), so that an upgrade or a configuration change never serves what the
+/// former one rendered.
 pub fn fingerprint(settings: &str) -> String {
     let mut h = Sha256::new();
     h.update(env!("CARGO_PKG_VERSION"));
@@ -90,6 +117,8 @@ pub fn fingerprint(settings: &str) -> String {
 pub struct Key<'a> {
     pub uid: &'a str,
     pub ctag: i64,
+    /// When the calendar last changed (the store's `changed_at`), in microseconds; 0 if never.
+    pub changed_at: i64,
     pub mail: &'a str,
     pub now: DateTime<Utc>,
 }
@@ -109,7 +138,9 @@ pub struct Stored {
 /// A rendering to store. Each object's event must be a slice of `feed`.
 pub struct Rendering<'a> {
     pub ctag: i64,
+    pub changed_at: i64,
     pub mail: &'a str,
+    pub rendered_at: DateTime<Utc>,
     pub valid_until: DateTime<Utc>,
     pub objects: &'a [CalObject],
     pub feed: &'a Bytes,
@@ -122,7 +153,9 @@ struct Header {
     fingerprint: String,
     uid: String,
     ctag: i64,
+    changed_at: i64,
     mail: String,
+    rendered_at: i64,
     valid_until: i64,
     last_modified: i64,
     feed_etag: String,
@@ -144,10 +177,41 @@ struct ObjectHeader {
     to: usize,
 }
 
+/// Problems with the folder are logged at most once in this many seconds (a full disk, or a file jmb
+/// cannot open, would otherwise log every request).
+const WARNING_INTERVAL: i64 = 300;
+static LAST_WARNING: AtomicI64 = AtomicI64::new(i64::MIN);
+
+fn warn_now_and_then(what: &str, path: &Path, e: &std::io::Error) {
+    let at = Utc::now().timestamp();
+    if at.saturating_sub(LAST_WARNING.load(Ordering::Relaxed)) >= WARNING_INTERVAL {
+        LAST_WARNING.store(at, Ordering::Relaxed);
+        tracing::warn!(error.message = %e, path = %path.display(), "calendar cache on disk: {what}");
+    }
+}
+
+/// Creates `dir` private (0700) if it is missing; refuses anything there that is not a folder (a link
+/// included), and makes a folder others may read private again.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => {
+            if m.mode() & 0o077 != 0 {
+                fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+            }
+            Ok(())
+        }
+        Ok(_) => Err(std::io::Error::other("exists and is not a folder")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 impl DiskCache {
     /// Uses (creating it private if needed) the folder `dir`. Renderings of other fingerprints are ignored.
     pub fn open(dir: &Path, fingerprint: String) -> std::io::Result<Self> {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        private_dir(dir)?;
         Ok(Self { dir: dir.to_path_buf(), fingerprint })
     }
 
@@ -156,19 +220,25 @@ impl DiskCache {
         self.dir.join(format!("{name}.cal"))
     }
 
-    /// The rendering stored for `key`, if it is that one and still valid; `head` and `tail` are the bytes
-    /// every object starts and ends with. A file that does not match, or cannot be read, is `None`.
+    /// The rendering stored for `key`, if it is that one and valid at `key.now`; `head` and `tail` are the
+    /// bytes every object starts and ends with. A file that does not match, or cannot be read, is `None`.
     pub fn load(&self, key: &Key<'_>, head: &Bytes, tail: &Bytes) -> Option<Stored> {
         let path = self.path_of(key.uid);
-        let file = match fs::File::open(&path) {
+        // Never through a link, never waiting on a pipe: only a regular file is read.
+        let opened = fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(&path);
+        let file = match opened {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
             Err(e) => {
-                tracing::warn!(error.message = %e, path = %path.display(), "calendar cache file unreadable");
+                warn_now_and_then("a file cannot be read", &path, &e);
                 return None;
             }
         };
-        let mut data = Vec::new();
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() || meta.len() > MAX_FILE {
+            return None;
+        }
+        let mut data = Vec::with_capacity(usize::try_from(meta.len()).ok()?);
         file.take(MAX_FILE).read_to_end(&mut data).ok()?;
         self.parse(&data, key, head, tail)
     }
@@ -176,26 +246,31 @@ impl DiskCache {
     fn parse(&self, data: &[u8], key: &Key<'_>, head: &Bytes, tail: &Bytes) -> Option<Stored> {
         let body = data.strip_prefix(MAGIC.as_slice())?;
         let (body, sum) = body.split_at_checked(body.len().checked_sub(32)?)?;
-        if Sha256::new().chain_update(MAGIC).chain_update(body).finalize().as_slice() != sum {
-            return None;
-        }
         let (len, rest) = body.split_first_chunk::<4>()?;
         let (header, compressed) = rest.split_at_checked(usize::try_from(u32::from_be_bytes(*len)).ok()?)?;
+        // The key first: after a change, the outdated file is turned down without hashing it.
         let header: Header = serde_json::from_slice(header).ok()?;
+        let rendered_at = DateTime::from_timestamp_micros(header.rendered_at)?;
         let valid_until = DateTime::from_timestamp_micros(header.valid_until)?;
         if header.fingerprint != self.fingerprint
             || header.uid != key.uid
             || header.ctag != key.ctag
+            || header.changed_at != key.changed_at
             || header.mail != key.mail
+            || key.now < rendered_at
             || key.now >= valid_until
         {
             return None;
         }
-        let (size, _) = lz4_flex::block::uncompressed_size(compressed).ok()?;
-        if size != header.feed_len {
+        if Sha256::new().chain_update(MAGIC).chain_update(body).finalize().as_slice() != sum {
             return None;
         }
-        // Bytes as they were written (the checksum says so): from a `String`, hence UTF-8.
+        let (size, _) = lz4_flex::block::uncompressed_size(compressed).ok()?;
+        if size != header.feed_len || size > MAX_FEED {
+            return None;
+        }
+        // What jmb wrote (the checksum says so): from a `String`, hence UTF-8; the bytes are served as
+        // bytes anyway.
         let feed = Bytes::from(lz4_flex::decompress_size_prepended(compressed).ok()?);
         let mut objects = Vec::with_capacity(header.objects.len());
         for o in header.objects {
@@ -228,8 +303,46 @@ impl DiskCache {
         })
     }
 
-    /// Stores the rendering of `uid`'s calendar, replacing the previous one.
-    pub fn save(&self, uid: &str, s: &Rendering<'_>) -> std::io::Result<()> {
+    /// Stores the rendering of `uid`'s calendar, replacing the previous one; failures are logged now and
+    /// then and otherwise ignored (the next poll renders again).
+    pub fn save(&self, uid: &str, s: &Rendering<'_>) {
+        let path = self.path_of(uid);
+        if let Err(e) = self.write(&path, uid, s) {
+            warn_now_and_then("a rendering could not be written", &path, &e);
+        }
+    }
+
+    fn write(&self, path: &Path, uid: &str, s: &Rendering<'_>) -> std::io::Result<()> {
+        let data = self.encode(uid, s)?;
+        // Written over the previous file rather than aside and renamed: a new file per rendering made
+        // the file system allocate an inode each time, under the folder's lock, which cost more than
+        // the rendering. A reader meeting a file half rewritten, or two renderings written at once,
+        // finds a checksum that does not match and renders again. Never through a link.
+        let open = || {
+            fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(path)
+        };
+        let mut file = match open() {
+            // The folder was removed while jmb runs: made again.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                private_dir(&self.dir)?;
+                open()?
+            }
+            other => other?,
+        };
+        if !file.metadata()?.is_file() {
+            return Err(std::io::Error::other("not a regular file"));
+        }
+        file.write_all(&data)?;
+        file.set_len(data.len() as u64)
+    }
+
+    fn encode(&self, uid: &str, s: &Rendering<'_>) -> std::io::Result<Vec<u8>> {
         let base = s.feed.as_ptr() as usize;
         let mut objects = Vec::with_capacity(s.objects.len());
         for o in s.objects {
@@ -257,7 +370,9 @@ impl DiskCache {
             fingerprint: self.fingerprint.clone(),
             uid: uid.to_string(),
             ctag: s.ctag,
+            changed_at: s.changed_at,
             mail: s.mail.to_string(),
+            rendered_at: s.rendered_at.timestamp_micros(),
             valid_until: s.valid_until.timestamp_micros(),
             last_modified: s.last_modified.timestamp_micros(),
             feed_etag: s.feed_etag.to_string(),
@@ -274,35 +389,7 @@ impl DiskCache {
         data.extend_from_slice(&compressed);
         let sum = Sha256::digest(&data);
         data.extend_from_slice(&sum);
-
-        // Written over the previous file rather than aside and renamed: a new file per rendering made
-        // the file system allocate an inode each time, under the folder's lock, which cost more than
-        // the rendering. A reader meeting a file half rewritten, or two renderings written at once,
-        // finds a checksum that does not match and renders again.
-        let mut file =
-            fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(self.path_of(uid))?;
-        file.write_all(&data)?;
-        file.set_len(data.len() as u64)
-    }
-
-    /// Removes the files not written for longer than any rendering stays valid (and leftovers of former
-    /// releases' interrupted writes, named with a leading dot). Returns how many were removed.
-    pub fn sweep(&self) -> std::io::Result<usize> {
-        let mut removed = 0;
-        for entry in fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            let old = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > LONGEST_VALIDITY);
-            let ours = entry.file_name().to_str().is_some_and(|n| n.ends_with(".cal") || n.starts_with('.'));
-            if old && ours && fs::remove_file(entry.path()).is_ok() {
-                removed += 1;
-            }
-        }
-        Ok(removed)
+        Ok(data)
     }
 }
 
@@ -347,7 +434,9 @@ mod tests {
     fn rendering<'a>(feed: &'a Bytes, objects: &'a [CalObject]) -> Rendering<'a> {
         Rendering {
             ctag: 7,
+            changed_at: 1_000,
             mail: "jean@x.org",
+            rendered_at: at("2026-12-01T08:30:00Z"),
             valid_until: at("2026-12-05T08:50:00Z"),
             objects,
             feed,
@@ -357,7 +446,7 @@ mod tests {
     }
 
     fn key(now: &str) -> Key<'static> {
-        Key { uid: "jdupont", ctag: 7, mail: "jean@x.org", now: at(now) }
+        Key { uid: "jdupont", ctag: 7, changed_at: 1_000, mail: "jean@x.org", now: at(now) }
     }
 
     #[test]
@@ -366,7 +455,7 @@ mod tests {
         let folder = dir.path().join("db.sqlite3-calendars");
         let cache = DiskCache::open(&folder, "fp1".into()).unwrap();
         let (feed, objects, head, tail) = rendering_parts();
-        cache.save("jdupont", &rendering(&feed, &objects)).unwrap();
+        cache.save("jdupont", &rendering(&feed, &objects));
 
         let back = cache.load(&key("2026-12-01T09:00:00Z"), &head, &tail).expect("stored");
         assert_eq!((back.ctag, back.mail.as_str(), back.feed_etag.as_str()), (7, "jean@x.org", "\"feed\""));
@@ -379,9 +468,12 @@ mod tests {
             assert_eq!(a.body_parts, b.body_parts);
         }
 
-        // Anything else it depended on: another version, address, a later time, another program or
-        // settings, another user.
+        // Anything else it depended on: another version (also the same count changed at another time, as
+        // in a restored database), address, a time outside its span, another program or settings, another
+        // user.
         assert!(cache.load(&Key { ctag: 8, ..key("2026-12-01T09:00:00Z") }, &head, &tail).is_none());
+        assert!(cache.load(&Key { changed_at: 2_000, ..key("2026-12-01T09:00:00Z") }, &head, &tail).is_none());
+        assert!(cache.load(&key("2026-12-01T08:00:00Z"), &head, &tail).is_none(), "before it was rendered");
         assert!(cache.load(&Key { mail: "new@x.org", ..key("2026-12-01T09:00:00Z") }, &head, &tail).is_none());
         assert!(cache.load(&key("2026-12-05T08:50:00Z"), &head, &tail).is_none(), "expired at valid_until");
         let other = DiskCache::open(&folder, "fp2".into()).unwrap();
@@ -399,10 +491,24 @@ mod tests {
             fs::read_dir(&folder).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         assert!(names.iter().all(|n| n.ends_with(".cal")), "{names:?}");
 
-        // Replaced by the next rendering.
-        cache.save("jdupont", &Rendering { ctag: 8, ..rendering(&feed, &objects) }).unwrap();
+        // Replaced by the next rendering, a shorter file over a longer one included.
+        cache.save(
+            "jdupont",
+            &Rendering { ctag: 8, mail: "a-much-longer-address@example.org", ..rendering(&feed, &objects) },
+        );
+        let long = Key { ctag: 8, mail: "a-much-longer-address@example.org", ..key("2026-12-01T09:00:00Z") };
         assert!(cache.load(&key("2026-12-01T09:00:00Z"), &head, &tail).is_none());
-        assert!(cache.load(&Key { ctag: 8, ..key("2026-12-01T09:00:00Z") }, &head, &tail).is_some());
+        assert!(cache.load(&long, &head, &tail).is_some());
+        let long_len = fs::metadata(cache.path_of("jdupont")).unwrap().len();
+        cache.save("jdupont", &Rendering { ctag: 9, ..rendering(&feed, &objects) });
+        assert!(fs::metadata(cache.path_of("jdupont")).unwrap().len() < long_len);
+        assert!(cache.load(&Key { ctag: 9, ..key("2026-12-01T09:00:00Z") }, &head, &tail).is_some());
+
+        // Removed while jmb runs: made again, private, at the next rendering.
+        fs::remove_dir_all(&folder).unwrap();
+        cache.save("jdupont", &rendering(&feed, &objects));
+        assert_eq!(mode(&folder), 0o700);
+        assert!(cache.load(&key("2026-12-01T09:00:00Z"), &head, &tail).is_some());
     }
 
     /// Damaged files (a crash before the data reached the disk, a full disk, someone's editor) are
@@ -412,7 +518,7 @@ mod tests {
         let dir = TempDirGuard::new().unwrap();
         let cache = DiskCache::open(dir.path(), "fp".into()).unwrap();
         let (feed, objects, head, tail) = rendering_parts();
-        cache.save("jdupont", &rendering(&feed, &objects)).unwrap();
+        cache.save("jdupont", &rendering(&feed, &objects));
         let path = cache.path_of("jdupont");
         let good = fs::read(&path).unwrap();
         let now = key("2026-12-01T09:00:00Z");
@@ -426,8 +532,21 @@ mod tests {
             fs::write(&path, &good[..len]).unwrap();
             assert!(cache.load(&now, &head, &tail).is_none(), "cut at {len}");
         }
+        // A newer file written over without its end cut (a crash between the write and the truncation).
+        let mut torn = good.clone();
+        torn.extend_from_slice(b"left over from a longer file");
+        fs::write(&path, &torn).unwrap();
+        assert!(cache.load(&now, &head, &tail).is_none());
         fs::write(&path, &good).unwrap();
         assert!(cache.load(&now, &head, &tail).is_some());
+        // Not through a link, not a pipe.
+        fs::remove_file(&path).unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        fs::write(&elsewhere, &good).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        assert!(cache.load(&now, &head, &tail).is_none());
+        cache.save("jdupont", &rendering(&feed, &objects));
+        assert_eq!(fs::read(&elsewhere).unwrap(), good, "never written through the link");
     }
 
     #[test]
@@ -436,28 +555,31 @@ mod tests {
         let cache = DiskCache::open(dir.path(), "fp".into()).unwrap();
         let (feed, mut objects, _, _) = rendering_parts();
         objects[1].body_parts[1] = Bytes::from_static(b"BEGIN:VEVENT\r\nEND:VEVENT\r\n");
-        assert!(cache.save("jdupont", &rendering(&feed, &objects)).is_err());
+        assert!(cache.encode("jdupont", &rendering(&feed, &objects)).is_err());
+        cache.save("jdupont", &rendering(&feed, &objects));
         assert!(!cache.path_of("jdupont").exists());
     }
 
     #[test]
-    fn the_sweep_removes_only_what_has_expired() {
+    fn the_sweep_removes_only_what_has_expired_also_when_the_cache_is_off() {
         let dir = TempDirGuard::new().unwrap();
-        let cache = DiskCache::open(dir.path(), "fp".into()).unwrap();
+        let mut config = crate::config::Config::default();
+        config.database.path = dir.path().join("jmb.sqlite3");
+        assert_eq!(sweep_for(&config).unwrap(), 0, "no folder yet");
+        let cache = DiskCache::open(&dir_of(&config), "fp".into()).unwrap();
         let (feed, objects, _, _) = rendering_parts();
         for uid in ["old", "new"] {
-            cache.save(uid, &rendering(&feed, &objects)).unwrap();
+            cache.save(uid, &rendering(&feed, &objects));
         }
-        let leftover = dir.path().join(".x.cal.1.2");
-        fs::write(&leftover, b"half").unwrap();
-        let unrelated = dir.path().join("notes.txt");
+        let unrelated = dir_of(&config).join("notes.txt");
         fs::write(&unrelated, b"mine").unwrap();
-        let long_ago = SystemTime::now() - LONGEST_VALIDITY - Duration::from_secs(60);
-        for p in [cache.path_of("old"), leftover.clone(), unrelated.clone()] {
+        let long_ago = SystemTime::now() - SWEEP_AFTER - Duration::from_secs(60);
+        for p in [cache.path_of("old"), unrelated.clone()] {
             fs::File::options().write(true).open(&p).unwrap().set_modified(long_ago).unwrap();
         }
-        assert_eq!(cache.sweep().unwrap(), 2);
-        assert!(!cache.path_of("old").exists() && !leftover.exists());
+        config.calendar.disk_cache = false;
+        assert_eq!(sweep_for(&config).unwrap(), 1);
+        assert!(!cache.path_of("old").exists());
         assert!(cache.path_of("new").exists() && unrelated.exists());
     }
 }

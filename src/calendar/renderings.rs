@@ -543,5 +543,15 @@ mod tests {
         let (owned, invited) = calendar_sql();
         assert_searches_only_what_the_user_has(&c, "calendar, owned", &owned);
         assert_searches_only_what_the_user_has(&c, "calendar, invited", &invited);
+        // Invitations: one range of the address index, bounded by the end, and never `meetings`.
+        let plan: Vec<String> = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {invited}"))
+            .unwrap()
+            .query_map(params!["x", 0], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(plan.iter().any(|d| d.contains("attendees_by_mail (mail=? AND end_at>?)")), "{plan:#?}");
+        assert!(!plan.iter().any(|d| d.contains(" m ") || d.contains("meetings")), "{plan:#?}");
     }
 }

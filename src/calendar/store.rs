@@ -78,11 +78,14 @@ impl Snapshot {
         }
     }
 
-    /// This rendering, to keep on disk.
-    fn to_store(&self) -> disk::Rendering<'_> {
+    /// This rendering, made at `rendered_at` of the calendar version last changed at `changed_at`
+    /// (microseconds), to keep on disk.
+    fn to_store(&self, changed_at: i64, rendered_at: DateTime<Utc>) -> disk::Rendering<'_> {
         disk::Rendering {
             ctag: self.ctag,
+            changed_at,
             mail: &self.mail,
+            rendered_at,
             valid_until: self.valid_until,
             objects: &self.objects,
             feed: &self.feed,
@@ -128,7 +131,7 @@ impl CalendarStore {
         let disk = disk::dir_for(&config).and_then(|dir| {
             disk::DiskCache::open(&dir, disk::fingerprint(&rendering_settings(&config)))
                 .inspect_err(|e| {
-                    tracing::warn!(error.message = %e, path = %dir.display(), "calendar: no cache on disk, the folder cannot be created");
+                    tracing::warn!(error.message = %e, path = %dir.display(), "calendar: no cache on disk, the folder cannot be used");
                 })
                 .ok()
         });
@@ -212,11 +215,6 @@ struct Levels {
     config: Arc<Config>,
 }
 
-/// Renderings that could not be written to disk are logged at most once in this many seconds (a full
-/// disk would otherwise log every request).
-const DISK_WARNING_INTERVAL: i64 = 300;
-static LAST_DISK_WARNING: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(i64::MIN);
-
 impl Levels {
     fn memory(&self) -> MutexGuard<'_, ByteLru<String, Cached>> {
         // Every update leaves the cache consistent before anything can panic.
@@ -246,7 +244,8 @@ impl Levels {
             return Ok(c.snapshot.clone());
         }
         let config = &self.config;
-        let key = disk::Key { uid, ctag: version.ctag, mail, now };
+        let changed_at = version.changed_at.map_or(0, |t| t.timestamp_micros());
+        let key = disk::Key { uid, ctag: version.ctag, changed_at, mail, now };
         let stored = self
             .disk
             .as_ref()
@@ -256,15 +255,8 @@ impl Levels {
             None => {
                 let rows = CalendarStore::read_rows(tx, config, uid, mail, version, now)?;
                 let snapshot = CalendarStore::render_cold(config, rows, now);
-                if let Some(d) = &self.disk
-                    && let Err(e) = d.save(uid, &snapshot.to_store())
-                {
-                    let at = Utc::now().timestamp();
-                    let last = LAST_DISK_WARNING.load(std::sync::atomic::Ordering::Relaxed);
-                    if at.saturating_sub(last) >= DISK_WARNING_INTERVAL {
-                        LAST_DISK_WARNING.store(at, std::sync::atomic::Ordering::Relaxed);
-                        tracing::warn!(error.message = %e, "calendar: a rendering could not be kept on disk");
-                    }
+                if let Some(d) = &self.disk {
+                    d.save(uid, &snapshot.to_store(changed_at, now));
                 }
                 snapshot
             }
@@ -284,16 +276,16 @@ fn resource_tail() -> Bytes {
     Bytes::from_static(ics::CALENDAR_END.as_bytes())
 }
 
-/// The settings a rendering depends on, for [`disk::fingerprint`].
+/// The settings [`render`] reads, for [`disk::fingerprint`] (keep the two in step).
 fn rendering_settings(config: &Config) -> String {
+    let c = &config.calendar;
     format!(
-        "{:?}|{}|{}|{}|{}|{}",
-        config.calendar,
-        config.server.default_language,
-        config.server.display_time_zone,
-        config.public_base(),
-        config.calendar_prodid(),
-        config.calendar_name()
+        "{:?}",
+        (
+            (&c.name, &c.description, c.past_days, c.show_declined, c.refresh_minutes, &c.alarm_minutes),
+            (&config.server.default_language, &config.server.display_time_zone, config.display_tz().name()),
+            (config.public_base(), config.calendar_prodid(), config.calendar_name()),
+        )
     )
 }
 
@@ -359,7 +351,7 @@ fn render(
     let viewing =
         event::Viewing { base_url: config.public_base(), tr, alarm_minutes: &config.calendar.alarm_minutes, now };
     let past = Duration::days(i64::from(config.calendar.past_days));
-    let mut valid_until = now + Duration::days(1);
+    let mut valid_until = now + disk::MAX_VALIDITY;
     let info = ics::CalendarInfo {
         prodid: prodid.clone(),
         name: config.calendar_name(),

@@ -93,6 +93,15 @@ mod tests {
         assert_eq!(rows, vec![("jean@x.org".into(), 1, String::new()), ("g@y.org".into(), 2, String::new())]);
         let subject: String = conn.query_row("SELECT subject FROM meetings", [], |r| r.get(0)).unwrap();
         assert_eq!(subject, "Point");
+        // Each invitation carries its meeting's end (0010).
+        let ends: Vec<i64> = conn
+            .prepare("SELECT end_at FROM attendees ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(ends, [7200, 7200]);
         let index: i64 = conn
             .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'attendees_by_meeting'", [], |r| r.get(0))
             .unwrap();

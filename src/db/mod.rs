@@ -416,12 +416,6 @@ fn open_connection(path: &Path, busy_timeout: Duration, read_only: bool) -> Resu
     }
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    if read_only {
-        // Each reader keeps its own page cache: SQLite's default 2 MiB each, counted in the process's
-        // memory, bought little for random look-ups in a file the kernel caches anyway (the upper
-        // levels of the indexes, which every read needs, fit many times in this).
-        conn.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
-    }
     // Every query function goes through the cache (see `exec`): room for all of them.
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
@@ -431,10 +425,7 @@ fn open_connection(path: &Path, busy_timeout: Duration, read_only: bool) -> Resu
 /// 4 KiB: 64 MiB of log).
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 16384;
 
-/// Page cache of each read connection, in KiB (negative: SQLite's unit for a size in KiB).
-const READER_CACHE_KIB: i64 = -1024;
-
-/// Page cache of the checkpointing connection, in KiB.
+/// Page cache of the checkpointing connection, in KiB (negative: SQLite's unit for a size in KiB).
 const CHECKPOINTER_CACHE_KIB: i64 = -128;
 
 /// Distinct SQL statements kept prepared per connection.

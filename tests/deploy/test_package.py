@@ -88,8 +88,10 @@ def test_control_conffiles_and_maintainer_scripts(deb):
     # The unit is registered but not started before the site configures it.
     assert "deb-systemd-helper" in postinst
     postrm = ctrl["postrm"][1]
-    assert "purge)" in postrm and "/var/lib/jmb" not in postrm.split("purge)")[1].split(";;")[0], \
-        "purging keeps the database"
+    purge = postrm.split("purge)")[1].split(";;")[0]
+    # Purging keeps the database; only the rendered calendars beside it (a cache) go.
+    assert "purge)" in postrm and "/var/lib/jmb/jmb.sqlite3-calendars" in purge
+    assert "/var/lib/jmb" not in purge.replace("/var/lib/jmb/jmb.sqlite3-calendars", ""), "purging keeps the database"
 
 
 def test_unit_verifies_and_is_hardened(tree, tmp_path):
