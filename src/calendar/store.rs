@@ -1,6 +1,7 @@
 //! A user's calendar, rendered: one CalDAV object per meeting and the whole feed, built from the store
-//! in one read transaction and kept in memory while the user's calendar version (`ctag`) is unchanged
-//! and nothing time-dependent (an alarm passing, a meeting leaving the past-days window) has expired.
+//! in one read transaction and kept in memory, and on disk ([`super::disk`]), while the user's calendar
+//! version (`ctag`) is unchanged and nothing time-dependent (an alarm passing, a meeting leaving the
+//! past-days window) has expired.
 //! Each request still reads the version from SQLite (but see [`TRUST_WITHOUT_READING`]), so the cache
 //! only saves re-rendering. Implements [`CalendarBackend`] for the CalDAV server.
 //!
