@@ -173,19 +173,6 @@ impl CalendarStore {
             .await
     }
 
-    /// Records that the cached calendar of `uid` was found current (its version `ctag` and address
-    /// `mail` read from the store after `epoch`), so that the request's next [`CalendarStore::snapshot`]
-    /// need not read them again.
-    fn confirm_current(&self, uid: &str, ctag: i64, mail: &str, epoch: u64) {
-        if let Some(c) = self.cache().get_mut(&uid.to_string())
-            && c.snapshot.ctag == ctag
-            && c.snapshot.mail == mail
-        {
-            c.checked_epoch = epoch;
-            c.checked_at = std::time::Instant::now();
-        }
-    }
-
     /// The calendar behind a feed token, or whether the token was revoked: one store read, which finds
     /// the owner, reads the calendar's version and, unless the cache holds that version, renders it.
     /// (A cold feed used to take two reads: each hands the request to another thread and back.)
@@ -452,8 +439,9 @@ impl CalendarBackend for CalendarStore {
         // Every request checks the password against what is stored: a sign-in is reused only while the
         // database's data version is the one it was checked at (a password replaced by another process
         // sharing the database used to keep working there for a minute). Otherwise the store is read,
-        // and the same read takes the calendar's version, which confirms the cached rendering for the
-        // rest of the request.
+        // and the same read makes the user's calendar current in memory (confirmed, read back from disk
+        // or rendered), so that the rest of the request needs no other read: nearly every CalDAV request
+        // reads the calendar, and each read is a round trip to another thread.
         Box::pin(async move {
             let user = user.trim().to_lowercase();
             if user.is_empty() || password.is_empty() || password.len() > 512 {
@@ -470,6 +458,7 @@ impl CalendarBackend for CalendarStore {
             }
             let password = password.to_string();
             let epoch = self.db.write_epoch();
+            let (levels, now) = (self.levels.clone(), self.clock.now());
             let found = self
                 .db
                 .read(move |c| -> Result<_, DbError> {
@@ -477,16 +466,15 @@ impl CalendarBackend for CalendarStore {
                     let Some(user) = users::check_calendar_password(&tx, &user, &password)? else {
                         return Ok(None);
                     };
-                    let ctag = changes::version(&tx, &user.uid)?.ctag;
-                    Ok(Some((user, ctag)))
+                    levels.current_in(&tx, &user.uid, &user.mail, now, epoch)?;
+                    Ok(Some(user))
                 })
                 .await
                 .map_err(backend_err)?;
-            let Some((users::User { uid, mail, name, .. }, ctag)) = found else {
+            let Some(users::User { uid, mail, name, .. }) = found else {
                 tracing::info!(target: "audit", route = "/dav", decision = "DENIED", "calendar password refused");
                 return Ok(None);
             };
-            self.confirm_current(&uid, ctag, &mail, epoch);
             let principal = Principal { uid, mail, display_name: name };
             if let Some(version) = version {
                 let mut sign_ins = self.sign_ins.lock().unwrap_or_else(|p| p.into_inner());
