@@ -136,7 +136,8 @@ impl CalendarStore {
                 })
                 .ok()
         });
-        let levels = Arc::new(Levels { memory, disk, config });
+        let head = Bytes::from(ics::resource_head(&config.calendar_prodid()));
+        let levels = Arc::new(Levels { memory, disk, config, head });
         Self { db, clock, levels, sign_ins: Mutex::new(HashMap::new()) }
     }
 
@@ -201,6 +202,8 @@ struct Levels {
     memory: Mutex<ByteLru<String, Cached>>,
     disk: Option<disk::DiskCache>,
     config: Arc<Config>,
+    /// What every object read back from disk starts with (the same for all: made once).
+    head: Bytes,
 }
 
 impl Levels {
@@ -234,10 +237,7 @@ impl Levels {
         let config = &self.config;
         let changed_at = version.changed_at.map_or(0, |t| t.timestamp_micros());
         let key = disk::Key { uid, ctag: version.ctag, changed_at, mail, now };
-        let stored = self
-            .disk
-            .as_ref()
-            .and_then(|d| d.load(&key, &Bytes::from(ics::resource_head(&config.calendar_prodid())), &resource_tail()));
+        let stored = self.disk.as_ref().and_then(|d| d.load(&key, &self.head, &resource_tail()));
         let snapshot = Arc::new(match stored {
             Some(stored) => Snapshot::from_stored(stored),
             None => {
