@@ -5,7 +5,8 @@
 //! queue instead of racing for SQLite's lock, so no `SQLITE_BUSY` reaches a user (the busy timeout
 //! still covers other processes, such as `jmb migrate`). They queue on an async lock *before* taking a
 //! blocking thread, so a burst of writes holds one blocking thread, not all of them, and reads (which
-//! use a small pool of connections and see WAL snapshots) never wait behind it. A hand-written pool is
+//! use a small pool of connections and see WAL snapshots) never wait behind it. Writes that queued
+//! while a batch ran are committed together (group commit), each in a savepoint of its own. A hand-written pool is
 //! used because the pooling crates pin other rusqlite versions than the one the migration crate needs.
 //!
 //! Commits do not checkpoint the write-ahead log: a background job does, on a connection of its own
@@ -49,7 +50,9 @@ struct Inner {
     write_epoch: std::sync::atomic::AtomicU64,
     /// The same count, for tasks that wait for writes.
     commits: tokio::sync::watch::Sender<u64>,
-    /// Writers queue here, without holding a blocking thread.
+    /// Writes waiting for the next batch (see [`Db::write`]).
+    queue: Mutex<std::collections::VecDeque<WriteJob>>,
+    /// Held by the caller whose batch runs; the others queue here, without holding a blocking thread.
     write_gate: tokio::sync::Mutex<()>,
     writer: Mutex<Connection>,
     /// Copies the write-ahead log into the database file, beside the writer (see [`Db::checkpoint`]).
@@ -89,6 +92,114 @@ impl Drop for Writing<'_> {
 /// How long the outcome of a write probe is reused.
 const WRITE_PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
+/// One caller's write, waiting in [`Inner::queue`] for a batch.
+type WriteJob = Box<dyn for<'c, 't> FnOnce(Turn<'c, 't>) -> Written + Send>;
+
+/// What a batch gives a queued write: the transaction to run in, or why there is none.
+enum Turn<'c, 't> {
+    Run(&'t Transaction<'c>),
+    Refused(DbError),
+}
+
+/// A write that ran: whether its changes are kept, and how its caller learns the outcome once the
+/// batch's commit succeeded or failed.
+struct Written {
+    kept: bool,
+    deliver: Box<dyn FnOnce(Result<(), DbError>) + Send>,
+}
+
+/// Writes committed together at most: bounds how long the first of a burst waits for the last.
+const MAX_BATCH: usize = 128;
+
+impl Inner {
+    /// Runs queued writes in as few transactions as possible (one, unless SQLite itself rolls a
+    /// transaction back, as it may on a full disk or an I/O error: the writes kept so far are then
+    /// reported as failed and the rest go on in a new transaction), then tells each caller.
+    fn run_batch(&self, jobs: Vec<WriteJob>) {
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut jobs = std::collections::VecDeque::from(jobs);
+        while !jobs.is_empty() {
+            let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+                Ok(tx) => tx,
+                Err(e) => {
+                    for job in jobs.drain(..) {
+                        job(Turn::Refused(copy_error(&e)));
+                    }
+                    return;
+                }
+            };
+            // A write alone needs no savepoint: when it fails, the whole transaction is rolled back.
+            let isolate = jobs.len() > 1;
+            let changes_before = tx.total_changes();
+            let mut written: Vec<Written> = Vec::with_capacity(jobs.len());
+            let mut lost = None;
+            while let Some(job) = jobs.pop_front() {
+                if isolate && let Err(e) = tx.execute_batch("SAVEPOINT jmb_write") {
+                    job(Turn::Refused(copy_error(&e)));
+                    continue;
+                }
+                let done = job(Turn::Run(&tx));
+                if isolate {
+                    let end = if done.kept { "RELEASE jmb_write" } else { "ROLLBACK TO jmb_write; RELEASE jmb_write" };
+                    if let Err(e) = tx.execute_batch(end) {
+                        lost = Some(copy_error(&e));
+                    }
+                }
+                written.push(done);
+                if lost.is_none() && tx.is_autocommit() {
+                    lost = Some(DbError::Task("SQLite rolled the transaction back".into()));
+                }
+                if lost.is_some() {
+                    break;
+                }
+            }
+            let any_kept = written.iter().any(|w| w.kept);
+            let committed = match lost {
+                Some(error) => {
+                    drop(tx);
+                    Err(error)
+                }
+                None if any_kept => {
+                    let changed = tx.total_changes() != changes_before;
+                    let committed = tx.commit().map_err(|e| copy_error(&e));
+                    // Only a transaction that changed rows invalidates what caches derived from the store.
+                    if committed.is_ok() && changed {
+                        self.write_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        self.commits.send_modify(|n| *n += 1);
+                    }
+                    committed
+                }
+                None => {
+                    drop(tx);
+                    Ok(())
+                }
+            };
+            match committed {
+                Ok(()) => written.into_iter().for_each(|w| (w.deliver)(Ok(()))),
+                Err(error) => {
+                    let reason = error.to_string();
+                    let mut error = Some(error);
+                    for w in written {
+                        // The first caller gets the error itself, the others the same message.
+                        let e = error.take().unwrap_or_else(|| DbError::Task(reason.clone()));
+                        (w.deliver)(Err(e));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The same error again, for each caller of a batch that failed: SQLite's codes are kept.
+fn copy_error(e: &rusqlite::Error) -> DbError {
+    match e {
+        rusqlite::Error::SqliteFailure(code, message) => {
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(*code, message.clone()))
+        }
+        other => DbError::Task(other.to_string()),
+    }
+}
+
 /// A write in progress counts as the write probe until it has held the writer this long: a health
 /// check never queues behind bookings (a load balancer would take a busy node out), but a writer stuck
 /// for this long is reported.
@@ -114,8 +225,13 @@ impl Db {
         // Commits leave checkpoints to `checkpoint` (run by a background job), unless the log grows
         // this far behind: a checkpoint inside a commit made every fifth booking with mails 3 times slower.
         writer.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+        // Savepoints of a batch (see `Db::write`) journal the pages they change: in memory, not in a
+        // temporary file written page by page.
+        writer.pragma_update(None, "temp_store", "MEMORY")?;
+        writer.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
         let checkpointer = open_connection(path, busy_timeout, false)?;
         checkpointer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        checkpointer.busy_timeout(CHECKPOINT_WAIT)?;
         // It copies pages from the log to the file and reads nothing else: no page cache worth keeping.
         checkpointer.pragma_update(None, "cache_size", CHECKPOINTER_CACHE_KIB)?;
         let readers =
@@ -166,6 +282,7 @@ impl Db {
             inner: Arc::new(Inner {
                 write_epoch: std::sync::atomic::AtomicU64::new(0),
                 commits: tokio::sync::watch::Sender::new(0),
+                queue: Mutex::new(std::collections::VecDeque::new()),
                 write_gate: tokio::sync::Mutex::new(()),
                 writer: Mutex::new(writer),
                 checkpointer: Mutex::new(checkpointer),
@@ -209,36 +326,70 @@ impl Db {
         join_result(result)
     }
 
-    /// Runs `f` inside one `BEGIN IMMEDIATE` transaction, committed when `f` returns `Ok`.
+    /// Runs `f` inside a `BEGIN IMMEDIATE` transaction; its changes are committed when it returns `Ok`
+    /// and rolled back when it returns `Err` (or panics). Returns once they are committed.
+    ///
+    /// Group commit: writes that arrive while another batch runs wait for it and then go together into
+    /// one transaction, each in a savepoint of its own, so that one failing write never undoes another.
+    /// A commit (the log write, the cache invalidation for every reader, the wake-up of every job
+    /// waiting for commits) then serves a whole batch instead of one booking each.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
     {
-        let _turn = self.inner.write_gate.lock().await;
-        let _writing = Writing::start(&self.inner.writing_since);
-        let inner = self.inner.clone();
+        let (sender, receiver) = tokio::sync::oneshot::channel::<std::thread::Result<Result<T, E>>>();
         let span = tracing::Span::current();
-        let result = tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| E::from(DbError::from(e)))?;
-            let changes_before = tx.total_changes();
-            let value = f(&tx)?;
-            let changed = tx.total_changes() != changes_before;
-            tx.commit().map_err(|e| E::from(DbError::from(e)))?;
-            // Only a transaction that changed rows invalidates what caches derived from the store.
-            if changed {
-                inner.write_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                inner.commits.send_modify(|n| *n += 1);
+        let job: WriteJob = Box::new(move |turn: Turn<'_, '_>| {
+            let tx = match turn {
+                Turn::Run(tx) => tx,
+                Turn::Refused(error) => {
+                    let _ = sender.send(Ok(Err(E::from(error))));
+                    return Written { kept: false, deliver: Box::new(|_| {}) };
+                }
+            };
+            // Its caller is gone (a request timed out or hung up) before the write began: like a write
+            // that never got its turn, it does not run.
+            if sender.is_closed() {
+                return Written { kept: false, deliver: Box::new(|_| {}) };
             }
-            Ok(value)
-        })
-        .await;
-        join_result(result)
+            let _entered = span.enter();
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(tx)));
+            let kept = matches!(outcome, Ok(Ok(_)));
+            let deliver = Box::new(move |committed: Result<(), DbError>| {
+                let outcome = match (outcome, committed) {
+                    (Ok(Ok(_)), Err(error)) => Ok(Err(E::from(error))),
+                    (outcome, _) => outcome,
+                };
+                let _ = sender.send(outcome);
+            });
+            Written { kept, deliver }
+        });
+        self.inner.queue.lock().unwrap_or_else(|p| p.into_inner()).push_back(job);
+        {
+            // Whoever holds the gate runs every write queued so far, its own included unless a batch
+            // already took it; a batch keeps running when the caller that started it is dropped.
+            let _turn = self.inner.write_gate.lock().await;
+            let batch = {
+                let mut queue = self.inner.queue.lock().unwrap_or_else(|p| p.into_inner());
+                let n = queue.len().min(MAX_BATCH);
+                queue.drain(..n).collect::<Vec<_>>()
+            };
+            if !batch.is_empty() {
+                let _writing = Writing::start(&self.inner.writing_since);
+                let inner = self.inner.clone();
+                // A panic of the batch itself (not of a write: those are caught) reaches the callers
+                // as a dropped answer.
+                let _ = tokio::task::spawn_blocking(move || inner.run_batch(batch)).await;
+            }
+        }
+        match receiver.await {
+            Ok(Ok(result)) => result,
+            // A panic inside a query closure is a bug: surface it instead of hiding it as an error.
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(_) => Err(E::from(DbError::Task("the write was abandoned before it was committed".into()))),
+        }
     }
 
     /// Counts this process's committed writes that changed rows (see [`Inner::write_epoch`]).
@@ -251,18 +402,36 @@ impl Db {
         self.inner.commits.subscribe()
     }
 
-    /// Copies what the write-ahead log holds into the database file without blocking writers or readers
-    /// (`PRAGMA wal_checkpoint(PASSIVE)` on a connection of its own), so that commits never do it.
-    /// Returns (frames in the log, frames copied); the next write restarts the log once all are copied.
+    /// Copies what the write-ahead log holds into the database file, on a connection of its own, so
+    /// that commits never do it. Returns (frames in the log, frames copied); the next write starts the
+    /// log over once all are copied.
+    ///
+    /// The bulk is copied while writes go on (`PASSIVE`). Under a steady stream of writes that alone
+    /// never let the log start over (a write can only start it over when it finds every frame copied,
+    /// and some batch always committed while the copy ran), and the log grew until commits
+    /// checkpointed it themselves, a quarter of a second each. So when anything was committed
+    /// meanwhile, the frames written meanwhile are then copied with writes held back (`RESTART`, which
+    /// also waits for readers still on the old log, at most [`CHECKPOINT_WAIT`]): a moment, since they
+    /// are few.
     pub async fn checkpoint(&self) -> Result<(i64, i64), DbError> {
-        let inner = self.inner.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            let conn = inner.checkpointer.lock().unwrap_or_else(|p| p.into_inner());
-            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))
+        let run = |inner: Arc<Inner>, mode: &'static str| async move {
+            let result = tokio::task::spawn_blocking(move || {
+                let conn = inner.checkpointer.lock().unwrap_or_else(|p| p.into_inner());
+                conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+                    Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                })
                 .map_err(DbError::from)
-        })
-        .await;
-        join_result(result)
+            })
+            .await;
+            join_result(result)
+        };
+        let epoch = self.write_epoch();
+        let (frames, copied) = run(self.inner.clone(), "PASSIVE").await?;
+        if copied >= frames && self.write_epoch() == epoch {
+            return Ok((frames, copied));
+        }
+        let _turn = self.inner.write_gate.lock().await;
+        run(self.inner.clone(), "RESTART").await
     }
 
     /// A number that changes whenever anything is committed to the database, by this process or any
@@ -425,6 +594,14 @@ fn open_connection(path: &Path, busy_timeout: Duration, read_only: bool) -> Resu
 /// 4 KiB: 64 MiB of log).
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 16384;
 
+/// How long a checkpoint holding writes back waits for readers still on the old log (see
+/// [`Db::checkpoint`]); the next checkpoint tries again.
+const CHECKPOINT_WAIT: Duration = Duration::from_millis(50);
+
+/// Page cache of the writer, in KiB: a batch of bookings changes a few hundred pages of indexes, which
+/// spilled to the log before the commit with SQLite's default (2 MiB).
+const WRITER_CACHE_KIB: i64 = -16384;
+
 /// Page cache of the checkpointing connection, in KiB (negative: SQLite's unit for a size in KiB).
 const CHECKPOINTER_CACHE_KIB: i64 = -128;
 
@@ -503,6 +680,39 @@ mod tests {
         assert_eq!(rows.unwrap(), 201);
     }
 
+    /// Under a steady stream of writes a checkpoint still copies the whole log (the last frames with
+    /// writes held back), so that the log starts over instead of growing until commits checkpoint it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn checkpoints_catch_up_with_steady_writes() {
+        let dir = tempdir::TempDirGuard::new().unwrap();
+        let db = Db::open(&dir.path().join("jmb.db"), Duration::from_secs(5), 1).unwrap();
+        db.write(|tx| Ok::<_, DbError>(tx.execute_batch("CREATE TABLE scratch (v BLOB)")?)).await.unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = tokio::spawn({
+            let (db, stop) = (db.clone(), stop.clone());
+            async move {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    db.write(|tx| Ok::<_, DbError>(exec(tx, "INSERT INTO scratch (v) VALUES (zeroblob(40000))", [])?))
+                        .await
+                        .unwrap();
+                }
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            let (frames, copied) = db.checkpoint().await.unwrap();
+            assert_eq!(copied, frames, "the whole log, though writes never stopped");
+            seen.push(frames);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Each checkpoint finds only what was written since the last one: the log started over.
+        let largest = seen.iter().skip(1).max().copied().unwrap_or_default();
+        assert!(largest < 2 * seen[0].max(1) + 500, "the log keeps starting over: {seen:?}");
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.await.unwrap();
+    }
+
     /// A read whose caller gave up (a dropped request) keeps its connection until it is done, and no
     /// other read finds the pool empty meanwhile: they wait for the connection instead.
     #[tokio::test]
@@ -564,6 +774,118 @@ mod tests {
         write.await.unwrap().unwrap();
         // Outcomes seen through a write in progress are not kept: the writer is free and the probe runs.
         assert!(db.check_writable().await.is_ok());
+    }
+
+    /// Writes queued behind a running one are committed together, in one transaction, and each keeps
+    /// its own outcome: a failing write and a panicking one leave the others' changes in place.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_writes_commit_together_and_fail_alone() {
+        let dir = tempdir::TempDirGuard::new().unwrap();
+        let db = Db::open(&dir.path().join("jmb.db"), Duration::from_secs(5), 1).unwrap();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (holding, held) = tokio::sync::oneshot::channel::<()>();
+        let holder = tokio::spawn({
+            let db = db.clone();
+            async move {
+                db.write(move |tx| {
+                    let _ = holding.send(());
+                    let _ = released.recv_timeout(Duration::from_secs(30));
+                    tx.execute("INSERT INTO job_state (name, value) VALUES ('holder', 0)", [])?;
+                    Ok::<_, DbError>(())
+                })
+                .await
+            }
+        });
+        held.await.unwrap();
+        let commits_before = *db.subscribe_commits().borrow();
+        let mut queued = Vec::new();
+        for i in 0..10i64 {
+            let db = db.clone();
+            queued.push(tokio::spawn(async move {
+                let fails = i == 3;
+                db.write(move |tx| {
+                    tx.execute(
+                        "INSERT INTO job_state (name, value) VALUES (?1, ?2)",
+                        rusqlite::params![format!("w{i}"), i],
+                    )?;
+                    if i == 7 {
+                        panic!("write 7 panics after its insert");
+                    }
+                    if fails {
+                        return Err(DbError::Task("write 3 fails after its insert".into()));
+                    }
+                    Ok(i)
+                })
+                .await
+            }));
+        }
+        // Every queued write is waiting for the gate before the holder lets go.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        release.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        for (i, task) in queued.into_iter().enumerate() {
+            let outcome = task.await;
+            match i {
+                7 => assert!(outcome.unwrap_err().is_panic(), "the panic reaches its caller"),
+                3 => assert!(outcome.unwrap().unwrap_err().to_string().contains("write 3 fails")),
+                _ => assert_eq!(outcome.unwrap().unwrap(), i as i64),
+            }
+        }
+        let names = db
+            .read(|c| {
+                let mut stmt = c.prepare("SELECT name FROM job_state ORDER BY value, name")?;
+                let names = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+                Ok::<_, DbError>(names)
+            })
+            .await
+            .unwrap();
+        assert_eq!(names, ["holder", "w0", "w1", "w2", "w4", "w5", "w6", "w8", "w9"]);
+        let commits = *db.subscribe_commits().borrow() - commits_before;
+        assert!(commits <= 3, "the holder's commit, then the queued writes in one batch (or two): {commits} commits");
+    }
+
+    /// A write whose caller went away before its turn came never runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_abandoned_while_queued_never_runs() {
+        let dir = tempdir::TempDirGuard::new().unwrap();
+        let db = Db::open(&dir.path().join("jmb.db"), Duration::from_secs(5), 1).unwrap();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (holding, held) = tokio::sync::oneshot::channel::<()>();
+        let holder = tokio::spawn({
+            let db = db.clone();
+            async move {
+                db.write(move |_tx| {
+                    let _ = holding.send(());
+                    let _ = released.recv_timeout(Duration::from_secs(30));
+                    Ok::<_, DbError>(())
+                })
+                .await
+            }
+        });
+        held.await.unwrap();
+        let abandoned = tokio::time::timeout(
+            Duration::from_millis(100),
+            db.write(|tx| {
+                tx.execute("INSERT INTO job_state (name, value) VALUES ('abandoned', 1)", []).map_err(DbError::from)
+            }),
+        )
+        .await;
+        assert!(abandoned.is_err(), "still queued behind the holder");
+        release.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        // The next write takes the queue, the abandoned one included.
+        db.write(|tx| tx.execute("INSERT INTO job_state (name, value) VALUES ('next', 2)", []).map_err(DbError::from))
+            .await
+            .unwrap();
+        let names = db
+            .read(|c| {
+                let mut stmt = c.prepare("SELECT name FROM job_state ORDER BY name")?;
+                let names = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+                Ok::<_, DbError>(names)
+            })
+            .await
+            .unwrap();
+        assert_eq!(names, ["next"]);
     }
 
     /// The data version moves with every commit, whoever makes it (this process's writer or another
