@@ -599,7 +599,7 @@ fn insert(
     partstat: PartStat,
     now: DateTime<Utc>,
 ) -> Result<i64, BookingError> {
-    let token = unique(tx, secrets::token, |tx, t| Ok(repo::by_token(tx, t)?.is_some()))?;
+    let token = unique(tx, secrets::link_token, |tx, t| Ok(repo::by_token(tx, t)?.is_some()))?;
     Ok(repo::insert_attendee(tx, &NewAttendee { meeting_id, role, mail, name, token: &token, partstat }, now)?)
 }
 
