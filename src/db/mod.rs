@@ -228,7 +228,6 @@ impl Db {
         // Savepoints of a batch (see `Db::write`) journal the pages they change: in memory, not in a
         // temporary file written page by page.
         writer.pragma_update(None, "temp_store", "MEMORY")?;
-        writer.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
         let checkpointer = open_connection(path, busy_timeout, false)?;
         checkpointer.pragma_update(None, "wal_autocheckpoint", 0)?;
         checkpointer.busy_timeout(CHECKPOINT_WAIT)?;
@@ -597,10 +596,6 @@ const WAL_AUTOCHECKPOINT_PAGES: i64 = 16384;
 /// How long a checkpoint holding writes back waits for readers still on the old log (see
 /// [`Db::checkpoint`]); the next checkpoint tries again.
 const CHECKPOINT_WAIT: Duration = Duration::from_millis(50);
-
-/// Page cache of the writer, in KiB: a batch of bookings changes a few hundred pages of indexes, which
-/// spilled to the log before the commit with SQLite's default (2 MiB).
-const WRITER_CACHE_KIB: i64 = -16384;
 
 /// Page cache of the checkpointing connection, in KiB (negative: SQLite's unit for a size in KiB).
 const CHECKPOINTER_CACHE_KIB: i64 = -128;
