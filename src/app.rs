@@ -208,6 +208,7 @@ fn dav_router(state: &AppState) -> Router {
         answer_cache_bytes: config.calendar.answer_cache_bytes(),
     };
     crate::caldav::router(state.calendars.clone() as Arc<dyn crate::caldav::CalendarBackend>, Arc::new(dav))
+        .layer(middleware::from_fn(crate::calendar::store::within_request))
 }
 
 async fn fallback() -> PageError {

@@ -421,6 +421,34 @@ async fn sync_tokens_never_run_ahead_of_their_bodies() {
     app.stop().await;
 }
 
+/// One CalDAV request reads the calendar from the store once: a booking committed after its password
+/// check does not show in the rest of that request (its answer is of one version, without a second
+/// read), and shows in the next request.
+#[tokio::test]
+async fn a_caldav_request_answers_from_one_version() {
+    use jmb::caldav::CalendarBackend;
+    let app = TestApp::spawn().await;
+    let dav = dav_for(&app, "jdupont").await;
+    app.book("jdupont", meeting_body()).await;
+    let store = app.state.calendars.clone();
+    let (objects, ctag) = jmb::calendar::store::request_scope(async {
+        assert!(store.authenticate("jdupont", &dav.password).await.unwrap().is_some());
+        app.book("jdupont", meeting_body()).await;
+        let state = store.state("jdupont").await.unwrap();
+        (store.objects("jdupont", None).await.unwrap().len(), state.ctag)
+    })
+    .await;
+    assert_eq!(objects, 1, "the version the password check read");
+    let next = jmb::calendar::store::request_scope(async {
+        assert!(store.authenticate("jdupont", &dav.password).await.unwrap().is_some());
+        (store.objects("jdupont", None).await.unwrap().len(), store.state("jdupont").await.unwrap().ctag)
+    })
+    .await;
+    assert_eq!(next.0, 2, "the next request sees the booking");
+    assert!(next.1 > ctag);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_new_calendar_password_refuses_the_old_one() {
     let app = TestApp::spawn().await;
