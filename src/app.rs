@@ -208,7 +208,13 @@ fn dav_router(state: &AppState) -> Router {
         answer_cache_bytes: config.calendar.answer_cache_bytes(),
     };
     crate::caldav::router(state.calendars.clone() as Arc<dyn crate::caldav::CalendarBackend>, Arc::new(dav))
-        .layer(middleware::from_fn(crate::calendar::store::within_request))
+        .layer(middleware::from_fn(calendar_request))
+}
+
+/// Each CalDAV request reads the user's calendar from the store at most once (see
+/// [`crate::calendar::store::request_scope`]).
+async fn calendar_request(req: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+    crate::calendar::store::request_scope(next.run(req)).await
 }
 
 async fn fallback() -> PageError {

@@ -36,25 +36,20 @@ static NEXT_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::Atomic
 const TRUST_WITHOUT_READING: std::time::Duration = std::time::Duration::from_secs(1);
 
 tokio::task_local! {
-    /// The calendar this request already read from the store (see [`within_request`]).
+    /// The calendar this request already read from the store (see [`request_scope`]).
     static REQUEST_CALENDAR: std::cell::RefCell<Option<(String, Arc<Snapshot>)>>;
 }
 
-/// Runs one CalDAV request so that it reads the user's calendar from the store at most once: its
-/// password check (or its first look at the calendar) reads it, and the rest of the request (the
+/// Runs `work` (one CalDAV request) so that it reads the user's calendar from the store at most once:
+/// its password check (or its first look at the calendar) reads it, and the rest of the request (the
 /// answer cache's key, the objects) uses that version even if a booking commits meanwhile. Without
 /// this, a commit between the two looks (one in four cold REPORTs with 10 bookings a second) cost
 /// a second read, and the answer mixed two versions. Other requests still see every commit.
-pub async fn within_request(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    request_scope(next.run(req)).await
-}
-
-/// Runs `work` as one request of [`within_request`].
 pub async fn request_scope<F: std::future::Future>(work: F) -> F::Output {
     REQUEST_CALENDAR.scope(std::cell::RefCell::new(None), work).await
 }
 
-/// Keeps `snapshot` as this request's calendar of `uid` (outside [`within_request`]: nothing).
+/// Keeps `snapshot` as this request's calendar of `uid` (outside [`request_scope`]: nothing).
 fn pin(uid: &str, snapshot: &Arc<Snapshot>) {
     let _ = REQUEST_CALENDAR.try_with(|p| *p.borrow_mut() = Some((uid.to_string(), snapshot.clone())));
 }

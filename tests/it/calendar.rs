@@ -707,7 +707,8 @@ async fn caldav_free_busy_follows_answers_and_sync_pages_with_a_limit() {
     assert_ne!(next, token);
     let body = dav("REPORT", limited_sync_request(&next, 1)).send().await.unwrap().text().await.unwrap();
     assert_eq!(body.matches("<d:response>").count(), 1, "{body}");
-    assert!(!body.contains("507"));
+    // The status itself: "507" alone may well occur in a personal link's token.
+    assert!(!body.contains("507 Insufficient Storage"), "{body}");
     let last = sync_token_of(&body);
     let body = dav("REPORT", limited_sync_request(&last, 1)).send().await.unwrap().text().await.unwrap();
     assert_eq!(body.matches("<d:response>").count(), 0, "{body}");
