@@ -209,8 +209,9 @@ const MAX_SLEEP: Duration = Duration::from_secs(3600);
 /// How long after a write the log is checkpointed: a burst of writes shares one checkpoint.
 const CHECKPOINT_DELAY: Duration = Duration::from_millis(250);
 
-/// Checkpoints SQLite's write-ahead log shortly after writes, so that no commit (and no booking) pays
-/// for it (see [`crate::db::Db::checkpoint`]).
+/// Checkpoints SQLite's write-ahead log shortly after writes, so that no commit pays for it (bookings
+/// wait only for a moment each time the log has grown by a few megabytes, see
+/// [`crate::db::Db::checkpoint`]).
 async fn run_checkpoints(deps: JobDeps) {
     let mut commits = deps.db.subscribe_commits();
     while commits.changed().await.is_ok() {

@@ -7,7 +7,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use rand::RngExt;
 use sha2::Sha256;
 
-/// A personal-link or feed token: 192 bits, URL-safe base64 (32 characters).
+/// A secret token (feeds, sessions, CSRF; the random part of [`link_token`]): 192 bits, URL-safe
+/// base64 (32 characters).
 pub fn token() -> String {
     let mut bytes = [0u8; 24];
     rand::fill(&mut bytes);

@@ -185,6 +185,7 @@ impl CalendarStore {
             && c.checked_at.elapsed() < TRUST_WITHOUT_READING
             && self.clock.now() < c.snapshot.valid_until
         {
+            pin(uid, &c.snapshot);
             return Ok(c.snapshot.clone());
         }
         let snapshot = self.fresh_snapshot(uid, epoch).await?;
