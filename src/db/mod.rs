@@ -127,8 +127,11 @@ enum Turn<'c, 't> {
 /// batch's commit succeeded or failed.
 struct Written {
     kept: bool,
-    deliver: Box<dyn FnOnce(Option<&Failure>) + Send>,
+    deliver: Deliver,
 }
+
+/// Tells a caller its write's outcome, given why its batch was not committed (if it was not).
+type Deliver = Box<dyn FnOnce(Option<&Failure>) + Send>;
 
 /// Writes committed together at most: bounds how long the first of a burst waits for the last.
 const MAX_BATCH: usize = 128;
