@@ -229,6 +229,20 @@ impl PropRequest {
         Ok(PropRequest::All)
     }
 
+    /// About the bytes of an answer with these properties for `objects`, to reserve at once: each
+    /// object's calendar text (plus what escaping its line ends adds) when it is asked for, and room for
+    /// its href and other properties. Too little meant copying a cold REPORT's whole answer as it grew;
+    /// what is left over is given back when the answer is finished.
+    pub(crate) fn answer_capacity<'o>(&self, objects: impl IntoIterator<Item = &'o CalObject>) -> usize {
+        let with_data = matches!(self, PropRequest::Some(names)
+            if names.iter().any(|n| n.ns == NS_CALDAV && n.local == "calendar-data"));
+        let per_object = |o: &CalObject| {
+            let text: usize = if with_data { o.body_parts.iter().map(|p| p.len()).sum() } else { 0 };
+            PER_OBJECT_ANSWER + text + text / 8
+        };
+        1024 + objects.into_iter().map(per_object).sum::<usize>()
+    }
+
     /// Adds `getetag` to an explicit property list: DAVx5 fails on a multiget response without
     /// it, and every client needs it to track objects.
     pub(crate) fn with_getetag(self) -> PropRequest {
@@ -243,6 +257,10 @@ impl PropRequest {
         }
     }
 }
+
+/// Bytes of an answer's `<d:response>` for one object besides its calendar text: the href, the ETag
+/// and the properties around them.
+const PER_OBJECT_ANSWER: usize = 512;
 
 /// Adds a property name to `names` unless it is there already (namespace and local name compared);
 /// returns whether it was added. Refuses a name longer than [`MAX_PROP_NAME`] and a list that would
@@ -491,5 +509,33 @@ pub(crate) fn write_value(out: &mut XmlOut, ctx: &Ctx<'_>, res: Res<'_>, prop: P
                 out.end(q);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The room reserved for an answer holds each object's escaped calendar text when it is asked for
+    /// (so the answer is never copied as it grows), and does not grow with the text otherwise.
+    #[test]
+    fn answer_capacity_covers_the_escaped_text_only_when_asked() {
+        let at = chrono::DateTime::UNIX_EPOCH;
+        let line = "DESCRIPTION:R&D <team> meeting, every line ends with CR LF\r\n";
+        let objects: Vec<CalObject> =
+            (0..20).map(|i| CalObject::new(format!("{i}.ics"), line.repeat(30 + i), at, at, at, None)).collect();
+        let escaped: usize = objects
+            .iter()
+            .map(|o| {
+                let mut out = XmlOut::new("d:x", 0);
+                out.calendar_text(&o.body_parts);
+                out.finish("d:x").len() - XmlOut::new("d:x", 0).finish("d:x").len()
+            })
+            .sum();
+        let with_data = PropRequest::Some(vec![Name::new(NS_DAV, "getetag"), Name::new(NS_CALDAV, "calendar-data")]);
+        assert!(with_data.answer_capacity(&objects) >= escaped, "{escaped}");
+        let etags_only = PropRequest::Some(vec![Name::new(NS_DAV, "getetag")]);
+        assert!(etags_only.answer_capacity(&objects) < escaped / 4);
+        assert_eq!(PropRequest::All.answer_capacity(&objects), etags_only.answer_capacity(&objects));
     }
 }

@@ -200,7 +200,7 @@ async fn calendar_query(ctx: &Ctx<'_>, root: &Element) -> Result<Bytes, DavError
     if let Some(m) = uid_match {
         objects.retain(|o| m.matches(&object_uid(&o.body_text())));
     }
-    let mut out = XmlOut::multistatus(1024 + objects.len() * 1500, ctx.config.max_answer_bytes);
+    let mut out = XmlOut::multistatus(req.answer_capacity(&objects), ctx.config.max_answer_bytes);
     for obj in &objects {
         if out.is_full() {
             break;
@@ -327,7 +327,7 @@ async fn sync_collection(ctx: &Ctx<'_>, root: &Element) -> Result<Bytes, DavErro
             }
         }
     };
-    let capacity = 1024 + changed.len() * 1500 + removed.len() * 200;
+    let capacity = req.answer_capacity(&changed) + removed.len() * 200;
     let mut out = XmlOut::multistatus(capacity, ctx.config.max_answer_bytes);
     for obj in &changed {
         if out.is_full() {
