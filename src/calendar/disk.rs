@@ -16,9 +16,10 @@
 //! deleted on change: an outdated file no longer matches and is replaced at the next read;
 //! [`sweep_for`] removes files older than any rendering stays valid, whether the cache is on or off.
 //!
-//! The file format is jmb's own, because it is a private cache: a magic line, the length of a header
-//! (the key and each object's name, ETag, dates and place in the feed) in `postcard`'s compact binary
-//! form, the header, the feed compressed with LZ4 (`lz4_flex`), and an XXH3-128 of all that. A cold
+//! The file format is jmb's own, because it is a private cache: a magic line, the header's length
+//! (4 bytes, big-endian), the header (the key and each object's name, ETag, dates and place in the
+//! feed) in `postcard`'s compact binary form, the feed compressed with LZ4 (`lz4_flex`), and an
+//! XXH3-128 of all that. A cold
 //! CalDAV request reads one of these files, so reading one is kept cheap: the header was JSON, whose
 //! parsing took a tenth of a cold REPORT's time, and the checksum SHA-256. The checksum only has to
 //! catch accidents (a torn write, a damaged disk): whoever can write in the private folder could write
@@ -257,7 +258,7 @@ impl DiskCache {
     }
 
     fn parse(&self, data: &[u8], key: &Key<'_>, head: &Bytes, tail: &Bytes) -> Option<Stored> {
-        let (signed, sum) = data.split_at_checked(data.len().checked_sub(CHECKSUM_LEN)?)?;
+        let (signed, sum) = data.split_last_chunk::<CHECKSUM_LEN>()?;
         let body = signed.strip_prefix(MAGIC.as_slice())?;
         let (len, rest) = body.split_first_chunk::<4>()?;
         let (header, compressed) = rest.split_at_checked(usize::try_from(u32::from_be_bytes(*len)).ok()?)?;
@@ -275,7 +276,7 @@ impl DiskCache {
         {
             return None;
         }
-        if checksum(signed) != sum {
+        if checksum(signed) != *sum {
             return None;
         }
         let (size, _) = lz4_flex::block::uncompressed_size(compressed).ok()?;

@@ -452,7 +452,8 @@ impl Db {
 
     /// Copies what the write-ahead log holds into the database file, on a connection of its own, so
     /// that commits never do it. Returns (frames in the log, frames copied); the next write starts the
-    /// log over once all are copied.
+    /// log over once all are copied. `(-1, -1)` when another process held the log (the next checkpoint
+    /// tries again).
     ///
     /// The bulk is copied while writes go on (`PASSIVE`). But a write can only start the log over when
     /// it finds every frame copied, and under a steady stream of writes some batch always committed
@@ -478,7 +479,7 @@ impl Db {
             join_result(result)
         };
         let (frames, copied) = run(self.inner.clone(), "PASSIVE").await?;
-        if (0..RESTART_FRAMES).contains(&frames) {
+        if !needs_restart(frames) {
             return Ok((frames, copied));
         }
         let _turn = self.inner.write_gate.lock().await;
@@ -647,6 +648,12 @@ fn open_connection(path: &Path, busy_timeout: Duration, read_only: bool) -> Resu
 /// 4 KiB: 64 MiB of log).
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 16384;
 
+/// Whether a checkpoint that found `frames` in the log (`-1`: it found the log held by another
+/// checkpoint) holds writes back to let the log start over (see [`Db::checkpoint`]).
+fn needs_restart(frames: i64) -> bool {
+    !(0..RESTART_FRAMES).contains(&frames)
+}
+
 /// Frames of the log (4 KiB each: 8 MiB) past which a checkpoint holds writes back for a moment to let
 /// the log start over (see [`Db::checkpoint`]).
 const RESTART_FRAMES: i64 = 2048;
@@ -791,7 +798,7 @@ mod tests {
         let db = Db::open(&dir.path().join("jmb.db"), Duration::from_secs(5), 1).unwrap();
         db.write(|tx| Ok::<_, DbError>(tx.execute_batch("CREATE TABLE scratch (v BLOB)")?)).await.unwrap();
         let insert = "INSERT INTO scratch (v) VALUES (zeroblob(40000))";
-        // About 10 pages each: past the threshold.
+        // About 10 pages of 4 KiB each: past the threshold.
         for _ in 0..RESTART_FRAMES / 8 {
             db.write(move |tx| Ok::<_, DbError>(exec(tx, insert, [])?)).await.unwrap();
         }
@@ -816,9 +823,13 @@ mod tests {
             let db = db.clone();
             async move { db.checkpoint().await }
         });
-        // Given time, the copy alongside the write has run. (Were it later, it would find no write in
-        // progress and copy everything: the assertions below hold either way.)
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The copy alongside the write has run once the frames committed so far are in the file.
+        let file = dir.path().join("jmb.db");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::fs::metadata(&file).unwrap().len() < (RESTART_FRAMES as u64) * 4096 {
+            assert!(Instant::now() < deadline, "the copy alongside the write never ran");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         release.send(()).unwrap();
         in_progress.await.unwrap().unwrap();
         let (frames, copied) = checkpoint.await.unwrap().unwrap();
@@ -839,45 +850,63 @@ mod tests {
     }
 
     /// A checkpoint that finds the log held by another one (in this process, the writer's own, run
-    /// only once the log is long) restarts it once the writes are its own, instead of taking the
-    /// busy answer for a short log.
+    /// only once the log is long) holds writes back and restarts the log, instead of taking the busy
+    /// answer for a short log.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_checkpoint_that_finds_another_running_restarts_the_log() {
         static HOLDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
         static RELEASE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        HOLDING.store(false, std::sync::atomic::Ordering::SeqCst);
+        RELEASE.store(false, std::sync::atomic::Ordering::SeqCst);
         // Called while the other checkpoint holds the log and waits for the writer: it waits for the
-        // test, then gives up (and lets the log go).
+        // test (at most 30 s), then gives up and lets the log go.
         fn wait_for_the_test(_attempt: i32) -> bool {
             HOLDING.store(true, std::sync::atomic::Ordering::SeqCst);
-            while !RELEASE.load(std::sync::atomic::Ordering::SeqCst) {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !RELEASE.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(1));
             }
             false
         }
+        assert!(needs_restart(-1) && needs_restart(RESTART_FRAMES) && !needs_restart(RESTART_FRAMES - 1));
         let dir = tempdir::TempDirGuard::new().unwrap();
         let path = dir.path().join("jmb.db");
         let db = Db::open(&path, Duration::from_secs(5), 1).unwrap();
         db.write(|tx| Ok::<_, DbError>(tx.execute_batch("CREATE TABLE scratch (v BLOB)")?)).await.unwrap();
+        let insert = "INSERT INTO scratch (v) VALUES (zeroblob(40000))";
         for _ in 0..5 {
-            db.write(|tx| Ok::<_, DbError>(exec(tx, "INSERT INTO scratch (v) VALUES (zeroblob(40000))", [])?))
-                .await
-                .unwrap();
+            db.write(move |tx| Ok::<_, DbError>(exec(tx, insert, [])?)).await.unwrap();
         }
+        let wal = dir.path().join("jmb.db-wal");
+        let restarts_before = wal_restarts(&wal);
         let (release_writer, holder) = hold_writer(&db).await;
         let other = std::thread::spawn(move || {
             let conn = Connection::open(&path).unwrap();
             conn.busy_handler(Some(wait_for_the_test)).unwrap();
             conn.query_row("PRAGMA wal_checkpoint(FULL)", [], |r| r.get::<_, i64>(0)).unwrap()
         });
+        let deadline = Instant::now() + Duration::from_secs(30);
         while !HOLDING.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(!other.is_finished() && Instant::now() < deadline, "the other checkpoint holds the log");
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
+        // The premise: a copy alongside it is turned away, with nothing to tell the log's length.
+        let inner = db.inner.clone();
+        let busy = tokio::task::spawn_blocking(move || {
+            let conn = inner.checkpointer.lock().unwrap();
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(busy, (-1, -1));
         let checkpoint = tokio::spawn({
             let db = db.clone();
             async move { db.checkpoint().await }
         });
-        // Its first, non-blocking attempt is immediate; given time, it has found the log held. (Were
-        // it later, it would find the log free and copy it all: the assertion below holds either way.)
+        // Given time, its first attempt is turned away the same way. (Were it later, it would find the
+        // log free and copy it all: the assertions below hold either way; `needs_restart`, checked
+        // above, is what decides.)
         tokio::time::sleep(Duration::from_millis(300)).await;
         RELEASE.store(true, std::sync::atomic::Ordering::SeqCst);
         assert_eq!(other.join().unwrap(), 1, "the other checkpoint gave up, busy");
@@ -885,6 +914,8 @@ mod tests {
         holder.await.unwrap().unwrap();
         let (frames, copied) = checkpoint.await.unwrap().unwrap();
         assert!(frames > 0 && copied == frames, "the whole log was copied: {frames} frames, {copied} copied");
+        db.write(move |tx| Ok::<_, DbError>(exec(tx, insert, [])?)).await.unwrap();
+        assert_eq!(wal_restarts(&wal), restarts_before + 1, "the log started over");
     }
 
     /// A read whose caller gave up (a dropped request) keeps its connection until it is done, and no
