@@ -19,11 +19,10 @@
 //! The file format is jmb's own, because it is a private cache: a magic line, the header's length
 //! (4 bytes, big-endian), the header (the key and each object's name, ETag, dates and place in the
 //! feed) in `postcard`'s compact binary form, the feed compressed with LZ4 (`lz4_flex`), and an
-//! XXH3-128 of all that. A cold
-//! CalDAV request reads one of these files, so reading one is kept cheap: the header was JSON, whose
-//! parsing took a tenth of a cold REPORT's time, and the checksum SHA-256. The checksum only has to
-//! catch accidents (a torn write, a damaged disk): whoever can write in the private folder could write
-//! a matching SHA-256 as well.
+//! XXH3-128 of all that. A cold CalDAV request reads one of these files, so reading one is kept cheap:
+//! the header was JSON, whose parsing took a tenth of a cold REPORT's time, and the checksum SHA-256.
+//! The checksum only has to catch accidents (a torn write, a damaged disk): whoever can write in the
+//! private folder could write a matching SHA-256 as well.
 
 use std::fs;
 use std::io::{Read as _, Write as _};
