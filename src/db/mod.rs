@@ -745,8 +745,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn checkpoints_catch_up_with_steady_writes() {
         let dir = tempdir::TempDirGuard::new().unwrap();
-        let db = Db::open(&dir.path().join("jmb.db"), Duration::from_secs(5), 1).unwrap();
-        db.write(|tx| Ok::<_, DbError>(tx.execute_batch("CREATE TABLE scratch (v BLOB)")?)).await.unwrap();
+        let db = scratch_store(&dir.path().join("jmb.db")).await;
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         // Two writers, so that one is always queued while the other commits.
         let writers: Vec<_> = (0..2)
@@ -754,8 +753,7 @@ mod tests {
                 let (db, stop) = (db.clone(), stop.clone());
                 tokio::spawn(async move {
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        let insert = "INSERT INTO scratch (v) VALUES (zeroblob(40000))";
-                        db.write(move |tx| Ok::<_, DbError>(exec(tx, insert, [])?)).await.unwrap();
+                        write_blob(&db).await;
                     }
                 })
             })
@@ -795,12 +793,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_long_log_starts_over_though_a_write_was_in_progress() {
         let dir = tempdir::TempDirGuard::new().unwrap();
-        let db = Db::open(&dir.path().join("jmb.db"), Duration::from_secs(5), 1).unwrap();
-        db.write(|tx| Ok::<_, DbError>(tx.execute_batch("CREATE TABLE scratch (v BLOB)")?)).await.unwrap();
-        let insert = "INSERT INTO scratch (v) VALUES (zeroblob(40000))";
-        // About 10 pages of 4 KiB each: past the threshold.
+        let db = scratch_store(&dir.path().join("jmb.db")).await;
+        // Past the threshold.
         for _ in 0..RESTART_FRAMES / 8 {
-            db.write(move |tx| Ok::<_, DbError>(exec(tx, insert, [])?)).await.unwrap();
+            write_blob(&db).await;
         }
         let wal = dir.path().join("jmb.db-wal");
         let restarts_before = wal_restarts(&wal);
@@ -810,7 +806,7 @@ mod tests {
             let db = db.clone();
             async move {
                 db.write(move |tx| {
-                    exec(tx, insert, [])?;
+                    exec(tx, BLOB_INSERT, [])?;
                     let _ = writing.send(());
                     let _ = released.recv_timeout(Duration::from_secs(30));
                     Ok::<_, DbError>(())
@@ -834,8 +830,23 @@ mod tests {
         in_progress.await.unwrap().unwrap();
         let (frames, copied) = checkpoint.await.unwrap().unwrap();
         assert!(frames >= RESTART_FRAMES && copied == frames, "{frames} frames, {copied} copied");
-        db.write(move |tx| Ok::<_, DbError>(exec(tx, insert, [])?)).await.unwrap();
+        write_blob(&db).await;
         assert_eq!(wal_restarts(&wal), restarts_before + 1, "the log started over");
+    }
+
+    /// A store at `path` with an empty `scratch` table for [`write_blob`].
+    async fn scratch_store(path: &Path) -> Db {
+        let db = Db::open(path, Duration::from_secs(5), 1).unwrap();
+        db.write(|tx| Ok::<_, DbError>(tx.execute_batch("CREATE TABLE scratch (v BLOB)")?)).await.unwrap();
+        db
+    }
+
+    /// A row of 40 000 bytes: about 10 pages of 4 KiB in the log.
+    const BLOB_INSERT: &str = "INSERT INTO scratch (v) VALUES (zeroblob(40000))";
+
+    /// Commits one [`BLOB_INSERT`].
+    async fn write_blob(db: &Db) {
+        db.write(|tx| Ok::<_, DbError>(exec(tx, BLOB_INSERT, [])?)).await.unwrap();
     }
 
     /// How many times the write-ahead log started over: the checkpoint sequence number of its header
@@ -871,11 +882,9 @@ mod tests {
         assert!(needs_restart(-1) && needs_restart(RESTART_FRAMES) && !needs_restart(RESTART_FRAMES - 1));
         let dir = tempdir::TempDirGuard::new().unwrap();
         let path = dir.path().join("jmb.db");
-        let db = Db::open(&path, Duration::from_secs(5), 1).unwrap();
-        db.write(|tx| Ok::<_, DbError>(tx.execute_batch("CREATE TABLE scratch (v BLOB)")?)).await.unwrap();
-        let insert = "INSERT INTO scratch (v) VALUES (zeroblob(40000))";
+        let db = scratch_store(&path).await;
         for _ in 0..5 {
-            db.write(move |tx| Ok::<_, DbError>(exec(tx, insert, [])?)).await.unwrap();
+            write_blob(&db).await;
         }
         let wal = dir.path().join("jmb.db-wal");
         let restarts_before = wal_restarts(&wal);
@@ -914,7 +923,7 @@ mod tests {
         holder.await.unwrap().unwrap();
         let (frames, copied) = checkpoint.await.unwrap().unwrap();
         assert!(frames > 0 && copied == frames, "the whole log was copied: {frames} frames, {copied} copied");
-        db.write(move |tx| Ok::<_, DbError>(exec(tx, insert, [])?)).await.unwrap();
+        write_blob(&db).await;
         assert_eq!(wal_restarts(&wal), restarts_before + 1, "the log started over");
     }
 
