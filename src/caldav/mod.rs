@@ -306,7 +306,7 @@ impl ResponseCache {
     pub(crate) fn new(budget: usize) -> Self {
         // An answer above a quarter of the budget is not kept (one would push out many); with the
         // default budget a REPORT of a month of a 2 000-event calendar (about 1.3 MB) still is.
-        let lru = crate::cache::ByteLru::new(budget, Self::ENTRY_OVERHEAD, budget / 4);
+        let lru = crate::cache::ByteLru::scan_resistant(budget, Self::ENTRY_OVERHEAD, budget / 4);
         ResponseCache { inner: std::sync::Mutex::new(lru) }
     }
 

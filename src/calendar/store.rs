@@ -155,7 +155,7 @@ impl CalendarStore {
         // Up to half the budget for one calendar: the largest calendars cost the most to render, and
         // with the default budget a 2 000-event one (about 3.5 MB) is still kept.
         let budget = config.calendar.rendering_cache_bytes();
-        let memory = Mutex::new(ByteLru::new(budget, CACHE_ENTRY_OVERHEAD, budget / 2));
+        let memory = Mutex::new(ByteLru::scan_resistant(budget, CACHE_ENTRY_OVERHEAD, budget / 2));
         let disk = disk::dir_for(&config).and_then(|dir| {
             disk::DiskCache::open(&dir, disk::fingerprint(&rendering_settings(&config)))
                 .inspect_err(|e| {
