@@ -257,8 +257,13 @@ impl Db {
         checkpointer.busy_timeout(CHECKPOINT_WAIT)?;
         // It copies pages from the log to the file and reads nothing else: no page cache worth keeping.
         checkpointer.pragma_update(None, "cache_size", CHECKPOINTER_CACHE_KIB)?;
-        let readers =
-            (0..readers.max(1)).map(|_| open_connection(path, busy_timeout, true)).collect::<Result<Vec<_>, _>>()?;
+        let readers = (0..readers.max(1))
+            .map(|_| {
+                let reader = open_connection(path, busy_timeout, true)?;
+                reader.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
+                Ok(reader)
+            })
+            .collect::<Result<Vec<_>, DbError>>()?;
         // Never waits: `data_version` answers `None` rather than block the async thread it runs on.
         let version_probe = open_connection(path, Duration::ZERO, true)?;
         Ok(Self::from_parts(writer, checkpointer, readers, version_probe, path))
@@ -664,6 +669,10 @@ const CHECKPOINT_WAIT: Duration = Duration::from_millis(50);
 
 /// Page cache of the checkpointing connection, in KiB (negative: SQLite's unit for a size in KiB).
 const CHECKPOINTER_CACHE_KIB: i64 = -128;
+
+/// Page cache of each read connection, in KiB (SQLite's default is 2 000 KiB). A reader's cache is
+/// emptied whenever another connection commits, and a cold calendar reads a few dozen pages.
+const READER_CACHE_KIB: i64 = -512;
 
 /// Distinct SQL statements kept prepared per connection.
 const STATEMENT_CACHE: usize = 256;
