@@ -1,6 +1,6 @@
-//! A map bounded by bytes with least-recently-used eviction, shared by the two caches of the calendar
-//! side: users' rendered calendars ([`crate::calendar::store`]) and CalDAV answers
-//! ([`crate::caldav`]). Both hold values of very different sizes (a 5-event calendar and a 2 000-event
+//! A map bounded by bytes with least-recently-used eviction, used by the two caches of the calendar
+//! side, users' rendered calendars ([`crate::calendar::store`]) and CalDAV answers
+//! ([`crate::caldav`]), and (counting entries) by the directory's answers. Both hold values of very different sizes (a 5-event calendar and a 2 000-event
 //! one; a 300-byte PROPFIND answer and a 1 MB REPORT), so a budget counted in entries either wastes
 //! memory or holds too little: each entry is charged its own size plus a fixed overhead.
 //!
@@ -85,10 +85,11 @@ impl<K: Eq + Hash + Clone, V: Clone> ByteLru<K, V> {
         }
     }
 
-    /// Like [`ByteLru::new`], but once full it keeps a new key only at its second [`ByteLru::put`]
-    /// within a while (see the module's documentation): a stream of keys asked for once does not push
-    /// out the entries in use. Replacing a key already kept, and keeping one while there is room,
-    /// happen at once.
+    /// Like [`ByteLru::new`], but once full it keeps a new key only when it was [`ByteLru::put`]
+    /// recently already (see the module's documentation): a stream of keys asked for once does not
+    /// push out the entries in use. Replacing a key already kept, and keeping one while there is room,
+    /// happen at once; a key let in stays known while the doorkeeper remembers it, so it comes back
+    /// at once after an eviction.
     pub fn scan_resistant(budget: usize, overhead: usize, max_entry: usize) -> Self {
         let doorkeeper = Doorkeeper { hasher: RandomState::new(), order: VecDeque::new(), seen: HashSet::new() };
         ByteLru { doorkeeper: Some(doorkeeper), ..Self::new(budget, overhead, max_entry) }

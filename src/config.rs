@@ -447,7 +447,8 @@ pub struct CalendarConfig {
     /// oldest kept entry answer 403 valid-sync-token and clients resynchronise.
     pub change_log_days: u32,
     /// Memory for calendars kept ready to serve, in bytes: three quarters hold users' rendered
-    /// calendars, one quarter CalDAV answers; least recently used ones go first.
+    /// calendars, one quarter CalDAV answers; least recently used ones go first, and once full (with
+    /// the disk cache on, for calendars) a new one is kept only when asked for again within a while.
     pub cache_bytes: usize,
     /// Keep every user's latest rendered calendar on disk too (in the folder `<database.path>-calendars`),
     /// for the polls that no longer find it in memory.

@@ -23,7 +23,8 @@
 //! (see `report.rs` and `expand.rs`). What one request can cost is bounded: the body (256 KiB,
 //! 10 000 elements), the distinct properties it names (64, repeats merged), the size of a
 //! multistatus ([`DavConfig::max_answer_bytes`], 507 beyond), and the answer cache
-//! (`ResponseCache`, keyed by digest, least recently used entries evicted within one byte budget).
+//! (`ResponseCache`, keyed by digest, least recently used entries evicted within one byte budget;
+//! once full, an answer is kept when made again within a while).
 
 mod error;
 mod expand;
@@ -290,7 +291,9 @@ fn cache_key(
 }
 
 /// A byte-bounded cache of multistatus answers with least-recently-used eviction (keys, answers and
-/// bookkeeping counted together; answers too large to be worth it are not kept).
+/// bookkeeping counted together; answers too large to be worth it are not kept). Scan-resistant: once
+/// full, an answer is kept when the same one is made again within a while, so the answers to clients
+/// that poll once in a long while do not push out those polled often.
 pub(crate) struct ResponseCache {
     inner: std::sync::Mutex<crate::cache::ByteLru<CacheKey, Bytes>>,
 }

@@ -1144,7 +1144,7 @@ fn the_cache_evicts_the_least_recently_used_within_its_budget() {
     assert_eq!((cache.len(), cache.footprint()), (8, 8 * entry));
     assert!(cache.get(&key(1)).is_none());
     assert!(cache.get(&key(0)).is_some() && cache.get(&key(8)).is_some());
-    // Replacing an entry re-counts it; an answer above an eighth of the budget is not kept.
+    // Replacing an entry re-counts it; an answer above a quarter of the budget is not kept.
     cache.put(key(8), Bytes::from_static(b"short"));
     assert_eq!(cache.footprint(), 7 * entry + ResponseCache::ENTRY_OVERHEAD + 5);
     cache.put(key(9), Bytes::from(vec![b'x'; 2 * entry]));

@@ -8,7 +8,8 @@
 //!   change by a hook, so a calendar reads one row per event;
 //! * [`clock`] records in that log what time changes (alarms passing, meetings leaving the window);
 //! * [`store`] renders a user's calendar (through [`crate::ics`]), keeps it in memory while it is
-//!   current, and implements [`crate::caldav::CalendarBackend`];
+//!   current (those in steady use: see [`crate::cache::ByteLru::scan_resistant`]), and implements
+//!   [`crate::caldav::CalendarBackend`];
 //! * [`disk`] keeps every user's latest rendering on disk, for the polls that find it gone from memory.
 //!
 //! The HTTP side (the feed route, the access page, mounting CalDAV) lives in the edge.

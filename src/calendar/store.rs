@@ -29,6 +29,8 @@ use crate::i18n::{Lang, Tr};
 use crate::ics;
 use crate::users::{self, FeedOwner};
 
+/// Generations of renderings made in this process; those read back from disk take theirs from their
+/// content instead (see [`Snapshot::from_stored`]), with the top bit set so the two never meet.
 static NEXT_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// How long a cached calendar is trusted without asking the store, when this process wrote nothing
@@ -73,7 +75,8 @@ struct Cached {
 /// A user's calendar as rendered at one version.
 pub struct Snapshot {
     pub ctag: i64,
-    /// Unique per rendering: CalDAV answers are cached under it.
+    /// Names what CalDAV answers are made of (they are cached under it): unique per rendering made
+    /// here, derived from the content for one read back from disk.
     pub generation: u64,
     mail: String,
     /// Rendering must be redone from this instant (an alarm passes, a meeting leaves the window).
@@ -90,12 +93,19 @@ pub struct Snapshot {
 const CACHE_ENTRY_OVERHEAD: usize = 256;
 
 impl Snapshot {
-    /// A rendering read back from disk.
+    /// A rendering read back from disk. Its generation follows from what answers are made of (the
+    /// version, the date and the feed's ETag, which covers every byte of every object): a calendar
+    /// read from disk again, unchanged, finds the answers cached for it when it was last read, although
+    /// the memory cache did not keep the rendering in between (see [`crate::cache::ByteLru::scan_resistant`]).
     fn from_stored(s: disk::Stored) -> Self {
         let by_name = s.objects.iter().enumerate().map(|(i, o)| (o.name.clone(), i)).collect();
+        let mut content = Vec::with_capacity(16 + s.feed_etag.len());
+        content.extend_from_slice(&s.ctag.to_le_bytes());
+        content.extend_from_slice(&s.last_modified.timestamp_micros().to_le_bytes());
+        content.extend_from_slice(s.feed_etag.as_bytes());
         Snapshot {
             ctag: s.ctag,
-            generation: NEXT_GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            generation: xxhash_rust::xxh3::xxh3_64(&content) | 1 << 63,
             mail: s.mail,
             valid_until: s.valid_until,
             objects: s.objects,
@@ -155,13 +165,19 @@ impl CalendarStore {
         // Up to half the budget for one calendar: the largest calendars cost the most to render, and
         // with the default budget a 2 000-event one (about 3.5 MB) is still kept.
         let budget = config.calendar.rendering_cache_bytes();
-        let memory = Mutex::new(ByteLru::scan_resistant(budget, CACHE_ENTRY_OVERHEAD, budget / 2));
         let disk = disk::dir_for(&config).and_then(|dir| {
             disk::DiskCache::open(&dir, disk::fingerprint(&rendering_settings(&config)))
                 .inspect_err(|e| {
                     tracing::warn!(error.message = %e, path = %dir.display(), "calendar: no cache on disk, the folder cannot be used");
                 })
                 .ok()
+        });
+        // Scan-resistant only above a disk level: a calendar the memory does not keep is read back from
+        // disk at its next request, a fifth of the cost of rendering it again.
+        let memory = Mutex::new(if disk.is_some() {
+            ByteLru::scan_resistant(budget, CACHE_ENTRY_OVERHEAD, budget / 2)
+        } else {
+            ByteLru::new(budget, CACHE_ENTRY_OVERHEAD, budget / 2)
         });
         let head = Bytes::from(ics::resource_head(&config.calendar_prodid()));
         let levels = Arc::new(Levels { memory, disk, config, head });
@@ -230,7 +246,8 @@ impl CalendarStore {
 }
 
 /// Where rendered calendars are kept: in memory (the most recently used, within
-/// `calendar.cache_bytes`), and on disk (every user's latest, see [`disk`]) when `calendar.disk_cache`.
+/// `calendar.cache_bytes`; once full, with the disk level, only those asked for again within a while),
+/// and on disk (every user's latest, see [`disk`]) when `calendar.disk_cache`.
 struct Levels {
     memory: Mutex<ByteLru<String, Cached>>,
     disk: Option<disk::DiskCache>,

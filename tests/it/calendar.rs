@@ -804,17 +804,25 @@ async fn renderings_on_disk_outlive_memory_and_never_go_stale() {
         .await
         .unwrap();
     let clock: Arc<dyn Clock> = app.clock.clone();
-    let feed_of = |config: jmb::config::Config| {
+    let snapshot_of = |config: jmb::config::Config| {
         let (db, clock, token) = (app.state.db.clone(), clock.clone(), token.clone());
         async move {
             match CalendarStore::new(db, Arc::new(config), clock).feed(&token).await.unwrap() {
-                FeedLookup::Calendar(s) => String::from_utf8(s.feed.to_vec()).unwrap(),
+                FeedLookup::Calendar(s) => s,
                 _ => panic!("the feed is known"),
             }
         }
     };
+    let feed_of = |config: jmb::config::Config| {
+        let snapshot = snapshot_of(config);
+        async move { String::from_utf8(snapshot.await.feed.to_vec()).unwrap() }
+    };
     let config = || (*app.state.config).clone();
     assert_eq!(feed_of(config()).await.as_bytes(), &served[..], "served from disk as it was");
+    // Read back from disk again (the memory cache need not keep it), the same rendering has the same
+    // generation: the CalDAV answers cached under it still apply.
+    let from_disk = snapshot_of(config()).await.generation;
+    assert_eq!(snapshot_of(config()).await.generation, from_disk);
     let mut off = config();
     off.calendar.disk_cache = false;
     assert!(feed_of(off).await.contains("SUMMARY:Changed behind its back"), "without the disk cache: rendered");
@@ -824,6 +832,7 @@ async fn renderings_on_disk_outlive_memory_and_never_go_stale() {
     assert!(other.contains("X-WR-CALNAME:Autre nom") && other.contains("Changed behind its back"), "other settings");
     // The rendering just made for the new settings replaced the file: the former ones render again.
     assert!(feed_of(config()).await.contains("Changed behind its back"));
+    assert_ne!(snapshot_of(config()).await.generation, from_disk, "read from disk, other content: another generation");
 
     // A new version (an answer) is rendered, not read back.
     let (s, _) = app
