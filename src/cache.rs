@@ -1,8 +1,9 @@
 //! A map bounded by bytes with least-recently-used eviction, used by the two caches of the calendar
 //! side, users' rendered calendars ([`crate::calendar::store`]) and CalDAV answers
-//! ([`crate::caldav`]), and (counting entries) by the directory's answers. Both hold values of very different sizes (a 5-event calendar and a 2 000-event
-//! one; a 300-byte PROPFIND answer and a 1 MB REPORT), so a budget counted in entries either wastes
-//! memory or holds too little: each entry is charged its own size plus a fixed overhead.
+//! ([`crate::caldav`]), and (counting entries) by the directory's answers. The calendar side's values
+//! have very different sizes (a 5-event calendar and a 2 000-event one; a 300-byte PROPFIND answer and
+//! a 1 MB REPORT), so a budget counted in entries either wastes memory or holds too little: each entry
+//! is charged its own size plus a fixed overhead.
 //!
 //! A cache can also be made scan-resistant ([`ByteLru::scan_resistant`]): once full, it keeps a new
 //! entry only when its key was asked for recently already. Calendar clients of a large site each poll

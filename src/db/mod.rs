@@ -866,7 +866,6 @@ mod tests {
         assert_eq!(wal_restarts(&wal), restarts_before + 1, "the log started over");
     }
 
-    /// A store at `path` with an empty `scratch` table for [`write_blob`].
     /// Reads one after the other all get the warm reader (SQLite's default page cache); a read made
     /// while it is busy gets one with the small cache, and the warm one is handed out again once free.
     #[tokio::test]
@@ -898,6 +897,7 @@ mod tests {
         assert_eq!(read_cache().await.unwrap(), -2000, "free again: the warm reader");
     }
 
+    /// A store at `path` with an empty `scratch` table for [`write_blob`].
     async fn scratch_store(path: &Path) -> Db {
         let db = Db::open(path, Duration::from_secs(5), 1).unwrap();
         db.write(|tx| Ok::<_, DbError>(tx.execute_batch("CREATE TABLE scratch (v BLOB)")?)).await.unwrap();
