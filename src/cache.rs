@@ -52,9 +52,10 @@ impl Doorkeeper {
     const MAX_KEYS: usize = 16_384;
     const KEYS_PER_ENTRY: usize = 4;
 
-    /// Whether `hash` was refused recently; if not, remembers it (a key is remembered once, however
+    /// Whether `key` was refused recently; if not, remembers it (a key is remembered once, however
     /// often it is asked for, and forgotten in the order it came).
-    fn admits(&mut self, hash: u64, entries: usize) -> bool {
+    fn admits(&mut self, key: &impl Hash, entries: usize) -> bool {
+        let hash = self.hasher.hash_one(key);
         if self.seen.contains(&hash) {
             return true;
         }
@@ -131,7 +132,7 @@ impl<K: Eq + Hash + Clone, V: Clone> ByteLru<K, V> {
         if let Some(doorkeeper) = &mut self.doorkeeper
             && self.bytes + cost > self.budget
             && !self.entries.contains_key(&key)
-            && !doorkeeper.admits(doorkeeper.hasher.hash_one(&key), self.entries.len())
+            && !doorkeeper.admits(&key, self.entries.len())
         {
             return false;
         }

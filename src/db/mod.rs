@@ -877,22 +877,10 @@ mod tests {
         for _ in 0..5 {
             assert_eq!(read_cache().await.unwrap(), -2000, "one after the other: the warm reader");
         }
-        let (busy_tx, busy_rx) = std::sync::mpsc::channel::<()>();
-        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-        let other = db.clone();
-        let held = tokio::spawn(async move {
-            other
-                .read(move |c| {
-                    busy_tx.send(()).unwrap();
-                    release_rx.recv().unwrap();
-                    Ok::<_, DbError>(cache_size(c)?)
-                })
-                .await
-        });
-        tokio::task::spawn_blocking(move || busy_rx.recv().unwrap()).await.unwrap();
+        let (release, held) = hold_reader(&db, cache_size).await;
         let sizes = [read_cache().await.unwrap(), read_cache().await.unwrap()];
         assert_eq!(sizes, [READER_CACHE_KIB, READER_CACHE_KIB], "the warm reader is busy: small ones");
-        release_tx.send(()).unwrap();
+        release.send(()).unwrap();
         assert_eq!(held.await.unwrap().unwrap(), -2000);
         assert_eq!(read_cache().await.unwrap(), -2000, "free again: the warm reader");
     }
@@ -996,19 +984,7 @@ mod tests {
     async fn a_dropped_read_keeps_its_slot_until_its_connection_is_back() {
         let dir = tempdir::TempDirGuard::new().unwrap();
         let db = Db::open(&dir.path().join("jmb.db"), Duration::from_secs(5), 1).unwrap();
-        let (release, released) = std::sync::mpsc::channel::<()>();
-        let (reading, read_started) = tokio::sync::oneshot::channel::<()>();
-        let reader = db.clone();
-        let abandoned = tokio::spawn(async move {
-            reader
-                .read(move |_c| {
-                    let _ = reading.send(());
-                    let _ = released.recv_timeout(Duration::from_secs(30));
-                    Ok::<_, DbError>(())
-                })
-                .await
-        });
-        read_started.await.unwrap();
+        let (release, abandoned) = hold_reader(&db, |_| Ok(())).await;
         abandoned.abort();
         let _ = abandoned.await;
         let next = tokio::spawn({
@@ -1052,6 +1028,27 @@ mod tests {
                 let _ = holding.send(());
                 let _ = released.recv_timeout(Duration::from_secs(30));
                 Ok::<_, DbError>(())
+            })
+            .await
+        });
+        held.await.unwrap();
+        (release, holder)
+    }
+
+    /// Starts a read that holds its connection until the returned sender says so (or 30 s pass) and
+    /// then answers `f` on it; returns once it holds the connection.
+    async fn hold_reader<T: Send + 'static>(
+        db: &Db,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<Result<T, DbError>>) {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (holding, held) = tokio::sync::oneshot::channel::<()>();
+        let db = db.clone();
+        let holder = tokio::spawn(async move {
+            db.read(move |c| {
+                let _ = holding.send(());
+                let _ = released.recv_timeout(Duration::from_secs(30));
+                Ok::<_, DbError>(f(c)?)
             })
             .await
         });
