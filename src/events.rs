@@ -35,6 +35,9 @@ pub enum Change<'a> {
     Deleted { meeting: &'a MeetingDetails },
     /// An invitee answered (accept, tentative, decline); `meeting` is after the answer.
     Answered { meeting: &'a MeetingDetails, attendee: &'a Attendee, previous: PartStat },
+    /// An invitee changed the note left for the organiser (or removed it) without changing their answer;
+    /// `attendee` holds the new note.
+    NoteChanged { meeting: &'a MeetingDetails, attendee: &'a Attendee },
     /// Someone used their way into the room (personal link, or signed-in host entry).
     Joined { meeting: &'a Meeting, attendee: &'a Attendee },
     /// A signed-in user's primary address changed: the meetings their calendar shows changed wholesale.
@@ -49,6 +52,7 @@ impl Change<'_> {
             Change::Updated { .. } => "updated",
             Change::Deleted { .. } => "deleted",
             Change::Answered { .. } => "answered",
+            Change::NoteChanged { .. } => "note-changed",
             Change::Joined { .. } => "joined",
             Change::UserAddressChanged { .. } => "user-address-changed",
         }

@@ -270,7 +270,10 @@ impl Hook for MetricsHook {
                 };
                 m.answers.get_or_create(&vec![("answer", answer.to_string())]).inc();
             }
-            Change::Updated { .. } | Change::Deleted { .. } | Change::UserAddressChanged { .. } => {}
+            Change::Updated { .. }
+            | Change::Deleted { .. }
+            | Change::NoteChanged { .. }
+            | Change::UserAddressChanged { .. } => {}
         }
         Ok(())
     }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::SignedIn;
 use crate::booking::BookingError;
-use crate::booking::model::{Answer, Attendee, MeetingDetails, PartStat, Phase, Role};
+use crate::booking::model::{Answer, Attendee, MeetingDetails, Note, PartStat, Phase, Role};
 use crate::booking::rules::{self, FieldErrors, RawMeeting, RawStart};
 use crate::i18n::Tr;
 use crate::state::AppState;
@@ -245,6 +245,9 @@ pub struct AttendeeView {
     /// `[presence]` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub minutes_present: Option<i64>,
+    /// The note left with the answer (`""`: none), shown to its writer and to the owner only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Someone in the meeting's room nobody invited (an anonymous guest, another token holder).
@@ -309,6 +312,7 @@ fn view(state: &AppState, d: &MeetingDetails, viewer: &SignedIn, now: DateTime<U
                 join_url: links.then(|| state.url(&format!("/j/{}", a.token))),
                 rsvp_url: links.then(|| state.url(&format!("/rsvp/{}", a.token))),
                 minutes_present: None,
+                note: links.then(|| a.note.clone()),
             }
         })
         .collect();
@@ -574,6 +578,9 @@ fn audited(tr: Tr, action: &'static str, meeting: &str, user: &SignedIn, e: Book
 #[serde(deny_unknown_fields)]
 struct AnswerInput {
     answer: String,
+    /// The note for the organiser: absent keeps the stored one, `""` removes it.
+    #[serde(default)]
+    note: Option<String>,
 }
 
 async fn answer(
@@ -587,8 +594,12 @@ async fn answer(
         tr,
         kind: ApiErrorKind::BadBody("answer must be \"accept\", \"tentative\" or \"decline\"".into()),
     })?;
+    let note = input.note.as_deref().map(Note::parse).transpose().map_err(|_| ApiError {
+        tr,
+        kind: ApiErrorKind::BadBody(format!("note must be at most {} characters", Note::MAX_CHARS)),
+    })?;
     let now = state.clock.now();
-    let outcome = state.bookings.answer_as(&user.identity, &id, answer, now).await.map_err(|e| err(tr, e))?;
+    let outcome = state.bookings.answer_as(&user.identity, &id, answer, note, now).await.map_err(|e| err(tr, e))?;
     tracing::info!(target: "audit", route = "/api/v1/answer", room = %outcome.meeting.room, who = %user.identity.mail,
         answer = outcome.attendee.partstat.as_ical(), decision = "ALLOWED");
     let d = state.bookings.visible(&user.identity, &id).await.map_err(|e| err(tr, e))?;

@@ -300,30 +300,20 @@ impl Bookings {
         let hooks = self.hooks.clone();
         self.db
             .write(move |tx| {
-                let (meeting, mut attendee) = repo::by_token(tx, &token)?.ok_or(BookingError::NotFound)?;
-                let mut note_changed = false;
-                if let Some(note) = note
-                    && note.as_str() != attendee.note
-                    && !meeting.has_ended(now)
-                    && attendee.role != Role::Owner
-                {
-                    repo::set_note(tx, attendee.id, note.as_str())?;
-                    attendee.note = note.as_str().to_string();
-                    note_changed = true;
-                }
-                let mut outcome = apply_answer(tx, &hooks, meeting, attendee, answer, now)?;
-                outcome.note_changed = note_changed;
-                Ok(outcome)
+                let (meeting, attendee) = repo::by_token(tx, &token)?.ok_or(BookingError::NotFound)?;
+                apply_answer(tx, &hooks, meeting, attendee, answer, note, now)
             })
             .await
     }
 
-    /// Records an answer given by a signed-in invitee for a meeting id.
+    /// Records an answer given by a signed-in invitee for a meeting id, with the note left for the
+    /// organiser as in [`Bookings::answer_by_token_with_note`].
     pub async fn answer_as(
         &self,
         who: &Identity,
         id: &str,
         answer: Answer,
+        note: Option<super::model::Note>,
         now: DateTime<Utc>,
     ) -> Result<AnswerOutcome, BookingError> {
         let who = who.clone();
@@ -333,7 +323,7 @@ impl Bookings {
             .write(move |tx| {
                 let details = load(tx, &id)?;
                 let attendee = details.row_of(&who).cloned().ok_or(BookingError::NotFound)?;
-                apply_answer(tx, &hooks, details.meeting, attendee, answer, now)
+                apply_answer(tx, &hooks, details.meeting, attendee, answer, note, now)
             })
             .await
     }
@@ -537,12 +527,16 @@ fn invitees<'a>(moderators: &'a [Invitee], guests: &'a [Invitee]) -> impl Iterat
     moderators.iter().map(|m| (Role::Moderator, m)).chain(guests.iter().map(|g| (Role::Guest, g)))
 }
 
+/// Records an answer and the note that came with it (`None`: keep the stored note; `Some("")`: remove
+/// it). A changed answer is told as [`Change::Answered`] (the letter shows the note too); a note changed
+/// alone as [`Change::NoteChanged`].
 fn apply_answer(
     tx: &Transaction<'_>,
     hooks: &Hooks,
     meeting: Meeting,
     mut attendee: Attendee,
     answer: Answer,
+    note: Option<super::model::Note>,
     now: DateTime<Utc>,
 ) -> Result<AnswerOutcome, BookingError> {
     if meeting.has_ended(now) {
@@ -551,6 +545,14 @@ fn apply_answer(
     if attendee.role == Role::Owner {
         return Err(BookingError::OwnerAnswers);
     }
+    let note_changed = match note {
+        Some(note) if note.as_str() != attendee.note => {
+            repo::set_note(tx, attendee.id, note.as_str())?;
+            attendee.note = note.as_str().to_string();
+            true
+        }
+        _ => false,
+    };
     let previous = attendee.partstat;
     let partstat = answer.partstat();
     let changed = previous != partstat;
@@ -558,10 +560,17 @@ fn apply_answer(
         repo::set_partstat(tx, attendee.id, partstat, now)?;
         attendee.partstat = partstat;
         attendee.answered_at = Some(now);
-        let details = load(tx, &meeting.id)?;
-        hooks.emit(tx, &Change::Answered { meeting: &details, attendee: &attendee, previous }, now)?;
     }
-    Ok(AnswerOutcome { meeting, attendee, changed, note_changed: false })
+    if changed || note_changed {
+        let details = load(tx, &meeting.id)?;
+        let change = if changed {
+            Change::Answered { meeting: &details, attendee: &attendee, previous }
+        } else {
+            Change::NoteChanged { meeting: &details, attendee: &attendee }
+        };
+        hooks.emit(tx, &change, now)?;
+    }
+    Ok(AnswerOutcome { meeting, attendee, changed, note_changed })
 }
 
 /// The owner passes; an invitee is told they are not the owner; anyone else learns nothing.
@@ -599,7 +608,7 @@ fn insert(
     partstat: PartStat,
     now: DateTime<Utc>,
 ) -> Result<i64, BookingError> {
-    let token = unique(tx, secrets::link_token, |tx, t| Ok(repo::by_token(tx, t)?.is_some()))?;
+    let token = unique(tx, secrets::link_token, |tx, t| repo::token_in_use(tx, t))?;
     Ok(repo::insert_attendee(tx, &NewAttendee { meeting_id, role, mail, name, token: &token, partstat }, now)?)
 }
 
@@ -649,6 +658,7 @@ mod tests {
                 Change::Answered { attendee, previous, .. } => {
                     format!("answered {} {:?}->{:?}", attendee.mail, previous, attendee.partstat)
                 }
+                Change::NoteChanged { attendee, .. } => format!("note {} {:?}", attendee.mail, attendee.note),
                 Change::Joined { attendee, .. } => format!("joined {}", attendee.mail),
                 Change::UserAddressChanged { uid, .. } => format!("address {uid}"),
             };
@@ -709,6 +719,11 @@ mod tests {
         let b = d.attendee_by_mail("b@x.org").unwrap().clone();
         bookings.answer_by_token(&b.token, Answer::Tentative, now).await.unwrap();
         bookings.answer_by_token(&b.token, Answer::Tentative, now).await.unwrap();
+        // The same answer with a note, then the same note again: only the first is a change.
+        let note = || Some(crate::booking::model::Note::parse("En retard").unwrap());
+        let outcome = bookings.answer_by_token_with_note(&b.token, Answer::Tentative, note(), now).await.unwrap();
+        assert!(outcome.note_changed && !outcome.changed);
+        bookings.answer_by_token_with_note(&b.token, Answer::Tentative, note(), now).await.unwrap();
         bookings.record_join(b.id, now).await.unwrap();
         bookings.delete(&owner(), &id, now).await.unwrap();
         assert_eq!(
@@ -718,6 +733,7 @@ mod tests {
                 "updated +1 -1 significant=false",
                 "updated +0 -0 significant=true",
                 "answered b@x.org NeedsAction->Tentative",
+                "note b@x.org \"En retard\"",
                 "joined b@x.org",
                 "deleted Point moved, 0 stored",
             ]
@@ -825,7 +841,7 @@ mod tests {
         let ended = at("2026-12-05T10:00:00Z");
         assert!(matches!(bookings.delete(&owner(), &id, ended).await, Err(BookingError::Ended { .. })));
         assert!(matches!(
-            bookings.answer_as(&owner().identity, &id, Answer::Accept, now).await,
+            bookings.answer_as(&owner().identity, &id, Answer::Accept, None, now).await,
             Err(BookingError::OwnerAnswers)
         ));
         assert!(bookings.deletable(&not_editor, &id, now).await.is_ok(), "who lost the right to book may still cancel");

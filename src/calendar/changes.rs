@@ -38,7 +38,8 @@ impl Hook for ChangeLog {
             // Removed attendees lose the object, added ones gain it, the others see it change.
             Change::Updated { before, after, .. } => touch_meeting(tx, &[before, after], now)?,
             Change::UserAddressChanged { uid, .. } => reset(tx, uid, now)?,
-            Change::Joined { .. } => {}
+            // Neither is in the calendar.
+            Change::Joined { .. } | Change::NoteChanged { .. } => {}
         }
         Ok(())
     }

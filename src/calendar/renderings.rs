@@ -84,7 +84,10 @@ impl Hook for Renderer {
         match change {
             Change::Created { meeting } | Change::Answered { meeting, .. } => save(tx, meeting)?,
             Change::Updated { after, .. } => save(tx, after)?,
-            Change::Deleted { .. } | Change::Joined { .. } | Change::UserAddressChanged { .. } => {}
+            Change::Deleted { .. }
+            | Change::Joined { .. }
+            | Change::NoteChanged { .. }
+            | Change::UserAddressChanged { .. } => {}
         }
         Ok(())
     }

@@ -8,8 +8,8 @@
 //!   duration or subject changed, or their role did; new attendees an invitation; removed attendees a
 //!   cancellation (CANCEL) of the meeting as they knew it, meant for them alone.
 //! * Deleted: the owner a confirmation; every attendee a cancellation.
-//! * Answered: the organiser is told who answered what (`mail.notify_organiser_on_answer`), at most
-//!   three times an hour about the same attendee.
+//! * Answered, or the note left with an answer changed: the organiser is told who answered what, with
+//!   the note (`mail.notify_organiser_on_answer`), at most three times an hour about the same attendee.
 //!
 //! One owner's bookings may cause at most `mail.max_invitations_per_owner_per_hour` mails to invitees:
 //! beyond, a change that invites or updates people is refused ([`Refusal::TooManyInvitations`]) and
@@ -60,8 +60,9 @@ impl Hook for MailNotifier {
                 (Some(after.meeting.owner_uid.as_str()), updated(tx, s, before, after, added, removed, *significant)?)
             }
             Change::Deleted { meeting } => (Some(meeting.meeting.owner_uid.as_str()), deleted(tx, s, meeting)?),
-            Change::Answered { meeting, attendee, previous }
-                if s.notify_organiser && attendee.partstat != *previous =>
+            // A note changed alone is told like an answer: the organiser reads the answer and the note.
+            Change::Answered { meeting, attendee, .. } | Change::NoteChanged { meeting, attendee }
+                if s.notify_organiser =>
             {
                 // Someone flipping their answer again and again does not flood the organiser: past a
                 // few mails an hour about them, the answer is recorded and shown, not mailed.

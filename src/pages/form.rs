@@ -502,7 +502,7 @@ pub async fn answer(
         .ok_or_else(|| PageError::BadRequest("answer must be accept, tentative or decline".into()))?;
     let now = state.clock.now();
     // Not invited: the same page as an unknown meeting.
-    let outcome = state.bookings.answer_as(&user.identity, &id, answer, now).await?;
+    let outcome = state.bookings.answer_as(&user.identity, &id, answer, None, now).await?;
     tracing::info!(target: "audit", route = "/meetings/answer", room = %outcome.meeting.room, who = %user.identity.mail,
         answer = outcome.attendee.partstat.as_ical(), decision = "ALLOWED");
     Ok(see_other(match answer {

@@ -104,6 +104,28 @@ async fn non_editors_are_invitees_only() {
         .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["partstat"], "ACCEPTED");
+    // A note with the answer: read back by its writer and the owner, never by other invitees; one
+    // too long is refused (400) and changes nothing.
+    let answer_url = format!("/api/v1/meetings/{id}/answer");
+    let (s, v) = app
+        .api(Method::POST, &answer_url, "visitor", Some(json!({"answer": "accept", "note": " Un peu en retard "})))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(attendee(&v, "paul.visiteur@example.org")["note"], "Un peu en retard");
+    assert!(attendee(&v, "marie.martin@example.org").get("note").is_none(), "{v}");
+    let (_, owner_view) = app.api(Method::GET, &format!("/api/v1/meetings/{id}"), "jdupont", None).await;
+    assert_eq!(attendee(&owner_view, "paul.visiteur@example.org")["note"], "Un peu en retard");
+    assert_eq!(attendee(&owner_view, "marie.martin@example.org")["note"], "");
+    let (_, other_view) = app.api(Method::GET, &format!("/api/v1/meetings/{id}"), "mmartin", None).await;
+    assert!(attendee(&other_view, "paul.visiteur@example.org").get("note").is_none(), "{other_view}");
+    let long = "x".repeat(501);
+    let (s, p) = app.api(Method::POST, &answer_url, "visitor", Some(json!({"answer": "decline", "note": long}))).await;
+    assert_eq!(s, 400, "{p}");
+    let (_, v) = app.api(Method::GET, &format!("/api/v1/meetings/{id}"), "visitor", None).await;
+    assert_eq!(
+        (v["partstat"].as_str(), attendee(&v, "paul.visiteur@example.org")["note"].as_str()),
+        (Some("ACCEPTED"), Some("Un peu en retard"))
+    );
     let (s, _) = app
         .api(Method::POST, &format!("/api/v1/meetings/{id}/answer"), "jdupont", Some(json!({"answer": "decline"})))
         .await;

@@ -1054,6 +1054,18 @@ async fn the_answer_page_guides_the_guest() {
     let r = app.post(None, &format!("/rsvp/{token}"), &[("csrf", &app.csrf()), ("answer", "accept")]).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text().contains("Votre présence est enregistrée"));
+    // The same answer with another note: the organiser is told, in the answer mail with the new note.
+    let r = app
+        .post(
+            None,
+            &format!("/rsvp/{token}"),
+            &[("csrf", &app.csrf()), ("answer", "accept"), ("note", "Finalement à l'heure.")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text().contains("Votre mot pour l'organisateur est enregistré"));
+    let mailbox = app.get(Some("jdupont"), "/mailbox").await.text();
+    assert!(mailbox.contains("Son mot : « Finalement à l'heure."), "{mailbox}");
     let long = "x".repeat(501);
     let r = app
         .post(None, &format!("/rsvp/{token}"), &[("csrf", &app.csrf()), ("answer", "decline"), ("note", &long)])
@@ -1066,7 +1078,7 @@ async fn the_answer_page_guides_the_guest() {
     assert!(!answer_button(&r.body, "decline").contains("secondary"), "the answer it came with is highlighted");
     assert!(!r.text().contains("Vous avez suivi le lien"));
     let paul = paul_of(&app, &id).await;
-    assert_eq!((paul.partstat, paul.note.as_str()), (PartStat::Accepted, "J'aurai 10 minutes de retard.\nDésolé <b>"));
+    assert_eq!((paul.partstat, paul.note.as_str()), (PartStat::Accepted, "Finalement à l'heure."));
 
     // Once the room is open the join button is the primary action; while it runs, it says so.
     app.clock.set("2026-12-05T08:55:00Z".parse().unwrap());
