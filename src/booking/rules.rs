@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 use super::model::{MailAddress, name_from_mail};
@@ -248,10 +248,12 @@ pub fn validate(raw: &RawMeeting, ctx: &Context<'_>) -> Result<ValidMeeting, Fie
         Err(e) => errors.push(Field::Start, e.clone()),
         Ok(start) => {
             let start = *start;
-            if start <= ctx.now {
+            let step = limits.start_step_minutes;
+            // The step under way (at most a quarter hour) is still bookable: the form proposes the next
+            // one, which may have begun by the time it is sent, and "now" is a start people want.
+            if start + Duration::minutes(i64::from(step.min(15))) <= ctx.now {
                 errors.push(Field::Start, FieldError::StartInPast);
             }
-            let step = limits.start_step_minutes;
             if start.second() != 0 || start.nanosecond() != 0 || start.minute() % step != 0 {
                 errors.push(Field::Start, FieldError::StartNotOnStep { step });
             }
@@ -615,6 +617,30 @@ mod tests {
     fn errors_of(r: &RawMeeting) -> Vec<FieldError> {
         let limits = BookingConfig::default();
         validate(r, &ctx(&limits)).unwrap_err().0.into_iter().map(|(_, e)| e).collect()
+    }
+
+    #[test]
+    fn the_step_under_way_is_still_bookable() {
+        let limits = BookingConfig::default();
+        let at = |now: &str, start: &str| {
+            let mut r = raw();
+            r.start = RawStart::Rfc3339(start.into());
+            let c = Context { now: now.parse().unwrap(), ..ctx(&limits) };
+            validate(&r, &c).err().map(|e| e.0.into_iter().map(|(_, e)| e).collect::<Vec<_>>())
+        };
+        // The form proposed 08:15 at 08:14:50 and was sent at 08:15:10; or someone books "now".
+        assert_eq!(at("2026-12-01T08:15:10Z", "2026-12-01T08:15:00Z"), None);
+        assert_eq!(at("2026-12-01T08:29:59Z", "2026-12-01T08:15:00Z"), None);
+        assert_eq!(at("2026-12-01T08:30:00Z", "2026-12-01T08:15:00Z"), Some(vec![FieldError::StartInPast]));
+        assert_eq!(at("2026-12-01T08:15:10Z", "2026-12-01T08:00:00Z"), Some(vec![FieldError::StartInPast]));
+        // A coarser step still allows a quarter hour at most.
+        let hourly = BookingConfig { start_step_minutes: 60, ..BookingConfig::default() };
+        let mut r = raw();
+        r.start = RawStart::Rfc3339("2026-12-01T08:00:00Z".into());
+        let late = Context { now: "2026-12-01T08:20:00Z".parse().unwrap(), ..ctx(&hourly) };
+        assert_eq!(validate(&r, &late).unwrap_err().0[0].1, FieldError::StartInPast);
+        let early = Context { now: "2026-12-01T08:10:00Z".parse().unwrap(), ..ctx(&hourly) };
+        assert!(validate(&r, &early).is_ok());
     }
 
     #[test]
