@@ -1,9 +1,11 @@
 //! Background jobs, each a step taking `now` explicitly plus a loop that stops with the server:
 //! * the outbox worker ([`crate::outbox::Worker`]): sends queued mails;
-//! * reminders ([`crate::mail::reminders`]): sleeps until the next one is due;
+//! * reminders ([`crate::mail::reminders`]): sleeps until the next one is due; at start, brings the
+//!   schedule in line with `mail.reminder_minutes` (offsets added or removed since);
 //! * room warnings ([`crate::room_warnings`], with `[xmpp]`): sleeps until the next warning or retry
 //!   is due, posts each in its own task, bounded by `xmpp.timeout_seconds`; at start, schedules
-//!   the missing warnings of meetings booked before ([`crate::room_warnings::backfill`]);
+//!   the missing warnings of meetings booked before ([`crate::room_warnings::backfill`]) and drops
+//!   those of offsets removed from `warn_minutes`;
 //! * the calendar clock ([`crate::calendar::clock`]): sleeps until the next alarm trigger or
 //!   window exit;
 //! * filling in (at start, then hourly) the stored event lines of meetings that have none
@@ -77,6 +79,17 @@ pub async fn send_due_reminders(deps: &JobDeps, now: DateTime<Utc>) -> Result<re
 }
 
 async fn run_reminders(deps: JobDeps) {
+    // Meetings to come get the reminders of offsets added to the configuration; those of offsets
+    // removed since are dropped.
+    let (minutes, now) = (deps.mail.reminder_minutes.clone(), deps.clock.now());
+    let follow = move |tx: &rusqlite::Transaction<'_>| -> Result<(usize, usize), DbError> {
+        Ok((reminders::backfill(tx, &minutes, now)?, reminders::drop_unconfigured(tx, &minutes)?))
+    };
+    match deps.db.write(follow).await {
+        Ok((0, 0)) => {}
+        Ok((added, dropped)) => tracing::info!(added, dropped, "reminders brought in line with mail.reminder_minutes"),
+        Err(e) => tracing::error!(error.message = %e, "reminders: cannot follow mail.reminder_minutes"),
+    }
     let mut commits = deps.db.subscribe_commits();
     loop {
         let now = deps.clock.now();
@@ -122,14 +135,16 @@ async fn run_room_warnings(deps: JobDeps) {
     let Some(sender) = deps.warnings.clone() else {
         return std::future::pending().await;
     };
-    // Meetings booked before `[xmpp]` was on (or before an offset was added) get their warnings.
+    // Meetings booked before `[xmpp]` was on (or before an offset was added) get their warnings;
+    // those of offsets removed since are dropped.
     let (minutes, now) = (sender.minutes.clone(), deps.clock.now());
-    match deps.db.write(move |tx| Ok::<_, DbError>(crate::room_warnings::backfill(tx, &minutes, now)?)).await {
-        Ok(0) => {}
-        Ok(added) => tracing::info!(added, "room warnings scheduled for meetings booked earlier"),
-        Err(e) => {
-            tracing::error!(error.message = %e, "room warnings: cannot schedule those of meetings booked earlier")
-        }
+    let follow = move |tx: &rusqlite::Transaction<'_>| -> Result<(usize, usize), DbError> {
+        Ok((crate::room_warnings::backfill(tx, &minutes, now)?, crate::room_warnings::drop_unconfigured(tx, &minutes)?))
+    };
+    match deps.db.write(follow).await {
+        Ok((0, 0)) => {}
+        Ok((added, dropped)) => tracing::info!(added, dropped, "room warnings brought in line with xmpp.warn_minutes"),
+        Err(e) => tracing::error!(error.message = %e, "room warnings: cannot follow xmpp.warn_minutes"),
     }
     let mut commits = deps.db.subscribe_commits();
     let mut jumps = deps.clock.jumps();

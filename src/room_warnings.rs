@@ -17,9 +17,10 @@
 //!   retried: if the echo does not come back (a timeout, a dropped connection) it is recorded as
 //!   `sent` with the reason in `last_error` (at most once rather than twice in the room). The only
 //!   duplicate left is a crash between writing the message and the commit of `sent`.
-//! * Turning `[xmpp]` on for a site with meetings already booked, or adding an offset to
-//!   `warn_minutes`: at start the job schedules the missing future warnings of meetings not yet over
-//!   ([`backfill`]); it never re-posts one already done, and never removes a pending one.
+//! * Turning `[xmpp]` on for a site with meetings already booked, or changing `warn_minutes`: at start
+//!   the job schedules the missing future warnings of meetings not yet over ([`backfill`]), never
+//!   re-posting one already done, and drops the pending warnings of offsets no longer configured
+//!   ([`drop_unconfigured`]); those already done stay on record.
 //! * If several offsets of one meeting are due at once (jmb or Prosody was down), only the latest is
 //!   posted; the earlier ones are marked `missed`.
 //! * The text is in the owner's language (the one they chose in jmb, else the site's default), with
@@ -123,6 +124,18 @@ pub fn backfill(tx: &Transaction<'_>, minutes: &[u32], now: DateTime<Utc>) -> ru
         }
     }
     Ok(added)
+}
+
+/// Drops the warnings still pending at offsets not in `minutes` (removed from `warn_minutes`, or
+/// imported from the original at an offset this site does not use): the configuration says which
+/// warnings are posted. Warnings already done are kept. Returns how many were dropped.
+pub fn drop_unconfigured(tx: &Transaction<'_>, minutes: &[u32]) -> rusqlite::Result<usize> {
+    crate::db::exec(
+        tx,
+        "DELETE FROM room_warnings WHERE done_at IS NULL
+           AND minutes_before NOT IN (SELECT value FROM json_each(?1))",
+        [crate::db::json_numbers(minutes)],
+    )
 }
 
 /// A chat reminder still pending in the original JMB (`jmb import-legacy`). Returns whether it was
@@ -764,6 +777,14 @@ mod tests {
         // An offset added to warn_minutes is scheduled for the meetings still to come.
         assert_eq!(backfill_at(&mut conn, &[30, 15, 5, 0], "2030-05-01T10:57:00Z"), 1);
         assert_eq!(pending(&conn, "meetlater")[0], (30, at("2030-05-02T10:30:00Z")));
+        // Offsets removed: their pending warnings go, the one already posted stays on record.
+        let tx = conn.transaction().unwrap();
+        assert_eq!(drop_unconfigured(&tx, &[30, 0]).unwrap(), 2);
+        assert_eq!(drop_unconfigured(&tx, &[30, 0]).unwrap(), 0, "again: nothing more");
+        tx.commit().unwrap();
+        let later: Vec<u32> = pending(&conn, "meetlater").into_iter().map(|(m, _)| m).collect();
+        assert_eq!(later, vec![30, 0]);
+        assert_eq!(outcomes(&conn, "meetnow1"), vec![(0, None), (5, Some("sent".into()))]);
     }
 
     #[test]

@@ -427,6 +427,14 @@ pub fn ending_after(conn: &Connection, after: DateTime<Utc>) -> Result<Vec<(Stri
     rows.collect()
 }
 
+/// Ids and starts of the meetings that start after `after`.
+pub fn starting_after(conn: &Connection, after: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, start_at FROM meetings WHERE start_at > ?1 ORDER BY start_at, id")?;
+    let rows = stmt.query_map(params![ts(after)], |r| Ok((r.get(0)?, from_ts(r.get(1)?))))?;
+    rows.collect()
+}
+
 /// Private-room counters last used before `before` (their tracking is personal data too).
 pub fn delete_private_rooms_unused_since(conn: &Connection, before: DateTime<Utc>) -> Result<usize> {
     crate::db::exec(conn, "DELETE FROM private_rooms WHERE last_used_at < ?1", [ts(before)])

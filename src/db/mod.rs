@@ -706,6 +706,12 @@ pub fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusq
     conn.prepare_cached(sql)?.execute(params)
 }
 
+/// Numbers as a JSON array, the one parameter of a query that reads a list with `json_each(?)`.
+pub fn json_numbers(values: &[u32]) -> String {
+    let items: Vec<String> = values.iter().map(u32::to_string).collect();
+    format!("[{}]", items.join(","))
+}
+
 /// `Connection::query_row` through the statement cache.
 pub fn one<T>(
     conn: &Connection,

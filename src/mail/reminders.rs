@@ -8,6 +8,9 @@
 //!   marked done in the transaction that queues its mails, so it fires once, whatever restarts.
 //! * If several offsets of one meeting are due at once (jmb was down), only the latest is sent; a
 //!   reminder whose meeting already started is dropped, never sent late.
+//! * Changing `mail.reminder_minutes`: at start the job schedules the reminders missing for meetings not
+//!   yet started, at offsets still in the future ([`backfill`]; one already sent is not scheduled
+//!   again), and drops those still pending at offsets no longer configured ([`drop_unconfigured`]).
 
 use std::collections::BTreeMap;
 
@@ -77,6 +80,38 @@ pub fn schedule(
         }
     }
     Ok(())
+}
+
+/// Adds the reminders missing for meetings not started at `now` (an offset added to the
+/// configuration): every offset still in the future without a row gets one. Rows already there
+/// (pending, sent or missed) are left as they are, so running it again changes nothing. Returns how
+/// many were added.
+pub fn backfill(tx: &Transaction<'_>, minutes: &[u32], now: DateTime<Utc>) -> rusqlite::Result<usize> {
+    let mut added = 0;
+    for (meeting_id, start) in repo::starting_after(tx, now)? {
+        for m in minutes {
+            let due = start - Duration::minutes(i64::from(*m));
+            if due > now {
+                added += crate::db::exec(
+                    tx,
+                    "INSERT OR IGNORE INTO reminders (meeting_id, minutes_before, due_at) VALUES (?1, ?2, ?3)",
+                    params![meeting_id, m, ts(due)],
+                )?;
+            }
+        }
+    }
+    Ok(added)
+}
+
+/// Drops the reminders still pending at offsets not in `minutes` (removed from the configuration, or
+/// imported from the original at an offset this site does not use). Sent and missed ones are kept.
+/// Returns how many were dropped.
+pub fn drop_unconfigured(tx: &Transaction<'_>, minutes: &[u32]) -> rusqlite::Result<usize> {
+    crate::db::exec(
+        tx,
+        "DELETE FROM reminders WHERE done_at IS NULL AND minutes_before NOT IN (SELECT value FROM json_each(?1))",
+        [crate::db::json_numbers(minutes)],
+    )
 }
 
 /// A reminder still pending in the original JMB (`jmb import-legacy`). Returns whether it was added
@@ -165,4 +200,64 @@ pub fn run_due(tx: &Transaction<'_>, s: &MailSettings, now: DateTime<Utc>) -> ru
         }
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::booking::model::Meeting;
+    use crate::db::Db;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn pending(conn: &rusqlite::Connection, id: &str) -> Vec<u32> {
+        let mut stmt = conn
+            .prepare("SELECT minutes_before FROM reminders WHERE meeting_id = ?1 AND done_at IS NULL ORDER BY due_at")
+            .unwrap();
+        stmt.query_map([id], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn the_schedule_follows_the_configured_offsets() {
+        let dir = crate::db::tempdir::TempDirGuard::new().unwrap();
+        let path = dir.path().join("r.sqlite3");
+        drop(Db::open(&path, std::time::Duration::from_secs(1), 1).unwrap());
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        let now = at("2030-05-01T10:00:00Z");
+        let tx = conn.transaction().unwrap();
+        for (id, start) in [("meetsoon1", "2030-05-01T10:30:00Z"), ("meetlater", "2030-05-09T10:00:00Z")] {
+            let meeting = Meeting {
+                id: id.into(),
+                ical_uid: format!("{id}@test"),
+                room: format!("{id}roomabcdefgh"),
+                subject: "Weekly".into(),
+                start: at(start),
+                duration_min: 60,
+                owner_uid: "jdupont".into(),
+                created: now,
+                updated: now,
+                sequence: 0,
+            };
+            repo::insert_meeting(&tx, &meeting).unwrap();
+            schedule(&tx, id, meeting.start, &[1440, 10], now).unwrap();
+        }
+        // One reminder already sent stays on record whatever the offsets become.
+        tx.execute("UPDATE reminders SET done_at = 1, outcome = 'sent' WHERE meeting_id = 'meetlater' AND minutes_before = 1440", [])
+            .unwrap();
+        // 60 added: scheduled where it is still to come (not half an hour before a start); the 1440
+        // already sent is not scheduled again.
+        assert_eq!(backfill(&tx, &[1440, 60, 10], now).unwrap(), 1);
+        assert_eq!(backfill(&tx, &[1440, 60, 10], now).unwrap(), 0, "again: nothing more");
+        assert_eq!(pending(&tx, "meetlater"), vec![60, 10]);
+        assert_eq!(pending(&tx, "meetsoon1"), vec![10]);
+        // 10 removed: its pending reminders go; the sent one stays.
+        assert_eq!(drop_unconfigured(&tx, &[1440, 60]).unwrap(), 2);
+        assert_eq!(pending(&tx, "meetlater"), vec![60]);
+        assert!(pending(&tx, "meetsoon1").is_empty());
+        let sent: i64 =
+            tx.query_row("SELECT COUNT(*) FROM reminders WHERE outcome = 'sent'", [], |r| r.get(0)).unwrap();
+        assert_eq!(sent, 1);
+    }
 }

@@ -463,3 +463,43 @@ async fn answer_mails_about_one_attendee_are_capped() {
     assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'answer'").await, 4, "an hour later, mailed again");
     app.stop().await;
 }
+
+/// The reminder schedule follows `mail.reminder_minutes` at start: a reminder still pending at an
+/// offset no longer configured is dropped, one sent stays on record, an offset added is scheduled.
+#[tokio::test]
+async fn reminders_follow_the_configured_offsets_at_start() {
+    let app = TestApp::spawn_with_state(
+        |c| c.mail.reminder_minutes = vec![60],
+        |state| {
+            // What a former configuration (10080 and 10 minutes) left in the store.
+            let conn = rusqlite::Connection::open(&state.config.database.path).unwrap();
+            conn.execute_batch(
+                "INSERT INTO meetings (id, ical_uid, room, subject, start_at, duration_min, end_at, owner_uid,
+                                       created_at, updated_at)
+                 VALUES ('meeting00001', 'meeting00001@test', 'roomroomroomroom', 'Point', 1796547600, 60,
+                         1796551200, 'jdupont', 1796112000, 1796112000);
+                 INSERT INTO reminders (meeting_id, minutes_before, due_at, done_at, outcome)
+                 VALUES ('meeting00001', 10080, 1795942800, 1795942800, 'sent'),
+                        ('meeting00001', 10, 1796547000, NULL, NULL);",
+            )
+            .unwrap();
+        },
+    )
+    .await;
+    for _ in 0..100 {
+        if app.count("SELECT COUNT(*) FROM reminders WHERE meeting_id = 'meeting00001' AND minutes_before = 60").await
+            == 1
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM reminders WHERE meeting_id = 'meeting00001' AND minutes_before = 60 AND due_at = 1796544000").await, 1, "added");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM reminders WHERE meeting_id = 'meeting00001' AND minutes_before = 10").await,
+        0,
+        "dropped"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM reminders WHERE meeting_id = 'meeting00001' AND minutes_before = 10080 AND outcome = 'sent'").await, 1, "kept");
+    app.stop().await;
+}
