@@ -17,14 +17,20 @@ use crate::state::AppState;
 use crate::web::PageError;
 
 /// `GET /metrics`.
+/// Headers that only a proxy adds.
+const PROXY_HEADERS: &[&str] =
+    &["forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip", "via"];
+
 pub async fn scrape(State(state): State<AppState>, req: Request) -> Result<Response, PageError> {
     let (parts, _) = req.into_parts();
     let peer = match crate::auth::peer_of(&parts) {
         Peer::Tcp(addr) => Some(addr.ip()),
         Peer::Unix => None,
     };
-    // The reverse proxy adds these: a request it relayed is public, whatever its peer address.
-    let proxied = parts.headers.contains_key("x-forwarded-for") || parts.headers.contains_key(header::FORWARDED);
+    // A reverse proxy adds one of these (Apache's mod_proxy the X-Forwarded-* ones, nginx what its
+    // configuration sets, usually X-Forwarded-For or X-Real-IP): a request it relayed is public,
+    // whatever its peer address.
+    let proxied = PROXY_HEADERS.iter().any(|h| parts.headers.contains_key(*h));
     let bearer = parts
         .headers
         .get(header::AUTHORIZATION)

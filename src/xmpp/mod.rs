@@ -195,7 +195,17 @@ impl Client {
             s.send(&sasl("auth", Some(hash.mechanism()), &scram.client_first())).await?;
             let challenge = s.next().await?;
             check_sasl(&challenge, "challenge")?;
-            let reply = scram.client_final(&challenge.decoded()?).map_err(XmppError::Refused)?;
+            // PBKDF2 with the server's iteration count (up to 100 000) takes milliseconds: off the async
+            // workers, as any CPU-bound step.
+            let server_first = challenge.decoded()?;
+            let (scram_back, reply) = tokio::task::spawn_blocking(move || {
+                let reply = scram.client_final(&server_first);
+                (scram, reply)
+            })
+            .await
+            .map_err(transient)?;
+            scram = scram_back;
+            let reply = reply.map_err(XmppError::Refused)?;
             s.send(&sasl("response", None, &reply)).await?;
             let success = s.next().await?;
             check_sasl(&success, "success")?;

@@ -84,6 +84,10 @@ def test_metrics_are_never_public():
         relayed = {"X-Forwarded-For": "203.0.113.9"}
         r = requests.get(server.url + "/metrics", headers=relayed, timeout=10)
         assert r.status_code == 404 and "jmb_" not in r.text
+        # Whatever header the proxy is configured to add.
+        for header in ({"X-Real-IP": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9"}, {"Via": "1.1 proxy"},
+                       {"X-Forwarded-Proto": "https"}, {"X-Forwarded-Host": "meet.example.org"}):
+            assert requests.get(server.url + "/metrics", headers=header, timeout=10).status_code == 404, header
         r = requests.get(server.url + "/metrics", headers={**relayed, "Authorization": "Bearer wrong"}, timeout=10)
         assert r.status_code == 404
         m = scrape(server.url, {**relayed, "Authorization": f"Bearer {token}"})
