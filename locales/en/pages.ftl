@@ -30,6 +30,7 @@ home-filter-clear = Show all
 home-found-none = No meeting found.
 home-found-one = 1 meeting found.
 home-found-many = { $count } meetings found.
+home-found-archives-cut = Only the { $count } most recent past meetings were searched.
 home-none-found = No meeting matches.
 attendees-invitation-title = Copy the invitation
 attendees-invitation-label = A text ready to paste into a mail or a chat:

@@ -30,6 +30,7 @@ home-filter-clear = Tout afficher
 home-found-none = Aucune réunion trouvée.
 home-found-one = 1 réunion trouvée.
 home-found-many = { $count } réunions trouvées.
+home-found-archives-cut = Seules les { $count } réunions passées les plus récentes ont été parcourues.
 home-none-found = Aucune réunion ne correspond.
 attendees-invitation-title = Copier l'invitation
 attendees-invitation-label = Un texte prêt à coller dans un mail ou une messagerie :

@@ -123,36 +123,63 @@ pub struct HomePage {
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
     pub q: String,
-    pub show: &'static str,
+    pub show: Show,
+}
+
+/// Which meetings the list shows, by their phase for the viewer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Show {
+    #[default]
+    All,
+    Upcoming,
+    Running,
+    Past,
+}
+
+impl Show {
+    pub const EVERY: [Show; 4] = [Show::All, Show::Upcoming, Show::Running, Show::Past];
+
+    /// The word in the address (`?show=`), also the end of its label's message id.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Show::All => "all",
+            Show::Upcoming => "upcoming",
+            Show::Running => "running",
+            Show::Past => "past",
+        }
+    }
+
+    /// Anything unknown shows everything.
+    fn parse(raw: Option<&str>) -> Self {
+        let raw = raw.map(str::trim);
+        Self::EVERY.into_iter().find(|s| Some(s.as_str()) == raw).unwrap_or_default()
+    }
 }
 
 impl ListFilter {
-    pub const SHOWS: [&'static str; 4] = ["all", "upcoming", "running", "past"];
-
     fn parse(q: Option<&str>, show: Option<&str>) -> Self {
         let q: String = q.unwrap_or_default().trim().chars().take(100).collect();
-        let show = Self::SHOWS.into_iter().find(|s| Some(*s) == show.map(str::trim)).unwrap_or("all");
-        ListFilter { q, show }
+        ListFilter { q, show: Show::parse(show) }
     }
 
     pub fn active(&self) -> bool {
-        !self.q.is_empty() || self.show != "all"
+        !self.q.is_empty() || self.show != Show::All
     }
     pub fn upcoming_shown(&self) -> bool {
-        self.show != "past"
+        self.show != Show::Past
     }
     pub fn archives_shown(&self) -> bool {
-        self.show == "all" || self.show == "past"
+        matches!(self.show, Show::All | Show::Past)
     }
 
     /// Whether a listed meeting passes: its phase for the viewer, then the words searched for in
     /// its subject or any attendee's name or address (case-insensitive).
     fn keeps(&self, listed: &Listed, phase: Phase) -> bool {
         let shown = match self.show {
-            "upcoming" => matches!(phase, Phase::Planned | Phase::Joinable),
-            "running" => phase == Phase::Ongoing,
-            "past" => phase == Phase::Finished,
-            _ => true,
+            Show::Upcoming => matches!(phase, Phase::Planned | Phase::Joinable),
+            Show::Running => phase == Phase::Ongoing,
+            Show::Past => phase == Phase::Finished,
+            Show::All => true,
         };
         if !shown {
             return false;
@@ -318,9 +345,12 @@ pub async fn home(
     // A page number that does not parse shows the first page rather than an error.
     let requested_page = q.archives.as_deref().and_then(|p| p.trim().parse::<u32>().ok()).unwrap_or(0).min(100_000);
     let (lists, found) = if filter.active() {
-        // Filtering looks through every listed meeting, the archives unpaginated (up to a bound).
-        let (upcoming, archived) =
-            state.bookings.everything_listed(&user.identity, now, archive_days, ARCHIVE_SEARCH_CAP).await?;
+        // Filtering looks through every listed meeting, the archives unpaginated up to a bound: one more
+        // is read to know whether the bound cut the search short, which the page then says.
+        let (upcoming, mut archived) =
+            state.bookings.everything_listed(&user.identity, now, archive_days, ARCHIVE_SEARCH_CAP + 1).await?;
+        let archives_cut = archived.len() > ARCHIVE_SEARCH_CAP as usize;
+        archived.truncate(ARCHIVE_SEARCH_CAP as usize);
         let phase = |l: &Listed| {
             let role = if l.details.is_owned_by(&user.identity) { Role::Owner } else { l.mine.role };
             ListState::of(&l.details.meeting, role, &state.config.booking, now).0
@@ -335,7 +365,11 @@ pub async fn home(
             1 => "home-found-one",
             _ => "home-found-many",
         };
-        let found = tr.ta(id, &[("count", count.to_string())]);
+        let mut found = tr.ta(id, &[("count", count.to_string())]);
+        if archives_cut && filter.archives_shown() {
+            found.push(' ');
+            found.push_str(&tr.ta("home-found-archives-cut", &[("count", ARCHIVE_SEARCH_CAP.to_string())]));
+        }
         (
             crate::booking::Lists { archived_total: archived.len() as u32, archive_page: 0, upcoming, archived },
             Some(found),
@@ -363,7 +397,7 @@ pub async fn home(
     let here = if filter.active() {
         let query: String = form_urlencoded::Serializer::new(String::new())
             .append_pair("q", &filter.q)
-            .append_pair("show", filter.show)
+            .append_pair("show", filter.show.as_str())
             .finish();
         format!("/meetings?{query}")
     } else {
@@ -382,7 +416,7 @@ pub async fn home(
         private_room,
         calendar: Some(calendar),
         notice: notice(&tr, q.done.as_deref()),
-        show_options: ListFilter::SHOWS.iter().map(|s| (*s, tr.t(&format!("home-show-{s}")))).collect(),
+        show_options: Show::EVERY.iter().map(|s| (s.as_str(), tr.t(&format!("home-show-{}", s.as_str())))).collect(),
         filter,
         found,
     };

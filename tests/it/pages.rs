@@ -1237,6 +1237,7 @@ async fn the_list_searches_filters_and_duplicates() {
     let r = app.get(Some("jdupont"), "/meetings?show=past&q=point").await;
     assert!(r.body.contains(&format!("data-meeting=\"{past}\"")) && !r.body.contains("id=\"upcoming-title\""));
     assert!(!r.body.contains(&format!("data-meeting=\"{now_running}\"")));
+    assert!(!r.text().contains("les plus récentes ont été parcourues"), "nothing was left out");
     // Nonsense is the plain list, not an error.
     assert_eq!(app.get(Some("jdupont"), "/meetings?show=%FF&q=").await.status, StatusCode::OK);
 
@@ -1257,4 +1258,36 @@ async fn the_list_searches_filters_and_duplicates() {
         "{text}"
     );
     assert!(text.contains("data-copy=\"#invitation-text\""));
+}
+
+/// A search looks through the 500 most recent past meetings and says so when there were more.
+#[tokio::test]
+async fn a_search_says_when_it_left_old_archives_out() {
+    let app = App::new();
+    let now = app.clock_now().timestamp();
+    let conn = rusqlite::Connection::open(&app.state.config.database.path).unwrap();
+    // 501 meetings of jdupont's, one an hour in the days before now, the oldest named apart.
+    conn.execute_batch(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 501)
+         INSERT INTO meetings (id, ical_uid, room, subject, start_at, duration_min, end_at, owner_uid, created_at, updated_at)
+         SELECT printf('archive%05d', i), printf('archive%05d@test', i), printf('archiveroom%05d', i),
+                CASE i WHEN 501 THEN 'Oubliée' ELSE 'Ancienne' END, {now} - i * 3600, 30, {now} - i * 3600 + 1800,
+                'jdupont', 0, 0
+         FROM n;
+         INSERT INTO attendees (meeting_id, role, mail, name, token, partstat, created_at, end_at)
+         SELECT id, 'owner', 'jean.dupont@example.org', 'Jean', 'tokenarchive' || substr(id, 8), 1, 0, end_at
+         FROM meetings WHERE id LIKE 'archive%';"
+    ))
+    .unwrap();
+    let r = app.get(Some("jdupont"), "/meetings?show=past&q=ancienne").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let text = r.text();
+    assert!(text.contains("500 réunions trouvées."), "{text}");
+    assert!(text.contains("Seules les 500 réunions passées les plus récentes ont été parcourues."), "{text}");
+    // The oldest is beyond the bound: not found, and the page says why it may be missing.
+    let text = app.get(Some("jdupont"), "/meetings?show=past&q=oubli").await.text();
+    assert!(text.contains("Aucune réunion trouvée. Seules les 500 réunions passées"), "{text}");
+    // Upcoming meetings alone are never cut short: nothing to say.
+    let r = app.get(Some("jdupont"), "/meetings?show=upcoming").await;
+    assert!(!r.text().contains("les plus récentes ont été parcourues"));
 }
