@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use jmb::calendar::store::CalendarStore;
 
+/// The binary's allocator (`src/main.rs`), so that the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [db, users, ..] = args.as_slice() else {

@@ -1,8 +1,9 @@
 //! Seeds a site-sized store for `bench/site.sh`: USERS signed-in users and MEETINGS meetings of six
 //! internal people each (owner, a moderator, four guests), so that every user is in MEETINGS × 6 ÷ USERS
 //! meetings (60 at 10 000 users and 100 000 meetings), spread from 20 days ago to 60 days ahead (all in
-//! the calendar window of the default 30 past days), with a mix of answers, and each meeting's stored
-//! event lines (what the booking hook `calendar::renderings::Renderer` writes).
+//! the calendar window of the default 30 past days), with a mix of answers, each meeting's stored
+//! event lines (what the booking hook `calendar::renderings::Renderer` writes) and its reminders still to
+//! come.
 //!
 //! It writes through jmb's own store functions (`booking::repo`, `users`, the migrations), not the API
 //! and not hand-written SQL, so it follows the schema as it changes, and it seeds 100 000 meetings in
@@ -66,6 +67,7 @@ fn main() -> anyhow::Result<()> {
     // Meeting i has as owner user i mod USERS and, as the others, the users at fixed distinct offsets
     // from it: each user is owner of MEETINGS/USERS meetings and holds each other place as often.
     let stride = user_count / PEOPLE;
+    let reminder_minutes = jmb::config::Config::default().mail.reminder_minutes;
     let window_minutes = 80 * 24 * 60;
     let first = now - Duration::days(20);
     for i in 0..meeting_count {
@@ -86,6 +88,9 @@ fn main() -> anyhow::Result<()> {
             sequence: (i % 3) as u32,
         };
         repo::insert_meeting(&tx, &meeting)?;
+        // Its reminders still to come, as the booking hook `mail::reminders::ReminderScheduler` writes
+        // them with the default offsets.
+        jmb::mail::reminders::schedule(&tx, &id, start, &reminder_minutes, now)?;
         for k in 0..PEOPLE {
             let person = (owner + k * stride) % user_count;
             let (role, partstat) = match k {

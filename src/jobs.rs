@@ -83,7 +83,7 @@ async fn run_reminders(deps: JobDeps) {
     // removed since are dropped.
     let (minutes, now) = (deps.mail.reminder_minutes.clone(), deps.clock.now());
     let follow = move |tx: &rusqlite::Transaction<'_>| -> Result<(usize, usize), DbError> {
-        Ok((reminders::backfill(tx, &minutes, now)?, reminders::drop_unconfigured(tx, &minutes)?))
+        Ok(reminders::follow_configuration(tx, &minutes, now)?)
     };
     match deps.db.write(follow).await {
         Ok((0, 0)) => {}
@@ -133,13 +133,17 @@ async fn clock_jump(jumps: &mut Option<tokio::sync::watch::Receiver<i64>>) {
 
 async fn run_room_warnings(deps: JobDeps) {
     let Some(sender) = deps.warnings.clone() else {
+        // Meetings booked from now on get no warnings: the next start with `[xmpp]` schedules them.
+        if let Err(e) = deps.db.write(|tx| Ok::<_, DbError>(crate::room_warnings::forget_followed(tx)?)).await {
+            tracing::error!(error.message = %e, "room warnings: cannot note that [xmpp] is off");
+        }
         return std::future::pending().await;
     };
     // Meetings booked before `[xmpp]` was on (or before an offset was added) get their warnings;
     // those of offsets removed since are dropped.
     let (minutes, now) = (sender.minutes.clone(), deps.clock.now());
     let follow = move |tx: &rusqlite::Transaction<'_>| -> Result<(usize, usize), DbError> {
-        Ok((crate::room_warnings::backfill(tx, &minutes, now)?, crate::room_warnings::drop_unconfigured(tx, &minutes)?))
+        Ok(crate::room_warnings::follow_configuration(tx, &minutes, now)?)
     };
     match deps.db.write(follow).await {
         Ok((0, 0)) => {}

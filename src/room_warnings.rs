@@ -126,6 +126,32 @@ pub fn backfill(tx: &Transaction<'_>, minutes: &[u32], now: DateTime<Utc>) -> ru
     Ok(added)
 }
 
+/// Where [`follow_configuration`] notes the offsets it last followed (`job_state`).
+const FOLLOWED: &str = "warning-offsets";
+
+/// Brings the warnings in line with `minutes` (`xmpp.warn_minutes`) if they changed since the last time
+/// (or `[xmpp]` was off meanwhile, see [`forget_followed`]): [`backfill`], then [`drop_unconfigured`].
+/// Returns (added, dropped).
+pub fn follow_configuration(
+    tx: &Transaction<'_>,
+    minutes: &[u32],
+    now: DateTime<Utc>,
+) -> rusqlite::Result<(usize, usize)> {
+    let stamp = crate::db::offsets_stamp(minutes);
+    if crate::db::job_value(tx, FOLLOWED)? == Some(stamp) {
+        return Ok((0, 0));
+    }
+    let done = (backfill(tx, minutes, now)?, drop_unconfigured(tx, minutes)?);
+    crate::db::set_job_value(tx, FOLLOWED, Some(stamp))?;
+    Ok(done)
+}
+
+/// Notes that `[xmpp]` is off: meetings booked meanwhile get no warnings, so the next start with it on
+/// must schedule theirs whatever the offsets.
+pub fn forget_followed(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    crate::db::set_job_value(tx, FOLLOWED, None)
+}
+
 /// Drops the warnings still pending at offsets not in `minutes` (removed from `warn_minutes`, or
 /// imported from the original at an offset this site does not use): the configuration says which
 /// warnings are posted. Warnings already done are kept. Returns how many were dropped.
@@ -785,6 +811,16 @@ mod tests {
         let later: Vec<u32> = pending(&conn, "meetlater").into_iter().map(|(m, _)| m).collect();
         assert_eq!(later, vec![30, 0]);
         assert_eq!(outcomes(&conn, "meetnow1"), vec![(0, None), (5, Some("sent".into()))]);
+        // At start: the same offsets are not looked at again, unless [xmpp] was off meanwhile (meetings
+        // booked then have no warnings).
+        let tx = conn.transaction().unwrap();
+        let now = at("2030-05-01T10:57:00Z");
+        assert_eq!(follow_configuration(&tx, &[30, 0], now).unwrap(), (0, 0));
+        tx.execute("DELETE FROM room_warnings WHERE meeting_id = 'meetlater'", []).unwrap();
+        assert_eq!(follow_configuration(&tx, &[0, 30], now).unwrap(), (0, 0), "unchanged: not looked at");
+        forget_followed(&tx).unwrap();
+        assert_eq!(follow_configuration(&tx, &[0, 30], now).unwrap(), (2, 0), "after [xmpp] was off");
+        tx.commit().unwrap();
     }
 
     #[test]

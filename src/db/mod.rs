@@ -706,6 +706,34 @@ pub fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusq
     conn.prepare_cached(sql)?.execute(params)
 }
 
+/// A value a job keeps across restarts in `job_state`, under a name of its own (each name has one owner).
+pub fn job_value(conn: &Connection, name: &str) -> rusqlite::Result<Option<i64>> {
+    use rusqlite::OptionalExtension as _;
+    one(conn, "SELECT value FROM job_state WHERE name = ?1", [name], |r| r.get(0)).optional()
+}
+
+/// Sets (or, with `None`, removes) a job's value in `job_state`.
+pub fn set_job_value(conn: &Connection, name: &str, value: Option<i64>) -> rusqlite::Result<()> {
+    match value {
+        Some(v) => exec(
+            conn,
+            "INSERT INTO job_state (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            rusqlite::params![name, v],
+        ),
+        None => exec(conn, "DELETE FROM job_state WHERE name = ?1", [name]),
+    }
+    .map(drop)
+}
+
+/// A stamp of a set of offsets (order and repeats aside), for a job to tell whether the configuration
+/// changed since it last followed it.
+pub fn offsets_stamp(minutes: &[u32]) -> i64 {
+    let mut sorted = minutes.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    xxhash_rust::xxh3::xxh3_64(json_numbers(&sorted).as_bytes()) as i64
+}
+
 /// Numbers as a JSON array, the one parameter of a query that reads a list with `json_each(?)`.
 pub fn json_numbers(values: &[u32]) -> String {
     let items: Vec<String> = values.iter().map(u32::to_string).collect();

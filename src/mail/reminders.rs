@@ -82,6 +82,26 @@ pub fn schedule(
     Ok(())
 }
 
+/// Where [`follow_configuration`] notes the offsets it last followed (`job_state`).
+const FOLLOWED: &str = "reminder-offsets";
+
+/// Brings the schedule in line with `minutes` (`mail.reminder_minutes`) if they changed since the last
+/// time (or never were followed): [`backfill`], then [`drop_unconfigured`]. Unchanged offsets cost one
+/// read, not a pass over every meeting to come at each start. Returns (added, dropped).
+pub fn follow_configuration(
+    tx: &Transaction<'_>,
+    minutes: &[u32],
+    now: DateTime<Utc>,
+) -> rusqlite::Result<(usize, usize)> {
+    let stamp = crate::db::offsets_stamp(minutes);
+    if crate::db::job_value(tx, FOLLOWED)? == Some(stamp) {
+        return Ok((0, 0));
+    }
+    let done = (backfill(tx, minutes, now)?, drop_unconfigured(tx, minutes)?);
+    crate::db::set_job_value(tx, FOLLOWED, Some(stamp))?;
+    Ok(done)
+}
+
 /// Adds the reminders missing for meetings not started at `now` (an offset added to the
 /// configuration): every offset still in the future without a row gets one. Rows already there
 /// (pending, sent or missed) are left as they are, so running it again changes nothing. Returns how
@@ -259,5 +279,14 @@ mod tests {
         let sent: i64 =
             tx.query_row("SELECT COUNT(*) FROM reminders WHERE outcome = 'sent'", [], |r| r.get(0)).unwrap();
         assert_eq!(sent, 1);
+        // At start: offsets never followed are followed; the same ones again (in another order) cost
+        // nothing; changed ones are followed again.
+        assert_eq!(follow_configuration(&tx, &[1440, 60], now).unwrap(), (0, 0), "already in line");
+        assert_eq!(follow_configuration(&tx, &[60, 1440, 60], now).unwrap(), (0, 0), "the same offsets");
+        assert_eq!(follow_configuration(&tx, &[1440, 30], now).unwrap(), (1, 1), "30 added, 60 dropped");
+        assert_eq!(pending(&tx, "meetlater"), vec![30]);
+        tx.execute("DELETE FROM reminders WHERE meeting_id = 'meetlater' AND minutes_before = 30", []).unwrap();
+        assert_eq!(follow_configuration(&tx, &[30, 1440], now).unwrap(), (0, 0), "unchanged: not looked at again");
+        assert!(pending(&tx, "meetlater").is_empty());
     }
 }
