@@ -146,8 +146,8 @@ pub fn follow_configuration(
     Ok(done)
 }
 
-/// Notes that `[xmpp]` is off: meetings booked meanwhile get no warnings, so the next start with it on
-/// must schedule theirs whatever the offsets.
+/// Makes the next [`follow_configuration`] run whatever the offsets: `[xmpp]` is off (meetings booked
+/// meanwhile get no warnings) or meetings were imported.
 pub fn forget_followed(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     crate::db::set_job_value(tx, FOLLOWED, None)
 }

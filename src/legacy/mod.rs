@@ -345,6 +345,10 @@ pub fn import(
         import_meeting(tx, m, &rows, options, &known_uids, &mut report, &mut pending_owners, &mut starts)?;
     }
     report.owners_pending = pending_owners.len();
+    // The next start schedules the configured reminders and warnings of the meetings imported (and drops
+    // imported ones at offsets this site does not use), whatever it followed before.
+    crate::mail::reminders::forget_followed(tx)?;
+    crate::room_warnings::forget_followed(tx)?;
 
     // uid → address, for the feeds' owners (the map is keyed by address for the meetings' owners).
     let mail_of_uid: HashMap<&str, &str> = options.uids.iter().map(|(m, u)| (u.as_str(), m.as_str())).collect();

@@ -102,6 +102,11 @@ pub fn follow_configuration(
     Ok(done)
 }
 
+/// Makes the next [`follow_configuration`] run whatever the offsets (meetings were imported).
+pub fn forget_followed(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    crate::db::set_job_value(tx, FOLLOWED, None)
+}
+
 /// Adds the reminders missing for meetings not started at `now` (an offset added to the
 /// configuration): every offset still in the future without a row gets one. Rows already there
 /// (pending, sent or missed) are left as they are, so running it again changes nothing. Returns how

@@ -217,6 +217,15 @@ async fn import_legacy_keeps_pending_chat_reminders_with_xmpp() {
     let sql = format!("SELECT minutes_before FROM room_warnings WHERE meeting_id = '{MEETING_A}' AND done_at IS NULL");
     assert_eq!(count(&db, &sql), 105);
     assert_eq!(count(&db, "SELECT COUNT(*) FROM room_warnings"), 1);
+    // The offsets a server followed before are forgotten by an import: its next start schedules what
+    // the configuration says for the meetings imported.
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch("INSERT INTO job_state (name, value) VALUES ('reminder-offsets', 1), ('warning-offsets', 2)")
+        .unwrap();
+    let (ok, _, err) = run(&["import-legacy", legacy_s, "--config", config_s]);
+    assert!(ok, "{err}");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM job_state WHERE name LIKE '%-offsets'"), 0);
 }
 
 #[tokio::test]
