@@ -107,7 +107,8 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppS
     let hooks = Hooks::new(hook_list);
     tracing::debug!(hooks = ?hooks, "booking hooks");
     let bookings = Bookings::new(db.clone(), hooks.clone(), config.public_host())
-        .with_hourly_limit(config.booking.max_bookings_per_hour);
+        .with_hourly_limit(config.booking.max_bookings_per_hour)
+        .with_start_grace(config.booking.start_grace());
     let users = Users::new(db.clone(), hooks);
     let config = Arc::new(config);
     let calendars = Arc::new(CalendarStore::new(db.clone(), config.clone(), clock.clone()));

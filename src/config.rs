@@ -248,6 +248,15 @@ pub struct BookingConfig {
     pub max_bookings_per_hour: u32,
 }
 
+impl BookingConfig {
+    /// How long the start step under way stays bookable (at most its first 15 minutes), and a meeting
+    /// booked or moved in it editable: the form proposes the next step, which may have begun by the
+    /// time the form is sent, and people book meetings that start now.
+    pub fn start_grace(&self) -> chrono::Duration {
+        chrono::Duration::minutes(i64::from(self.start_step_minutes.min(15)))
+    }
+}
+
 impl Default for BookingConfig {
     fn default() -> Self {
         Self {

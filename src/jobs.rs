@@ -81,9 +81,10 @@ pub async fn send_due_reminders(deps: &JobDeps, now: DateTime<Utc>) -> Result<re
 async fn run_reminders(deps: JobDeps) {
     // Meetings to come get the reminders of offsets added to the configuration; those of offsets
     // removed since are dropped.
-    let (minutes, now) = (deps.mail.reminder_minutes.clone(), deps.clock.now());
+    let (minutes, clock) = (deps.mail.reminder_minutes.clone(), deps.clock.clone());
+    // The time is read once the write has its turn: a booking committed meanwhile has its own.
     let follow = move |tx: &rusqlite::Transaction<'_>| -> Result<(usize, usize), DbError> {
-        Ok(reminders::follow_configuration(tx, &minutes, now)?)
+        Ok(reminders::follow_configuration(tx, &minutes, clock.now())?)
     };
     match deps.db.write(follow).await {
         Ok((0, 0)) => {}
@@ -141,9 +142,9 @@ async fn run_room_warnings(deps: JobDeps) {
     };
     // Meetings booked before `[xmpp]` was on (or before an offset was added) get their warnings;
     // those of offsets removed since are dropped.
-    let (minutes, now) = (sender.minutes.clone(), deps.clock.now());
+    let (minutes, clock) = (sender.minutes.clone(), deps.clock.clone());
     let follow = move |tx: &rusqlite::Transaction<'_>| -> Result<(usize, usize), DbError> {
-        Ok(crate::room_warnings::follow_configuration(tx, &minutes, now)?)
+        Ok(crate::room_warnings::follow_configuration(tx, &minutes, clock.now())?)
     };
     match deps.db.write(follow).await {
         Ok((0, 0)) => {}

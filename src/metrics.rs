@@ -201,8 +201,8 @@ impl Metrics {
 }
 
 /// Who may read the metrics: a peer on this machine that did not come through a proxy (loopback, or
-/// the unix socket, and no `X-Forwarded-For`/`Forwarded`: the reverse proxy adds those, so a public
-/// request relayed by nginx or Apache never counts as local), a peer whose address is in
+/// the unix socket, and none of the headers a reverse proxy adds, such as `X-Forwarded-For`,
+/// `Forwarded` or `X-Real-IP`, so a public request relayed by nginx or Apache never counts as local), a peer whose address is in
 /// `metrics.allow`, or a request with `Authorization: Bearer <metrics.token_file>`. Nobody else.
 pub struct ScrapeAccess {
     allow: Vec<ipnet::IpNet>,

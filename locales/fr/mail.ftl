@@ -13,6 +13,8 @@ mail-intro-answer = { $who } { $answer ->
     [tentative] a répondu « peut-être » à votre invitation.
    *[decline] a décliné votre invitation.
   }
+mail-intro-note = { $who } a modifié le mot laissé avec sa réponse.
+mail-intro-note-removed = { $who } a retiré le mot laissé avec sa réponse.
 mail-intro-reminder-owner = Rappel : vous organisez une visioconférence.
 mail-intro-reminder-moderator = Rappel : vous animez une visioconférence.
 mail-intro-reminder-guest = Rappel : vous participez à une visioconférence.

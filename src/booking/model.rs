@@ -31,6 +31,13 @@ impl Meeting {
     pub fn has_started(&self, now: DateTime<Utc>) -> bool {
         now >= self.start
     }
+    /// Whether its owner may still change or cancel it: before the start, or, for a meeting booked or
+    /// moved once its start had come (the step under way is bookable), for `grace` after the start, to
+    /// put right what was typed in a hurry.
+    pub fn editable(&self, now: DateTime<Utc>, grace: chrono::Duration) -> bool {
+        !self.has_started(now)
+            || (self.updated >= self.start && self.start.checked_add_signed(grace).is_some_and(|t| now < t))
+    }
 }
 
 /// Where a meeting stands for one viewer: the original list's colours, and what the API reports.

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 use super::model::{MailAddress, name_from_mail};
@@ -249,9 +249,8 @@ pub fn validate(raw: &RawMeeting, ctx: &Context<'_>) -> Result<ValidMeeting, Fie
         Ok(start) => {
             let start = *start;
             let step = limits.start_step_minutes;
-            // The step under way (at most a quarter hour) is still bookable: the form proposes the next
-            // one, which may have begun by the time it is sent, and "now" is a start people want.
-            if start + Duration::minutes(i64::from(step.min(15))) <= ctx.now {
+            // The step under way is still bookable (see `BookingConfig::start_grace`).
+            if start.checked_add_signed(limits.start_grace()).is_some_and(|t| t <= ctx.now) {
                 errors.push(Field::Start, FieldError::StartInPast);
             }
             if start.second() != 0 || start.nanosecond() != 0 || start.minute() % step != 0 {
@@ -311,7 +310,16 @@ fn normalise_subject(raw: &str) -> String {
     raw.replace(['\r', '\n', '\t'], " ").trim().to_string()
 }
 
+/// Years a start may fall in: a date beyond is a typing accident, and would overflow date arithmetic.
+const START_YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
 fn parse_start(raw: &RawStart, tz: Tz) -> Result<DateTime<Utc>, FieldError> {
+    parse_any_start(raw, tz).and_then(|start| {
+        if START_YEARS.contains(&start.year()) { Ok(start) } else { Err(FieldError::StartUnparsable) }
+    })
+}
+
+fn parse_any_start(raw: &RawStart, tz: Tz) -> Result<DateTime<Utc>, FieldError> {
     match raw {
         RawStart::Rfc3339(s) => {
             let s = s.trim();
@@ -641,6 +649,25 @@ mod tests {
         assert_eq!(validate(&r, &late).unwrap_err().0[0].1, FieldError::StartInPast);
         let early = Context { now: "2026-12-01T08:10:00Z".parse().unwrap(), ..ctx(&hourly) };
         assert!(validate(&r, &early).is_ok());
+    }
+
+    /// A date beyond any meeting (a year typed with too many digits) is refused as unreadable, not
+    /// carried into date arithmetic.
+    #[test]
+    fn absurd_years_are_refused() {
+        for (date, time) in [("+262142-12-31", "23:50"), ("99999-01-01", "10:00"), ("1969-12-31", "10:00")] {
+            let mut r = raw();
+            r.start = RawStart::Local { date: date.into(), time: time.into() };
+            let errors = errors_of(&r);
+            assert!(
+                errors.contains(&FieldError::StartUnparsable) || errors.contains(&FieldError::StartInPast),
+                "{date}: {errors:?}"
+            );
+            assert!(!errors.is_empty());
+        }
+        let mut r = raw();
+        r.start = RawStart::Rfc3339("+262142-12-31T23:50:00Z".into());
+        assert!(errors_of(&r).contains(&FieldError::StartUnparsable));
     }
 
     #[test]

@@ -61,12 +61,27 @@ pub struct Bookings {
     hooks: Hooks,
     uid_host: String,
     limit: Arc<HourlyLimit>,
+    /// See [`Meeting::editable`].
+    start_grace: chrono::Duration,
 }
 
 impl Bookings {
     /// Bookings without an hourly limit (see [`Bookings::with_hourly_limit`]).
     pub fn new(db: Db, hooks: Hooks, uid_host: impl Into<String>) -> Self {
-        Self { db, hooks, uid_host: uid_host.into(), limit: Arc::new(HourlyLimit::new(u32::MAX)) }
+        Self {
+            db,
+            hooks,
+            uid_host: uid_host.into(),
+            limit: Arc::new(HourlyLimit::new(u32::MAX)),
+            start_grace: chrono::Duration::zero(),
+        }
+    }
+
+    /// A meeting booked or moved once its start had come stays editable this long after the start
+    /// (`BookingConfig::start_grace`); without, none is.
+    pub fn with_start_grace(mut self, grace: chrono::Duration) -> Self {
+        self.start_grace = grace;
+        self
     }
 
     /// At most `max` meetings booked by one person in any hour; more are refused with
@@ -147,7 +162,7 @@ impl Bookings {
         if !actor.is_editor {
             return Err(BookingError::NotEditor);
         }
-        ensure_before_start(&d.meeting, now)?;
+        ensure_editable(&d.meeting, now, self.start_grace)?;
         Ok(d)
     }
 
@@ -155,7 +170,7 @@ impl Bookings {
     /// can still cancel what they booked). What the delete confirmation shows.
     pub async fn deletable(&self, actor: &Actor, id: &str, now: DateTime<Utc>) -> Result<MeetingDetails, BookingError> {
         let d = self.owned(actor, id).await?;
-        ensure_before_start(&d.meeting, now)?;
+        ensure_editable(&d.meeting, now, self.start_grace)?;
         Ok(d)
     }
 
@@ -186,6 +201,7 @@ impl Bookings {
         let actor = actor.clone();
         let id = id.to_string();
         let hooks = self.hooks.clone();
+        let grace = self.start_grace;
         self.db
             .write(move |tx| {
                 let before = load(tx, &id)?;
@@ -193,7 +209,7 @@ impl Bookings {
                 if !actor.is_editor {
                     return Err(BookingError::NotEditor);
                 }
-                ensure_before_start(&before.meeting, now)?;
+                ensure_editable(&before.meeting, now, grace)?;
                 let mut meeting = before.meeting.clone();
                 let significant = meeting.start != valid.start
                     || meeting.duration_min != valid.duration_min
@@ -264,11 +280,12 @@ impl Bookings {
         let who = actor.identity.clone();
         let id = id.to_string();
         let hooks = self.hooks.clone();
+        let grace = self.start_grace;
         self.db
             .write(move |tx| {
                 let details = load(tx, &id)?;
                 ensure_owner(&details, &who)?;
-                ensure_before_start(&details.meeting, now)?;
+                ensure_editable(&details.meeting, now, grace)?;
                 repo::delete_meeting(tx, &id)?;
                 hooks.emit(tx, &Change::Deleted { meeting: &details }, now)?;
                 Ok(details)
@@ -584,11 +601,11 @@ fn ensure_owner(d: &MeetingDetails, who: &Identity) -> Result<(), BookingError> 
     }
 }
 
-/// Editing and deleting stop at the start.
-fn ensure_before_start(m: &Meeting, now: DateTime<Utc>) -> Result<(), BookingError> {
+/// Editing and deleting stop at the start (see [`Meeting::editable`]).
+fn ensure_editable(m: &Meeting, now: DateTime<Utc>, grace: chrono::Duration) -> Result<(), BookingError> {
     if m.has_ended(now) {
         Err(BookingError::Ended { subject: m.subject.clone() })
-    } else if m.has_started(now) {
+    } else if !m.editable(now, grace) {
         Err(BookingError::Started)
     } else {
         Ok(())
@@ -738,6 +755,31 @@ mod tests {
                 "deleted Point moved, 0 stored",
             ]
         );
+    }
+
+    /// A meeting booked in the step under way (its start just passed) can be put right for the grace
+    /// after its start; one booked beforehand is fixed at its start, as ever.
+    #[tokio::test]
+    async fn a_meeting_booked_as_it_starts_stays_editable_for_the_grace() {
+        let dir = crate::db::tempdir::TempDirGuard::new().unwrap();
+        let db = Db::open(&dir.path().join("jmb.db"), std::time::Duration::from_secs(5), 1).unwrap();
+        let bookings = Bookings::new(db, Hooks::default(), "h").with_start_grace(chrono::Duration::minutes(15));
+        let late = bookings.create(&owner(), booking("Now", &["a@x.org"]), at("2026-12-05T09:02:00Z")).await.unwrap();
+        let early =
+            bookings.create(&owner(), booking("Planned", &["a@x.org"]), at("2026-12-05T08:00:00Z")).await.unwrap();
+        let (late, early) = (late.meeting.id, early.meeting.id);
+        let during = at("2026-12-05T09:10:00Z");
+        bookings.update(&owner(), &late, booking("Now, fixed", &["b@x.org"]), during).await.unwrap();
+        assert!(matches!(bookings.editable(&owner(), &early, during).await, Err(BookingError::Started)));
+        assert!(matches!(bookings.delete(&owner(), &early, during).await, Err(BookingError::Started)));
+        assert!(bookings.deletable(&owner(), &late, at("2026-12-05T09:14:59Z")).await.is_ok());
+        let after = at("2026-12-05T09:15:00Z");
+        assert!(matches!(bookings.delete(&owner(), &late, after).await, Err(BookingError::Started)));
+        assert!(bookings.delete(&owner(), &late, at("2026-12-05T09:14:00Z")).await.is_ok());
+        // Without a grace (the default), nothing started is editable.
+        let strict = Bookings::new(bookings.db.clone(), Hooks::default(), "h");
+        let again = strict.create(&owner(), booking("Now", &["a@x.org"]), at("2026-12-05T09:02:00Z")).await.unwrap();
+        assert!(matches!(strict.deletable(&owner(), &again.meeting.id, during).await, Err(BookingError::Started)));
     }
 
     #[tokio::test]

@@ -725,9 +725,26 @@ pub fn set_job_value(conn: &Connection, name: &str, value: Option<i64>) -> rusql
     .map(drop)
 }
 
-/// A stamp of a set of offsets (order and repeats aside), for a job to tell whether the configuration
-/// changed since it last followed it.
-pub fn offsets_stamp(minutes: &[u32]) -> i64 {
+/// Runs `pass`, which brings a schedule in line with the configured `minutes`, unless the same offsets
+/// (order and repeats aside) were the last followed under `name` in `job_state`; then notes them.
+/// Returns what `pass` returned, or (0, 0) when it did not run.
+pub fn follow_offsets(
+    conn: &Connection,
+    name: &str,
+    minutes: &[u32],
+    pass: impl FnOnce() -> rusqlite::Result<(usize, usize)>,
+) -> rusqlite::Result<(usize, usize)> {
+    let stamp = offsets_stamp(minutes);
+    if job_value(conn, name)? == Some(stamp) {
+        return Ok((0, 0));
+    }
+    let done = pass()?;
+    set_job_value(conn, name, Some(stamp))?;
+    Ok(done)
+}
+
+/// A stamp of a set of offsets, order and repeats aside.
+fn offsets_stamp(minutes: &[u32]) -> i64 {
     let mut sorted = minutes.to_vec();
     sorted.sort_unstable();
     sorted.dedup();

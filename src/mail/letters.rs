@@ -39,8 +39,13 @@ pub enum What {
     /// A cancellation meant for one invitee (the meeting deleted, or them `removed_only`): iTIP CANCEL
     /// at `sequence`, naming them.
     Cancellation { attendee: i64, removed_only: bool, sequence: u32 },
-    /// To the organiser: `attendee` answered (their answer is in the snapshot).
-    Answer { attendee: i64 },
+    /// To the organiser: `attendee` answered (their answer and note are in the snapshot), or, with
+    /// `note_only`, changed or removed the note left with an unchanged answer.
+    Answer {
+        attendee: i64,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        note_only: bool,
+    },
     /// A reminder before the start, for `attendee` (the owner's lists who is coming).
     Reminder { attendee: i64 },
 }
@@ -65,7 +70,7 @@ impl What {
             What::OwnerCopy { .. } => d.owner(),
             What::Invitation { attendee, .. }
             | What::Cancellation { attendee, .. }
-            | What::Answer { attendee }
+            | What::Answer { attendee, .. }
             | What::Reminder { attendee } => d.attendees.iter().find(|a| a.id == attendee),
         }
     }
@@ -152,13 +157,18 @@ pub fn write(
             body.fields = compose::meeting_fields(&tr, d, true, false);
             calendar = itip(ics::Method::Cancel, sequence, true);
         }
-        What::Answer { .. } => {
+        What::Answer { note_only, .. } => {
             let answer = match mine.partstat {
                 PartStat::Accepted => "accept",
                 PartStat::Tentative => "tentative",
                 _ => "decline",
             };
-            body.paragraphs = vec![tr.ta("mail-intro-answer", &[("who", named(mine)), ("answer", answer.into())])];
+            let intro = match (note_only, mine.note.is_empty()) {
+                (false, _) => tr.ta("mail-intro-answer", &[("who", named(mine)), ("answer", answer.into())]),
+                (true, false) => tr.ta("mail-intro-note", &[("who", named(mine))]),
+                (true, true) => tr.ta("mail-intro-note-removed", &[("who", named(mine))]),
+            };
+            body.paragraphs = vec![intro];
             // The note left with the answer, as written (the mail's text and HTML escape it).
             if !mine.note.is_empty() {
                 body.paragraphs.push(tr.ta("mail-answer-note", &[("note", mine.note.clone())]));

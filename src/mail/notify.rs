@@ -70,7 +70,7 @@ impl Hook for MailNotifier {
                     tracing::info!(meeting = %meeting.meeting.id, attendee = attendee.id, "answer not mailed: hourly cap");
                     return Ok(());
                 }
-                (None, answered(tx, s, meeting, attendee)?)
+                (None, answered(tx, s, meeting, attendee, matches!(change, Change::NoteChanged { .. }))?)
             }
             _ => return Ok(()),
         };
@@ -227,7 +227,8 @@ fn answered<'a>(
     s: &MailSettings,
     d: &'a MeetingDetails,
     who: &Attendee,
+    note_only: bool,
 ) -> rusqlite::Result<Vec<Planned<'a>>> {
     let Some(owner) = d.owner() else { return Ok(Vec::new()) };
-    Ok(vec![plan(tx, s, d, owner, What::Answer { attendee: who.id })?])
+    Ok(vec![plan(tx, s, d, owner, What::Answer { attendee: who.id, note_only })?])
 }

@@ -93,13 +93,9 @@ pub fn follow_configuration(
     minutes: &[u32],
     now: DateTime<Utc>,
 ) -> rusqlite::Result<(usize, usize)> {
-    let stamp = crate::db::offsets_stamp(minutes);
-    if crate::db::job_value(tx, FOLLOWED)? == Some(stamp) {
-        return Ok((0, 0));
-    }
-    let done = (backfill(tx, minutes, now)?, drop_unconfigured(tx, minutes)?);
-    crate::db::set_job_value(tx, FOLLOWED, Some(stamp))?;
-    Ok(done)
+    crate::db::follow_offsets(tx, FOLLOWED, minutes, || {
+        Ok((backfill(tx, minutes, now)?, drop_unconfigured(tx, minutes)?))
+    })
 }
 
 /// Makes the next [`follow_configuration`] run whatever the offsets (meetings were imported).

@@ -191,7 +191,7 @@ pub async fn page(
         state_label: list_state.label(&tr),
         totals: Totals::of(&d),
         rows,
-        can_edit: user.is_editor && !m.has_started(now),
+        can_edit: user.is_editor && m.editable(now, state.config.booking.start_grace()),
         invitation_text: invitation_text(&state, &tr, &d),
         presence: report.as_ref().map(|r| PresenceView {
             present: d.attendees.iter().filter(|a| r.of(a.id).seconds > 0).count(),

@@ -293,7 +293,7 @@ pub fn row(state: &AppState, tr: &Tr, listed: &Listed, user: &SignedIn, now: Dat
         can_accept: answerable && mine.partstat != PartStat::Accepted,
         can_tentative: answerable && mine.partstat != PartStat::Tentative,
         can_decline: answerable && mine.partstat != PartStat::Declined,
-        can_edit: is_owner && user.is_editor && !m.has_started(now),
+        can_edit: is_owner && user.is_editor && m.editable(now, state.config.booking.start_grace()),
         is_owner,
         can_duplicate: is_owner && user.is_editor,
         present_now: None,

@@ -16,11 +16,11 @@ use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::web::PageError;
 
-/// `GET /metrics`.
 /// Headers that only a proxy adds.
 const PROXY_HEADERS: &[&str] =
     &["forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip", "via"];
 
+/// `GET /metrics`.
 pub async fn scrape(State(state): State<AppState>, req: Request) -> Result<Response, PageError> {
     let (parts, _) = req.into_parts();
     let peer = match crate::auth::peer_of(&parts) {

@@ -126,6 +126,15 @@ async fn non_editors_are_invitees_only() {
         (v["partstat"].as_str(), attendee(&v, "paul.visiteur@example.org")["note"].as_str()),
         (Some("ACCEPTED"), Some("Un peu en retard"))
     );
+    // An empty note removes it; the organiser's answer mail says so rather than repeating the answer.
+    let (s, v) = app.api(Method::POST, &answer_url, "visitor", Some(json!({"answer": "accept", "note": " "}))).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(attendee(&v, "paul.visiteur@example.org")["note"], "");
+    // (The pages test reads the rendered mails; here, the notices queued: answer, note added, note removed.)
+    let notes_only = app
+        .count("SELECT count(*) FROM outbox WHERE kind = 'answer' AND json_extract(notice, '$.what.note_only') = 1")
+        .await;
+    assert_eq!((app.count("SELECT count(*) FROM outbox WHERE kind = 'answer'").await, notes_only), (3, 2));
     let (s, _) = app
         .api(Method::POST, &format!("/api/v1/meetings/{id}/answer"), "jdupont", Some(json!({"answer": "decline"})))
         .await;

@@ -1066,6 +1066,10 @@ async fn the_answer_page_guides_the_guest() {
     assert!(r.text().contains("Votre mot pour l'organisateur est enregistré"));
     let mailbox = app.get(Some("jdupont"), "/mailbox").await.text();
     assert!(mailbox.contains("Son mot : « Finalement à l'heure."), "{mailbox}");
+    assert!(
+        mailbox.contains("Paul Visiteur <paul.visiteur@example.org> a modifié le mot laissé avec sa réponse."),
+        "{mailbox}"
+    );
     let long = "x".repeat(501);
     let r = app
         .post(None, &format!("/rsvp/{token}"), &[("csrf", &app.csrf()), ("answer", "decline"), ("note", &long)])
@@ -1290,4 +1294,20 @@ async fn a_search_says_when_it_left_old_archives_out() {
     // Upcoming meetings alone are never cut short: nothing to say.
     let r = app.get(Some("jdupont"), "/meetings?show=upcoming").await;
     assert!(!r.text().contains("les plus récentes ont été parcourues"));
+}
+
+/// A meeting booked in the quarter hour under way (the form's start had just passed) starts at once and
+/// can be put right, edited or cancelled, during that quarter hour; then it is fixed like any other.
+#[tokio::test]
+async fn a_meeting_booked_as_it_starts_can_be_put_right_for_a_while() {
+    let app = App::new();
+    app.clock.set("2026-12-01T09:05:00Z".parse().unwrap());
+    let id = app.book("2026-12-01T09:00:00Z", &[]).await;
+    let edit = format!("href=\"/meetings/{id}/edit\"");
+    let r = app.get(Some("jdupont"), "/meetings").await;
+    assert!(r.body.contains(&edit) && r.body.contains(&format!("href=\"/meetings/{id}/delete\"")), "{}", r.body);
+    assert_eq!(app.get(Some("jdupont"), &format!("/meetings/{id}/edit")).await.status, StatusCode::OK);
+    app.clock.set("2026-12-01T09:15:00Z".parse().unwrap());
+    assert!(!app.get(Some("jdupont"), "/meetings").await.body.contains(&edit));
+    assert_eq!(app.get(Some("jdupont"), &format!("/meetings/{id}/edit")).await.status, StatusCode::CONFLICT);
 }
