@@ -37,7 +37,7 @@ pub enum Change<'a> {
     Answered { meeting: &'a MeetingDetails, attendee: &'a Attendee, previous: PartStat },
     /// An invitee changed the note left for the organiser (or removed it) without changing their answer;
     /// `attendee` holds the new note.
-    NoteChanged { meeting: &'a MeetingDetails, attendee: &'a Attendee },
+    NoteChanged { meeting: &'a MeetingDetails, attendee: &'a Attendee, had_note: bool },
     /// Someone used their way into the room (personal link, or signed-in host entry).
     Joined { meeting: &'a Meeting, attendee: &'a Attendee },
     /// A signed-in user's primary address changed: the meetings their calendar shows changed wholesale.

@@ -159,11 +159,18 @@ pub fn invitee_mails_since(conn: &Connection, owner_uid: &str, since: DateTime<U
 }
 
 /// Answer mails about `attendee` queued since `since`.
-pub fn answer_mails_since(conn: &Connection, attendee: i64, since: DateTime<Utc>) -> rusqlite::Result<u32> {
+pub fn answer_mails_since(
+    conn: &Connection,
+    attendee: i64,
+    since: DateTime<Utc>,
+    with_notes: bool,
+) -> rusqlite::Result<u32> {
+    // The partial index finds the few rows; the notice says which were about a note alone.
     crate::db::one(
         conn,
-        "SELECT COUNT(*) FROM outbox WHERE kind = 'answer' AND about_attendee = ?1 AND created_at > ?2",
-        params![attendee, ts(since)],
+        "SELECT COUNT(*) FROM outbox WHERE kind = 'answer' AND about_attendee = ?1 AND created_at > ?2
+           AND (?3 OR json_extract(notice, '$.what.note') IS NULL)",
+        params![attendee, ts(since), with_notes],
         |r| r.get(0),
     )
 }

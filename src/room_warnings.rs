@@ -106,9 +106,25 @@ pub fn schedule(
 
 /// Adds the warnings missing for meetings not over at `now` (booked before `[xmpp]` was turned on, or
 /// before an offset was added to `warn_minutes`): every offset still in the future without a row gets
-/// one. Rows already there (pending or done) are left as they are, so running it again changes
-/// nothing. Returns how many were added.
+/// one. Pending rows of meetings moved while `[xmpp]` was off (no hook kept them in step) are moved
+/// with their meeting, or dropped if their new time has passed; rows done are left as they are. Running
+/// it again changes nothing. Returns how many were added.
 pub fn backfill(tx: &Transaction<'_>, minutes: &[u32], now: DateTime<Utc>) -> rusqlite::Result<usize> {
+    const DUE_NOW: &str =
+        "(SELECT m.end_at FROM meetings m WHERE m.id = room_warnings.meeting_id) - minutes_before * 60";
+    crate::db::exec(
+        tx,
+        &format!("DELETE FROM room_warnings WHERE done_at IS NULL AND due_at <> {DUE_NOW} AND {DUE_NOW} <= ?1"),
+        [ts(now)],
+    )?;
+    crate::db::exec(
+        tx,
+        &format!(
+            "UPDATE room_warnings SET due_at = {DUE_NOW}, next_attempt_at = {DUE_NOW}, attempts = 0, last_error = NULL
+             WHERE done_at IS NULL AND due_at <> {DUE_NOW}"
+        ),
+        [],
+    )?;
     let mut added = 0;
     for (meeting_id, end) in repo::ending_after(tx, now)? {
         for m in minutes {
@@ -817,6 +833,32 @@ mod tests {
         forget_followed(&tx).unwrap();
         assert_eq!(follow_configuration(&tx, &[0, 30], now).unwrap(), (2, 0), "after [xmpp] was off");
         tx.commit().unwrap();
+    }
+
+    #[test]
+    fn warnings_of_meetings_moved_while_off_move_with_them() {
+        let (_dir, mut conn) = store();
+        book(&mut conn, &details("meetlater", "2030-05-02T10:00:00Z", 60), at("2030-05-01T09:00:00Z"));
+        book(&mut conn, &details("meetsooner", "2030-05-02T10:00:00Z", 60), at("2030-05-01T09:00:00Z"));
+        // [xmpp] off: moved without the hook. One a day later, one to end at 10:52 today.
+        conn.execute_batch(
+            "UPDATE meetings SET start_at = start_at + 86400, end_at = end_at + 86400 WHERE id = 'meetlater';
+             UPDATE meetings SET start_at = 1903863120 - 3600, end_at = 1903863120 WHERE id = 'meetsooner';",
+        )
+        .unwrap();
+        assert_eq!(from_ts(1903863120), at("2030-05-01T10:52:00Z"));
+        let tx = conn.transaction().unwrap();
+        assert_eq!(backfill(&tx, &[15, 5, 0], at("2030-05-01T10:50:00Z")).unwrap(), 0, "none missing");
+        tx.commit().unwrap();
+        let later: Vec<DateTime<Utc>> = pending(&conn, "meetlater").into_iter().map(|(_, t)| t).collect();
+        assert_eq!(later, ["2030-05-03T10:45:00Z", "2030-05-03T10:55:00Z", "2030-05-03T11:00:00Z"].map(at));
+        // Its 15- and 5-minute warnings (10:37, 10:47) are past: dropped, not posted late.
+        assert_eq!(pending(&conn, "meetsooner"), vec![(0, at("2030-05-01T10:52:00Z"))]);
+        // A warning due but not yet posted at start (its meeting not moved) is left for the job.
+        let tx = conn.transaction().unwrap();
+        assert_eq!(backfill(&tx, &[15, 5, 0], at("2030-05-01T10:53:00Z")).unwrap(), 0);
+        tx.commit().unwrap();
+        assert_eq!(pending(&conn, "meetsooner").len(), 1);
     }
 
     #[test]

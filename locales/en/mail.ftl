@@ -13,6 +13,7 @@ mail-intro-answer = { $who } { $answer ->
     [tentative] answered "maybe" to your invitation.
    *[decline] declined your invitation.
   }
+mail-intro-note-left = { $who } left a note with their answer.
 mail-intro-note = { $who } changed the note left with their answer.
 mail-intro-note-removed = { $who } removed the note left with their answer.
 mail-intro-reminder-owner = Reminder: you organise a video meeting.

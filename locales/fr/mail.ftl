@@ -13,6 +13,7 @@ mail-intro-answer = { $who } { $answer ->
     [tentative] a répondu « peut-être » à votre invitation.
    *[decline] a décliné votre invitation.
   }
+mail-intro-note-left = { $who } a laissé un mot avec sa réponse.
 mail-intro-note = { $who } a modifié le mot laissé avec sa réponse.
 mail-intro-note-removed = { $who } a retiré le mot laissé avec sa réponse.
 mail-intro-reminder-owner = Rappel : vous organisez une visioconférence.

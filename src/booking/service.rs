@@ -1,7 +1,7 @@
 //! The booking operations, for pages and API alike. Each one owns its transaction (`BEGIN IMMEDIATE`
 //! through [`Db::write`]), decides everything from what is stored (never from what a client claims was
 //! there before), applies the rules (only editors book; only the owner edits or deletes, and only
-//! before the start; strangers learn nothing of a meeting, not even that it exists) and hands the
+//! before the start, or within the grace for a meeting booked as it starts; strangers learn nothing of a meeting, not even that it exists) and hands the
 //! committed change to the registered hooks ([`crate::events`]) inside that same transaction.
 //!
 //! Visibility, in one place: the owner (by uid) and every invitee (by primary address) see a meeting;
@@ -155,7 +155,8 @@ impl Bookings {
         result
     }
 
-    /// A meeting the actor may edit now: theirs, they are an editor, not started. What the edit form
+    /// A meeting the actor may edit now: theirs, they are an editor, [`Meeting::editable`] (not started,
+    /// or booked as it started and within the grace). What the edit form
     /// shows; [`Bookings::update`] checks the same again inside its transaction.
     pub async fn editable(&self, actor: &Actor, id: &str, now: DateTime<Utc>) -> Result<MeetingDetails, BookingError> {
         let d = self.owned(actor, id).await?;
@@ -166,7 +167,7 @@ impl Bookings {
         Ok(d)
     }
 
-    /// A meeting the actor may delete now: theirs, not started (someone who lost the right to book
+    /// A meeting the actor may delete now: theirs, [`Meeting::editable`] (someone who lost the right to book
     /// can still cancel what they booked). What the delete confirmation shows.
     pub async fn deletable(&self, actor: &Actor, id: &str, now: DateTime<Utc>) -> Result<MeetingDetails, BookingError> {
         let d = self.owned(actor, id).await?;
@@ -190,7 +191,7 @@ impl Bookings {
         Ok(d)
     }
 
-    /// Rewrites a meeting and its attendee lists. Only the owner, an editor, before the start.
+    /// Rewrites a meeting and its attendee lists. Only the owner, an editor, while [`Meeting::editable`].
     pub async fn update(
         &self,
         actor: &Actor,
@@ -274,8 +275,8 @@ impl Bookings {
             .await
     }
 
-    /// Deletes a meeting. Only the owner, before the start (a meeting that took place stays in the
-    /// archives). Returns what was deleted.
+    /// Deletes a meeting. Only the owner, while [`Meeting::editable`] (a meeting that took place stays in
+    /// the archives; one booked as it started may be called off within the grace). Returns what was deleted.
     pub async fn delete(&self, actor: &Actor, id: &str, now: DateTime<Utc>) -> Result<MeetingDetails, BookingError> {
         let who = actor.identity.clone();
         let id = id.to_string();
@@ -562,6 +563,7 @@ fn apply_answer(
     if attendee.role == Role::Owner {
         return Err(BookingError::OwnerAnswers);
     }
+    let had_note = !attendee.note.is_empty();
     let note_changed = match note {
         Some(note) if note.as_str() != attendee.note => {
             repo::set_note(tx, attendee.id, note.as_str())?;
@@ -583,7 +585,7 @@ fn apply_answer(
         let change = if changed {
             Change::Answered { meeting: &details, attendee: &attendee, previous }
         } else {
-            Change::NoteChanged { meeting: &details, attendee: &attendee }
+            Change::NoteChanged { meeting: &details, attendee: &attendee, had_note }
         };
         hooks.emit(tx, &change, now)?;
     }

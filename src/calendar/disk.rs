@@ -119,12 +119,16 @@ pub fn fingerprint(settings: &str) -> String {
 fn program_hash() -> [u8; 16] {
     static PROGRAM: std::sync::OnceLock<[u8; 16]> = std::sync::OnceLock::new();
     *PROGRAM.get_or_init(|| {
-        std::env::current_exe().and_then(|path| content_hash(&path)).unwrap_or_else(|_| {
-            // Unreadable (an unusual sandbox): the start time stands in, so nothing rendered by an
-            // earlier process is used.
-            let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-            xxh3_128(&started.as_nanos().to_be_bytes()).to_be_bytes()
-        })
+        // /proc/self/exe is the running image even once a package upgrade replaced the file on disk
+        // (whose path then no longer opens, or opens the new program).
+        content_hash(Path::new("/proc/self/exe"))
+            .or_else(|_| std::env::current_exe().and_then(|path| content_hash(&path)))
+            .unwrap_or_else(|_| {
+                // Unreadable (an unusual sandbox): the start time stands in, so nothing rendered by an
+                // earlier process is used.
+                let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+                xxh3_128(&started.as_nanos().to_be_bytes()).to_be_bytes()
+            })
     })
 }
 

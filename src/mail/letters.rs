@@ -19,6 +19,15 @@ pub struct Notice {
     pub what: What,
 }
 
+/// What an invitee did to the note that goes with their answer, the answer itself unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoteEdit {
+    Left,
+    Changed,
+    Removed,
+}
+
 /// Which of the owner's confirmations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -40,11 +49,11 @@ pub enum What {
     /// at `sequence`, naming them.
     Cancellation { attendee: i64, removed_only: bool, sequence: u32 },
     /// To the organiser: `attendee` answered (their answer and note are in the snapshot), or, with
-    /// `note_only`, changed or removed the note left with an unchanged answer.
+    /// `note`, left, changed or removed the note that goes with an unchanged answer.
     Answer {
         attendee: i64,
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        note_only: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<NoteEdit>,
     },
     /// A reminder before the start, for `attendee` (the owner's lists who is coming).
     Reminder { attendee: i64 },
@@ -157,16 +166,17 @@ pub fn write(
             body.fields = compose::meeting_fields(&tr, d, true, false);
             calendar = itip(ics::Method::Cancel, sequence, true);
         }
-        What::Answer { note_only, .. } => {
+        What::Answer { note, .. } => {
             let answer = match mine.partstat {
                 PartStat::Accepted => "accept",
                 PartStat::Tentative => "tentative",
                 _ => "decline",
             };
-            let intro = match (note_only, mine.note.is_empty()) {
-                (false, _) => tr.ta("mail-intro-answer", &[("who", named(mine)), ("answer", answer.into())]),
-                (true, false) => tr.ta("mail-intro-note", &[("who", named(mine))]),
-                (true, true) => tr.ta("mail-intro-note-removed", &[("who", named(mine))]),
+            let intro = match note {
+                None => tr.ta("mail-intro-answer", &[("who", named(mine)), ("answer", answer.into())]),
+                Some(NoteEdit::Left) => tr.ta("mail-intro-note-left", &[("who", named(mine))]),
+                Some(NoteEdit::Changed) => tr.ta("mail-intro-note", &[("who", named(mine))]),
+                Some(NoteEdit::Removed) => tr.ta("mail-intro-note-removed", &[("who", named(mine))]),
             };
             body.paragraphs = vec![intro];
             // The note left with the answer, as written (the mail's text and HTML escape it).

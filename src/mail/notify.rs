@@ -9,7 +9,8 @@
 //!   cancellation (CANCEL) of the meeting as they knew it, meant for them alone.
 //! * Deleted: the owner a confirmation; every attendee a cancellation.
 //! * Answered, or the note left with an answer changed: the organiser is told who answered what, with
-//!   the note (`mail.notify_organiser_on_answer`), at most three times an hour about the same attendee.
+//!   the note (`mail.notify_organiser_on_answer`), at most three times an hour about the same attendee
+//!   (notes alone count against answers and notes, a changed answer only against answers).
 //!
 //! One owner's bookings may cause at most `mail.max_invitations_per_owner_per_hour` mails to invitees:
 //! beyond, a change that invites or updates people is refused ([`Refusal::TooManyInvitations`]) and
@@ -21,7 +22,7 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::Transaction;
 
 use super::compose::{self, MailSettings, Recipient};
-use super::letters::{self, Notice, OwnerChange, What};
+use super::letters::{self, NoteEdit, Notice, OwnerChange, What};
 use crate::booking::model::{Attendee, MeetingDetails, Role};
 use crate::events::{Change, Hook, HookError, Refusal};
 use crate::outbox::{self, NewMail};
@@ -61,16 +62,29 @@ impl Hook for MailNotifier {
             }
             Change::Deleted { meeting } => (Some(meeting.meeting.owner_uid.as_str()), deleted(tx, s, meeting)?),
             // A note changed alone is told like an answer: the organiser reads the answer and the note.
-            Change::Answered { meeting, attendee, .. } | Change::NoteChanged { meeting, attendee }
+            Change::Answered { meeting, attendee, .. } | Change::NoteChanged { meeting, attendee, .. }
                 if s.notify_organiser =>
             {
-                // Someone flipping their answer again and again does not flood the organiser: past a
-                // few mails an hour about them, the answer is recorded and shown, not mailed.
-                if outbox::answer_mails_since(tx, attendee.id, now - Duration::hours(1))? >= ANSWER_MAILS_PER_HOUR {
+                let note = match change {
+                    Change::NoteChanged { attendee, had_note, .. } => {
+                        Some(match (had_note, attendee.note.is_empty()) {
+                            (false, _) => NoteEdit::Left,
+                            (true, false) => NoteEdit::Changed,
+                            (true, true) => NoteEdit::Removed,
+                        })
+                    }
+                    _ => None,
+                };
+                // Someone flipping their answer (or rewriting their note) again and again does not flood
+                // the organiser: past a few mails an hour about them, it is recorded and shown, not
+                // mailed. Notes alone count against answers and notes; a changed answer only against
+                // answers, so edits of a note never keep a decline from being told.
+                let since = now - Duration::hours(1);
+                if outbox::answer_mails_since(tx, attendee.id, since, note.is_some())? >= ANSWER_MAILS_PER_HOUR {
                     tracing::info!(meeting = %meeting.meeting.id, attendee = attendee.id, "answer not mailed: hourly cap");
                     return Ok(());
                 }
-                (None, answered(tx, s, meeting, attendee, matches!(change, Change::NoteChanged { .. }))?)
+                (None, answered(tx, s, meeting, attendee, note)?)
             }
             _ => return Ok(()),
         };
@@ -227,8 +241,8 @@ fn answered<'a>(
     s: &MailSettings,
     d: &'a MeetingDetails,
     who: &Attendee,
-    note_only: bool,
+    note: Option<NoteEdit>,
 ) -> rusqlite::Result<Vec<Planned<'a>>> {
     let Some(owner) = d.owner() else { return Ok(Vec::new()) };
-    Ok(vec![plan(tx, s, d, owner, What::Answer { attendee: who.id, note_only })?])
+    Ok(vec![plan(tx, s, d, owner, What::Answer { attendee: who.id, note })?])
 }

@@ -132,7 +132,7 @@ async fn non_editors_are_invitees_only() {
     assert_eq!(attendee(&v, "paul.visiteur@example.org")["note"], "");
     // (The pages test reads the rendered mails; here, the notices queued: answer, note added, note removed.)
     let notes_only = app
-        .count("SELECT count(*) FROM outbox WHERE kind = 'answer' AND json_extract(notice, '$.what.note_only') = 1")
+        .count("SELECT count(*) FROM outbox WHERE kind = 'answer' AND json_extract(notice, '$.what.note') IS NOT NULL")
         .await;
     assert_eq!((app.count("SELECT count(*) FROM outbox WHERE kind = 'answer'").await, notes_only), (3, 2));
     let (s, _) = app

@@ -464,6 +464,36 @@ async fn answer_mails_about_one_attendee_are_capped() {
     app.stop().await;
 }
 
+/// Notes rewritten again and again are capped like answers, but never keep a changed answer from being
+/// told: a decline after three note edits is mailed.
+#[tokio::test]
+async fn note_edits_never_use_up_the_answer_mails() {
+    let app = TestApp::spawn().await;
+    let m = app.book("jdupont", meeting_body()).await;
+    let url = format!("/api/v1/meetings/{}/answer", m["id"].as_str().unwrap());
+    let answer = |answer: &'static str, note: &'static str| {
+        let app = &app;
+        let url = url.clone();
+        async move {
+            let (s, body) = app.api(Method::POST, &url, "visitor", Some(json!({"answer": answer, "note": note}))).await;
+            assert_eq!(s, 200, "{body}");
+        }
+    };
+    answer("accept", "").await;
+    for note in ["En retard", "Très en retard", "Finalement à l'heure", "Ou pas"] {
+        answer("accept", note).await;
+    }
+    let notes = "SELECT COUNT(*) FROM outbox WHERE kind = 'answer' AND json_extract(notice, '$.what.note') IS NOT NULL";
+    assert_eq!(app.count(notes).await, 2, "the answer and two notes: three mails this hour");
+    answer("decline", "Ou pas").await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'answer'").await, 4, "the decline is told");
+    let kinds = "SELECT group_concat(json_extract(notice, '$.what.note'), ',') FROM outbox WHERE kind = 'answer'";
+    let edits: String =
+        app.state.db.read(move |c| c.query_row(kinds, [], |r| r.get(0)).map_err(jmb::db::DbError::from)).await.unwrap();
+    assert_eq!(edits, "left,changed");
+    app.stop().await;
+}
+
 /// The reminder schedule follows `mail.reminder_minutes` at start: a reminder still pending at an
 /// offset no longer configured is dropped, one sent stays on record, an offset added is scheduled.
 #[tokio::test]

@@ -1307,7 +1307,16 @@ async fn a_meeting_booked_as_it_starts_can_be_put_right_for_a_while() {
     let r = app.get(Some("jdupont"), "/meetings").await;
     assert!(r.body.contains(&edit) && r.body.contains(&format!("href=\"/meetings/{id}/delete\"")), "{}", r.body);
     assert_eq!(app.get(Some("jdupont"), &format!("/meetings/{id}/edit")).await.status, StatusCode::OK);
+    // The typo put right, at the same time (10:00 in Paris).
+    let form = with(&with(&valid_form(&app.csrf()), "date", "2026-12-01"), "subject", "Point d'équipe corrigé");
+    let r = app.post(Some("jdupont"), &format!("/meetings/{id}/edit"), &pairs(&form)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(app.details(&id).await.unwrap().meeting.subject, "Point d'équipe corrigé");
     app.clock.set("2026-12-01T09:15:00Z".parse().unwrap());
     assert!(!app.get(Some("jdupont"), "/meetings").await.body.contains(&edit));
     assert_eq!(app.get(Some("jdupont"), &format!("/meetings/{id}/edit")).await.status, StatusCode::CONFLICT);
+    let form = with(&form, "subject", "Trop tard");
+    let r = app.post(Some("jdupont"), &format!("/meetings/{id}/edit"), &pairs(&form)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(app.details(&id).await.unwrap().meeting.subject, "Point d'équipe corrigé");
 }
