@@ -158,7 +158,8 @@ pub fn invitee_mails_since(conn: &Connection, owner_uid: &str, since: DateTime<U
     )
 }
 
-/// Answer mails about `attendee` queued since `since`.
+/// Answer mails about `attendee` queued since `since`: those about a changed answer, and, `with_notes`,
+/// those about a note changed alone too.
 pub fn answer_mails_since(
     conn: &Connection,
     attendee: i64,

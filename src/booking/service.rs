@@ -1,8 +1,9 @@
 //! The booking operations, for pages and API alike. Each one owns its transaction (`BEGIN IMMEDIATE`
 //! through [`Db::write`]), decides everything from what is stored (never from what a client claims was
 //! there before), applies the rules (only editors book; only the owner edits or deletes, and only
-//! before the start, or within the grace for a meeting booked as it starts; strangers learn nothing of a meeting, not even that it exists) and hands the
-//! committed change to the registered hooks ([`crate::events`]) inside that same transaction.
+//! before the start, or within the grace for a meeting booked as it starts; strangers learn nothing of
+//! a meeting, not even that it exists) and hands the committed change to the registered hooks
+//! ([`crate::events`]) inside that same transaction.
 //!
 //! Visibility, in one place: the owner (by uid) and every invitee (by primary address) see a meeting;
 //! for anyone else it does not exist ([`BookingError::NotFound`]). An invitee who tries an owner's
@@ -156,8 +157,8 @@ impl Bookings {
     }
 
     /// A meeting the actor may edit now: theirs, they are an editor, [`Meeting::editable`] (not started,
-    /// or booked as it started and within the grace). What the edit form
-    /// shows; [`Bookings::update`] checks the same again inside its transaction.
+    /// or booked as it started and within the grace). What the edit form shows; [`Bookings::update`]
+    /// checks the same again inside its transaction.
     pub async fn editable(&self, actor: &Actor, id: &str, now: DateTime<Utc>) -> Result<MeetingDetails, BookingError> {
         let d = self.owned(actor, id).await?;
         if !actor.is_editor {
@@ -167,8 +168,8 @@ impl Bookings {
         Ok(d)
     }
 
-    /// A meeting the actor may delete now: theirs, [`Meeting::editable`] (someone who lost the right to book
-    /// can still cancel what they booked). What the delete confirmation shows.
+    /// A meeting the actor may delete now: theirs, [`Meeting::editable`] (someone who lost the right to
+    /// book can still cancel what they booked). What the delete confirmation shows.
     pub async fn deletable(&self, actor: &Actor, id: &str, now: DateTime<Utc>) -> Result<MeetingDetails, BookingError> {
         let d = self.owned(actor, id).await?;
         ensure_editable(&d.meeting, now, self.start_grace)?;
@@ -276,7 +277,8 @@ impl Bookings {
     }
 
     /// Deletes a meeting. Only the owner, while [`Meeting::editable`] (a meeting that took place stays in
-    /// the archives; one booked as it started may be called off within the grace). Returns what was deleted.
+    /// the archives; one booked as it started may be called off within the grace). Returns what was
+    /// deleted.
     pub async fn delete(&self, actor: &Actor, id: &str, now: DateTime<Utc>) -> Result<MeetingDetails, BookingError> {
         let who = actor.identity.clone();
         let id = id.to_string();
