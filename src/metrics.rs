@@ -202,8 +202,9 @@ impl Metrics {
 
 /// Who may read the metrics: a peer on this machine that did not come through a proxy (loopback, or
 /// the unix socket, and none of the headers a reverse proxy adds, such as `X-Forwarded-For`,
-/// `Forwarded` or `X-Real-IP`, so a public request relayed by nginx or Apache never counts as local), a peer whose address is in
-/// `metrics.allow`, or a request with `Authorization: Bearer <metrics.token_file>`. Nobody else.
+/// `Forwarded` or `X-Real-IP`, so a public request relayed by nginx or Apache never counts as local),
+/// a peer whose address is in `metrics.allow`, or a request with `Authorization: Bearer
+/// <metrics.token_file>`. Nobody else.
 pub struct ScrapeAccess {
     allow: Vec<ipnet::IpNet>,
     token: Option<String>,

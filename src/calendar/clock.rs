@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 
 use super::changes;
 use crate::booking::repo;
@@ -77,16 +77,14 @@ pub fn next_due(
 
 /// Up to when instants were recorded; `None` before the first run.
 pub fn last_run(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    let last: Option<i64> =
-        crate::db::one(conn, "SELECT value FROM job_state WHERE name = ?1", [JOB], |r| r.get(0)).optional()?;
+    let last = crate::db::job_value(conn, JOB)?;
     Ok(last.and_then(|t| DateTime::from_timestamp(t, 0)))
 }
 
 /// Records every alarm passing and window exit since the last run, up to `now`, in the change log of
 /// the calendars concerned. Returns how many meetings were touched. The first run only notes `now`.
 pub fn run_once(tx: &Transaction<'_>, config: &CalendarConfig, now: DateTime<Utc>) -> rusqlite::Result<usize> {
-    let last: Option<i64> =
-        crate::db::one(tx, "SELECT value FROM job_state WHERE name = ?1", [JOB], |r| r.get(0)).optional()?;
+    let last = crate::db::job_value(tx, JOB)?;
     let now_ts = ts(now);
     crate::db::exec(
         tx,
