@@ -396,9 +396,14 @@ fn mailbox(name: &str, mail: &str) -> Option<Mailbox> {
     Some(Mailbox::new((!name.is_empty()).then_some(name), address))
 }
 
-/// A fresh `Message-ID` on the site's domain, given when a mail is queued.
+/// A fresh `Message-ID` on the site's domain, given when a mail is queued: the time of the change in
+/// milliseconds, then a random token.
+///
+/// Milliseconds, not seconds, so that ids grow: the outbox's unique index on them takes a booking's
+/// twenty mails on the page where the last booking's went, instead of on twenty random pages among a
+/// second's worth (each a 4 KiB page more in the log for every booking; `examples/booking_stages`).
 pub fn new_message_id(settings: &MailSettings, now: DateTime<Utc>) -> String {
-    format!("<{}.{}@{}>", now.timestamp(), crate::secrets::token(), settings.host)
+    format!("<{}.{}@{}>", now.timestamp_millis(), crate::secrets::token(), settings.host)
 }
 
 /// Formats a draft into the bytes to send, dated `date` (when the change happened).
@@ -535,7 +540,7 @@ mod tests {
         };
         let now: DateTime<Utc> = "2026-12-01T08:00:00Z".parse().unwrap();
         let id = new_message_id(&s, now);
-        assert!(id.starts_with("<1796112000.") && id.ends_with("@meet.example.org>"), "{id}");
+        assert!(id.starts_with("<1796112000000.") && id.ends_with("@meet.example.org>"), "{id}");
         let mail = finish(&s, draft, &id, now).unwrap();
         let raw = String::from_utf8(mail.message).unwrap();
         assert!(!raw.replace("\r\n", "").contains('\n'), "bare LF in the message");
