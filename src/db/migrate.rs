@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0008_room_warnings.sql"),
     include_str!("../../migrations/0009_event_renderings.sql"),
     include_str!("../../migrations/0010_calendar_window.sql"),
+    include_str!("../../migrations/0011_cheaper_checks.sql"),
 ];
 
 fn migrations() -> Migrations<'static> {
@@ -133,6 +134,99 @@ mod tests {
         assert_eq!(left, 0);
         let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
         assert_eq!(integrity, "ok");
+        let dangling: i64 = conn.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(dangling, 0);
+    }
+
+    /// 0011 rebuilds attendees and outbox with cheaper CHECKs: every row, id and link survives (stays in
+    /// meetings keep their invitation, mail ids are not reused), the constraints refuse what they
+    /// refused, the triggers still keep each invitation's end, and writing a row builds no temporary
+    /// B-tree any more.
+    #[test]
+    fn the_rebuilt_tables_keep_rows_links_and_constraints() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        migrations().to_version(&mut conn, 10).unwrap();
+        conn.execute_batch(
+            "INSERT INTO meetings (id, ical_uid, room, subject, start_at, duration_min, end_at, owner_uid,
+                                   created_at, updated_at)
+                 VALUES ('meeting000000000001', 'm1@h', 'abcdefghijklmnop', 'Point', 3600, 60, 7200, 'jdupont', 1, 1);
+             INSERT INTO attendees (id, meeting_id, role, mail, name, token, partstat, created_at, note)
+                 VALUES (7, 'meeting000000000001', 'owner', 'jean@x.org', '', 'token-owner-000000001', 1, 1, ''),
+                        (9, 'meeting000000000001', 'guest', 'g@y.org', 'G', 'token-guest-000000001', 3, 1, 'late');
+             INSERT INTO presence_sessions (meeting_id, attendee_id, participant, occupant_jid, joined_at)
+                 VALUES ('meeting000000000001', 9, 'a:9', 'g@guest/1', 3600);
+             INSERT INTO outbox_snapshots (id, meeting) VALUES (1, '{}');
+             INSERT INTO outbox (id, kind, meeting_id, owner_uid, message_id, envelope_from, recipients, subject,
+                                 snapshot_id, notice, created_at, queued_at, status, next_attempt_at)
+                 VALUES (40, 'invitation', 'meeting000000000001', 'jdupont', '<1@h>', 'f@h', 'g@y.org', 'S', 1,
+                         '{}', 1, 1, 'sent', 1),
+                        (41, 'invitation', 'meeting000000000001', 'jdupont', '<2@h>', 'f@h', 'g@y.org', 'S', 1,
+                         '{}', 1, 1, 'pending', 1);
+             DELETE FROM outbox WHERE id = 41;",
+        )
+        .unwrap();
+        apply(&mut conn).unwrap();
+        let one = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, String>(0)).unwrap();
+        assert_eq!(
+            one("SELECT group_concat(id || ':' || partstat || ':' || note || ':' || end_at, ' ') FROM attendees"),
+            "7:1::7200 9:3:late:7200"
+        );
+        assert_eq!(
+            one("SELECT CAST(attendee_id AS TEXT) FROM presence_sessions"),
+            "9",
+            "the stay keeps its invitation"
+        );
+        assert_eq!(one("SELECT group_concat(id || ':' || status) FROM outbox"), "40:sent");
+        conn.execute(
+            "INSERT INTO outbox (kind, message_id, envelope_from, recipients, subject, snapshot_id, notice, created_at,
+                                 queued_at, next_attempt_at)
+                 VALUES ('reminder', '<3@h>', 'f@h', 'g@y.org', 'S', 1, '{}', 1, 1, 1)",
+            [],
+        )
+        .unwrap();
+        assert_eq!(conn.last_insert_rowid(), 42, "a pruned mail's id is not given again");
+        for bad in [
+            "UPDATE attendees SET role = 'boss' WHERE id = 7",
+            "UPDATE attendees SET partstat = 4 WHERE id = 7",
+            "UPDATE attendees SET partstat = -1 WHERE id = 7",
+            "UPDATE outbox SET status = 'lost' WHERE id = 40",
+        ] {
+            let refused = conn.execute(bad, []).unwrap_err().to_string();
+            assert!(refused.contains("CHECK constraint failed"), "{bad}: {refused}");
+        }
+        // The triggers came back: an end filled on insert, moved with its meeting.
+        conn.execute_batch(
+            "INSERT INTO attendees (meeting_id, role, mail, token, created_at)
+                 VALUES ('meeting000000000001', 'moderator', 'm@y.org', 'token-moder-000000001', 1);
+             UPDATE meetings SET start_at = 7200, end_at = 10800;",
+        )
+        .unwrap();
+        assert_eq!(one("SELECT group_concat(DISTINCT end_at) FROM attendees"), "10800");
+        let indexes = one("SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master
+             WHERE type IN ('index', 'trigger') AND tbl_name IN ('attendees', 'outbox', 'meetings') ORDER BY name)");
+        assert_eq!(
+            indexes,
+            "attendees_by_mail attendees_end_on_insert attendees_end_on_move attendees_one_owner meetings_by_end \
+             meetings_by_owner meetings_by_start outbox_answers outbox_by_owner outbox_by_snapshot outbox_by_status \
+             outbox_due sqlite_autoindex_attendees_1 sqlite_autoindex_attendees_2 sqlite_autoindex_meetings_1 \
+             sqlite_autoindex_meetings_2 sqlite_autoindex_meetings_3 sqlite_autoindex_outbox_1"
+        );
+        for insert in [
+            "INSERT INTO attendees (meeting_id, role, mail, token, partstat, created_at, end_at) VALUES (?1, ?1, ?1, ?1, 0, 1, 1)",
+            "INSERT INTO outbox (kind, message_id, envelope_from, recipients, subject, snapshot_id, notice, created_at,
+                                 queued_at, next_attempt_at) VALUES (?1, ?1, ?1, ?1, ?1, 1, ?1, 1, 1, 1)",
+        ] {
+            let ops: Vec<String> = conn
+                .prepare(&format!("EXPLAIN {insert}"))
+                .unwrap()
+                .query_map(["x"], |r| r.get(1))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert!(!ops.iter().any(|op| op == "OpenEphemeral"), "{insert}: a temporary B-tree per row");
+        }
+        assert_eq!(one("PRAGMA integrity_check"), "ok");
         let dangling: i64 = conn.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
         assert_eq!(dangling, 0);
     }
