@@ -13,17 +13,19 @@ calendar). Then, against a release jmb on loopback, with wrk on the same 2 cores
     made through the API (each changes 6 calendars, rendered again at their next poll);
   * the list page (/meetings) and GET /api/v1/meetings for a user with 60 meetings: median latency on the
     site and on the small store;
-  * bookings through the API (8 connections, 20 guests each) and the list page's latency meanwhile;
+  * what a booking costs the writer alone (examples/booking_stages, on a copy of the site: no HTTP), then
+    bookings through the API (8 connections, 20 guests each) and the list page's latency meanwhile;
   * jmb's RSS after the cold runs.
 Prints figures and one PASS/FAIL line per target of the issue; exit code 0 whatever the numbers.
 
-Usage: site.py <jmb-binary> <examples-dir> <workdir>   (bench/site.sh builds jmb, seed_site and calendar_stages)
+Usage: site.py <jmb-binary> <examples-dir> <workdir>   (bench/site.sh builds jmb and the examples)
 Knobs (environment): BENCH_DURATION (wrk seconds, default 10), BENCH_CONNECTIONS (default 32).
 """
 import concurrent.futures
 import datetime as dt
 import os
 import random
+import shutil
 import subprocess
 import sys
 import threading
@@ -297,6 +299,15 @@ def main() -> None:
     stages = subprocess.run([str(examples / "calendar_stages"), str(site_db), str(workdir / "users-10000.tsv"), "500"],
                             capture_output=True, text=True, check=True).stdout
     print("   " + stages.strip().replace("\n", "\n   "))
+
+    print("== what a booking costs the writer (examples/booking_stages: no HTTP, on a copy of the site)")
+    copy = workdir / "stages.sqlite3"
+    shutil.copyfile(site_db, copy)
+    stages = subprocess.run([str(examples / "booking_stages"), str(copy), str(workdir / "users-10000.tsv"), "1000"],
+                            capture_output=True, text=True, check=True).stdout
+    print("   " + stages.strip().replace("\n", "\n   "))
+    for leftover in workdir.glob("stages.sqlite3*"):
+        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
 
     print("== list page on the small store (1 000 meetings)")
     small = Jmb(jmb_bin, workdir, small_db, SMALL[0])

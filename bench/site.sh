@@ -13,8 +13,8 @@ TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 PY="$PWD/.venv-it/bin/python"
 command -v wrk > /dev/null || { echo "wrk is missing: run scripts/install-test-deps" >&2; exit 1; }
 [ -x "$PY" ] || { echo ".venv-it is missing: run scripts/install-test-deps" >&2; exit 1; }
-echo "== building (release): jmb, examples/seed_site and examples/calendar_stages"
-cargo build --release -q --bin jmb --example seed_site --example calendar_stages
+echo "== building (release): jmb, examples/seed_site, calendar_stages and booking_stages"
+cargo build --release -q --bin jmb --example seed_site --example calendar_stages --example booking_stages
 T=$(mktemp -d "${TMPDIR:-/tmp}/jmb-site.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 "$PY" bench/site.py "$TARGET/release/jmb" "$TARGET/release/examples" "$T"
