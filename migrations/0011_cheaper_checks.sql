@@ -4,12 +4,20 @@
 -- tenth of a booking's time in the writer (examples/booking_stages.rs). SQLite cannot alter a CHECK
 -- constraint, so both tables are rebuilt with the same columns, rows, ids, indexes and triggers.
 
--- Stays in meetings point at invitations (ON DELETE SET NULL): dropping the old table would clear
--- them, so they are noted first and put back once the rebuilt table holds the same ids.
-CREATE TEMP TABLE presence_links AS
-    SELECT id, attendee_id FROM presence_sessions WHERE attendee_id IS NOT NULL;
--- The trigger on meetings names attendees: it goes while the table is swapped, and comes back.
+-- The trigger on meetings names attendees: it goes while the table is swapped, and comes back. Dropped
+-- first, so that the migration holds the write lock before it reads anything (a jmb still running
+-- cannot commit in between and make it fail instead of wait).
 DROP TRIGGER attendees_end_on_move;
+
+-- Stays in meetings point at invitations (ON DELETE SET NULL). Migrations run with foreign keys on, so
+-- dropping the old table deletes its rows one by one and clears the stays that point at them: each
+-- deletion looks its stays up by this index (without it, a scan of every stay per invitation), and the
+-- links are noted first and put back once the rebuilt table holds the same ids. The index stays:
+-- removing an invitation or a meeting finds its stays the same way.
+CREATE INDEX presence_by_attendee ON presence_sessions (attendee_id) WHERE attendee_id IS NOT NULL;
+CREATE TEMP TABLE presence_links (id INTEGER PRIMARY KEY, attendee_id INTEGER NOT NULL);
+INSERT INTO presence_links (id, attendee_id)
+    SELECT id, attendee_id FROM presence_sessions WHERE attendee_id IS NOT NULL;
 
 CREATE TABLE attendees_new (
     id             INTEGER PRIMARY KEY,
@@ -39,19 +47,24 @@ INSERT INTO attendees_new (id, meeting_id, role, mail, name, token, partstat, an
     FROM attendees;
 DROP TABLE attendees;
 ALTER TABLE attendees_new RENAME TO attendees;
+-- At most one owner per meeting.
 CREATE UNIQUE INDEX attendees_one_owner ON attendees (meeting_id) WHERE role = 'owner';
+-- A calendar's invitations: one range of the index, bounded by the end (0010).
 CREATE INDEX attendees_by_mail ON attendees (mail, end_at, meeting_id, role, partstat, token);
+-- jmb's own inserts give the end; any other writer (a manual fix, an older tool) gets it filled in.
 CREATE TRIGGER attendees_end_on_insert AFTER INSERT ON attendees WHEN NEW.end_at IS NULL
 BEGIN
     UPDATE attendees SET end_at = (SELECT m.end_at FROM meetings m WHERE m.id = NEW.meeting_id) WHERE id = NEW.id;
 END;
+-- A meeting moved moves its invitations.
 CREATE TRIGGER attendees_end_on_move AFTER UPDATE OF end_at ON meetings WHEN NEW.end_at IS NOT OLD.end_at
 BEGIN
     UPDATE attendees SET end_at = NEW.end_at WHERE meeting_id = NEW.id;
 END;
+-- Only links to invitations that exist (one removed by hand, foreign keys off, stays cleared).
 UPDATE presence_sessions
     SET attendee_id = (SELECT l.attendee_id FROM presence_links l WHERE l.id = presence_sessions.id)
-    WHERE id IN (SELECT id FROM presence_links);
+    WHERE id IN (SELECT l.id FROM presence_links l JOIN attendees a ON a.id = l.attendee_id);
 DROP TABLE presence_links;
 
 CREATE TABLE outbox_new (
