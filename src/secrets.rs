@@ -43,7 +43,7 @@ pub fn link_token() -> String {
 const BASE36: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
 /// The current time in milliseconds, 9 base-36 digits: sorts as it grows until the year 5138.
-fn time_prefix() -> String {
+pub(crate) fn time_prefix() -> String {
     let mut millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

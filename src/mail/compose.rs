@@ -396,14 +396,15 @@ fn mailbox(name: &str, mail: &str) -> Option<Mailbox> {
     Some(Mailbox::new((!name.is_empty()).then_some(name), address))
 }
 
-/// A fresh `Message-ID` on the site's domain, given when a mail is queued: the time of the change in
-/// milliseconds, then a random token.
+/// A fresh `Message-ID` on the site's domain, given when a mail is queued: the system time in
+/// milliseconds (as [`crate::secrets::link_token`] begins), then a random token.
 ///
-/// Milliseconds, not seconds, so that ids grow: the outbox's unique index on them takes a booking's
-/// twenty mails on the page where the last booking's went, instead of on twenty random pages among a
-/// second's worth (each a 4 KiB page more in the log for every booking; `examples/booking_stages`).
-pub fn new_message_id(settings: &MailSettings, now: DateTime<Utc>) -> String {
-    format!("<{}.{}@{}>", now.timestamp_millis(), crate::secrets::token(), settings.host)
+/// The system's milliseconds, not the change's time (whole seconds), so that ids grow: the outbox's
+/// unique index on them takes a booking's twenty mails on the page where the last booking's went,
+/// instead of on twenty random pages among a second's worth (each a 4 KiB page more in the log for
+/// every booking).
+pub fn new_message_id(settings: &MailSettings) -> String {
+    format!("<{}.{}@{}>", crate::secrets::time_prefix(), crate::secrets::token(), settings.host)
 }
 
 /// Formats a draft into the bytes to send, dated `date` (when the change happened).
@@ -539,8 +540,10 @@ mod tests {
             calendar: Some((ics::Method::Request, ics)),
         };
         let now: DateTime<Utc> = "2026-12-01T08:00:00Z".parse().unwrap();
-        let id = new_message_id(&s, now);
-        assert!(id.starts_with("<1796112000000.") && id.ends_with("@meet.example.org>"), "{id}");
+        let id = new_message_id(&s);
+        assert!(id.starts_with('<') && id.ends_with("@meet.example.org>") && id.as_bytes()[10] == b'.', "{id}");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert!(new_message_id(&s) > id, "ids grow with time, so the index takes them at its end");
         let mail = finish(&s, draft, &id, now).unwrap();
         let raw = String::from_utf8(mail.message).unwrap();
         assert!(!raw.replace("\r\n", "").contains('\n'), "bare LF in the message");

@@ -135,7 +135,7 @@ pub fn queue(
                 meeting_id: Some(p.meeting.meeting.id.clone()),
                 // `None` for answers and reminders: not the owner's doing.
                 owner_uid: owner_uid.map(str::to_string),
-                message_id: compose::new_message_id(s, now),
+                message_id: compose::new_message_id(s),
                 envelope_from: s.envelope_from.clone(),
                 recipients: vec![p.notice.to.mail.clone()],
                 subject: letters::subject(s, &p.notice, p.meeting),
