@@ -102,6 +102,8 @@ impl Bookings {
         if !actor.is_editor {
             return Err(BookingError::NotEditor);
         }
+        // The store keeps whole seconds, and the meeting handed on is the one written, not read back.
+        let now = chrono::SubsecRound::trunc_subsecs(now, 0);
         // A slot is taken before the write and given back if it fails: concurrent requests of one
         // person cannot all pass the check.
         let slot = self.limit.take(&actor.identity.uid, now).map_err(|retry_after_seconds| {
@@ -147,7 +149,7 @@ impl Bookings {
                     )?);
                 }
                 // What was just written, in the stored order (owner, moderators, guests, each as
-                // inserted): reading it back cost a twentieth of a booking
+                // inserted): reading it back cost a twentieth of a booking's time in the writer
                 // (`a_new_booking_is_what_the_store_reads_back`).
                 let details = MeetingDetails { meeting, attendees };
                 hooks.emit(tx, &Change::Created { meeting: &details }, now)?;
@@ -619,7 +621,7 @@ fn load(conn: &Connection, id: &str) -> Result<MeetingDetails, BookingError> {
     repo::details_by_id(conn, id)?.ok_or(BookingError::NotFound)
 }
 
-/// Adds an invitation and answers it as stored.
+/// Adds an invitation; returns it as `repo::attendee_row` would read it back.
 fn insert(
     tx: &Transaction<'_>,
     meeting_id: &str,
@@ -785,7 +787,8 @@ mod tests {
         let mut valid = booking("Point", &["b@x.org", "a@x.org"]);
         valid.moderators = vec![Invitee { mail: MailAddress::parse("Zoe@X.org").unwrap(), name: "Zoé Z".into() }];
         valid.guests[0].name = "  Bob  ".into();
-        let made = bookings.create(&owner(), valid, at("2026-12-01T08:00:00Z")).await.unwrap();
+        // A clock with sub-second precision: the store keeps whole seconds.
+        let made = bookings.create(&owner(), valid, at("2026-12-01T08:00:00.618Z")).await.unwrap();
         let id = made.meeting.id.clone();
         let stored =
             db.read(move |c| Ok::<_, crate::db::DbError>(repo::details_by_id(c, &id)?)).await.unwrap().unwrap();
