@@ -242,7 +242,7 @@ pub fn due(conn: &Connection, now: DateTime<Utc>, limit: u32) -> rusqlite::Resul
 
 /// When the next pending row is due.
 pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    let t: Option<i64> = conn.prepare_cached(NEXT_DUE)?.query_row([], |r| r.get(0)).optional()?;
+    let t: Option<i64> = crate::db::one(conn, NEXT_DUE, [], |r| r.get(0)).optional()?;
     Ok(t.map(from_ts))
 }
 
