@@ -36,8 +36,9 @@ fn ts(t: DateTime<Utc>) -> i64 {
 /// Records who signed in, creating the row (with a feed secret) or refreshing it. Returns whether a
 /// row was written. A changed address is reported to `hooks` inside `tx`.
 pub fn remember(tx: &Transaction<'_>, who: &Identity, now: DateTime<Utc>, hooks: &Hooks) -> Result<bool, HookError> {
-    let existing: Option<(String, String, Option<String>)> = tx
-        .query_row("SELECT mail, name, feed_token FROM users WHERE uid = ?1", [&who.uid], |r| {
+    // Through the statement cache: every booking and every signed-in page asks.
+    let existing: Option<(String, String, Option<String>)> =
+        crate::db::one(tx, "SELECT mail, name, feed_token FROM users WHERE uid = ?1", [&who.uid], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .optional()?;
