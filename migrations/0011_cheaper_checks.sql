@@ -61,7 +61,8 @@ CREATE TRIGGER attendees_end_on_move AFTER UPDATE OF end_at ON meetings WHEN NEW
 BEGIN
     UPDATE attendees SET end_at = NEW.end_at WHERE meeting_id = NEW.id;
 END;
--- Only links to invitations that exist (one removed by hand, foreign keys off, stays cleared).
+-- Only links to invitations that exist: one to an invitation removed by hand with foreign keys off was
+-- not cleared by the drop, and is left as it was.
 UPDATE presence_sessions
     SET attendee_id = (SELECT l.attendee_id FROM presence_links l WHERE l.id = presence_sessions.id)
     WHERE id IN (SELECT l.id FROM presence_links l JOIN attendees a ON a.id = l.attendee_id);
