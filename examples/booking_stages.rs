@@ -52,17 +52,9 @@ transport = "mailbox"
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
         let state = jmb::app::build_default_state(config)?;
-        // The server's checkpoints (src/jobs.rs): without them the log only grows, and each commit
-        // extends a file instead of writing over one.
-        let db = state.db.clone();
-        tokio::spawn(async move {
-            let mut commits = db.subscribe_commits();
-            while commits.changed().await.is_ok() {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                commits.borrow_and_update();
-                let _ = db.checkpoint().await;
-            }
-        });
+        // The server's checkpoints: without them the log only grows, and each commit extends a file
+        // instead of writing over one.
+        tokio::spawn(jmb::jobs::run_checkpoints(state.db.clone()));
         let start = chrono::DurationRound::duration_trunc(
             chrono::Utc::now() + chrono::Duration::days(3),
             chrono::Duration::hours(1),

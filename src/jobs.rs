@@ -231,13 +231,13 @@ const CHECKPOINT_DELAY: Duration = Duration::from_millis(250);
 
 /// Checkpoints SQLite's write-ahead log shortly after writes, so that no commit pays for it (bookings
 /// wait only for a moment each time the log has grown by a few megabytes, see
-/// [`crate::db::Db::checkpoint`]).
-async fn run_checkpoints(deps: JobDeps) {
-    let mut commits = deps.db.subscribe_commits();
+/// [`crate::db::Db::checkpoint`]). Public for the benchmarks, which write as the server does.
+pub async fn run_checkpoints(db: Db) {
+    let mut commits = db.subscribe_commits();
     while commits.changed().await.is_ok() {
         tokio::time::sleep(CHECKPOINT_DELAY).await;
         commits.borrow_and_update();
-        if let Err(e) = deps.db.checkpoint().await {
+        if let Err(e) = db.checkpoint().await {
             tracing::warn!(error.message = %e, "checkpoint failed; SQLite checkpoints at commit if the log grows");
         }
     }
@@ -344,7 +344,7 @@ pub async fn run_until_stopped(deps: JobDeps, shutdown: impl Future<Output = ()>
         _ = shutdown => {}
         _ = run_pruning(deps.clone()) => {}
         _ = run_calendar_clock(deps.clone()) => {}
-        _ = run_checkpoints(deps.clone()) => {}
+        _ = run_checkpoints(deps.db.clone()) => {}
         _ = run_room_warnings(deps.clone()) => {}
         _ = run_reminders(deps) => {}
     }
