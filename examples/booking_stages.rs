@@ -7,8 +7,10 @@
 //! * eight at a time: they share transactions (group commit, each in a savepoint), as under load.
 //!
 //! Reported per booking in CPU time of the process (Linux `/proc/self/stat`, so other work on the
-//! machine does not count; 10 ms ticks, hence a thousand bookings or more) and in wall time. The writer is one
-//! thread, so the one-at-a-time CPU figure bounds how many bookings per second one store can take.
+//! machine does not count; 10 ms ticks, hence a thousand bookings or more), in wall time, and in bytes
+//! and calls written to files (`/proc/self/io`: the log, and the database file through checkpoints).
+//! The writer is one thread, so the one-at-a-time CPU figure bounds how many bookings per second one
+//! store can take.
 //!
 //! Run: `cargo run --release --example booking_stages -- DB USERS.tsv [BOOKINGS]`
 
@@ -61,7 +63,7 @@ transport = "mailbox"
         )?;
         let mut counter = 0usize;
         for (label, parallel) in [("one at a time", 1usize), ("eight at a time", 8)] {
-            let (cpu_before, t) = (cpu(), Instant::now());
+            let (cpu_before, io_before, t) = (cpu(), written(), Instant::now());
             let mut left = bookings;
             while left > 0 {
                 let mut set = tokio::task::JoinSet::new();
@@ -77,13 +79,16 @@ transport = "mailbox"
                 }
                 left -= parallel.min(left);
             }
-            let (wall, cpu) = (t.elapsed(), cpu() - cpu_before);
+            let (wall, cpu, io) = (t.elapsed(), cpu() - cpu_before, written());
+            let io = (io.0 - io_before.0, io.1 - io_before.1);
             let per = |d: Duration| d.as_secs_f64() * 1e3 / bookings as f64;
             println!(
-                "{label:>16}: {:.2} ms CPU and {:.2} ms wall per booking ({:.0}/s)",
+                "{label:>16}: {:.2} ms CPU and {:.2} ms wall per booking ({:.0}/s); {:.0} KiB in {:.0} writes to files",
                 per(cpu),
                 per(wall),
                 bookings as f64 / wall.as_secs_f64(),
+                io.0 as f64 / 1024.0 / bookings as f64,
+                io.1 as f64 / bookings as f64,
             );
         }
         anyhow::Ok(())
@@ -120,4 +125,14 @@ fn cpu() -> Duration {
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     // Linux reports these in USER_HZ, 100 per second on every architecture jmb is built for.
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// Bytes and write calls this process handed to the kernel (`/proc/self/io`: `wchar`, `syscw`): the log
+/// and, through the checkpoints that run meanwhile, the database file.
+fn written() -> (u64, u64) {
+    let io = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
+    let field = |name: &str| {
+        io.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0)
+    };
+    (field("wchar:"), field("syscw:"))
 }
