@@ -8,7 +8,8 @@
 //!
 //! Reported per booking in CPU time of the process (Linux `/proc/self/stat`, so other work on the
 //! machine does not count; 10 ms ticks, hence a thousand bookings or more), in wall time, and in bytes
-//! and calls written to files (`/proc/self/io`: the log, and the database file through checkpoints).
+//! and calls written (`/proc/self/io`: almost all of it the log, two calls per page, and the database
+//! file through the checkpoints; the last checkpoint of a run may land in the next figure).
 //! The writer is one thread, so the one-at-a-time CPU figure bounds how many bookings per second one
 //! store can take.
 //!
@@ -80,15 +81,15 @@ transport = "mailbox"
                 left -= parallel.min(left);
             }
             let (wall, cpu, io) = (t.elapsed(), cpu() - cpu_before, written());
-            let io = (io.0 - io_before.0, io.1 - io_before.1);
+            let io = (io.0.saturating_sub(io_before.0), io.1.saturating_sub(io_before.1));
             let per = |d: Duration| d.as_secs_f64() * 1e3 / bookings as f64;
             println!(
-                "{label:>16}: {:.2} ms CPU and {:.2} ms wall per booking ({:.0}/s); {:.0} KiB in {:.0} writes to files",
+                "{label:>16}: {:.2} ms CPU, {:.2} ms wall, {:.0} KiB in {:.0} write calls per booking ({:.0}/s)",
                 per(cpu),
                 per(wall),
-                bookings as f64 / wall.as_secs_f64(),
                 io.0 as f64 / 1024.0 / bookings as f64,
                 io.1 as f64 / bookings as f64,
+                bookings as f64 / wall.as_secs_f64(),
             );
         }
         anyhow::Ok(())
@@ -127,8 +128,9 @@ fn cpu() -> Duration {
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
-/// Bytes and write calls this process handed to the kernel (`/proc/self/io`: `wchar`, `syscw`): the log
-/// and, through the checkpoints that run meanwhile, the database file.
+/// Bytes and write calls this process handed to the kernel (`/proc/self/io`: `wchar`, `syscw`, which
+/// count pipes and wake-ups too, a few bytes each): the log and, through the checkpoints that run
+/// meanwhile, the database file.
 fn written() -> (u64, u64) {
     let io = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
     let field = |name: &str| {

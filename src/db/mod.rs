@@ -489,12 +489,14 @@ impl Db {
     /// with writes held back (`RESTART`, which also waits for readers still on the old log, at most
     /// [`CHECKPOINT_WAIT`]), once per few megabytes written.
     ///
-    /// Before holding writes back, the copy catches up alongside them ([`catch_up`]): each round has only
-    /// what was committed while the one before ran, so it is shorter, until one copies under
-    /// [`CATCH_UP_FRAMES`]. Under `bench/site.sh`'s booking load (8 clients), holding writes back for all
-    /// that the first copy left (thousands of frames, then the file's sync) took about 60 ms, two or
-    /// three times a second: the writer stood idle a sixth of the time and each booking waiting meanwhile
-    /// with it. After catching up it takes about 18 ms (the spread of booking latency halved).
+    /// Before holding writes back, the copy catches up alongside them ([`CatchUp`]): each round has only
+    /// what was committed while the one before ran, so it is shorter, until one finds under
+    /// [`CATCH_UP_FRAMES`] new frames, a round finds no fewer than the one before (writes outpace the
+    /// copies, or readers keep frames from being copied), or after [`CATCH_UP_ROUNDS`] more rounds.
+    /// Under `bench/site.sh`'s booking load (8 clients), holding writes back for all that the first copy
+    /// left (thousands of frames, then the file's sync) took about 60 ms, two or three times a second:
+    /// the writer stood idle a sixth of the time, and every booking queued meanwhile waited with it.
+    /// After catching up it takes about 18 ms (the spread of booking latency halved).
     ///
     /// A copy that could not start because another checkpoint held the log answers `(-1, -1)`. In
     /// this process that is the writer's own, which runs only once the log is past
@@ -512,16 +514,13 @@ impl Db {
             .await;
             join_result(result)
         };
-        let (mut frames, mut copied) = run(self.inner.clone(), "PASSIVE").await?;
-        let mut previous = None;
-        for rounds in 0.. {
-            match catch_up(previous, frames, copied, rounds) {
-                CatchUp::Done => return Ok((frames, copied)),
-                CatchUp::HoldWritesBack => break,
-                CatchUp::Again => {
-                    previous = Some(copied);
-                    (frames, copied) = run(self.inner.clone(), "PASSIVE").await?;
-                }
+        let mut catching_up = CatchUp::default();
+        loop {
+            let (frames, copied) = run(self.inner.clone(), "PASSIVE").await?;
+            match catching_up.after(frames, copied) {
+                Step::Done => return Ok((frames, copied)),
+                Step::Again => {}
+                Step::HoldWritesBack => break,
             }
         }
         let _turn = self.inner.write_gate.lock().await;
@@ -700,17 +699,16 @@ fn needs_restart(frames: i64) -> bool {
 /// the log start over (see [`Db::checkpoint`]).
 const RESTART_FRAMES: i64 = 2048;
 
-/// A copy alongside the writes that copied fewer frames than this (4 KiB each: 2 MiB) has caught up:
+/// A copy alongside the writes that found fewer new frames than this (4 KiB each: 2 MiB) has caught up:
 /// the rest is copied with writes held back (see [`Db::checkpoint`]).
 const CATCH_UP_FRAMES: i64 = 512;
 
-/// Copies alongside the writes after the first, at most, before writes are held back anyway (each
-/// round is shorter than the one before, unless the writes outpace the copy).
+/// Copies alongside the writes after the first, at most, before writes are held back anyway.
 const CATCH_UP_ROUNDS: u32 = 4;
 
 /// What a checkpoint does after a copy alongside the writes (see [`Db::checkpoint`]).
 #[derive(Debug, PartialEq, Eq)]
-enum CatchUp {
+enum Step {
     /// The log is short: nothing more.
     Done,
     /// Copy again alongside the writes: the copy that holds them back will have less to do.
@@ -719,17 +717,42 @@ enum CatchUp {
     HoldWritesBack,
 }
 
-/// The step after copy number `rounds` (0: the first) alongside the writes found `frames` in the log
-/// and had `copied` of them in the file, `previous` copied by the one before it. `-1` for both: another
-/// checkpoint held the log, which in this process means a long one (see [`Db::checkpoint`]), so writes
-/// are held back at once.
-fn catch_up(previous: Option<i64>, frames: i64, copied: i64, rounds: u32) -> CatchUp {
-    if !needs_restart(frames) {
-        // Short, or started over meanwhile.
-        return CatchUp::Done;
+/// The copies a checkpoint made alongside the writes so far (see [`Db::checkpoint`]).
+#[derive(Default)]
+struct CatchUp {
+    rounds: u32,
+    /// Frames the last copy had in the file.
+    copied: Option<i64>,
+    /// New frames the last copy found: committed while the one before it ran.
+    found: Option<i64>,
+}
+
+impl CatchUp {
+    /// What to do after a copy that found `frames` in the log and had `copied` of them in the file.
+    /// `-1` for both: another checkpoint held the log, which in this process means a long one, so
+    /// writes are held back at once.
+    fn after(&mut self, frames: i64, copied: i64) -> Step {
+        if !needs_restart(frames) {
+            // Short, or started over meanwhile.
+            return Step::Done;
+        }
+        if copied < 0 {
+            return Step::HoldWritesBack;
+        }
+        // Frames beyond what the copy before had in the file: all of them if the log started over and
+        // grew back meanwhile. Readers on older snapshots keep frames from being copied; those count
+        // as found again, so they never pass for caught up.
+        let found = self.copied.map(|before| if frames >= before { frames - before } else { frames });
+        let step = match (found, self.found) {
+            _ if self.rounds >= CATCH_UP_ROUNDS => Step::HoldWritesBack,
+            (Some(found), _) if found < CATCH_UP_FRAMES => Step::HoldWritesBack,
+            // Writes outpace the copies: another round would only leave more to hold back for.
+            (Some(found), Some(before)) if found >= before => Step::HoldWritesBack,
+            _ => Step::Again,
+        };
+        *self = CatchUp { rounds: self.rounds + 1, copied: Some(copied), found };
+        step
     }
-    let caught_up = previous.is_some_and(|previous| (previous..previous + CATCH_UP_FRAMES).contains(&copied));
-    if copied < 0 || caught_up || rounds >= CATCH_UP_ROUNDS { CatchUp::HoldWritesBack } else { CatchUp::Again }
 }
 
 /// How long a checkpoint holding writes back waits for readers still on the old log (see
@@ -892,8 +915,9 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut seen = Vec::new();
         // Each time the log is past the threshold, a checkpoint copies all of it though writes never
-        // stop, and a write soon starts the log over. (Copying while writes go on also catches up now
-        // and then, by chance: the next test shows the case where it cannot.)
+        // stop, and a write soon starts the log over. (Now and then a copy alongside the writes also
+        // finds nothing left, and the log starts over without writes held back: the next test shows a
+        // case where it cannot.)
         for _ in 0..3 {
             let restarts_before = loop {
                 let restarts_before = wal_restarts(&wal);
@@ -983,31 +1007,56 @@ mod tests {
         assert_eq!(read_cache().await.unwrap(), -2000, "free again: the warm reader");
     }
 
-    /// Copies alongside the writes go on while each copies a lot, and writes are held back once one
-    /// copied little, after a few rounds whatever they copied, or at once when another checkpoint held
-    /// a long log; a short log (or one started over meanwhile) needs nothing more.
+    /// Copies alongside the writes go on while each finds many new frames and fewer than the one before;
+    /// writes are held back once one found few, once one found no fewer than the one before (writes
+    /// outpacing the copies, or readers keeping frames from being copied), after a few rounds whatever
+    /// they found, or at once when another checkpoint held a long log; a short log (or one started over
+    /// meanwhile) needs nothing more.
     #[test]
     fn a_checkpoint_catches_up_before_it_holds_writes_back() {
         let long = RESTART_FRAMES + 5000;
-        assert_eq!(catch_up(None, 100, 100, 0), CatchUp::Done);
-        assert_eq!(catch_up(None, long, long, 0), CatchUp::Again, "the first copy is never the last");
-        assert_eq!(catch_up(Some(long), long + 3000, long + 3000, 1), CatchUp::Again, "3000 more: again");
-        assert_eq!(catch_up(Some(long), long + 3000, long + CATCH_UP_FRAMES, 1), CatchUp::Again);
+        // Each copy as (frames in the log, frames in the file), and the step after it.
+        let steps = |copies: &[(i64, i64)]| {
+            let mut catching_up = CatchUp::default();
+            copies.iter().map(|&(frames, copied)| catching_up.after(frames, copied)).collect::<Vec<_>>()
+        };
+        use Step::*;
+        assert_eq!(steps(&[(100, 100)]), [Done], "a short log");
+        assert_eq!(steps(&[(long, long), (long + 300, long + 300)]), [Again, HoldWritesBack], "caught up");
         assert_eq!(
-            catch_up(Some(long), long + 600, long + CATCH_UP_FRAMES - 1, 1),
-            CatchUp::HoldWritesBack,
-            "fewer than CATCH_UP_FRAMES more: caught up"
+            steps(&[(long, long), (long + CATCH_UP_FRAMES, long + CATCH_UP_FRAMES)]),
+            [Again, Again],
+            "CATCH_UP_FRAMES new frames are not few"
         );
-        assert_eq!(catch_up(Some(long), long, long, 1), CatchUp::HoldWritesBack, "nothing more to copy");
-        assert_eq!(catch_up(Some(long), long + 3000, long + 3000, CATCH_UP_ROUNDS), CatchUp::HoldWritesBack);
-        assert_eq!(catch_up(Some(long), 40, 40, 1), CatchUp::Done, "started over meanwhile");
-        assert_eq!(catch_up(None, -1, -1, 0), CatchUp::HoldWritesBack, "another checkpoint held the log");
-        assert_eq!(catch_up(Some(long), -1, -1, 2), CatchUp::HoldWritesBack);
         assert_eq!(
-            catch_up(Some(long), long + 5000, long - 10, 1),
-            CatchUp::Again,
-            "readers kept part of it: not copied, not caught up"
+            steps(&[(long, long), (long + 3000, long + 3000), (long + 4000, long + 4000), (long + 4300, long + 4300)]),
+            [Again, Again, Again, HoldWritesBack],
+            "3000, 1000, then 300 new frames"
         );
+        assert_eq!(
+            steps(&[(long, long), (long + 1000, long + 1000), (long + 2500, long + 2500)]),
+            [Again, Again, HoldWritesBack],
+            "1000 then 1500 new frames: the writes outpace the copies"
+        );
+        let shrinking = [8000, 4000, 2000, 1000].iter().scan(long, |at, n| {
+            *at += n;
+            Some((*at, *at))
+        });
+        let copies: Vec<_> = std::iter::once((long, long)).chain(shrinking).collect();
+        assert_eq!(steps(&copies), [Again, Again, Again, Again, HoldWritesBack], "CATCH_UP_ROUNDS more, at most");
+        assert_eq!(
+            steps(&[(long, long - 4000), (long + 300, long - 4000), (long + 600, long - 4000)]),
+            [Again, Again, HoldWritesBack],
+            "readers keep 4000 frames from being copied: never caught up, and not catching up"
+        );
+        assert_eq!(steps(&[(long, long), (40, 40)]), [Again, Done], "started over meanwhile");
+        assert_eq!(
+            steps(&[(long, long), (RESTART_FRAMES + 200, RESTART_FRAMES + 200)]),
+            [Again, Again],
+            "started over and grew back: every frame is new"
+        );
+        assert_eq!(steps(&[(-1, -1)]), [HoldWritesBack], "another checkpoint held the log");
+        assert_eq!(steps(&[(long, long), (-1, -1)]), [Again, HoldWritesBack]);
     }
 
     /// A store at `path` with an empty `scratch` table for [`write_blob`].
@@ -1090,8 +1139,8 @@ mod tests {
             async move { db.checkpoint().await }
         });
         // Given time, its first attempt is turned away the same way. (Were it later, it would find the
-        // log free and copy it all: the assertions below hold either way; `needs_restart`, checked
-        // above, is what decides.)
+        // log free and copy it all: the assertions below hold either way; on `-1` writes are held back
+        // at once, checked above and in `a_checkpoint_catches_up_before_it_holds_writes_back`.)
         tokio::time::sleep(Duration::from_millis(300)).await;
         RELEASE.store(true, std::sync::atomic::Ordering::SeqCst);
         assert_eq!(other.join().unwrap(), 1, "the other checkpoint gave up, busy");
