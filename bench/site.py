@@ -295,17 +295,19 @@ def main() -> None:
     small_db, small_users = seed(seed_bin, workdir, *SMALL)
     seeding = time.monotonic() - t
 
+    def stages(example: str, db: Path, count: int) -> None:
+        """Runs one of the per-stage examples on `db` with the site's users and prints its figures."""
+        out = subprocess.run([str(examples / example), str(db), str(workdir / "users-10000.tsv"), str(count)],
+                             capture_output=True, text=True, check=True).stdout
+        print("   " + out.strip().replace("\n", "\n   "))
+
     print("== where a cold calendar's time goes (examples/calendar_stages: one thread, 500 users)")
-    stages = subprocess.run([str(examples / "calendar_stages"), str(site_db), str(workdir / "users-10000.tsv"), "500"],
-                            capture_output=True, text=True, check=True).stdout
-    print("   " + stages.strip().replace("\n", "\n   "))
+    stages("calendar_stages", site_db, 500)
 
     print("== what a booking costs the writer (examples/booking_stages: no HTTP, on a copy of the site)")
     copy = workdir / "stages.sqlite3"
     shutil.copyfile(site_db, copy)
-    stages = subprocess.run([str(examples / "booking_stages"), str(copy), str(workdir / "users-10000.tsv"), "1000"],
-                            capture_output=True, text=True, check=True).stdout
-    print("   " + stages.strip().replace("\n", "\n   "))
+    stages("booking_stages", copy, 1000)
     for leftover in workdir.glob("stages.sqlite3*"):
         shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
 
