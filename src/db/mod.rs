@@ -6,8 +6,9 @@
 //! still covers other processes, such as `jmb migrate`). They queue on an async lock *before* taking a
 //! blocking thread, so a burst of writes holds one blocking thread, not all of them, and reads (which
 //! use a small pool of connections and see WAL snapshots) never wait behind it. Writes that queued
-//! while a batch ran are committed together (group commit), each after the first in a savepoint of its own (a
-//! failing first write rolls its transaction back whole). A hand-written pool is used because the pooling crates pin other rusqlite versions than the one the migration crate needs.
+//! while a batch ran are committed together (group commit), each after the first in a savepoint of its
+//! own (a failing first write rolls its transaction back whole). A hand-written pool is used because the
+//! pooling crates pin other rusqlite versions than the one the migration crate needs.
 //!
 //! Commits do not checkpoint the write-ahead log: a background job does, on a connection of its own
 //! ([`Db::checkpoint`]), so a booking never waits for the database file to be written.
@@ -134,9 +135,11 @@ enum Turn<'c, 't> {
     Refused(DbError),
 }
 
-/// A write that ran: whether its changes are kept, and how its caller learns the outcome once the
-/// batch's commit succeeded or failed.
+/// A write's turn in a batch: whether it ran (a write refused or abandoned before its turn did not),
+/// whether its changes are kept, and how its caller learns the outcome once the batch's commit
+/// succeeded or failed.
 struct Written {
+    ran: bool,
     kept: bool,
     deliver: Deliver,
 }
@@ -148,9 +151,11 @@ type Deliver = Box<dyn FnOnce(Option<&Failure>) + Send>;
 const MAX_BATCH: usize = 128;
 
 impl Inner {
-    /// Runs queued writes in as few transactions as possible (one, unless SQLite itself rolls a
-    /// transaction back, as it may on a full disk or an I/O error: the writes kept so far are then
-    /// reported as failed and the rest go on in a new transaction), then tells each caller.
+    /// Runs queued writes in as few transactions as possible, then tells each caller. One, unless the
+    /// first write of a transaction fails (it runs without a savepoint, so the transaction is rolled
+    /// back whole and the rest go on in a new one), or SQLite itself rolls a transaction back, as it
+    /// may on a full disk or an I/O error (the writes kept so far are then reported as failed and the
+    /// rest go on in a new transaction).
     fn run_batch(&self, jobs: Vec<WriteJob>) {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut jobs = std::collections::VecDeque::from(jobs);
@@ -167,18 +172,27 @@ impl Inner {
             let changes_before = tx.total_changes();
             let mut written: Vec<Written> = Vec::with_capacity(jobs.len());
             let mut lost = None;
+            // Whether a write ran in this transaction yet.
+            let mut any_ran = false;
             while let Some(job) = jobs.pop_front() {
                 // The first write of a transaction needs no savepoint: when it fails, the transaction
                 // is rolled back whole (nothing else is in it yet) and the rest go on in a new one. A
                 // savepoint journals every page its write changes: a tenth of the writer's time
                 // under load.
-                let isolated = !written.is_empty();
+                let isolated = any_ran;
                 if isolated && let Err(e) = tx.execute_batch("SAVEPOINT jmb_write") {
                     job(Turn::Refused(copy_error(&e)));
+                    if tx.is_autocommit() {
+                        // The writes kept so far went with the transaction.
+                        lost = Some(Failure::Sqlite(e));
+                        break;
+                    }
                     continue;
                 }
                 let done = job(Turn::Run(&tx));
-                let first_failed = !isolated && !done.kept;
+                any_ran |= done.ran;
+                // A write whose caller went away never ran: nothing to roll back.
+                let first_failed = !isolated && done.ran && !done.kept;
                 if tx.is_autocommit() {
                     // SQLite rolled the whole transaction back (it may on a full disk or an I/O
                     // error): the writes kept so far in it are gone too.
@@ -402,13 +416,13 @@ impl Db {
                 Turn::Run(tx) => tx,
                 Turn::Refused(error) => {
                     let _ = sender.send(Ok(Err(E::from(error))));
-                    return Written { kept: false, deliver: Box::new(|_| {}) };
+                    return Written { ran: false, kept: false, deliver: Box::new(|_| {}) };
                 }
             };
             // Its caller is gone (a request timed out or hung up) before the write began: like a write
             // that never got its turn, it does not run.
             if sender.is_closed() {
-                return Written { kept: false, deliver: Box::new(|_| {}) };
+                return Written { ran: false, kept: false, deliver: Box::new(|_| {}) };
             }
             let _entered = span.enter();
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(tx)));
@@ -420,7 +434,7 @@ impl Db {
                 };
                 let _ = sender.send(outcome);
             });
-            Written { kept, deliver }
+            Written { ran: true, kept, deliver }
         });
         let taken = Arc::new(std::sync::atomic::AtomicBool::new(false));
         self.inner.queue.lock().unwrap_or_else(|p| p.into_inner()).push_back(Queued { taken: taken.clone(), job });
@@ -1321,6 +1335,7 @@ mod tests {
         let db = Db::open(&dir.path().join("jmb.db"), Duration::from_secs(5), 1).unwrap();
         let (release, holder) = hold_writer(&db).await;
         let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let commits_before = *db.subscribe_commits().borrow();
         let mut queued = Vec::new();
         for i in 0..8i64 {
             let (db, ran) = (db.clone(), ran.clone());
@@ -1331,7 +1346,8 @@ mod tests {
                         "INSERT INTO job_state (name, value) VALUES (?1, ?2)",
                         rusqlite::params![format!("w{i}"), i],
                     )?;
-                    // The first and the second to run each open a transaction; the fifth is in one.
+                    // The first and the second to run each begin a transaction; the fifth runs in a
+                    // savepoint of the third.
                     if matches!(turn, 0 | 1 | 4) {
                         return Err(DbError::Task(format!("turn {turn} fails after its insert")));
                     }
@@ -1359,6 +1375,12 @@ mod tests {
         let mut names = job_names(&db, "name").await;
         names.retain(|n| n.starts_with('w'));
         assert_eq!(names, kept, "exactly the confirmed writes are stored");
+        let commits = *db.subscribe_commits().borrow() - commits_before;
+        assert!(
+            (1..=2).contains(&commits),
+            "one commit for the kept writes (two if they queued in two batches), none for the rolled back \
+             transactions: {commits}"
+        );
     }
 
     /// When SQLite rolls a batch's transaction back (here a write ends it itself, as a full disk
