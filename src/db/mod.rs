@@ -709,7 +709,7 @@ fn open_connection(path: &Path, busy_timeout: Duration, read_only: bool) -> Resu
 /// 4 KiB: 256 MiB of log), a safety net for a checkpointer that cannot run. Under `bench/site.sh`'s
 /// booking load the log holds 15 000 to 22 000 frames by the time a background checkpoint starts it
 /// over: at 16 384 the writer checkpointed by itself after every commit past that, the background
-/// checkpoint then found the log held and waited, and bookings took 5 % fewer a second.
+/// checkpoint then found the log held and waited, and bookings per second fell by 5 %.
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 65536;
 
 /// Whether a checkpoint that found `frames` in the log (`-1`: it found the log held by another
