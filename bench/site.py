@@ -12,9 +12,11 @@ calendar). Then, against a release jmb on loopback, with wrk on the same 2 cores
     through 100 of them (hot: all in memory), first with no writes, then while 10 bookings per second are
     made through the API (each changes 6 calendars, rendered again at their next poll);
   * the list page (/meetings) and GET /api/v1/meetings for a user with 60 meetings: median latency on the
-    site and on the small store;
+    site and on the small store (both running, measured in turn, the median of three rounds each), once
+    both are just started and again after the calendar runs;
   * what a booking costs the writer alone (examples/booking_stages, on a copy of the site: no HTTP), then
-    bookings through the API (8 connections, 20 guests each) and the list page's latency meanwhile;
+    bookings through the API (8 connections, 20 guests each; three runs, the median taken) and the list
+    page's latency meanwhile;
   * jmb's RSS after the cold runs.
 Prints figures and one PASS/FAIL line per target of the issue; exit code 0 whatever the numbers.
 
@@ -26,6 +28,7 @@ import datetime as dt
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -43,6 +46,8 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 SITE = (10_000, 100_000)
 SMALL = (100, 1_000)
 HOT_USERS = 100
+LIST_ROUNDS = 3
+BOOKING_ROUNDS = 3
 VERDICTS: list[str] = []
 
 
@@ -282,6 +287,26 @@ def list_pages(jmb: Jmb, uid: str) -> dict:
     return out
 
 
+def list_rounds(small: Jmb, site: Jmb, uid: str, label: str, rounds: int = LIST_ROUNDS) -> tuple[dict, dict]:
+    """The list pages of both stores, measured in turn (small, site, small, …) and each the median of its
+    rounds: the machine's other tenants slow both alike, where one store measured minutes after the other
+    compared two moments of the host rather than two sizes of store (0.9x to 1.45x for the same binary)."""
+    list_pages(small, uid)  # warm up
+    list_pages(site, uid)
+    taken: dict = {"small": [], "site": []}
+    for _ in range(rounds):
+        taken["small"].append(list_pages(small, uid))
+        taken["site"].append(list_pages(site, uid))
+    out = {name: {key: statistics.median(r[key] for r in runs) for key in ("page", "api")}
+           for name, runs in taken.items()}
+    for key, path in (("page", "/meetings"), ("api", "/api/v1/meetings")):
+        spread = lambda name: "/".join(f"{r[key]:.2f}" for r in taken[name])  # noqa: E731
+        print(f"   {label}: {path} median {out['site'][key]:.2f} ms at {SITE[1]:,} meetings ({spread('site')}), "
+              f"{out['small'][key]:.2f} ms at {SMALL[1]:,} ({spread('small')}): "
+              f"{out['site'][key] / out['small'][key]:.2f}x")
+    return out["small"], out["site"]
+
+
 def main() -> None:
     jmb_bin, examples, workdir = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     seed_bin = examples / "seed_site"
@@ -311,20 +336,15 @@ def main() -> None:
     for leftover in workdir.glob("stages.sqlite3*"):
         shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
 
-    print("== list page on the small store (1 000 meetings)")
+    # The small store stays up (idle) for the whole run: its list page is measured in turn with the site's.
     small = Jmb(jmb_bin, workdir, small_db, SMALL[0])
     small.start()
-    try:
-        list_pages(small, "user00042")  # warm up
-        small_lists = list_pages(small, "user00042")
-    finally:
-        small.stop()
-    print(f"   /meetings median {small_lists['page']:.2f} ms, /api/v1/meetings median {small_lists['api']:.2f} ms")
-
     jmb = Jmb(jmb_bin, workdir, site_db, SITE[0])
     jmb.start()
     try:
         rss_start = jmb.rss()
+        print("== list page, both stores just started (medians of rounds measured in turn)")
+        small_lists, site_lists = list_rounds(small, jmb, "user00042", "just started")
         feed_bytes, report_events = check_answers(jmb, site_users)
         print(f"== calendars: {SITE[0]} users, {SITE[1]} meetings; a feed is {feed_bytes / 1024:.0f} KiB, "
               f"the REPORT (next 30 days) {report_events} events; wrk -t2 -c{CONNECTIONS} -d{DURATION}s")
@@ -339,11 +359,10 @@ def main() -> None:
         print(f"   background writer: {writer.done} bookings, {writer.failed} failed")
         rss_after = jmb.rss()
 
-        print("== list page on the site (100 000 meetings)")
+        print("== list page after the calendar runs (the site's process has served 100 000 cold calendars; "
+              "the small one has idled)")
         jmb.wait_idle()
-        list_pages(jmb, "user00042")
-        site_lists = list_pages(jmb, "user00042")
-        print(f"   /meetings median {site_lists['page']:.2f} ms, /api/v1/meetings median {site_lists['api']:.2f} ms")
+        small_after, site_after = list_rounds(small, jmb, "user00042", "after the runs")
 
         print("== bookings through the API: 8 connections, 20 guests each")
         idle_reads = latency(f"{jmb.url}/meetings", identity("user00042"), 100)
@@ -362,17 +381,25 @@ def main() -> None:
 
         reader = threading.Thread(target=read_meanwhile, daemon=True)
         reader.start()
-        book = wrk(jmb.url, "site-book.lua", {"SITE_USERS": str(SITE[0]),
-                                              "SITE_BOOK_START": start.strftime("%Y-%m-%dT%H:%M:%SZ")},
-                   connections=8)
+        # Several runs, the median taken: on a shared host one run of 10 s varied by 15 % either way.
+        rounds = []
+        for _ in range(BOOKING_ROUNDS):
+            rounds.append(wrk(jmb.url, "site-book.lua", {"SITE_USERS": str(SITE[0]),
+                                                         "SITE_BOOK_START": start.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                              connections=8))
         stop_reads.set()
         reader.join()
-        print(f"   {book['rps']:.0f} bookings/s, p99 {book['p99'] or 0:.1f} ms, errors {book['errors']}; list page "
-              f"meanwhile p50 {pct(reads, 50):.1f} ms / p99 {pct(reads, 99):.1f} ms ({len(reads)} reads; idle p50 "
-              f"{pct(idle_reads, 50):.1f} ms)")
+        book = {"rps": statistics.median(r["rps"] for r in rounds),
+                "p99": statistics.median(r["p99"] or 0 for r in rounds),
+                "errors": sum(r["errors"] for r in rounds),
+                "runs": "/".join(f"{r['rps']:.0f}" for r in rounds)}
+        print(f"   {book['rps']:.0f} bookings/s (median of {book['runs']}), p99 {book['p99']:.1f} ms, errors "
+              f"{book['errors']}; list page meanwhile p50 {pct(reads, 50):.1f} ms / p99 {pct(reads, 99):.1f} ms "
+              f"({len(reads)} reads; idle p50 {pct(idle_reads, 50):.1f} ms)")
         rss_end = jmb.rss()
     finally:
         jmb.stop()
+        small.stop()
 
     print(f"== memory: jmb RSS {rss_start / 1024:.0f} MiB at start, {rss_cold / 1024:.0f} MiB after the cold runs, "
           f"{rss_after / 1024:.0f} MiB after the runs with writes, {rss_end / 1024:.0f} MiB at the end")
@@ -389,10 +416,17 @@ def main() -> None:
           f"p99 {first['p99'] or 0:.1f} ms; no target)")
     for key, name in (("page", "/meetings"), ("api", "GET /api/v1/meetings")):
         s, b = small_lists[key], site_lists[key]
-        verdict(b < 5 and b <= s * 1.2, f"{name} at 100 000 meetings: median {b:.2f} ms (target < 5 ms and within "
-                                        f"20 % of {s:.2f} ms at 1 000 meetings: {b / s:.2f}x)")
+        sa, ba = small_after[key], site_after[key]
+        # The ratio compares the two sizes of store in the same state (both just started, measured in
+        # turn); after the runs the site's process has served 100 000 cold calendars and the small one
+        # none, which is shown but is not a matter of size.
+        verdict(b < 5 and ba < 5 and b <= s * 1.2,
+                f"{name} at 100 000 meetings: median {b:.2f} ms, {ba:.2f} ms after the runs (target < 5 ms); "
+                f"{b / s:.2f}x the same page at 1 000 meetings ({s:.2f} ms) measured in turn (target within 20 %); "
+                f"after the runs {ba / sa:.2f}x")
     verdict(book["rps"] >= 1000 and book["errors"] == 0,
-            f"bookings through the API, 8 clients, 20 guests: {book['rps']:.0f}/s (target >= 1000)")
+            f"bookings through the API, 8 clients, 20 guests: {book['rps']:.0f}/s, median of {book['runs']} "
+            f"(target >= 1000)")
     verdict(rss_cold < 80 * 1024 and rss_after < 80 * 1024,
             f"RSS after the cold runs: {rss_cold / 1024:.0f} MiB, with writes {rss_after / 1024:.0f} MiB (target < 80)")
     verdict(seeding < 60, f"seeding both stores: {seeding:.0f} s (target < 60 s)")

@@ -6,7 +6,7 @@
 # Run from the repository root, after scripts/install-test-deps (wrk, .venv-it with requests):
 #     bench/site.sh
 # Knobs (environment): BENCH_DURATION (wrk seconds per run, default 10), BENCH_CONNECTIONS (default 32),
-# CARGO_TARGET_DIR. Takes about 5 minutes on 2 cores; the temp folder (about 300 MB) is removed at the end.
+# CARGO_TARGET_DIR. Takes about 7 minutes on 2 cores; the temp folder (about 300 MB) is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
