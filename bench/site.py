@@ -13,7 +13,8 @@ calendar). Then, against a release jmb on loopback, with wrk on the same 2 cores
     made through the API (each changes 6 calendars, rendered again at their next poll);
   * the list page (/meetings) and GET /api/v1/meetings for a user with 60 meetings: median latency on the
     site and on the small store (both running, measured in turn, the median of three rounds each), once
-    both are just started and again after the calendar runs;
+    both are just started (the ratio judged: two sizes of store in the same state) and again after the
+    calendar runs (printed: by then the site's process has served them and the small one has idled);
   * what a booking costs the writer alone (examples/booking_stages, on a copy of the site: no HTTP), then
     bookings through the API (8 connections, 20 guests each; three runs, the median taken) and the list
     page's latency meanwhile;
@@ -289,8 +290,8 @@ def list_pages(jmb: Jmb, uid: str) -> dict:
 
 def list_rounds(small: Jmb, site: Jmb, uid: str, label: str, rounds: int = LIST_ROUNDS) -> tuple[dict, dict]:
     """The list pages of both stores, measured in turn (small, site, small, …) and each the median of its
-    rounds: the machine's other tenants slow both alike, where one store measured minutes after the other
-    compared two moments of the host rather than two sizes of store (0.9x to 1.45x for the same binary)."""
+    rounds: the machine's other tenants slow both alike. Measured minutes apart, the small store just
+    started and the site after the calendar runs, the same binary gave 0.9x to 1.45x."""
     list_pages(small, uid)  # warm up
     list_pages(site, uid)
     taken: dict = {"small": [], "site": []}
@@ -338,10 +339,10 @@ def main() -> None:
 
     # The small store stays up (idle) for the whole run: its list page is measured in turn with the site's.
     small = Jmb(jmb_bin, workdir, small_db, SMALL[0])
-    small.start()
     jmb = Jmb(jmb_bin, workdir, site_db, SITE[0])
-    jmb.start()
     try:
+        small.start()
+        jmb.start()
         rss_start = jmb.rss()
         print("== list page, both stores just started (medians of rounds measured in turn)")
         small_lists, site_lists = list_rounds(small, jmb, "user00042", "just started")
@@ -366,40 +367,44 @@ def main() -> None:
 
         print("== bookings through the API: 8 connections, 20 guests each")
         idle_reads = latency(f"{jmb.url}/meetings", identity("user00042"), 100)
-        start = (now + dt.timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
         reads: list[float] = []
-        stop_reads = threading.Event()
 
-        def read_meanwhile():
+        def read_meanwhile(stop: threading.Event):
             s = requests.Session()
             s.headers.update(identity("user00042"))
-            while not stop_reads.is_set():
+            while not stop.is_set():
                 t0 = time.perf_counter()
                 s.get(f"{jmb.url}/meetings", timeout=30)
                 reads.append((time.perf_counter() - t0) * 1000)
-                stop_reads.wait(0.05)
+                stop.wait(0.05)
 
-        reader = threading.Thread(target=read_meanwhile, daemon=True)
-        reader.start()
-        # Several runs, the median taken: on a shared host one run of 10 s varied by 15 % either way.
+        # Several runs, the median taken: on a shared host one run of 10 s varied by 10-15 % either way.
+        # Each starts once the mails of the one before are handed over, and books other days.
         rounds = []
-        for _ in range(BOOKING_ROUNDS):
+        for k in range(BOOKING_ROUNDS):
+            jmb.wait_idle()
+            start = (now + dt.timedelta(days=3 + k)).replace(minute=0, second=0, microsecond=0)
+            stop_reads = threading.Event()
+            reader = threading.Thread(target=read_meanwhile, args=(stop_reads,), daemon=True)
+            reader.start()
             rounds.append(wrk(jmb.url, "site-book.lua", {"SITE_USERS": str(SITE[0]),
                                                          "SITE_BOOK_START": start.strftime("%Y-%m-%dT%H:%M:%SZ")},
                               connections=8))
-        stop_reads.set()
-        reader.join()
+            stop_reads.set()
+            reader.join()
         book = {"rps": statistics.median(r["rps"] for r in rounds),
                 "p99": statistics.median(r["p99"] or 0 for r in rounds),
                 "errors": sum(r["errors"] for r in rounds),
                 "runs": "/".join(f"{r['rps']:.0f}" for r in rounds)}
-        print(f"   {book['rps']:.0f} bookings/s (median of {book['runs']}), p99 {book['p99']:.1f} ms, errors "
-              f"{book['errors']}; list page meanwhile p50 {pct(reads, 50):.1f} ms / p99 {pct(reads, 99):.1f} ms "
-              f"({len(reads)} reads; idle p50 {pct(idle_reads, 50):.1f} ms)")
+        print(f"   {book['rps']:.0f} bookings/s (median of {book['runs']}), median p99 {book['p99']:.1f} ms, "
+              f"errors {book['errors']}; list page meanwhile p50 {pct(reads, 50):.1f} ms / p99 "
+              f"{pct(reads, 99):.1f} ms ({len(reads)} reads; idle p50 {pct(idle_reads, 50):.1f} ms)")
         rss_end = jmb.rss()
     finally:
-        jmb.stop()
-        small.stop()
+        try:
+            jmb.stop()
+        finally:
+            small.stop()
 
     print(f"== memory: jmb RSS {rss_start / 1024:.0f} MiB at start, {rss_cold / 1024:.0f} MiB after the cold runs, "
           f"{rss_after / 1024:.0f} MiB after the runs with writes, {rss_end / 1024:.0f} MiB at the end")
@@ -417,13 +422,14 @@ def main() -> None:
     for key, name in (("page", "/meetings"), ("api", "GET /api/v1/meetings")):
         s, b = small_lists[key], site_lists[key]
         sa, ba = small_after[key], site_after[key]
-        # The ratio compares the two sizes of store in the same state (both just started, measured in
-        # turn); after the runs the site's process has served 100 000 cold calendars and the small one
-        # none, which is shown but is not a matter of size.
+        # The ratio judged compares the two sizes of store in the same state (both just started, measured
+        # in turn). After the runs the site's process has served 100 000 cold calendars and the small one
+        # none: that ratio is printed, not judged.
         verdict(b < 5 and ba < 5 and b <= s * 1.2,
                 f"{name} at 100 000 meetings: median {b:.2f} ms, {ba:.2f} ms after the runs (target < 5 ms); "
-                f"{b / s:.2f}x the same page at 1 000 meetings ({s:.2f} ms) measured in turn (target within 20 %); "
-                f"after the runs {ba / sa:.2f}x")
+                f"{b / s:.2f}x the same request at 1 000 meetings ({s:.2f} ms), both just started, measured in turn "
+                f"(target within 20 %); after the runs {ba / sa:.2f}x (not judged: the site's process has served "
+                f"the calendar runs, the small one has idled; see docs/architecture.md)")
     verdict(book["rps"] >= 1000 and book["errors"] == 0,
             f"bookings through the API, 8 clients, 20 guests: {book['rps']:.0f}/s, median of {book['runs']} "
             f"(target >= 1000)")
