@@ -301,9 +301,9 @@ def list_rounds(small: Jmb, site: Jmb, uid: str, label: str, rounds: int = LIST_
     out = {name: {key: statistics.median(r[key] for r in runs) for key in ("page", "api")}
            for name, runs in taken.items()}
     for key, path in (("page", "/meetings"), ("api", "/api/v1/meetings")):
-        spread = lambda name: "/".join(f"{r[key]:.2f}" for r in taken[name])  # noqa: E731
-        print(f"   {label}: {path} median {out['site'][key]:.2f} ms at {SITE[1]:,} meetings ({spread('site')}), "
-              f"{out['small'][key]:.2f} ms at {SMALL[1]:,} ({spread('small')}): "
+        each = {name: "/".join(f"{r[key]:.2f}" for r in runs) for name, runs in taken.items()}
+        print(f"   {label}: {path} median {out['site'][key]:.2f} ms at {SITE[1]:,} meetings ({each['site']}), "
+              f"{out['small'][key]:.2f} ms at {SMALL[1]:,} ({each['small']}): "
               f"{out['site'][key] / out['small'][key]:.2f}x")
     return out["small"], out["site"]
 
